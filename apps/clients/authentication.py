@@ -1,0 +1,106 @@
+"""`Authorization: Api-Key <key>` authentication, tenant headers and scope permissions."""
+
+from dataclasses import dataclass, field
+
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from apps.clients.models import ApiKey
+from apps.clients.selectors import api_key_for_raw
+
+# Canonical spelling first; the seed's underscore spelling reaches Django as HTTP_X_TENANT_ID too
+# when the proxy passes it, so both map to the same META key.
+TENANT_HEADERS = ("HTTP_X_TENANT_ID",)
+CLIENT_HEADERS = ("HTTP_X_CLIENT_ID",)
+USER_HEADERS = ("HTTP_X_USERNAME_ID",)
+
+
+def header(request: HttpRequest, names: tuple[str, ...]) -> str:
+    for name in names:
+        value = request.META.get(name, "").strip()
+        if value:
+            return value
+    return ""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant's API client (by key) or a staff user acting for a tenant."""
+
+    tenant: str
+    client_id: str
+    username: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    is_staff: bool = False
+
+    is_authenticated = True
+    is_active = True
+
+    @property
+    def pk(self) -> str:
+        return f"{self.tenant}/{self.client_id}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Api-Key"
+
+    def authenticate(self, request: Request) -> tuple[Principal, ApiKey] | None:
+        parts = authentication.get_authorization_header(request).decode(errors="replace").split()
+        if not parts or parts[0] != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header; use 'Api-Key <key>'.")
+        key = api_key_for_raw(parts[1])
+        if key is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        tenant = header(request, TENANT_HEADERS)
+        if tenant and tenant != key.client.tenant:
+            raise exceptions.PermissionDenied("This API key may not act for that tenant.")
+        client_id = header(request, CLIENT_HEADERS)
+        if client_id and client_id != key.client.client_id:
+            raise exceptions.PermissionDenied("This API key belongs to another client.")
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        username = header(request, USER_HEADERS) or key.client.client_id
+        principal = Principal(key.client.tenant, key.client.client_id, username, frozenset(key.scopes))
+        return principal, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+def principal_of(request: Request) -> Principal:
+    """The Principal of an authenticated request; staff sessions name their tenant by header."""
+    if isinstance(request.user, Principal):
+        return request.user
+    tenant = header(request, TENANT_HEADERS)
+    if not tenant:
+        raise exceptions.ValidationError({"X-Tenant-Id": ["This header is required."]})
+    username = request.user.get_username()
+    client_id = header(request, CLIENT_HEADERS) or "admin"
+    scopes = frozenset({"runtime", "definitions"})
+    return Principal(tenant, client_id, username, scopes, is_staff=True)
+
+
+class HasScope(permissions.BasePermission):
+    """Allow API keys carrying `scope`, and active staff users."""
+
+    scope = ""
+    message = "This API key lacks the required scope."
+
+    def has_permission(self, request: Request, view) -> bool:
+        user = request.user
+        if isinstance(user, Principal):
+            return self.scope in user.scopes
+        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
+class HasRuntimeScope(HasScope):
+    scope = "runtime"
+    message = "This API key lacks the 'runtime' scope."
+
+
+class HasDefinitionsScope(HasScope):
+    scope = "definitions"
+    message = "This API key lacks the 'definitions' scope."

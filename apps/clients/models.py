@@ -1,0 +1,41 @@
+"""API clients (one per tenant and client id) and their hashed API keys."""
+
+from django.db import models
+
+
+class Scope(models.TextChoices):
+    RUNTIME = "runtime", "Runtime API"
+    DEFINITIONS = "definitions", "Definition API"
+
+
+class ApiClient(models.Model):
+    tenant = models.CharField(max_length=64, db_index=True)
+    client_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    callback_url = models.URLField(max_length=500, blank=True, help_text="Default webhook URL for ASYNC runs.")
+    webhook_secret = models.CharField(max_length=128, blank=True, help_text="HMAC-SHA256 key for webhooks.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "client_id"], name="uniq_client_per_tenant")]
+        ordering = ["tenant", "client_id"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.client_id}"
+
+
+class ApiKey(models.Model):
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="keys")
+    prefix = models.CharField(max_length=16, unique=True, help_text="Public part of the key, for lookup.")
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 of the whole key; the key is never stored.")
+    scopes = models.JSONField(default=list)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.client})"

