@@ -1,0 +1,135 @@
+"""The Run mirror of each Temporal run, its node timeline, its stored context and webhook deliveries.
+
+Temporal is the source of truth for execution; these rows exist for browsing, reporting and
+for the runtime API's tenant checks. The worker updates them at every state change.
+"""
+
+from django.db import models
+
+
+class RunStatus(models.TextChoices):
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    TERMINATED = "TERMINATED"
+    DELEGATED = "DELEGATED"
+    SCHEDULER_WAITING = "SCHEDULER_WAITING"
+    ASYNC_COMPLETE = "ASYNC_COMPLETE"
+
+
+FINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.TERMINATED})
+
+
+class RunMode(models.TextChoices):
+    SYNC = "SYNC"
+    ASYNC = "ASYNC"
+
+
+class Run(models.Model):
+    workflow_id = models.CharField(max_length=200, unique=True, help_text="Temporal workflow id of the run.")
+    incident_id = models.CharField(max_length=200, blank=True, db_index=True)
+    tenant = models.CharField(max_length=64, db_index=True)
+    client_id = models.CharField(max_length=64, blank=True)
+    username = models.CharField(max_length=200, blank=True)
+    issue_id = models.CharField(max_length=200, blank=True)
+    customer_id = models.CharField(max_length=200, blank=True, db_index=True)
+    definition_key = models.CharField(max_length=200, db_index=True, help_text="Workflow definition id.")
+    definition_version = models.PositiveIntegerField(null=True, blank=True, help_text="Pinned version.")
+    mode = models.CharField(max_length=8, choices=RunMode.choices, default=RunMode.SYNC)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.CREATED, db_index=True)
+    current_node = models.CharField(max_length=200, blank=True)
+    disposition = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    view = models.JSONField(null=True, blank=True)
+    callback_url = models.URLField(max_length=500, blank=True)
+    parent_workflow_id = models.CharField(max_length=200, blank=True, db_index=True)
+    start_request = models.JSONField(default=dict, blank=True, help_text="The start body, kept for rerun.")
+    state_seq = models.PositiveIntegerField(default=0, help_text="Workflow state sequence of the last update.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["definition_key", "status"])]
+
+    def __str__(self) -> str:
+        return self.workflow_id
+
+
+class NodeExecution(models.Model):
+    """One executed node of a run: the timeline in admin and the path taken on the graph."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="node_executions")
+    seq = models.PositiveIntegerField(help_text="Order of execution within the run.")
+    instance_name = models.CharField(max_length=200)
+    node_type = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=20, help_text="SUCCESS, FAILURE, WAITING ...")
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="uniq_node_execution_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.seq} {self.instance_name}"
+
+
+class RunContext(models.Model):
+    """The `sql` context store backend: one row per run."""
+
+    workflow_id = models.CharField(max_length=200, unique=True)
+    context = models.JSONField(default=dict)
+    current_node = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, blank=True)
+    seq = models.BigIntegerField(default=0, help_text="Writes with a lower seq are ignored (idempotent retries).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.workflow_id
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    RETRYING = "RETRYING"
+    FAILED = "FAILED"
+
+
+class WebhookDelivery(models.Model):
+    delivery_id = models.CharField(max_length=64, unique=True)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(max_length=40)
+    url = models.URLField(max_length=500)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.FloatField(default=0)
+    attempted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} attempt {self.number}"
