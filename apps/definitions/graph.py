@@ -1,0 +1,44 @@
+"""Edges of a workflow definition: pure functions shared by validation, the worker and graph pictures.
+
+No Django imports here: the Temporal workflow sandbox imports this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def state_targets(state: dict[str, Any]) -> list[str]:
+    """The instances one state can move to: `nextNode`, and BRANCH choices and default."""
+    targets = [state.get("nextNode")]
+    node = state.get("nodeDefinition") or {}
+    if isinstance(node, dict) and node.get("type") == "BRANCH":
+        targets += [choice.get("nextNode") for choice in node.get("choices") or [] if isinstance(choice, dict)]
+        targets.append(node.get("defaultNode"))
+    return [target for target in targets if isinstance(target, str) and target]
+
+
+def edges(definition: dict[str, Any]) -> dict[str, list[str]]:
+    states = definition.get("states") or {}
+    return {name: state_targets(state) for name, state in states.items() if isinstance(state, dict)}
+
+
+def reachable(definition: dict[str, Any]) -> set[str]:
+    """States reachable from the start, the failure node and the post-completion nodes."""
+    graph = edges(definition)
+    roots = [definition.get("startNode"), definition.get("defaultFailureNode")]
+    roots += list(definition.get("postWorkflowCompletionNodes") or [])
+    seen: set[str] = set()
+    stack = [root for root in roots if isinstance(root, str) and root in graph]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(target for target in graph.get(name, []) if target in graph)
+    return seen
+
+
+def disconnected(definition: dict[str, Any]) -> set[str]:
+    """States no edge reaches and that are not roots: callable only through the utility endpoint."""
+    return set(edges(definition)) - reachable(definition)

@@ -1,0 +1,99 @@
+"""Writes of the runs app: the Run mirror, its node timeline and the context store, per state change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.definitions.selectors import workflow_resolve_for_run
+from apps.runs.context_store import get_context_store
+from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
+from worker.types import PersistRequest, RunInput
+
+
+def run_register(*, workflow_id: str, inp: RunInput) -> Run:
+    """Create the Run row for a run about to start (idempotent: a repeated start keeps the first row)."""
+    start = inp.start or {}
+    run, _ = Run.objects.get_or_create(
+        workflow_id=workflow_id,
+        defaults={
+            "tenant": inp.tenant,
+            "client_id": inp.client_id,
+            "username": inp.username,
+            "incident_id": inp.incident_id,
+            "issue_id": inp.issue_id or str((start.get("issueDetail") or {}).get("issueId") or ""),
+            "customer_id": str((start.get("customer") or {}).get("id") or "")[:200],
+            "definition_key": inp.workflow_key or "",
+            "mode": inp.mode,
+            "callback_url": inp.callback_url,
+            "parent_workflow_id": inp.parent_workflow_id,
+            "start_request": _start_request(inp),
+        },
+    )
+    return run
+
+
+def _start_request(inp: RunInput) -> dict[str, Any]:
+    return {key: value for key, value in inp.__dict__.items() if key != "carry"}
+
+
+def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
+    """Resolve and pin the definition for a run, and mark its Run row RUNNING."""
+    run_register(workflow_id=workflow_id, inp=inp)
+    resolved = workflow_resolve_for_run(
+        tenant=inp.tenant, workflow_key=inp.workflow_key, version=inp.version, issue_id=inp.issue_id,
+        bucket_key=inp.bucket_key,
+    )
+    Run.objects.filter(workflow_id=workflow_id).update(
+        definition_key=resolved["id"], definition_version=resolved["version"], status=RunStatus.RUNNING,
+    )
+    limits = {
+        "maxNodes": settings.DRIFT_MAX_NODE_EXECUTIONS,
+        "maxDepth": settings.DRIFT_MAX_CHILD_DEPTH,
+        "historyEvents": settings.DRIFT_HISTORY_EVENT_LIMIT,
+    }
+    return {
+        "key": resolved["id"], "version": resolved["version"], "definition": resolved["definition"], "limits": limits
+    }
+
+
+def run_record_state(request: PersistRequest) -> None:
+    """Persist one state change; replays and retries with an old `seq` change nothing."""
+    get_context_store().save(
+        request.workflow_id, context=request.context, current_node=request.current_node,
+        status=request.status, seq=request.seq,
+    )
+    response = request.response
+    with transaction.atomic():
+        updated = Run.objects.filter(workflow_id=request.workflow_id, state_seq__lt=request.seq).update(
+            status=request.status,
+            current_node=request.current_node,
+            disposition=response.get("disposition") or "",
+            error_message=response.get("errorMessage") or "",
+            view=response.get("view"),
+            state_seq=request.seq,
+            updated_at=timezone.now(),
+            finished_at=timezone.now() if request.status in FINAL_STATUSES else None,
+        )
+        run = Run.objects.only("id", "mode", "callback_url", "tenant", "client_id").get(workflow_id=request.workflow_id)
+        _timeline_append(run, request.timeline)
+    if updated and request.notify:
+        from apps.runs.webhooks import webhook_notify
+
+        webhook_notify(run=run, response=response)
+
+
+def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:
+    rows = [
+        NodeExecution(
+            run=run, seq=entry["seq"], instance_name=entry["instance"], node_type=entry["type"],
+            outcome=entry["outcome"], error=entry.get("error") or "",
+            started_at=datetime.fromisoformat(entry["startedAt"]), duration_ms=entry.get("durationMs") or 0,
+        )
+        for entry in entries
+    ]
+    NodeExecution.objects.bulk_create(rows, ignore_conflicts=True)

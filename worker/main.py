@@ -1,0 +1,94 @@
+"""The Drift worker: polls Temporal, runs the interpreter workflow and the node activities.
+
+Started by `manage.py run_worker` (Django is set up by then). Serves health on
+DRIFT_WORKER_HEALTH_PORT and Prometheus metrics (the SDK's own plus Drift's) on DRIFT_METRICS_PORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from django.conf import settings
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from worker.activities import ACTIVITIES
+from worker.workflows import DriftWorkflow
+
+logger = logging.getLogger("drift.worker")
+
+
+def build_worker(
+    client: Client, *, task_queue: str | None = None, executor: ThreadPoolExecutor | None = None
+) -> Worker:
+    max_activities = settings.DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES
+    return Worker(
+        client,
+        task_queue=task_queue or settings.TEMPORAL_TASK_QUEUE,
+        workflows=[DriftWorkflow],
+        activities=ACTIVITIES,
+        activity_executor=executor or ThreadPoolExecutor(max_workers=max_activities, thread_name_prefix="activity"),
+        max_concurrent_activities=max_activities,
+        max_concurrent_local_activities=max_activities,
+        max_concurrent_workflow_tasks=settings.DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+class _HealthHandler(BaseHTTPRequestHandler):
+    healthy = threading.Event()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        ok = self.healthy.is_set()
+        body = json.dumps({"status": "ok" if ok else "starting"}).encode()
+        self.send_response(200 if ok else 503)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        return  # probes every few seconds would flood the log
+
+
+def _serve_health(port: int) -> ThreadingHTTPServer | None:
+    if port <= 0:
+        return None
+    server = ThreadingHTTPServer(("0.0.0.0", port), _HealthHandler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server
+
+
+async def connect(metrics_port: int) -> Client:
+    runtime = None
+    if metrics_port > 0:
+        telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}"))
+        runtime = Runtime(telemetry=telemetry)
+    return await Client.connect(
+        settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, **({"runtime": runtime} if runtime else {})
+    )
+
+
+async def run(*, health_port: int, metrics_port: int) -> None:
+    client = await connect(metrics_port)
+    worker = build_worker(client)
+    health = _serve_health(health_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        _HealthHandler.healthy.set()
+        logger.info("worker polling", extra={"activity": settings.TEMPORAL_TASK_QUEUE})
+        await stop.wait()
+        logger.info("worker shutting down")
+        _HealthHandler.healthy.clear()
+    if health:
+        health.shutdown()

@@ -1,0 +1,471 @@
+"""The interpreter workflow: walks a pinned workflow definition, one node at a time.
+
+Deterministic and free of Django: every read and write happens in activities (worker/activities.py).
+The run context `_global` lives in workflow state, so the workflow is its only writer; each state
+change is persisted (context store + Run mirror) by a local activity with an increasing `seq`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from apps.definitions.graph import disconnected
+    from worker.paths import resolve_parameters
+    from worker.types import (
+        ACTIVITY_EXECUTE_NODE,
+        ACTIVITY_PERSIST_RUN,
+        ACTIVITY_START_RUN,
+        FINAL_STATUSES,
+        QUERY_STATE,
+        SIGNAL_EVENT,
+        STABLE_STATUSES,
+        UPDATE_DISCONNECTED,
+        UPDATE_RESUME,
+        UPDATE_TERMINATE,
+        UPDATE_WAIT_STABLE,
+        WORKFLOW_NAME,
+        NodeRequest,
+        PersistRequest,
+        RunInput,
+    )
+
+REMOTE_NODE_TYPES = frozenset({"HTTP"})  # I/O nodes: regular activities; the rest run as local activities
+WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
+LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
+LOCAL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["NotFound"])
+PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+class NodeFailed(Exception):
+    """A node ended in error; routed to `defaultFailureNode` or fails the run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _failure_message(error: BaseException) -> str:
+    """The innermost failure's message: what the node actually said, not the SDK wrapper's."""
+    while isinstance(error, FailureError) and error.cause is not None:
+        error = error.cause
+    return error.message if isinstance(error, FailureError) else str(error)
+
+
+def _http_retry_policy(node: dict[str, Any]) -> RetryPolicy:
+    retry = node.get("retry") if isinstance(node.get("retry"), dict) else {}
+    return RetryPolicy(
+        maximum_attempts=int(retry.get("maxAttempts", 3)),
+        initial_interval=timedelta(seconds=float(retry.get("initialIntervalSeconds", 1))),
+        backoff_coefficient=float(retry.get("backoffCoefficient", 2)),
+        maximum_interval=timedelta(seconds=float(retry.get("maximumIntervalSeconds", 30))),
+    )
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class DriftWorkflow:
+    @workflow.init
+    def __init__(self, inp: RunInput) -> None:
+        self.inp = inp
+        carry = inp.carry or {}
+        self.definition: dict[str, Any] = carry.get("definition") or {}
+        self.key: str = carry.get("key") or inp.workflow_key or ""
+        self.version: int | None = carry.get("version")
+        self.limits: dict[str, int] = carry.get("limits") or {}
+        self.context: dict[str, Any] = carry.get("context") or {}
+        self.node_name: str | None = carry.get("node_name")
+        self.executed: int = carry.get("executed", 0)
+        self.recorded: int = carry.get("recorded", 0)
+        self.seq: int = carry.get("seq", 0)
+        self.stable_seq: int = carry.get("stable_seq", 0)
+        self.status: str = carry.get("status", "RUNNING")
+        self.current_node: str = carry.get("current_node", "")
+        self.view: dict[str, Any] | None = carry.get("view")
+        self.disposition: str | None = carry.get("disposition")
+        self.error: str | None = carry.get("error")
+        self.events: dict[str, Any] = carry.get("events") or {}
+        self.waiting_for: str | None = None
+        self.resume_input: dict[str, Any] | None = None
+        self.terminate_reason: str | None = None
+        self.timeline: list[dict[str, Any]] = []
+
+    # ----------------------------------------------------------------- main path
+    @workflow.run
+    async def run(self, inp: RunInput) -> dict[str, Any]:
+        if not self.definition and not await self._start():
+            return self._result()
+        await self._walk()
+        if self.status == "COMPLETED":
+            await self._post_completion()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    async def _start(self) -> bool:
+        try:
+            started = await workflow.execute_local_activity(
+                ACTIVITY_START_RUN, self.inp, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY
+            )
+        except ActivityError as error:
+            await self._finish("FAILED", _failure_message(error))
+            return False
+        self.definition, self.key, self.version = started["definition"], started["key"], started["version"]
+        self.limits = started["limits"]
+        start = self.inp.start
+        self.context = {
+            "params": dict(start.get("params") or {}),
+            "threadContext": dict(start.get("threadContext") or {}),
+            "issueDetail": start.get("issueDetail") or {},
+            "customer": start.get("customer") or {},
+            "orderDetails": start.get("orderDetails") or {},
+            "config": start.get("config") or {},
+        }
+        self.node_name = self.definition.get("startNode")
+        return True
+
+    async def _walk(self) -> None:
+        while self.node_name and self.status not in FINAL_STATUSES:
+            if self.terminate_reason is not None:
+                await self._finish("TERMINATED", self.terminate_reason)
+                return
+            if self.executed >= self.limits.get("maxNodes", 1000):
+                await self._finish("FAILED", f"node limit exceeded: more than {self.limits.get('maxNodes')} nodes")
+                return
+            self._continue_as_new_if_due()
+            name = self.node_name
+            self.current_node = name
+            self.executed += 1
+            try:
+                self.node_name = await self._execute(name)
+            except NodeFailed as failure:
+                self.node_name = await self._on_node_error(name, failure.message)
+        if self.status not in FINAL_STATUSES:
+            await self._finish("COMPLETED")
+
+    async def _execute(self, name: str) -> str | None:
+        state = self.definition["states"][name]
+        node = state["nodeDefinition"]
+        self.context["nodeParameters"] = resolve_parameters(state.get("parameters"), self.context)
+        if node["type"] == "SUCCESS":
+            self._record(name, node["type"], "SUCCESS")
+            await self._finish("COMPLETED")
+            return None
+        if node["type"] == "FAILURE":
+            self._record(name, node["type"], "FAILURE", node.get("error") or "")
+            await self._finish("FAILED", node.get("error") or f"run failed at {name}")
+            return None
+        outcome = await self._node_activity(name, state, self.context)
+        key = state.get("contextOverrideKey") or name
+        if "output" in outcome:
+            self.context[key] = outcome["output"]
+        if "view" in outcome:
+            return await self._instruction(name, state, outcome)
+        if "wait" in outcome:
+            await self._wait(name, key, outcome["wait"])
+        elif "child" in outcome:
+            self.context[key] = await self._child(name, outcome["child"])
+        if outcome.get("nextNode"):
+            return outcome["nextNode"]
+        if state.get("end"):
+            await self._finish("COMPLETED")
+            return None
+        return state.get("nextNode")
+
+    async def _on_node_error(self, name: str, message: str) -> str | None:
+        if self.terminate_reason is not None:
+            await self._finish("TERMINATED", self.terminate_reason)
+            return None
+        self.context["errorMessage"] = message
+        failure_node = self.definition.get("defaultFailureNode")
+        if failure_node and failure_node != name and failure_node in self.definition["states"]:
+            self.error = message
+            return failure_node
+        await self._finish("FAILED", message)
+        return None
+
+    async def _post_completion(self) -> None:
+        """Nodes run after completion; their errors are recorded but never change the status."""
+        for name in self.definition.get("postWorkflowCompletionNodes") or []:
+            state = self.definition["states"].get(name)
+            if state is None:
+                continue
+            self.context["nodeParameters"] = resolve_parameters(state.get("parameters"), self.context)
+            try:
+                outcome = await self._node_activity(name, state, self.context)
+                self.context[state.get("contextOverrideKey") or name] = outcome.get("output")
+            except NodeFailed:
+                continue  # already on the timeline
+        if self.definition.get("postWorkflowCompletionNodes"):
+            await self._persist(stable=False, notify=False)
+
+    # ----------------------------------------------------------------- node kinds
+    async def _node_activity(self, name: str, state: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+        node = state["nodeDefinition"]
+        request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context)
+        if node["type"] in REMOTE_NODE_TYPES:
+            timeout = float(node.get("timeoutSeconds") or 30) + 5
+            call = workflow.execute_activity(
+                ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=timeout),
+                retry_policy=_http_retry_policy(node),
+            )
+        else:
+            call = workflow.execute_local_activity(
+                ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY
+            )
+        try:
+            outcome = await self._unless_terminated(call)
+        except (ActivityError, ApplicationError) as error:
+            message = _failure_message(error)
+            self._record(name, node["type"], "FAILURE", message)
+            raise NodeFailed(f"node {name} failed: {message}") from error
+        meta = outcome.pop("_meta", {})
+        self._record(name, node["type"], "SUCCESS", "", meta)
+        return outcome
+
+    async def _unless_terminated(self, call: Awaitable[Any]) -> Any:
+        """Await `call`, but give up on it when a terminate arrives meanwhile."""
+        task = asyncio.ensure_future(call)
+        await workflow.wait_condition(lambda: task.done() or self.terminate_reason is not None)
+        if not task.done():
+            task.cancel()
+            raise ApplicationError(f"terminated: {self.terminate_reason}", type="Terminated", non_retryable=True)
+        return task.result()
+
+    async def _instruction(self, name: str, state: dict[str, Any], outcome: dict[str, Any]) -> str | None:
+        self.view = outcome.get("view")
+        self.disposition = outcome.get("disposition") or self.disposition
+        requested = outcome.get("workflowStatus")
+        if state.get("end") or requested in FINAL_STATUSES:
+            await self._finish(requested if requested in FINAL_STATUSES else "COMPLETED")
+            return None
+        self.waiting_for = "INSTRUCTION"
+        await self._stable(requested if requested in WAITING_STATUSES else "WAITING")
+        await workflow.wait_condition(lambda: self.resume_input is not None or self.terminate_reason is not None)
+        self.waiting_for = None
+        if self.resume_input is None:
+            return name  # terminated while waiting; the walk loop ends the run
+        payload, self.resume_input = self.resume_input, None
+        key = state.get("contextOverrideKey") or name
+        self.context[f"{key}:viewResponse"] = payload.get("viewResponse") or {}
+        self.context["params"].update(payload.get("params") or {})
+        self.view = None
+        await self._running()
+        return state.get("nextNode")
+
+    async def _wait(self, name: str, key: str, wait: dict[str, Any]) -> None:
+        if wait["type"] == "EVENT":
+            await self._wait_for_event(name, key, wait)
+            return
+        if wait["type"] == "ABSOLUTE":
+            seconds = float(wait["until"]) - workflow.now().timestamp()
+            report = True
+        else:
+            seconds = float(wait["seconds"])
+            report = wait.get("mode", "ASYNC") == "ASYNC"  # SYNC holds a sync caller until the timer fires
+        if seconds <= 0:
+            return
+        if report:
+            await self._stable("SCHEDULER_WAITING")
+        await self._sleep(seconds)
+        if report:
+            await self._running()
+
+    async def _wait_for_event(self, name: str, key: str, wait: dict[str, Any]) -> None:
+        event_name = wait["eventName"]
+        self.waiting_for = f"EVENT:{event_name}"
+        if event_name not in self.events:
+            await self._stable("WAITING")
+            timeout = wait.get("timeoutSeconds")
+            try:
+                await workflow.wait_condition(
+                    lambda: event_name in self.events or self.terminate_reason is not None,
+                    timeout=timedelta(seconds=float(timeout)) if timeout else None,
+                )
+            except TimeoutError:
+                self.waiting_for = None
+                raise NodeFailed(f"node {name}: event '{event_name}' did not arrive within {timeout}s") from None
+            await self._running()
+        self.waiting_for = None
+        if event_name in self.events:
+            self.context[f"{key}:event"] = self.events.pop(event_name)
+
+    async def _sleep(self, seconds: float) -> None:
+        """A durable timer that a terminate interrupts."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self.terminate_reason is not None, timeout=timedelta(seconds=seconds))
+
+    async def _child(self, name: str, child: dict[str, Any]) -> dict[str, Any]:
+        if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
+            raise NodeFailed(f"node {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
+        child_id = f"{workflow.info().workflow_id}.{name}.{self.executed}"
+        child_input = RunInput(
+            tenant=self.inp.tenant, workflow_key=child["workflowId"], version=str(child.get("version") or "ACTIVE"),
+            start={**{k: self.context.get(k) for k in ("issueDetail", "customer", "orderDetails")},
+                   "params": dict(self.context.get("nodeParameters") or {})},
+            mode="SYNC", client_id=self.inp.client_id, username=self.inp.username, incident_id=self.inp.incident_id,
+            parent_workflow_id=workflow.info().workflow_id, depth=self.inp.depth + 1,
+        )
+        started_at = workflow.now()
+        if child.get("mode") == "ASYNC":
+            await workflow.start_child_workflow(
+                WORKFLOW_NAME, child_input, id=child_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON
+            )
+            self._record(name, "CHILD", "STARTED", "", self._meta_since(started_at))
+            return {"workflowId": child_id, "workflowStatus": "RUNNING"}
+        try:
+            call = workflow.execute_child_workflow(WORKFLOW_NAME, child_input, id=child_id)
+            result = await self._unless_terminated(call)
+        except (ChildWorkflowError, ApplicationError) as error:
+            raise NodeFailed(f"node {name}: child {child_id} failed: {_failure_message(error)}") from error
+        status, error = result["workflowStatus"], result.get("errorMessage") or ""
+        self._record(name, "CHILD", status, error, self._meta_since(started_at))
+        if status != "COMPLETED":
+            raise NodeFailed(f"node {name}: child {child_id} ended {status}: {error}")
+        return {"workflowId": child_id, "workflowStatus": result["workflowStatus"], "output": result.get("output")}
+
+    # ----------------------------------------------------------------- state changes
+    async def _stable(self, status: str) -> None:
+        self.status = status
+        await self._persist(stable=True, notify=True)
+
+    async def _running(self) -> None:
+        self.status = "RUNNING"
+        await self._persist(stable=False, notify=False)
+
+    async def _finish(self, status: str, error: str | None = None) -> None:
+        if error is not None:
+            self.error = error
+        self.waiting_for = None
+        await self._stable(status)
+
+    async def _persist(self, *, stable: bool, notify: bool) -> None:
+        self.seq += 1
+        seq = self.seq
+        request = PersistRequest(
+            workflow_id=workflow.info().workflow_id, seq=seq, status=self.status, current_node=self.current_node,
+            context=self.context, response=self._response(), timeline=self.timeline, notify=notify,
+        )
+        self.timeline = []
+        await workflow.execute_local_activity(
+            ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=PERSIST_RETRY
+        )
+        if stable:
+            self.stable_seq = max(self.stable_seq, seq)
+
+    def _record(self, name: str, node_type: str, outcome: str, error: str = "", meta: dict | None = None) -> None:
+        meta = meta or {}
+        self.recorded += 1
+        self.timeline.append({
+            "seq": self.recorded, "instance": name, "type": node_type, "outcome": outcome, "error": error,
+            "startedAt": meta.get("startedAt") or workflow.now().isoformat(), "durationMs": meta.get("durationMs", 0),
+        })
+
+    def _meta_since(self, started_at: Any) -> dict[str, Any]:
+        return {"startedAt": started_at.isoformat(), "durationMs": (workflow.now() - started_at).total_seconds() * 1000}
+
+    def _continue_as_new_if_due(self) -> None:
+        """Hand over to a fresh run before history grows large, but never under a caller's open update."""
+        info = workflow.info()
+        limit = self.limits.get("historyEvents", 10_000)
+        due = info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
+        if due and workflow.all_handlers_finished() and not self.timeline:
+            workflow.continue_as_new(RunInput(**{**self.inp.__dict__, "carry": self._carry()}))
+
+    def _carry(self) -> dict[str, Any]:
+        names = ("definition", "key", "version", "limits", "context", "node_name", "executed", "recorded", "seq",
+                 "stable_seq", "status", "current_node", "view", "disposition", "error", "events")
+        return {name: getattr(self, name) for name in names}
+
+    # ----------------------------------------------------------------- responses
+    def _response(self) -> dict[str, Any]:
+        return {
+            "workflowId": workflow.info().workflow_id,
+            "incidentId": self.inp.incident_id,
+            "workflowStatus": self.status,
+            "disposition": self.disposition,
+            "errorMessage": self.error,
+            "view": self.view,
+            "currentNode": self.current_node,
+            "workflowDefinitionId": self.key,
+            "workflowVersion": self.version,
+            "seq": self.seq,
+        }
+
+    def _result(self) -> dict[str, Any]:
+        output = {k: v for k, v in self.context.items() if k != "nodeParameters"}
+        return {**self._response(), "output": output}
+
+    # ----------------------------------------------------------------- handlers
+    @workflow.query(name=QUERY_STATE)
+    def state(self) -> dict[str, Any]:
+        return {**self._response(), "waitingFor": self.waiting_for, "executed": self.executed}
+
+    @workflow.update(name=UPDATE_WAIT_STABLE)
+    async def wait_stable(self, after_seq: int = 0) -> dict[str, Any]:
+        """Answer with the first stable state after `after_seq` (sync start, sync polling)."""
+        await workflow.wait_condition(lambda: self.status in STABLE_STATUSES and self.stable_seq > after_seq)
+        return self._response()
+
+    @workflow.update(name=UPDATE_RESUME)
+    async def resume(self, payload: dict[str, Any]) -> dict[str, Any]:
+        after = self.stable_seq
+        self.resume_input = payload
+        await workflow.wait_condition(lambda: self.status in STABLE_STATUSES and self.stable_seq > after)
+        return self._response()
+
+    @resume.validator
+    def _validate_resume(self, payload: dict[str, Any]) -> None:
+        if self.waiting_for != "INSTRUCTION" or self.resume_input is not None:
+            raise ApplicationError(f"run is {self.status}, not waiting for input", type="Conflict")
+
+    @workflow.update(name=UPDATE_TERMINATE)
+    async def terminate(self, reason: str) -> dict[str, Any]:
+        self.terminate_reason = reason or "terminated by request"
+        await workflow.wait_condition(lambda: self.status in FINAL_STATUSES)
+        return self._response()
+
+    @terminate.validator
+    def _validate_terminate(self, reason: str) -> None:
+        if self.status in FINAL_STATUSES:
+            raise ApplicationError(f"run already ended {self.status}", type="Conflict")
+
+    @workflow.update(name=UPDATE_DISCONNECTED)
+    async def execute_disconnected(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run a disconnected node against the context; its output is stored, the run does not move."""
+        name = request["node"]
+        state = self.definition["states"][name]
+        context = dict(self.context)
+        parameters = request.get("parameters")
+        context["nodeParameters"] = parameters if parameters else resolve_parameters(state.get("parameters"), context)
+        reply = {"workflowId": workflow.info().workflow_id, "node": name}
+        try:
+            outcome = await self._node_activity(name, state, context)
+        except NodeFailed as failure:
+            return {**reply, "status": "FAILURE", "response": {"error": failure.message}}
+        response = outcome.get("output", outcome.get("view"))
+        self.context[state.get("contextOverrideKey") or name] = response
+        await self._persist(stable=False, notify=False)
+        return {**reply, "status": "SUCCESS", "response": response}
+
+    @execute_disconnected.validator
+    def _validate_disconnected(self, request: dict[str, Any]) -> None:
+        name = request.get("node") if isinstance(request, dict) else None
+        if not self.definition:
+            raise ApplicationError("run has not resolved its definition yet", type="Conflict")
+        if name not in disconnected(self.definition):
+            raise ApplicationError(f"'{name}' is not a disconnected node of this workflow", type="NotFound")
+        node_type = self.definition["states"][name]["nodeDefinition"].get("type")
+        if node_type not in {"HTTP", "SCRIPT", "BRANCH", "INSTRUCTION"}:
+            raise ApplicationError(f"a {node_type} node cannot run disconnected", type="Invalid")
+
+    @workflow.signal(name=SIGNAL_EVENT)
+    def event(self, name: str, payload: Any) -> None:
+        self.events[name] = payload
