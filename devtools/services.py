@@ -143,3 +143,15 @@ def start_mariadb(data_dir: Path, port: int | None = None) -> Service:
     process = subprocess.Popen(args, stdout=_log_file(data_dir, "mariadb"), stderr=subprocess.STDOUT)
     wait_for_port(port, 60, process, "mariadb")
     return Service("mariadb", port, process, f"mysql://root@127.0.0.1:{port}/drift")
+
+
+def start_hbase_thrift(data_dir: Path, port: int | None = None) -> Service:
+    """The in-memory HBase Thrift stand-in (devtools/hbase_thrift.py): HBase cannot be installed here."""
+    port = port or free_port()
+    args = [sys.executable, "-m", "devtools.hbase_thrift", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(
+        args, stdout=_log_file(data_dir, "hbase-thrift"), stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    wait_for_port(port, 20, process, "hbase-thrift")
+    return Service("hbase-thrift", port, process, f"127.0.0.1:{port}")

@@ -1,0 +1,39 @@
+"""The run context store interface shared by the `sql` and `hbase` backends."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class StoredContext:
+    workflow_id: str
+    context: dict
+    current_node: str
+    status: str
+    seq: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContextStore(abc.ABC):
+    """One stored context per run, written by the worker at every state change.
+
+    `seq` is the workflow's state sequence. Writes never go backwards: a write whose seq is lower
+    than or equal to the stored one is ignored (equal = an activity retry of the same write), so
+    retries and a racing disconnected-node write can neither duplicate nor lose an update.
+    """
+
+    @abc.abstractmethod
+    def save(self, workflow_id: str, *, context: dict, current_node: str, status: str, seq: int) -> bool:
+        """Store the context unless a write with seq >= `seq` is already stored; True if written."""
+
+    @abc.abstractmethod
+    def load(self, workflow_id: str) -> StoredContext | None:
+        """The newest stored context of the run, or None."""
+
+    @abc.abstractmethod
+    def delete(self, workflow_id: str) -> None:
+        """Remove the run's context (no error if absent)."""

@@ -1,0 +1,45 @@
+"""The `sql` context store: one RunContext row per run, guarded by a conditional UPDATE on seq."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.runs.context_store.base import ContextStore, StoredContext
+from apps.runs.models import RunContext
+
+
+class SqlContextStore(ContextStore):
+    def save(self, workflow_id: str, *, context: dict, current_node: str, status: str, seq: int) -> bool:
+        # update() skips auto_now, so updated_at is set here.
+        fields = {"context": context, "current_node": current_node, "status": status, "seq": seq,
+                  "updated_at": timezone.now()}
+        if self._update_if_newer(workflow_id, seq, fields):
+            return True
+        if RunContext.objects.filter(workflow_id=workflow_id).exists():
+            return False  # a write with seq >= ours is stored
+        try:
+            with transaction.atomic():  # a savepoint, so the caller's transaction survives the race
+                RunContext.objects.create(workflow_id=workflow_id, **fields)
+            return True
+        except IntegrityError:
+            # Another writer created the row between our UPDATE and INSERT: compare seqs again.
+            return self._update_if_newer(workflow_id, seq, fields)
+
+    @staticmethod
+    def _update_if_newer(workflow_id: str, seq: int, fields: dict) -> bool:
+        # One statement: the database re-checks `seq < %s` on the locked, latest row version, so
+        # concurrent writers serialise and the highest seq wins whatever the arrival order.
+        return RunContext.objects.filter(workflow_id=workflow_id, seq__lt=seq).update(**fields) > 0
+
+    def load(self, workflow_id: str) -> StoredContext | None:
+        row = RunContext.objects.filter(workflow_id=workflow_id).first()
+        if row is None:
+            return None
+        return StoredContext(
+            workflow_id=row.workflow_id, context=row.context, current_node=row.current_node, status=row.status,
+            seq=row.seq, created_at=row.created_at, updated_at=row.updated_at,
+        )
+
+    def delete(self, workflow_id: str) -> None:
+        RunContext.objects.filter(workflow_id=workflow_id).delete()
