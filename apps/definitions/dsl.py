@@ -1,0 +1,242 @@
+"""Typed validation of DSL documents: every problem, each with a JSON path. No database access here:
+referenced node definitions come through the `NodeLookup` the caller passes in."""
+
+import re
+from collections.abc import Callable, Iterator
+
+from apps.definitions.versions import LATEST, parse_version, version_problem
+from apps.nodes import registry
+from drift.errors import Problem
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
+# Path segments of the definition API that an id would shadow.
+RESERVED_KEYS = frozenset({"validate", "treeView"})
+TERMINAL_TYPES = frozenset({"SUCCESS", "FAILURE"})
+
+# (resourceId, version spec) -> the node definition body, or None when it does not exist.
+NodeLookup = Callable[[str, str | int], dict | None]
+
+
+def warning(path: str, text: str) -> Problem:
+    return Problem(path, text, severity="warning")
+
+
+def errors_of(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity != "warning"]
+
+
+def warnings_of(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "warning"]
+
+
+def key_problems(body: object) -> list[Problem]:
+    """Problems with the document's `id` (shared by node and workflow documents)."""
+    if not isinstance(body, dict):
+        return [Problem("$", "must be a JSON object")]
+    key = body.get("id")
+    if not isinstance(key, str) or not key:
+        return [Problem("$.id", "is required and must be a non-empty string")]
+    if not KEY_PATTERN.match(key):
+        return [Problem("$.id", "may contain only letters, digits, '_', '.', '-' (at most 200)")]
+    if key in RESERVED_KEYS:
+        return [Problem("$.id", f"'{key}' is reserved")]
+    return []
+
+
+def validate_node(body: object) -> list[Problem]:
+    problems = key_problems(body)
+    if isinstance(body, dict):
+        problems += registry.validate_node_definition(body, "$")
+    return problems
+
+
+def validate_workflow(body: object, lookup: NodeLookup) -> list[Problem]:
+    problems = key_problems(body)
+    if not isinstance(body, dict):
+        return problems
+    states = body.get("states")
+    if not isinstance(states, dict) or not states:
+        return problems + [Problem("$.states", "is required and must be a non-empty object")]
+    nodes: dict[str, dict | None] = {}
+    for name, state in states.items():
+        node, state_problems = _check_state(name, state, lookup)
+        nodes[name] = node
+        problems += state_problems
+    problems += _check_targets(body, states, nodes)
+    problems += _cycle_warnings(states, nodes)
+    return problems
+
+
+def _check_state(name: str, state: object, lookup: NodeLookup) -> tuple[dict | None, list[Problem]]:
+    """The state's node definition (inline or referenced, None if unusable) and the state's problems."""
+    path = f"$.states.{name}"
+    if not isinstance(state, dict):
+        return None, [Problem(path, "must be an object")]
+    problems = _check_state_fields(path, name, state)
+    inline = state.get("nodeDefinition")
+    if inline is not None:
+        node = inline if isinstance(inline, dict) else None
+        problems += registry.validate_node_definition(inline, f"{path}.nodeDefinition")
+    else:
+        node, ref_problems = _referenced_node(path, state, lookup)
+        problems += ref_problems
+    if node is not None:
+        problems += _check_parameters(path, state, node)
+    return node, problems
+
+
+def _check_state_fields(path: str, name: str, state: dict) -> list[Problem]:
+    problems = []
+    if state.get("instanceName") not in (None, name):
+        problems.append(Problem(f"{path}.instanceName", f"must equal the state name '{name}'"))
+    if state.get("type", "NODE") != "NODE":
+        problems.append(Problem(f"{path}.type", "unknown state type; only NODE is supported"))
+    if not isinstance(state.get("end", False), bool):
+        problems.append(Problem(f"{path}.end", "must be a boolean"))
+    override = state.get("contextOverrideKey")
+    if override is not None and (not isinstance(override, str) or not override):
+        problems.append(Problem(f"{path}.contextOverrideKey", "must be null or a non-empty string"))
+    return problems
+
+
+def _referenced_node(path: str, state: dict, lookup: NodeLookup) -> tuple[dict | None, list[Problem]]:
+    resource_id = state.get("resourceId")
+    if not isinstance(resource_id, str) or not resource_id:
+        return None, [Problem(f"{path}.resourceId", "is required when no inline nodeDefinition is given")]
+    problem = version_problem(state.get("resourceVersion"), path=f"{path}.resourceVersion")
+    if problem:
+        return None, [problem]
+    version = parse_version(state.get("resourceVersion"), path=f"{path}.resourceVersion", default=LATEST)
+    node = lookup(resource_id, version)
+    if node is None:
+        message = f"node definition '{resource_id}' version {version} does not exist"
+        return None, [Problem(f"{path}.resourceId", message)]
+    return node, []
+
+
+def _check_parameters(path: str, state: dict, node: dict) -> list[Problem]:
+    mapped = state.get("parameters")
+    if mapped is None:
+        mapped = {}
+    if not isinstance(mapped, dict):
+        return [Problem(f"{path}.parameters", "must be an object mapping parameter names to values")]
+    expected = node.get("parameters") or []
+    if not isinstance(expected, list):
+        return []  # the node definition's own validation reports this
+    return [
+        Problem(f"{path}.parameters.{name}", f"the node expects parameter '{name}' but the state does not map it")
+        for name in expected
+        if isinstance(name, str) and name not in mapped
+    ]
+
+
+def branch_targets(node: dict | None) -> Iterator[tuple[str, object]]:
+    """(relative path, target) of a BRANCH node's choices and default."""
+    if not isinstance(node, dict) or node.get("type") != "BRANCH":
+        return
+    choices = node.get("choices")
+    for index, choice in enumerate(choices if isinstance(choices, list) else []):
+        if isinstance(choice, dict):
+            yield f"choices[{index}].nextNode", choice.get("nextNode")
+    if node.get("defaultNode") is not None:
+        yield "defaultNode", node.get("defaultNode")
+
+
+def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> list[Problem]:
+    problems = []
+
+    def check(path: str, target: object, required: bool = False) -> None:
+        if target is None and not required:
+            return
+        if not isinstance(target, str) or target not in states:
+            problems.append(Problem(path, f"unknown state {target!r}"))
+
+    check("$.startNode", body.get("startNode"), required=True)
+    check("$.defaultFailureNode", body.get("defaultFailureNode"))
+    post = body.get("postWorkflowCompletionNodes")
+    if post is not None and not isinstance(post, list):
+        problems.append(Problem("$.postWorkflowCompletionNodes", "must be a list of state names"))
+    for index, target in enumerate(post if isinstance(post, list) else []):
+        check(f"$.postWorkflowCompletionNodes[{index}]", target, required=True)
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            continue
+        check(f"$.states.{name}.nextNode", state.get("nextNode"))
+        inline = isinstance(state.get("nodeDefinition"), dict)
+        for rel, target in branch_targets(nodes[name]):
+            if inline:
+                check(f"$.states.{name}.nodeDefinition.{rel}", target)
+            elif target is not None and target not in states:
+                problems.append(Problem(f"$.states.{name}.resourceId",
+                                        f"branch {rel} of node definition '{state.get('resourceId')}' "
+                                        f"targets unknown state {target!r}"))
+    return problems
+
+
+def successors(states: dict, nodes: dict[str, dict | None], name: str) -> list[str]:
+    state = states[name]
+    if not isinstance(state, dict):
+        return []
+    targets = [state.get("nextNode")] + [target for _, target in branch_targets(nodes.get(name))]
+    return [t for t in targets if isinstance(t, str) and t in states]
+
+
+def _is_exit(state: object, node: dict | None) -> bool:
+    return (isinstance(state, dict) and state.get("end") is True) or (
+        isinstance(node, dict) and node.get("type") in TERMINAL_TYPES
+    )
+
+
+def _cycle_warnings(states: dict, nodes: dict[str, dict | None]) -> list[Problem]:
+    """A cycle (strongly connected component) no edge leaves and with no terminal state runs forever."""
+    graph = {name: successors(states, nodes, name) for name in states}
+    problems = []
+    for component in strongly_connected(graph):
+        members = set(component)
+        is_cycle = len(component) > 1 or component[0] in graph[component[0]]
+        if not is_cycle or any(_is_exit(states[m], nodes[m]) for m in component):
+            continue
+        if all(target in members for m in component for target in graph[m]):
+            loop = " -> ".join(sorted(component))
+            problems.append(warning(f"$.states.{min(component)}", f"cycle with no exit: {loop}"))
+    return problems
+
+
+def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative (deep graphs must not hit the recursion limit)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    result: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, child = work.pop()
+            if child == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            if child < len(graph[node]):
+                work.append((node, child + 1))
+                target = graph[node][child]
+                if target not in index:
+                    work.append((target, 0))
+                elif target in on_stack:
+                    low[node] = min(low[node], index[target])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                result.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return result

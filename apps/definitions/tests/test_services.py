@@ -1,0 +1,72 @@
+import pytest
+
+from apps.definitions import selectors, services
+from apps.definitions.models import AuditEntry, Kind
+from drift.errors import Conflict, InvalidInput, NotFound
+
+T = "acme"
+
+
+def save(kind, body, create=True):
+    return services.definition_save_snapshot(tenant=T, kind=kind, body=body, actor="alice", create=create)
+
+
+def load_samples(nodes, workflow):
+    for node in nodes:
+        save(Kind.NODE, node)
+        services.definition_publish(tenant=T, kind=Kind.NODE, key=node["id"], actor="alice")
+    save(Kind.WORKFLOW, workflow)
+    return services.definition_publish(tenant=T, kind=Kind.WORKFLOW, key=workflow["id"], actor="alice")
+
+
+@pytest.mark.django_db
+def test_publish_activate_resolve(sample_nodes, sample_workflow):
+    load_samples(sample_nodes, sample_workflow)
+    second = services.definition_publish(tenant=T, kind=Kind.WORKFLOW, key="order_status", actor="bob")
+    assert second.version == 2
+    services.definition_activate(tenant=T, kind=Kind.WORKFLOW, key="order_status", version=1, actor="bob")
+    resolved = selectors.workflow_resolve_for_run(tenant=T, workflow_key="order_status")
+    assert resolved["version"] == 1
+    state = resolved["definition"]["states"]["get_order"]
+    assert state["resourceVersion"] == 1
+    assert state["nodeDefinition"]["type"] == "HTTP"
+    assert selectors.definition_get(tenant=T, kind=Kind.WORKFLOW, key="order_status")["version"] == 2
+    assert AuditEntry.objects.filter(tenant=T, key="order_status", action="ACTIVATE").count() == 1
+
+
+@pytest.mark.django_db
+def test_save_conflicts(sample_nodes):
+    node = sample_nodes[0]
+    save(Kind.NODE, node)
+    with pytest.raises(Conflict):
+        save(Kind.NODE, node)
+    with pytest.raises(NotFound):
+        save(Kind.NODE, {**node, "id": "other"}, create=False)
+    with pytest.raises(Conflict):
+        save(Kind.NODE, {**node, "version": 1}, create=False)
+    with pytest.raises(InvalidInput):
+        save(Kind.NODE, {**node, "version": "bogus"}, create=False)
+
+
+@pytest.mark.django_db
+def test_workflow_problems_all_reported(sample_nodes, sample_workflow):
+    for node in sample_nodes:
+        save(Kind.NODE, node)
+    services.definition_publish(tenant=T, kind=Kind.NODE, key="get_order", actor="a")
+    body = dict(sample_workflow, startNode="nowhere", defaultFailureNode="gone",
+                postWorkflowCompletionNodes=["x"])
+    body["states"] = dict(body["states"])
+    body["states"]["get_order"] = dict(body["states"]["get_order"], parameters={}, nextNode="missing")
+    body["states"]["done"] = dict(body["states"]["done"], resourceVersion="ACTIVE")
+    with pytest.raises(InvalidInput) as caught:
+        save(Kind.WORKFLOW, body)
+    paths = {p.path for p in caught.value.details}
+    assert {
+        "$.startNode",
+        "$.defaultFailureNode",
+        "$.postWorkflowCompletionNodes[0]",
+        "$.states.get_order.nextNode",
+        "$.states.get_order.parameters.orderId",
+        "$.states.done.resourceId",  # no ACTIVE version
+        "$.states.decide.resourceId",  # is_returnable has no published (LATEST) version
+    } <= paths
