@@ -10,6 +10,9 @@ class Kind(models.TextChoices):
     WORKFLOW = "WORKFLOW", "Workflow definition"
 
 
+DefinitionKind = Kind  # the name other apps import
+
+
 class Definition(models.Model):
     """Head row of one definition id: which numbers exist and which one serves traffic."""
 
