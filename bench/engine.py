@@ -1,0 +1,174 @@
+"""Engine benchmark: Drift's interpreter versus a hand-written Temporal workflow doing the same steps.
+
+    .venv/bin/python bench/engine.py [--runs 30] [--concurrent 200]
+
+Both run against the same Temporal dev server, in the same process, in the same run:
+(a) per-run latency of a chain of 10 SCRIPT nodes ending in SUCCESS, versus a workflow of 10 local
+activities computing the same values; (b) throughput of N concurrent runs of each. Prints the
+figures and the ratios Drift/baseline (latency: lower is better; throughput: higher is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from temporalio import activity, workflow  # noqa: E402
+
+STEPS = 10
+
+
+@activity.defn(name="bench_step")
+def bench_step(previous: int, step: int) -> int:
+    """The same arithmetic as each SCRIPT node of the Drift chain."""
+    return previous * 2 + step
+
+
+@workflow.defn(name="BaselineChain")
+class BaselineChain:
+    @workflow.run
+    async def run(self, start: int) -> dict:
+        value = start
+        outputs = {}
+        for step in range(STEPS):
+            value = await workflow.execute_local_activity(
+                "bench_step", args=[value, step], start_to_close_timeout=timedelta(seconds=30)
+            )
+            outputs[f"s{step}"] = value
+        return {"status": "COMPLETED", "output": outputs}
+
+
+def _drift_definitions() -> tuple[list[dict], dict]:
+    nodes, states = [], {}
+    for step in range(STEPS):
+        source = f"return (_global.s{step - 1} if {step} else _global.params.start) * 2 + {step}"
+        nodes.append({"id": f"step{step}", "name": f"step {step}", "type": "SCRIPT",
+                      "transformer": {"type": "SCRIPT", "value": {"type": "STRING", "data": source}}})
+        states[f"s{step}"] = {"instanceName": f"s{step}", "resourceId": f"step{step}", "resourceVersion": "LATEST",
+                              "type": "NODE", "nextNode": f"s{step + 1}" if step < STEPS - 1 else "done"}
+    nodes.append({"id": "done", "name": "done", "type": "SUCCESS", "comment": "ok"})
+    states["done"] = {"instanceName": "done", "resourceId": "done", "resourceVersion": "LATEST", "type": "NODE"}
+    return nodes, {"id": "bench_chain", "startNode": "s0", "states": states}
+
+
+def _setup_django(var_dir: Path) -> None:
+    os.environ["DRIFT_VAR_DIR"] = str(var_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drift.settings")
+    os.environ.setdefault("DRIFT_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+async def _timed(coro_factory, runs: int) -> list[float]:
+    latencies = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await coro_factory()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+async def _throughput(coro_factory, count: int) -> float:
+    started = time.perf_counter()
+    await asyncio.gather(*(coro_factory() for _ in range(count)))
+    return count / (time.perf_counter() - started)
+
+
+async def main(runs: int, concurrent: int) -> None:
+    from devtools import services
+
+    var_dir = Path(tempfile.mkdtemp(prefix="drift-bench-"))
+    temporal = services.start_temporal(var_dir, persistent=False)
+    os.environ["TEMPORAL_ADDRESS"] = temporal.url
+    try:
+        _setup_django(var_dir)
+        await _bench(temporal.url, runs, concurrent)
+    finally:
+        temporal.stop()
+
+
+async def _bench(address: str, runs: int, concurrent: int) -> None:
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from apps.definitions.models import DefinitionKind
+    from apps.definitions.services import definition_activate, definition_publish, definition_save_snapshot
+    from worker.main import build_worker
+    from worker.types import WORKFLOW_NAME, RunInput
+
+    nodes, chain = _drift_definitions()
+    for kind, bodies in ((DefinitionKind.NODE, nodes), (DefinitionKind.WORKFLOW, [chain])):
+        for body in bodies:
+            await asyncio.to_thread(definition_save_snapshot, tenant="bench", kind=kind, body=body, actor="bench",
+                                    create=True)
+            published = await asyncio.to_thread(definition_publish, tenant="bench", kind=kind, key=body["id"],
+                                                actor="bench")
+            await asyncio.to_thread(definition_activate, tenant="bench", kind=kind, key=body["id"],
+                                    version=published.version, actor="bench")
+
+    client = await Client.connect(address)
+    drift_queue, base_queue = "bench-drift", "bench-baseline"
+    executor = ThreadPoolExecutor(max_workers=64)
+    drift_worker = build_worker(client, task_queue=drift_queue, executor=executor)
+    base_worker = Worker(client, task_queue=base_queue, workflows=[BaselineChain], activities=[bench_step],
+                         activity_executor=executor, max_concurrent_local_activities=64, max_concurrent_activities=64,
+                         max_concurrent_workflow_tasks=64)
+
+    async def drift_run() -> None:
+        handle = await client.start_workflow(
+            WORKFLOW_NAME, RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}}),
+            id=f"bench-drift-{uuid.uuid4().hex}", task_queue=drift_queue,
+        )
+        result = await handle.result()
+        assert result["workflowStatus"] == "COMPLETED", result
+
+    async def baseline_run() -> None:
+        result = await client.execute_workflow(
+            BaselineChain.run, 1, id=f"bench-base-{uuid.uuid4().hex}", task_queue=base_queue
+        )
+        assert result["status"] == "COMPLETED"
+
+    async with drift_worker, base_worker:
+        for factory in (drift_run, baseline_run):  # warm up caches, sandbox processes, connections
+            await _timed(factory, 3)
+        drift_lat = await _timed(drift_run, runs)
+        base_lat = await _timed(baseline_run, runs)
+        drift_tp = await _throughput(drift_run, concurrent)
+        base_tp = await _throughput(baseline_run, concurrent)
+
+    def p50(values: list[float]) -> float:
+        return statistics.median(values) * 1000
+
+    print(f"engine benchmark: chain of {STEPS} SCRIPT nodes + SUCCESS vs {STEPS} local activities")
+    print(f"(a) per-run latency p50 over {runs} sequential runs")
+    print(f"    drift     {p50(drift_lat):8.1f} ms   (mean {statistics.mean(drift_lat) * 1000:.1f} ms)")
+    print(f"    baseline  {p50(base_lat):8.1f} ms   (mean {statistics.mean(base_lat) * 1000:.1f} ms)")
+    print(f"    ratio drift/baseline = {p50(drift_lat) / p50(base_lat):.2f}  (target <= 1.5)")
+    print(f"(b) throughput, {concurrent} concurrent runs to completion")
+    print(f"    drift     {drift_tp:8.1f} runs/s")
+    print(f"    baseline  {base_tp:8.1f} runs/s")
+    print(f"    ratio drift/baseline = {drift_tp / base_tp:.2f}  (target >= 0.7)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--concurrent", type=int, default=200)
+    args = parser.parse_args()
+    asyncio.run(main(args.runs, args.concurrent))
