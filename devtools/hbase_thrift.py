@@ -58,9 +58,10 @@ def now_millis() -> int:
 
 
 def split_column(column: bytes) -> tuple[bytes, bytes | None]:
-    """`cf` and `cf:` name a family (qualifier None), `cf:q` a column."""
-    family, _, qualifier = column.partition(b":")
-    return family, qualifier or None
+    """`cf` names a family (qualifier None); `cf:q` a column, and `cf:` the empty qualifier, as in
+    HBase's own Thrift server (KeyValue.parseColumn), whatever older happybase docs say."""
+    family, colon, qualifier = column.partition(b":")
+    return family, qualifier if colon else None
 
 
 @dataclass
@@ -82,7 +83,10 @@ class Row:
 
     def delete(self, timestamp: int, family: bytes, qualifier: bytes | None = None) -> None:
         """Mark deleted every version <= timestamp of the family, or of one column of it."""
-        markers, name = (self.column_markers, family + b":" + qualifier) if qualifier else (self.family_markers, family)
+        if qualifier is None:
+            markers, name = self.family_markers, family
+        else:
+            markers, name = self.column_markers, family + b":" + qualifier
         markers[name] = max(timestamp, markers.get(name, -1))
         for column in list(self.cells):
             self.cells[column] = [v for v in self.cells[column] if v[0] > self.marker(column)]

@@ -26,9 +26,15 @@ class ContextStore(abc.ABC):
     retries and a racing disconnected-node write can neither duplicate nor lose an update.
     """
 
-    @abc.abstractmethod
     def save(self, workflow_id: str, *, context: dict, current_node: str, status: str, seq: int) -> bool:
         """Store the context unless a write with seq >= `seq` is already stored; True if written."""
+        if seq < 0:  # HBase cell timestamps (= seq) cannot be negative; both backends refuse it alike
+            raise ValueError(f"seq must be >= 0, not {seq}")
+        return self._save(workflow_id, context=context, current_node=current_node, status=status, seq=seq)
+
+    @abc.abstractmethod
+    def _save(self, workflow_id: str, *, context: dict, current_node: str, status: str, seq: int) -> bool:
+        """The backend's save; `seq` is valid."""
 
     @abc.abstractmethod
     def load(self, workflow_id: str) -> StoredContext | None:

@@ -10,7 +10,7 @@ from apps.runs.models import RunContext
 
 
 class SqlContextStore(ContextStore):
-    def save(self, workflow_id: str, *, context: dict, current_node: str, status: str, seq: int) -> bool:
+    def _save(self, workflow_id: str, *, context: dict, current_node: str, status: str, seq: int) -> bool:
         # update() skips auto_now, so updated_at is set here.
         fields = {"context": context, "current_node": current_node, "status": status, "seq": seq,
                   "updated_at": timezone.now()}
