@@ -1,0 +1,126 @@
+"""SSRF guard for HTTP nodes.
+
+Every connection (the first request and each redirect hop) resolves its host here, refuses
+loopback, private, link-local, reserved, multicast and unspecified addresses unless
+settings.DRIFT_HTTP_ALLOWED_NETWORKS lists them, and then connects to the very address that was
+checked (no second DNS lookup, so DNS rebinding cannot swap the target). TLS still verifies the
+certificate against the host name. Environment proxies are ignored (`trust_env = False`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util import connection
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class BlockedAddress(ValueError):
+    """The target resolves to an address HTTP nodes may not reach. (ValueError: urllib3 must not wrap it.)"""
+
+
+def _allowed_networks() -> list[str]:
+    from apps.nodes import settings
+
+    return settings.http_allowed_networks()
+
+
+def _is_special(ip: IPAddress) -> bool:
+    return (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast
+            or ip.is_unspecified or not ip.is_global)
+
+
+def _reason(ip: IPAddress) -> str:
+    for attr in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
+        if getattr(ip, f"is_{attr}"):
+            return attr.replace("_", "-")
+    return "non-public"
+
+
+def check_ip(ip: IPAddress, allowed: list[str] | None = None) -> None:
+    """Raise BlockedAddress unless `ip` is public or inside an allowed network."""
+    mapped = getattr(ip, "ipv4_mapped", None)
+    ip = mapped or ip  # ::ffff:127.0.0.1 is 127.0.0.1
+    if not _is_special(ip):
+        return
+    allowed = _allowed_networks() if allowed is None else allowed
+    if "*" in allowed:
+        return
+    for cidr in allowed:
+        try:
+            if ip in ipaddress.ip_network(cidr, strict=False):
+                return
+        except ValueError:
+            continue
+    raise BlockedAddress(f"refused to connect to {ip} ({_reason(ip)} address); "
+                         "allow it with DRIFT_HTTP_ALLOWED_NETWORKS")
+
+
+def resolve_checked(host: str, port: int) -> str:
+    """Resolve `host`, check every address, return the one to connect to (socket.gaierror if unknown)."""
+    infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    addresses = [info[4][0] for info in infos]
+    allowed = _allowed_networks()
+    for address in addresses:
+        check_ip(ipaddress.ip_address(address.split("%")[0]), allowed)
+    return addresses[0]
+
+
+class _GuardedMixin:
+    """urllib3's `_new_conn`, connecting to the checked address (Host header and TLS keep `host`)."""
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            address = resolve_checked(self._dns_host, self.port)
+            return connection.create_connection(
+                (address, self.port), self.timeout, source_address=self.source_address,
+                socket_options=self.socket_options,
+            )
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out (timeout={self.timeout})") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+
+
+class GuardedHTTPConnection(_GuardedMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_GuardedMixin, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool,
+                                                   "https": GuardedHTTPSConnectionPool}
+
+
+def guarded_session(max_redirects: int = 5) -> requests.Session:
+    """A requests Session whose every connection passes the guard."""
+    session = requests.Session()
+    session.trust_env = False
+    session.max_redirects = max_redirects
+    adapter = GuardedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -1,0 +1,214 @@
+"""Script evaluation in a pool of sandbox processes (the security boundary of §4).
+
+Each child is a fresh interpreter started with `subprocess` (fork+exec, i.e. spawn semantics: safe
+from a multi-threaded, async parent, and it inherits nothing but the command line). It imports only
+`apps.nodes.sandbox_runtime` (stdlib + RestrictedPython), sets RLIMIT_AS, then answers one request
+per frame over its stdin/stdout pipes. The parent checks a child out of a queue, sends
+(source, names), and waits up to the time limit; on timeout it SIGKILLs the child and replaces it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from apps.nodes.base import NodeError
+from apps.nodes.sandbox_runtime import _HEADER, compile_script, write_frame
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_SECONDS = 30.0
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from apps.nodes.sandbox_runtime import serve; serve(int(sys.argv[2]))"
+)
+
+
+class ScriptError(NodeError):
+    """A script failed (compile, runtime, time or memory limit). Never retryable."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_errors(source: str) -> tuple[str, ...]:
+    return tuple(compile_script(source)[1])
+
+
+def compile_problems(source: str) -> list[str]:
+    """Why a script does not compile under the sandbox policy ([] when it does)."""
+    if not isinstance(source, str):
+        return ["script must be a string"]
+    return list(_compile_errors(source))
+
+
+def _check_json(names: dict[str, Any]) -> None:
+    import json
+
+    json.dumps(names)
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _Died(Exception):
+    pass
+
+
+class _Child:
+    """One sandbox process and its pipes. Used by one thread at a time (checked out of the pool)."""
+
+    def __init__(self, memory_mb: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOTSTRAP, str(PROJECT_ROOT), str(memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            close_fds=True,
+            env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
+        )
+        self.ready = False
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        chunks, remaining = [], size
+        while remaining:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise _Deadline
+            chunk = os.read(fd, remaining)
+            if not chunk:
+                raise _Died
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        import json
+
+        size = _HEADER.unpack(self._read(_HEADER.size, deadline))[0]
+        return json.loads(self._read(size, deadline))
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if not self.ready:
+            try:
+                self._receive(time.monotonic() + STARTUP_TIMEOUT_SECONDS)
+            except _Deadline as exc:
+                raise _Died from exc
+            self.ready = True
+        try:
+            write_frame(self.proc.stdin.fileno(), request)
+        except OSError as exc:
+            raise _Died from exc
+        return self._receive(time.monotonic() + timeout)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            stream.close()
+
+
+class SandboxPool:
+    """A fixed number of warm sandbox children behind a thread-safe checkout queue."""
+
+    def __init__(self, size: int, memory_mb: int) -> None:
+        self.size = size
+        self.memory_mb = memory_mb
+        self._idle: queue.Queue[_Child] = queue.Queue()
+        self._closed = False
+        for _ in range(size):
+            self._idle.put(_Child(memory_mb))
+
+    def evaluate(self, source: str, names: dict[str, Any], timeout: float) -> Any:
+        if self._closed:
+            raise ScriptError("the script sandbox is shut down")
+        child = self._idle.get()
+        try:
+            _check_json(names)
+            response = child.call({"source": source, "names": names}, timeout)
+        except _Deadline:
+            child = self._replace(child)
+            raise ScriptError(f"script exceeded its time limit of {timeout:g} s") from None
+        except (TypeError, ValueError) as exc:
+            raise ScriptError(f"script inputs are not JSON values: {exc}") from None
+        except _Died:
+            child = self._replace(child)
+            raise ScriptError("script exceeded its memory limit or crashed the sandbox process") from None
+        finally:
+            self._idle.put(child)
+        if not response.get("ok"):
+            raise ScriptError(response.get("error") or "script failed")
+        return response.get("value")
+
+    def _replace(self, child: _Child) -> _Child:
+        child.kill()
+        return _Child(self.memory_mb)
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().kill()
+            except queue.Empty:
+                return
+
+    def pids(self) -> list[int]:
+        """Child pids (for tests and health checks)."""
+        children = list(self._idle.queue)
+        return [c.proc.pid for c in children]
+
+
+_pool: SandboxPool | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool() -> SandboxPool:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                from apps.nodes import settings
+
+                _pool = SandboxPool(settings.script_workers(), settings.script_memory_mb())
+    return _pool
+
+
+def shutdown_pool() -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.close()
+            _pool = None
+
+
+atexit.register(shutdown_pool)
+
+
+def evaluate(source: str, names: dict[str, Any], timeout: float | None = None) -> Any:
+    """Run a script body with `names` in scope; return its JSON result or raise ScriptError."""
+    problems = compile_problems(source)
+    if problems:
+        raise ScriptError("script does not compile: " + "; ".join(problems))
+    if timeout is None:
+        from apps.nodes import settings
+
+        timeout = settings.script_timeout_seconds()
+    return get_pool().evaluate(source, names, timeout)
+
+
+__all__ = ["ScriptError", "SandboxPool", "compile_problems", "evaluate", "get_pool", "shutdown_pool"]

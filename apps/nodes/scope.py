@@ -1,0 +1,36 @@
+"""ScriptScope: the names a node's scripts see (`_global`, `_enum_store`, `nodeParameters`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ScriptScope:
+    """The run context as scripts see it. `node_parameters` defaults to `_global["nodeParameters"]`."""
+
+    context: dict[str, Any] = field(default_factory=dict)
+    enum_store: dict[str, Any] = field(default_factory=dict)
+    node_parameters: dict[str, Any] | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        if self.node_parameters is not None:
+            return self.node_parameters
+        return self.context.get("nodeParameters") or {}
+
+    def names(self, **extra: Any) -> dict[str, Any]:
+        """Script names; `extra` adds e.g. `_response` for HTTP transformers."""
+        return {"_global": self.context, "_enum_store": self.enum_store, "nodeParameters": self.parameters(), **extra}
+
+    def lookup(self, dotted_path: str) -> Any:
+        """`a.b.0.c` (or `$.a.b`) inside `_global`; None when any step is missing."""
+        current: Any = self.context
+        for part in dotted_path.strip().removeprefix("$.").split("."):
+            if isinstance(current, dict) and part in current:
+                current = current[part]
+            elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
+                current = current[int(part)]
+            else:
+                return None
+        return current

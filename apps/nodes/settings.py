@@ -1,0 +1,33 @@
+"""The only place apps/nodes reads Django settings, lazily, so sandbox children never need Django."""
+
+from __future__ import annotations
+
+
+def _get(name: str):
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+def script_timeout_seconds() -> float:
+    return float(_get("DRIFT_SCRIPT_TIMEOUT_SECONDS"))
+
+
+def script_memory_mb() -> int:
+    return int(_get("DRIFT_SCRIPT_MEMORY_MB"))
+
+
+def script_workers() -> int:
+    return max(1, int(_get("DRIFT_SCRIPT_WORKERS")))
+
+
+def http_allowed_networks() -> list[str]:
+    return list(_get("DRIFT_HTTP_ALLOWED_NETWORKS") or [])
+
+
+def http_default_timeout_seconds() -> float:
+    return float(_get("DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS"))
+
+
+def token_provider_path() -> str:
+    return str(_get("DRIFT_TOKEN_PROVIDER"))

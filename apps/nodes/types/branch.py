@@ -1,0 +1,42 @@
+"""BRANCH: the first choice whose rule is true picks the next instance, else `defaultNode`."""
+
+from __future__ import annotations
+
+from apps.nodes import checks
+from apps.nodes.base import NodeError, NodeType
+from apps.nodes.scope import ScriptScope
+from apps.nodes.values import convert, resolve_value, validate_value_component
+from drift.errors import Problem
+
+
+def validate(node: dict, path: str) -> list[Problem]:
+    problems = checks.array(node, "choices", path, required=True) + checks.string(node, "defaultNode", path)
+    for index, choice in enumerate(node.get("choices") if isinstance(node.get("choices"), list) else []):
+        at = f"{path}.choices[{index}]"
+        if not isinstance(choice, dict):
+            problems.append(Problem(at, "must be an object {rule, nextNode}"))
+            continue
+        problems += validate_value_component(choice.get("rule"), f"{at}.rule")
+        problems += checks.string(choice, "nextNode", at, required=True)
+    return problems
+
+
+def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
+    for index, choice in enumerate(node.get("choices") or []):
+        field = f"choices[{index}].rule"
+        try:
+            matched = convert("BOOLEAN", resolve_value(choice.get("rule"), scope, field=field))
+        except ValueError as exc:
+            raise NodeError(f"{field}: {exc}") from None
+        if matched:
+            return _to(choice["nextNode"])
+    if node.get("defaultNode"):
+        return _to(node["defaultNode"])
+    raise NodeError("no branch rule matched and the node has no defaultNode")
+
+
+def _to(target: str) -> dict:
+    return {"output": {"nextNode": target}, "nextNode": target}
+
+
+NODE_TYPE = NodeType("BRANCH", validate, execute, local=True)

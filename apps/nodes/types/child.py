@@ -1,0 +1,40 @@
+"""CHILD: start another workflow (SYNC waits for it, ASYNC moves on); the worker does the starting."""
+
+from __future__ import annotations
+
+from apps.nodes import checks
+from apps.nodes.base import NodeType
+from apps.nodes.scope import ScriptScope
+from drift.errors import Problem
+
+MODES = ("SYNC", "ASYNC")
+VERSION_ALIASES = ("ACTIVE", "LATEST")
+
+
+def validate(node: dict, path: str) -> list[Problem]:
+    problems = checks.string(node, "childWorkflowId", path, required=True)
+    problems += checks.one_of(node, "executionMode", path, MODES)
+    version = node.get("childWorkflowVersion")
+    if version is not None and _version(version) is None:
+        problems.append(Problem(f"{path}.childWorkflowVersion", "must be ACTIVE, LATEST or a version number"))
+    return problems
+
+
+def _version(value: object) -> str | int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        if value.upper() in VERSION_ALIASES:
+            return value.upper()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
+    version = _version(node.get("childWorkflowVersion") or "ACTIVE")
+    return {"child": {"workflowId": node["childWorkflowId"], "version": version,
+                      "mode": node.get("executionMode") or "SYNC"}}
+
+
+NODE_TYPE = NodeType("CHILD", validate, execute, local=True)

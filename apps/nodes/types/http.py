@@ -1,0 +1,158 @@
+"""HTTP: resolve the components, call the URL through the SSRF guard, parse, transform."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from apps.nodes import checks
+from apps.nodes.base import NodeError, NodeType
+from apps.nodes.extensions import token_provider
+from apps.nodes.http_guard import BlockedAddress, guarded_session
+from apps.nodes.retry import retry_policy_fields, validate_retry
+from apps.nodes.scope import ScriptScope
+from apps.nodes.values import resolve_value, validate_value_component
+from drift.errors import Problem
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+COMPONENTS = ("url", "headers", "queryParams", "body")
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+DEFAULT_CONTENT_TYPE = "application/json"
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def validate(node: dict, path: str) -> list[Problem]:
+    problems = checks.obj(node, "httpComponents", path, required=True)
+    components = node.get("httpComponents") if isinstance(node.get("httpComponents"), dict) else {}
+    at = f"{path}.httpComponents"
+    if not problems:
+        for key in COMPONENTS:
+            problems += validate_value_component(components.get(key), f"{at}.{key}", required=key == "url")
+        problems += checks.one_of(components, "method", at, METHODS)
+        problems += checks.string(components, "contentType", at)
+    problems += checks.obj(node, "transformerComponents", path)
+    transformers = node.get("transformerComponents")
+    if isinstance(transformers, dict):
+        problems += validate_value_component(transformers.get("transformer"),
+                                             f"{path}.transformerComponents.transformer", required=False)
+    problems += checks.number(node, "timeoutSeconds", path, positive=True)
+    problems += validate_retry(node.get("retry"), f"{path}.retry")
+    return problems
+
+
+# --- execute --------------------------------------------------------------------------------
+
+
+def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
+    request = build_request(node, scope)
+    response = send(request, _timeout(node))
+    _raise_for_status(response, node)
+    parsed = parse_body(response)
+    transformer = (node.get("transformerComponents") or {}).get("transformer")
+    if transformer is None:
+        return {"output": parsed}
+    names = {"_response": parsed, "_status_code": response.status_code,
+             "_headers": {k.lower(): v for k, v in response.headers.items()}}
+    return {"output": resolve_value(transformer, scope, field="transformer", extra=names)}
+
+
+def build_request(node: dict, scope: ScriptScope) -> dict[str, Any]:
+    components = node.get("httpComponents") or {}
+    url = resolve_value(components.get("url"), scope, field="httpComponents.url")
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise NodeError(f"httpComponents.url: {url!r} is not an http(s) URL")
+    content_type = components.get("contentType") or DEFAULT_CONTENT_TYPE
+    headers = _string_map(resolve_value(components.get("headers"), scope, field="httpComponents.headers"), "headers")
+    headers.setdefault("Content-Type", content_type)
+    headers.update(token_provider().headers(node, scope) or {})
+    params = _string_map(resolve_value(components.get("queryParams"), scope, field="httpComponents.queryParams"),
+                         "queryParams")
+    body = resolve_value(components.get("body"), scope, field="httpComponents.body")
+    return {"method": (components.get("method") or "GET").upper(), "url": url, "headers": headers,
+            "params": params, "data": _encode_body(body, content_type)}
+
+
+def _string_map(value: Any, field: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise NodeError(f"httpComponents.{field}: must resolve to an object")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items() if v is not None}
+
+
+def _encode_body(body: Any, content_type: str) -> bytes | str | None:
+    if body is None or isinstance(body, bytes | str):
+        return body
+    if "json" in content_type.lower():
+        return json.dumps(body)
+    if isinstance(body, dict) and "x-www-form-urlencoded" in content_type.lower():
+        from urllib.parse import urlencode
+
+        return urlencode(body)
+    return json.dumps(body)
+
+
+def _timeout(node: dict) -> float:
+    from apps.nodes import settings
+
+    return float(node.get("timeoutSeconds") or settings.http_default_timeout_seconds())
+
+
+def send(request: dict[str, Any], timeout: float) -> requests.Response:
+    """One guarded call; connection problems are retryable, refused targets are not."""
+    with guarded_session() as session:
+        try:
+            response = session.request(timeout=timeout, stream=True, **request)
+            response._content = _read_limited(response)
+            return response
+        except BlockedAddress as exc:
+            raise NodeError(str(exc), retryable=False) from None
+        except requests.TooManyRedirects as exc:
+            raise NodeError(f"too many redirects: {exc}", retryable=False) from None
+        except requests.Timeout:
+            raise NodeError(f"HTTP {request['method']} {request['url']} timed out after {timeout:g} s",
+                            retryable=True) from None
+        except requests.RequestException as exc:
+            raise NodeError(f"HTTP {request['method']} {request['url']} failed: {exc}", retryable=True) from None
+
+
+def _read_limited(response: requests.Response) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            response.close()
+            raise NodeError(f"response larger than {MAX_RESPONSE_BYTES} bytes", retryable=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _raise_for_status(response: requests.Response, node: dict) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    message = f"HTTP {response.request.method} {response.url} returned {status}: {response.text[:500]}"
+    if status >= 500:
+        raise NodeError(message, retryable=True)
+    raise NodeError(message, retryable=bool(retry_policy_fields(node)["retryOn4xx"]))
+
+
+def parse_body(response: requests.Response) -> Any:
+    """JSON when the response says so (or when it has no content type and parses), else text."""
+    if not response.content:
+        return None
+    content_type = response.headers.get("Content-Type", "").lower()
+    if "json" in content_type or not content_type:
+        try:
+            return response.json()
+        except ValueError:
+            pass
+    return response.text
+
+
+NODE_TYPE = NodeType("HTTP", validate, execute, local=False)

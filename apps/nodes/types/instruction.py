@@ -1,0 +1,137 @@
+"""INSTRUCTION: builds the View (§2.4) a client renders; the run then waits for a resume."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from apps.nodes import checks
+from apps.nodes.base import NodeType
+from apps.nodes.scope import ScriptScope
+from apps.nodes.values import resolve_value, validate_value_component
+from drift.errors import Problem
+
+ATTRIBUTES = ("layoutId", "disposition", "workflowStatus")
+TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def validate(node: dict, path: str) -> list[Problem]:
+    problems = checks.array(node, "inputOptions", path)
+    for index, option in enumerate(node.get("inputOptions") if isinstance(node.get("inputOptions"), list) else []):
+        problems += _validate_option(option, f"{path}.inputOptions[{index}]")
+    for key in ATTRIBUTES:
+        problems += _validate_attribute(node.get(key), f"{path}.{key}")
+    return problems
+
+
+def _validate_attribute(value: Any, path: str) -> list[Problem]:
+    if value is None:
+        return []
+    if not isinstance(value, dict) or "attribute" not in value:
+        return [Problem(path, 'must be {"attribute": value component}')]
+    return validate_value_component(value["attribute"], f"{path}.attribute")
+
+
+def _validate_option(option: Any, path: str) -> list[Problem]:
+    if not isinstance(option, dict):
+        return [Problem(path, "must be an Option object")]
+    problems = checks.string(option, "id", path, required=True)
+    for key in ("parentId", "description", "possibleDynamicValues"):
+        problems += checks.string(option, key, path)
+    problems += checks.obj(option, "tags", path) + checks.array(option, "possibleValues", path)
+    problems += checks.array(option, "instructions", path) + checks.obj(option, "possibleDependentValues", path)
+    tags = option.get("tags")
+    if isinstance(tags, dict) and not _list_of(tags.get("values", []), str):
+        problems.append(Problem(f"{path}.tags.values", "must be a list of strings"))
+    if isinstance(option.get("possibleValues"), list) and not _list_of(option["possibleValues"], dict):
+        problems.append(Problem(f"{path}.possibleValues", "must be a list of objects {displayValue, value, metaData}"))
+    for index, instruction in enumerate(option.get("instructions") if isinstance(option.get("instructions"), list)
+                                        else []):
+        problems += _validate_instruction(instruction, f"{path}.instructions[{index}]")
+    dependents = option.get("possibleDependentValues")
+    for parent_value, dependent in (dependents.items() if isinstance(dependents, dict) else []):
+        problems += _validate_option(dependent, f"{path}.possibleDependentValues.{parent_value}")
+    return problems
+
+
+def _validate_instruction(instruction: Any, path: str) -> list[Problem]:
+    if not isinstance(instruction, dict):
+        return [Problem(path, "must be an object {templateId, templateVariables}")]
+    return checks.string(instruction, "templateId", path) + checks.obj(instruction, "templateVariables", path)
+
+
+def _list_of(values: Any, kind: type) -> bool:
+    return isinstance(values, list) and all(isinstance(v, kind) for v in values)
+
+
+# --- execute --------------------------------------------------------------------------------
+
+
+def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
+    view = {
+        "layoutId": _attribute(node, "layoutId", scope),
+        "inputOptions": [_build_option(option, scope) for option in node.get("inputOptions") or []],
+    }
+    return {"output": None, "view": view, "disposition": _attribute(node, "disposition", scope),
+            "workflowStatus": _attribute(node, "workflowStatus", scope)}
+
+
+def _attribute(node: dict, key: str, scope: ScriptScope) -> Any:
+    holder = node.get(key)
+    if not isinstance(holder, dict):
+        return holder
+    return resolve_value(holder.get("attribute"), scope, field=f"{key}.attribute")
+
+
+def _build_option(option: dict, scope: ScriptScope) -> dict:
+    """A copy of the Option with dynamic values looked up and templates resolved (recursively)."""
+    built = copy.deepcopy(option)
+    dynamic_path = built.pop("possibleDynamicValues", None)
+    if dynamic_path:
+        # The list at `_global.<path>` replaces the static possibleValues.
+        dynamic = scope.lookup(dynamic_path)
+        built["possibleValues"] = dynamic if isinstance(dynamic, list) else []
+    for instruction in built.get("instructions") or []:
+        if isinstance(instruction, dict) and isinstance(instruction.get("templateVariables"), dict):
+            instruction["templateVariables"] = render_templates(instruction["templateVariables"], scope)
+    dependents = built.get("possibleDependentValues")
+    if isinstance(dependents, dict):
+        built["possibleDependentValues"] = {key: _build_option(value, scope) if isinstance(value, dict) else value
+                                            for key, value in dependents.items()}
+    return built
+
+
+def render_templates(value: Any, scope: ScriptScope) -> Any:
+    """Resolve `{{dotted.path}}` in every string of `value` against `_global` (missing -> "").
+
+    A string that is exactly one placeholder takes the referenced value as-is (numbers, objects).
+    """
+    if isinstance(value, dict):
+        return {key: render_templates(item, scope) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_templates(item, scope) for item in value]
+    if not isinstance(value, str) or "{{" not in value:
+        return value
+    whole = TEMPLATE.fullmatch(value.strip())
+    if whole:
+        found = scope.lookup(whole.group(1))
+        return "" if found is None else found
+    return TEMPLATE.sub(lambda match: _as_text(scope.lookup(match.group(1))), value)
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+NODE_TYPE = NodeType("INSTRUCTION", validate, execute, local=True)

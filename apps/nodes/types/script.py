@@ -1,0 +1,19 @@
+"""SCRIPT (Drift's GROOVY node): the output is the transformer's return value."""
+
+from __future__ import annotations
+
+from apps.nodes.base import NodeType
+from apps.nodes.scope import ScriptScope
+from apps.nodes.values import resolve_value, validate_value_component
+from drift.errors import Problem
+
+
+def validate(node: dict, path: str) -> list[Problem]:
+    return validate_value_component(node.get("transformer"), f"{path}.transformer")
+
+
+def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
+    return {"output": resolve_value(node.get("transformer"), scope, field="transformer")}
+
+
+NODE_TYPE = NodeType("SCRIPT", validate, execute, local=True)

@@ -1,0 +1,19 @@
+"""SUCCESS: the run ends COMPLETED."""
+
+from __future__ import annotations
+
+from apps.nodes import checks
+from apps.nodes.base import NodeType
+from apps.nodes.scope import ScriptScope
+from drift.errors import Problem
+
+
+def validate(node: dict, path: str) -> list[Problem]:
+    return checks.string(node, "comment", path)
+
+
+def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
+    return {"terminal": "COMPLETED", "output": {"comment": node.get("comment")}}
+
+
+NODE_TYPE = NodeType("SUCCESS", validate, execute, local=True)

@@ -1,0 +1,96 @@
+"""WAIT: timers, absolute sleeps and events; the workflow turns the outcome into Temporal timers/conditions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from apps.nodes import checks
+from apps.nodes.base import NodeError, NodeType
+from apps.nodes.scope import ScriptScope
+from apps.nodes.values import is_value_component, resolve_value, validate_value_component
+from drift.errors import Problem
+
+WAIT_TYPES = ("SCHEDULER_WAIT", "ABSOLUTE_WAIT", "ON_EVENT")
+MODES = ("SYNC", "ASYNC")
+
+
+def validate(node: dict, path: str) -> list[Problem]:
+    problems = checks.obj(node, "config", path, required=True)
+    config = node.get("config")
+    if problems:
+        return problems
+    at = f"{path}.config"
+    problems = checks.one_of(config, "waitType", at, WAIT_TYPES, required=True)
+    wait_type = config.get("waitType")
+    if wait_type == "SCHEDULER_WAIT":
+        problems += _number_or_component(config, "duration", at)
+        problems += checks.one_of(config, "executionMode", at, MODES)
+    elif wait_type == "ABSOLUTE_WAIT":
+        problems += _timestamp_or_component(config, at)
+    elif wait_type == "ON_EVENT":
+        problems += checks.string(config, "eventName", at, required=True)
+        problems += checks.number(config, "timeoutSeconds", at, positive=True)
+    return problems
+
+
+def _number_or_component(config: dict, key: str, path: str) -> list[Problem]:
+    if is_value_component(config.get(key)):
+        return validate_value_component(config[key], f"{path}.{key}")
+    return checks.number(config, key, path, required=True)
+
+
+def _timestamp_or_component(config: dict, path: str) -> list[Problem]:
+    value = config.get("timestamp")
+    if is_value_component(value):
+        return validate_value_component(value, f"{path}.timestamp")
+    try:
+        parse_timestamp(value)
+    except ValueError as exc:
+        return [Problem(f"{path}.timestamp", str(exc))]
+    return []
+
+
+def parse_timestamp(value: Any) -> float:
+    """ISO-8601 (UTC when no offset) or epoch seconds -> epoch seconds."""
+    if checks.is_number(value):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be an ISO-8601 timestamp")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
+    config = node.get("config") or {}
+    wait_type = config.get("waitType")
+    if wait_type == "SCHEDULER_WAIT":
+        seconds = resolve_value(config.get("duration"), scope, field="config.duration")
+        if not checks.is_number(seconds) and not (isinstance(seconds, str) and _is_float(seconds)):
+            raise NodeError(f"config.duration: {seconds!r} is not a number of seconds")
+        return {"wait": {"type": "TIMER", "seconds": max(float(seconds), 0.0),
+                         "mode": config.get("executionMode") or "ASYNC"}}
+    if wait_type == "ABSOLUTE_WAIT":
+        value = resolve_value(config.get("timestamp"), scope, field="config.timestamp")
+        try:
+            return {"wait": {"type": "ABSOLUTE", "until": parse_timestamp(value)}}
+        except ValueError as exc:
+            raise NodeError(f"config.timestamp: {exc}") from None
+    if wait_type == "ON_EVENT":
+        return {"wait": {"type": "EVENT", "eventName": config.get("eventName"),
+                         "timeoutSeconds": config.get("timeoutSeconds")}}
+    raise NodeError(f"unknown waitType {wait_type!r}")
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+NODE_TYPE = NodeType("WAIT", validate, execute, local=True)
