@@ -3,6 +3,8 @@ operation, parameterised by `kind`, serves node and workflow definitions alike."
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -15,7 +17,7 @@ from apps.clients.authentication import HasDefinitionsScope, principal_of
 from apps.definitions import selectors, services
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
 from apps.definitions.api import serializers as s
-from apps.definitions.api.parsers import BoundedJSONParser
+from apps.definitions.api.parsers import BoundedJSONParser, PayloadTooLarge
 from apps.definitions.dsl import KEY_PATTERN, errors_of, warnings_of
 from apps.definitions.models import Kind
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version
@@ -73,6 +75,11 @@ class DriftAPIView(APIView):
     permission_classes = [HasDefinitionsScope]
     parser_classes = [BoundedJSONParser]
 
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, RequestDataTooBig):  # raised by request.body; Django alone would log it as an error
+            exc = PayloadTooLarge(f"The request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+        return super().handle_exception(exc)
+
     def tenant(self) -> str:
         return principal_of(self.request).tenant
 
@@ -114,7 +121,7 @@ class DefinitionValidateView(DefinitionView):
     @extend_schema(summary="Validate a document without saving it", request=OpenApiTypes.OBJECT,
                    responses=s.ValidationResultSerializer)
     def post(self, request: Request) -> Response:
-        problems = services.definition_validate(tenant=self.tenant(), kind=self.kind, body=request.data)
+        problems = services.definition_validate(tenant=self.tenant(), kind=self.kind, body=_object_body(request))
         errors = errors_of(problems)
         warnings = warnings_of(problems)
         return Response({"valid": not errors, "errors": _problems(errors), "warnings": _problems(warnings)})
