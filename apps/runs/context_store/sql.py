@@ -16,14 +16,15 @@ class SqlContextStore(ContextStore):
                   "updated_at": timezone.now()}
         if self._update_if_newer(workflow_id, seq, fields):
             return True
-        if RunContext.objects.filter(workflow_id=workflow_id).exists():
-            return False  # a write with seq >= ours is stored
+        # No row, or one with seq >= ours. No separate existence check: a row created after it
+        # would make us drop a newer write; the unique key decides instead.
         try:
-            with transaction.atomic():  # a savepoint, so the caller's transaction survives the race
+            with transaction.atomic():  # a savepoint, so a caller's transaction survives the IntegrityError
                 RunContext.objects.create(workflow_id=workflow_id, **fields)
             return True
         except IntegrityError:
-            # Another writer created the row between our UPDATE and INSERT: compare seqs again.
+            # The row exists: stored by an earlier write, or created by a racing writer since our
+            # UPDATE. Compare seqs again.
             return self._update_if_newer(workflow_id, seq, fields)
 
     @staticmethod

@@ -20,6 +20,8 @@ from django.db import connections
 
 from apps.runs.context_store import ContextStore, get_context_store
 from apps.runs.context_store.hbase import CONTEXT, SEQ, STATUS, TABLE, HBaseContextStore
+from apps.runs.context_store.sql import SqlContextStore
+from apps.runs.models import RunContext
 from devtools import services
 
 
@@ -165,12 +167,36 @@ def test_negative_seq_is_refused(store, workflow_id):
 def test_get_context_store_follows_settings_and_is_cached(settings, hbase_thrift):
     settings.DRIFT_CONTEXT_STORE = "sql"
     assert get_context_store() is get_context_store()
-    assert type(get_context_store()).__name__ == "SqlContextStore"
+    assert isinstance(get_context_store(), SqlContextStore)
     use_hbase(settings, hbase_thrift.port)
     assert isinstance(get_context_store(), HBaseContextStore)
     settings.DRIFT_CONTEXT_STORE = "cassandra"
     with pytest.raises(ValueError, match="DRIFT_CONTEXT_STORE"):
         get_context_store()
+
+
+# --- sql specifics
+
+
+@pytest.mark.mysql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("rival_seq", "written"), [(2, True), (9, False)])
+def test_sql_insert_race_falls_back_to_the_conditional_update(monkeypatch, workflow_id, rival_seq, written):
+    """Another writer inserts the row between our UPDATE (no row yet) and our INSERT."""
+    update_if_newer = SqlContextStore._update_if_newer
+    calls: list[int] = []
+
+    def update_then_rival_inserts(*args) -> bool:
+        updated = update_if_newer(*args)
+        if not calls:
+            calls.append(1)
+            RunContext.objects.create(workflow_id=workflow_id, seq=rival_seq, status="RIVAL")
+        return updated
+
+    monkeypatch.setattr(SqlContextStore, "_update_if_newer", staticmethod(update_then_rival_inserts))
+    store = SqlContextStore()
+    assert save(store, workflow_id, 5) is written
+    assert store.load(workflow_id).seq == max(5, rival_seq)
 
 
 # --- hbase specifics
