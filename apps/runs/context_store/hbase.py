@@ -17,8 +17,9 @@ wins, deterministically, milliseconds apart. (A fixed timestamp such as 1 would 
 arrival overwrite it instead, since HBase keeps the last put of an identical timestamp.)
 
 `delete` places HBase delete markers at the server clock (epoch millis, far above any seq): until a
-major compaction, HBase hides later writes with a lower timestamp, so a deleted run's late retries
-cannot resurrect it, and a workflow id is not reusable after `delete`.
+major compaction, HBase hides every later write with a lower timestamp. So a deleted run's late
+retries cannot resurrect it, but a deleted workflow id cannot be reused either (such a save returns
+True yet stays hidden); unlike `sql`, where a save after `delete` recreates the row.
 """
 
 from __future__ import annotations
