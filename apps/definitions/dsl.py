@@ -46,7 +46,9 @@ def key_problems(body: object) -> list[Problem]:
 def validate_node(body: object) -> list[Problem]:
     problems = key_problems(body)
     if isinstance(body, dict):
-        problems += registry.validate_node_definition(body, "$")
+        # The registry checks `id` too; report it once.
+        id_reported = any(p.path == "$.id" for p in problems)
+        problems += [p for p in registry.validate_node_definition(body, "$") if not (id_reported and p.path == "$.id")]
     return problems
 
 
