@@ -1,36 +1,94 @@
-"""Liveness and readiness: /readyz checks the database, Redis and Temporal on every call."""
+"""Liveness and readiness.
+
+`/healthz` answers as long as the process serves requests (liveness: never touches a dependency).
+`/readyz` checks the database, Redis and Temporal on every call and answers 503 with the failing
+checks when any is down. Every check is bounded (DRIFT_READINESS_TIMEOUT_SECONDS, default 2 s):
+Redis and Temporal run concurrently on a small pool while the database is checked on the request
+thread (Django connections are per thread), so a call takes at most about one timeout and never hangs.
+Nothing is cached between calls: a dependency that comes back makes the next call ready again.
+"""
+
+from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 from django.http import JsonResponse
-from django_redis import get_redis_connection
+
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
+
+
+def _timeout() -> float:
+    return float(getattr(settings, "DRIFT_READINESS_TIMEOUT_SECONDS", 2))
 
 
 def _check_database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    connection = connections["default"]
+    # A connection kept from before an outage is dropped here, so a database that came back is seen.
+    connection.close_if_unusable_or_obsolete()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        connection.close()
+        raise
 
 
 def _check_redis() -> None:
-    if settings.REDIS_URL:
-        get_redis_connection("default").ping()
+    if not settings.REDIS_URL:
+        return
+    from django_redis import get_redis_connection
+
+    # The raw client raises (django-redis' IGNORE_EXCEPTIONS covers only cache calls); socket
+    # timeouts of the cache settings bound it.
+    get_redis_connection("default").ping()
 
 
 def _check_temporal() -> None:
-    from drift.temporal import temporal_client
+    from drift.temporal import run_async, temporal_client
+
+    timeout = _timeout()
 
     async def probe() -> None:
-        client = await temporal_client()
-        await asyncio.wait_for(client.service_client.check_health(), timeout=2)
+        client = await asyncio.wait_for(temporal_client(), timeout)
+        await asyncio.wait_for(client.service_client.check_health(timeout=timedelta(seconds=timeout)), timeout)
 
-    from drift.temporal import run_async
-
-    run_async(probe())
+    run_async(probe(), timeout + 0.5)
 
 
 CHECKS = {"database": _check_database, "redis": _check_redis, "temporal": _check_temporal}
+_CONCURRENT = ("redis", "temporal")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (FutureTimeout, asyncio.TimeoutError, TimeoutError)):
+        return f"down: timed out after {_timeout()}s"
+    return f"down: {type(exc).__name__}: {exc}"[:300]
+
+
+def run_checks() -> dict[str, str]:
+    timeout = _timeout()
+    futures = {name: _pool.submit(CHECKS[name]) for name in _CONCURRENT if name in CHECKS}
+    results: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        if name in futures:
+            continue
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # a readiness probe reports every failure, whatever its type
+            results[name] = _describe(exc)
+    for name, future in futures.items():
+        try:
+            future.result(timeout + 1)
+            results[name] = "ok"
+        except Exception as exc:
+            results[name] = _describe(exc)
+    return {name: results[name] for name in CHECKS}
 
 
 def healthz(request):
@@ -38,12 +96,9 @@ def healthz(request):
 
 
 def readyz(request):
-    results: dict[str, str] = {}
-    for name, check in CHECKS.items():
-        try:
-            check()
-            results[name] = "ok"
-        except Exception as exc:  # a readiness probe reports every failure, whatever its type
-            results[name] = f"down: {type(exc).__name__}: {exc}"[:300]
+    results = run_checks()
     ready = all(value == "ok" for value in results.values())
-    return JsonResponse({"ready": ready, "checks": results}, status=200 if ready else 503)
+    response = JsonResponse({"ready": ready, "checks": results}, status=200 if ready else 503)
+    if not ready:
+        response["Retry-After"] = "5"
+    return response

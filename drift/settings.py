@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves admin and schema UI static files from the API process (no separate web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,6 +84,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"]["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed"}
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"}
+    # Bounded connects: a dead database fails /readyz (and requests) quickly instead of hanging.
+    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_int("DRIFT_DB_CONNECT_TIMEOUT_SECONDS", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and invalidation channel; in-process cache only when no REDIS_URL.
@@ -165,14 +169,24 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("DRIFT_STATIC_ROOT", VAR_DIR / "static"))
+if not STATIC_ROOT.exists() and STATIC_ROOT.parent.is_dir() and os.access(STATIC_ROOT.parent, os.W_OK):
+    STATIC_ROOT.mkdir()  # WhiteNoise warns about a missing STATIC_ROOT on every start
+# The image runs `collectstatic` at build time; locally WhiteNoise also finds app static files directly.
+WHITENOISE_USE_FINDERS = env_bool("DRIFT_STATIC_USE_FINDERS", not (STATIC_ROOT / "admin").exists())
+
+# --- Operations: readiness probes and the demo order service used by the sample workflow.
+DRIFT_READINESS_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_READINESS_TIMEOUT_SECONDS", "2"))
+DRIFT_DEMO_ENDPOINTS = env_bool("DRIFT_DEMO_ENDPOINTS", True)
 
 LOG_LEVEL = os.environ.get("DRIFT_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "drift.logging.JsonFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    # The Temporal filter adds workflow_id / activity to lines logged inside an activity or workflow.
+    "filters": {"temporal": {"()": "drift.logging.TemporalContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["temporal"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

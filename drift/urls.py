@@ -1,9 +1,12 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from drift.demo import demo_disabled, demo_order
 from drift.errors import json_error_view
 from drift.health import healthz, readyz
+from drift.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,6 +14,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
+    path(
+        "demo/oms/orders/<str:order_id>",
+        demo_order if settings.DRIFT_DEMO_ENDPOINTS else demo_disabled,
+        name="demo-oms-order",
+    ),
     path("v3/", include("apps.runs.api.urls")),
     path("", include("apps.definitions.api.urls")),
 ]
