@@ -1,6 +1,6 @@
 """Definition API at the root URL (spec §3.7); node and workflow paths share one set of views."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from apps.definitions.api import views
 from apps.definitions.models import Kind
@@ -24,6 +24,7 @@ def _definition_urls(prefix: str, kind: str, publish: str) -> list:
 
 urlpatterns = [
     *_definition_urls("nodeDefinition", Kind.NODE, "publishNode"),
+    path("workflowDefinition/treeView/", include("apps.definitions.api.tree_view")),
     *_definition_urls("workflowDefinition", Kind.WORKFLOW, "publishWorkflow"),
     path("routes/", views.RouteCollectionView.as_view(), name="routes-list"),
     path("routes/<str:issue_id>", views.RouteDetailView.as_view(), name="routes-detail"),
