@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from apps.nodes import checks
 from apps.nodes.base import NodeType
 from apps.nodes.scope import ScriptScope
 from drift.errors import Problem
 
 
 def validate(node: dict, path: str) -> list[Problem]:
-    return checks.string(node, "comment", path)
+    return []  # `comment` is a common field, checked by the registry
 
 
 def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:

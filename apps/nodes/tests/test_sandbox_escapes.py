@@ -1,0 +1,114 @@
+"""Escape attempts against the sandbox: each fails with a clear ScriptError, and the pool keeps serving."""
+
+import contextlib
+
+import pytest
+
+from apps.nodes.sandbox import ScriptError, compile_problems, evaluate
+
+TIMEOUT = 1.0
+CONTEXT = {"_global": {"order": {"id": 7, "items": [{"sku": "a"}]}}, "_enum_store": {}, "nodeParameters": {}}
+
+# (script, a fragment the error message must contain)
+ESCAPES = [
+    ("import os\nreturn os.getcwd()", "import"),
+    ("from os import path\nreturn 1", "import"),
+    ("return __import__('os').system('id')", "__import__"),
+    ("return ().__class__.__bases__[0].__subclasses__()", "__class__"),
+    ("return _global.__class__", "__class__"),
+    ("return nodeParameters.__dict__", "__dict__"),
+    ("return (x for x in ()).gi_frame.f_back", "gi_frame"),
+    ("g = (x for x in ())\nreturn getattr(g, 'gi_frame')", "gi_frame"),
+    ("g = (x for x in ())\nreturn getattr(g, 'gi' + '_code')", "gi_code"),
+    ("return '{0.__class__}'.format(1)", "format"),
+    ("return '{0.real}'.format_map({})", "format"),
+    ("f = getattr('', 'format')\nreturn f('{0.__class__}', 1)", "format"),
+    ("return fmt('{0.__class__.__mro__}', 1)", "attribute lookups"),
+    ("return getattr(1, '__class__')", "__class__"),
+    ("return getattr(_global, '_data')", "_data"),
+    ("return exec('1')", "exec"),
+    ("return eval('1+1')", "eval"),
+    ("return compile('1', 'x', 'eval')", "compile"),
+    ("return open('/etc/passwd').read()", "open"),
+    ("return type(1)", "type"),
+    ("return type.__subclasses__(object)", "__subclasses__"),
+    ("return vars()", "vars"),
+    ("return globals()", "globals"),
+    ("return locals()", "locals"),
+    ("return dir(_global)", "dir"),
+    ("breakpoint()", "breakpoint"),
+    ("return help()", "help"),
+    ("return input()", "input"),
+    ("class A:\n    pass\nreturn A", "__build_class__"),
+    ("try:\n    1/0\nexcept Exception as e:\n    return e.__traceback__.tb_frame", "__traceback__"),
+    ("def f():\n    pass\nreturn f.__globals__", "__globals__"),
+    ("return isinstance(1, object)", "isinstance"),
+    ("x = {}\n_write_ = None\nreturn x", "_write_"),
+    ("_global['x'] = 1\nreturn 1", "read-only"),
+    ("_global.order.id = 1\nreturn 1", "read-only"),
+    ("return 'a' * 10**10", "too large"),
+    ("return [0] * 10**10", "too large"),
+    ("return 10**10**10", "too large"),
+    ("return pow(10, 10**10)", "too large"),
+    ("return 1 << 10**10", "too large"),
+    ("x = 'ab'\nx *= 10**10\nreturn x", "too large"),
+    ("return list(range(10**10))", "range"),
+    ("x = 'a'\nfor i in range(64):\n    x = x + x\nreturn len(x)", "memory limit"),
+    ("return 'x'.ljust(10**10)", "memory"),
+    ("while True:\n    pass", "time limit"),
+    ("x = 0\nwhile True:\n    x += 1", "time limit"),
+    ("def f(n):\n    return f(n + 1)\nreturn f(0)", "recursion"),
+    ("return json.loads('1').__class__", "__class__"),
+    ("return math.__loader__", "__loader__"),
+    ("return now().tzinfo.__reduce__()", "__reduce__"),
+]
+
+
+@pytest.mark.parametrize(("source", "fragment"), ESCAPES, ids=[s for s, _ in ESCAPES])
+def test_escape_attempt_fails_clearly(pool, source, fragment):
+    with pytest.raises(ScriptError) as caught:
+        pool.evaluate(source, CONTEXT, TIMEOUT) if not compile_problems(source) else evaluate(source, CONTEXT)
+    assert fragment.lower() in caught.value.message.lower(), caught.value.message
+    assert caught.value.retryable is False
+
+
+def test_corpus_is_large_enough():
+    assert len(ESCAPES) >= 30
+
+
+def test_pool_is_healthy_after_the_corpus(pool):
+    for source, _ in ESCAPES:
+        with contextlib.suppress(ScriptError):
+            pool.evaluate(source, CONTEXT, TIMEOUT)
+    assert pool.evaluate("return _global.order.items[0].sku + str(nodeParameters.x)", CONTEXT, TIMEOUT) == "aNone"
+    assert sorted(pool.evaluate("return [len(_global.order.items), 2 ** 10]", CONTEXT, TIMEOUT)) == [1, 1024]
+
+
+def test_runtime_errors_name_the_line(pool):
+    with pytest.raises(ScriptError, match=r"ZeroDivisionError: division by zero \(line 3\)"):
+        pool.evaluate("x = 1\ny = 0\nreturn x / y", CONTEXT, TIMEOUT)
+    with pytest.raises(ScriptError, match=r"NameError: name 'nope' is not defined \(line 1\)"):
+        pool.evaluate("return nope", CONTEXT, TIMEOUT)
+
+
+def test_compile_problems_report_syntax_and_restricted_constructs():
+    assert compile_problems("return 1") == []
+    assert "SyntaxError" in compile_problems("return (")[0]
+    assert "__class__" in compile_problems("return x.__class__")[0]
+    assert compile_problems("return _global.a + _enum_store.b + nodeParameters.c") == []
+
+
+def test_timeout_replaces_the_child(pool):
+    before = set(pool.pids())
+    with pytest.raises(ScriptError, match="time limit of 0.5 s"):
+        pool.evaluate("while True:\n    pass", CONTEXT, 0.5)
+    assert set(pool.pids()) != before
+    assert pool.evaluate("return 41 + 1", CONTEXT, TIMEOUT) == 42
+
+
+def test_concurrent_callers_share_the_pool(pool):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as executor:
+        results = list(executor.map(lambda n: pool.evaluate(f"return {n} * 2", {}, 5), range(40)))
+    assert results == [n * 2 for n in range(40)]
