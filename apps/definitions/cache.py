@@ -104,7 +104,11 @@ class TwoLayerCache:
         with self._lock:
             self._generation += 1
             self._local.clear()
-        self._shared.clear()
+        if hasattr(self._shared, "delete_pattern"):  # django-redis: only our keys, never FLUSHDB (Celery shares it)
+            for prefix in KEY_PREFIXES:
+                self._shared.delete_pattern(f"{prefix}*")
+        else:
+            self._shared.clear()
 
     # --- local layer
 
@@ -208,6 +212,8 @@ def cache_stats() -> dict[str, int]:
 
 
 # --- key names (one place, so writers and readers agree)
+
+KEY_PREFIXES = ("def:", "route:", "enum:")
 
 
 def head_key(tenant: str, kind: str, key: str) -> str:
