@@ -173,7 +173,10 @@ class TwoLayerCache:
             try:
                 self._listen_once()
             except Exception as exc:  # any Redis/network failure: reconnect with backoff, never die
-                logger.warning("cache invalidation subscriber disconnected: %s", exc)
+                # Warn once per outage; the retries that follow only at debug level.
+                was_connected = self._subscribed.is_set()
+                (logger.warning if was_connected else logger.debug)("cache invalidation subscriber down: %s", exc)
+                backoff = 0.1 if was_connected else backoff
             self._subscribed.clear()
             time.sleep(backoff)
             backoff = min(backoff * 2, 5.0)

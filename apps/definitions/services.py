@@ -235,3 +235,27 @@ def enum_entry_delete(*, tenant: str, key: str, actor: str) -> None:
         raise NotFound(f"No enum entry '{key}'.")
     audit(tenant=tenant, kind="ENUM", key=key, action=AuditAction.DELETE, actor=actor)
     definition_cache.invalidate([cache.enum_key(tenant)])
+
+
+# --- bulk loading (load_samples, definition files)
+
+
+def _without_version(body: dict) -> dict:
+    return {k: v for k, v in body.items() if k != "version"}
+
+
+def definition_sync(*, tenant: str, kind: str, body: dict, actor: str, activate: bool = True) -> int:
+    """Make `body` the published (and, with activate, ACTIVE) version of its id, creating a new
+    version only when it differs from the latest one: safe to repeat. Returns that version number."""
+    head = Definition.objects.filter(tenant=tenant, kind=kind, key=body.get("id")).first()
+    draft = {**_without_version(body), "version": SNAPSHOT}
+    if head is None or head.versions.get(version=SNAPSHOT_NUMBER).body != draft:
+        definition_save_snapshot(tenant=tenant, kind=kind, body=draft, actor=actor, create=head is None)
+        head = Definition.objects.get(tenant=tenant, kind=kind, key=body["id"])
+    latest = head.versions.filter(version=head.latest_version).first() if head.latest_version else None
+    number = head.latest_version
+    if latest is None or _without_version(latest.body) != _without_version(draft):
+        number = definition_publish(tenant=tenant, kind=kind, key=head.key, actor=actor).version
+    if activate and head.active_version != number:
+        definition_activate(tenant=tenant, kind=kind, key=head.key, version=number, actor=actor)
+    return number
