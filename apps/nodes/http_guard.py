@@ -64,14 +64,14 @@ def check_ip(ip: IPAddress, allowed: list[str] | None = None) -> None:
                          "allow it with DRIFT_HTTP_ALLOWED_NETWORKS")
 
 
-def resolve_checked(host: str, port: int) -> str:
-    """Resolve `host`, check every address, return the one to connect to (socket.gaierror if unknown)."""
+def resolve_checked(host: str, port: int) -> list[str]:
+    """Resolve `host` and check every address (any refused one refuses the host); socket.gaierror if unknown."""
     infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-    addresses = [info[4][0] for info in infos]
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
     allowed = _allowed_networks()
     for address in addresses:
         check_ip(ipaddress.ip_address(address.split("%")[0]), allowed)
-    return addresses[0]
+    return addresses
 
 
 class _GuardedMixin:
@@ -79,17 +79,26 @@ class _GuardedMixin:
 
     def _new_conn(self) -> socket.socket:
         try:
-            address = resolve_checked(self._dns_host, self.port)
-            return connection.create_connection(
-                (address, self.port), self.timeout, source_address=self.source_address,
-                socket_options=self.socket_options,
-            )
+            return self._connect_any(resolve_checked(self._dns_host, self.port))
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
         except TimeoutError as exc:
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out (timeout={self.timeout})") from exc
         except OSError as exc:
             raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+
+    def _connect_any(self, addresses: list[str]) -> socket.socket:
+        error: OSError = OSError("no address")
+        for address in addresses:
+            try:
+                return connection.create_connection((address, self.port), self.timeout,
+                                                    source_address=self.source_address,
+                                                    socket_options=self.socket_options)
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                error = exc
+        raise error
 
 
 class GuardedHTTPConnection(_GuardedMixin, HTTPConnection):

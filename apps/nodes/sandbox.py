@@ -138,6 +138,8 @@ class SandboxPool:
         if self._closed:
             raise ScriptError("the script sandbox is shut down")
         child = self._idle.get()
+        if not child.alive():  # died while idle (killed, OOM): replace before use
+            child = self._replace(child)
         try:
             _check_json(names)
             response = child.call({"source": source, "names": names}, timeout)
@@ -174,26 +176,30 @@ class SandboxPool:
 
 
 _pool: SandboxPool | None = None
+_pool_pid = 0
 _pool_lock = threading.Lock()
 
 
 def get_pool() -> SandboxPool:
-    global _pool
-    if _pool is None:
+    """The process-wide pool, started on first use (sized by settings.DRIFT_SCRIPT_WORKERS)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
         with _pool_lock:
-            if _pool is None:
+            # A forked process (prefork servers) must not share its parent's pipes: start its own pool.
+            if _pool is None or _pool_pid != os.getpid():
                 from apps.nodes import settings
 
                 _pool = SandboxPool(settings.script_workers(), settings.script_memory_mb())
+                _pool_pid = os.getpid()
     return _pool
 
 
 def shutdown_pool() -> None:
     global _pool
     with _pool_lock:
-        if _pool is not None:
+        if _pool is not None and _pool_pid == os.getpid():
             _pool.close()
-            _pool = None
+        _pool = None
 
 
 atexit.register(shutdown_pool)

@@ -112,3 +112,15 @@ def test_concurrent_callers_share_the_pool(pool):
     with ThreadPoolExecutor(8) as executor:
         results = list(executor.map(lambda n: pool.evaluate(f"return {n} * 2", {}, 5), range(40)))
     assert results == [n * 2 for n in range(40)]
+
+
+def test_a_dead_idle_child_is_replaced(pool):
+    victim = pool._idle.queue[0]
+    victim.proc.kill()
+    victim.proc.wait()
+    assert [pool.evaluate("return 'still serving'", {}, TIMEOUT) for _ in range(4)] == ["still serving"] * 4
+    assert victim.proc.pid not in pool.pids()
+
+
+def test_public_evaluate_uses_the_shared_pool():
+    assert evaluate("return nodeParameters.a + 1", {"nodeParameters": {"a": 1}}) == 2
