@@ -124,3 +124,16 @@ def test_a_dead_idle_child_is_replaced(pool):
 
 def test_public_evaluate_uses_the_shared_pool():
     assert evaluate("return nodeParameters.a + 1", {"nodeParameters": {"a": 1}}) == 2
+
+
+def test_sandbox_children_need_no_django():
+    import subprocess
+    import sys
+
+    from apps.nodes.sandbox import PROJECT_ROOT
+
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import apps.nodes.sandbox_runtime; "
+             "print(sorted(m for m in sys.modules if m.startswith(('django', 'drift', 'rest_framework'))))")
+    out = subprocess.run([sys.executable, "-I", "-c", probe, str(PROJECT_ROOT)], capture_output=True, text=True,
+                         check=True, env={})
+    assert out.stdout.strip() == "[]"
