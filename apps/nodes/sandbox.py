@@ -51,12 +51,6 @@ def compile_problems(source: str) -> list[str]:
     return list(_compile_errors(source))
 
 
-def _check_json(names: dict[str, Any]) -> None:
-    import json
-
-    json.dumps(names)
-
-
 class _Deadline(Exception):
     pass
 
@@ -138,19 +132,22 @@ class SandboxPool:
         if self._closed:
             raise ScriptError("the script sandbox is shut down")
         child = self._idle.get()
-        if not child.alive():  # died while idle (killed, OOM): replace before use
-            child = self._replace(child)
         try:
-            _check_json(names)
+            if not child.alive():  # died while idle (killed, OOM): replace before use
+                child = self._replace(child)
             response = child.call({"source": source, "names": names}, timeout)
         except _Deadline:
             child = self._replace(child)
             raise ScriptError(f"script exceeded its time limit of {timeout:g} s") from None
-        except (TypeError, ValueError) as exc:
-            raise ScriptError(f"script inputs are not JSON values: {exc}") from None
         except _Died:
             child = self._replace(child)
             raise ScriptError("script exceeded its memory limit or crashed the sandbox process") from None
+        except (TypeError, ValueError) as exc:  # raised by json.dumps before anything was written
+            raise ScriptError(f"script inputs are not JSON values: {exc}") from None
+        except BaseException:
+            # Interrupted mid-call (e.g. activity cancellation): the child may still answer; never reuse it.
+            child = self._replace(child)
+            raise
         finally:
             self._idle.put(child)
         if not response.get("ok"):

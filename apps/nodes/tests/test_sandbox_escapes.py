@@ -137,3 +137,9 @@ def test_sandbox_children_need_no_django():
     out = subprocess.run([sys.executable, "-I", "-c", probe, str(PROJECT_ROOT)], capture_output=True, text=True,
                          check=True, env={})
     assert out.stdout.strip() == "[]"
+
+
+def test_non_json_inputs_are_refused_and_the_child_stays_usable(pool):
+    with pytest.raises(ScriptError, match="not JSON values"):
+        pool.evaluate("return 1", {"_global": {"x": object()}}, TIMEOUT)
+    assert pool.evaluate("return 2", {}, TIMEOUT) == 2
