@@ -4,6 +4,7 @@ referenced node definitions come through the `NodeLookup` the caller passes in."
 import re
 from collections.abc import Callable, Iterator
 
+from apps.definitions.graph import state_targets
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
 from drift.errors import Problem
@@ -179,8 +180,8 @@ def successors(states: dict, nodes: dict[str, dict | None], name: str) -> list[s
     state = states[name]
     if not isinstance(state, dict):
         return []
-    targets = [state.get("nextNode")] + [target for _, target in branch_targets(nodes.get(name))]
-    return [t for t in targets if isinstance(t, str) and t in states]
+    # graph.state_targets reads the inline nodeDefinition; give it the referenced one too.
+    return [t for t in state_targets({**state, "nodeDefinition": nodes.get(name)}) if t in states]
 
 
 def _is_exit(state: object, node: dict | None) -> bool:
