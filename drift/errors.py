@@ -4,9 +4,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from temporalio.service import RPCError, RPCStatusCode
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,26 @@ _DRF_CODES = {
 }
 
 
+# Temporal answers these while it is down or overloaded; the lazy client raises RuntimeError
+# ("Failed client connect: ...") while it cannot connect at all.
+_UNREACHABLE_RPC = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                              RPCStatusCode.RESOURCE_EXHAUSTED})
+
+
+def unavailable_error(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 for an infrastructure failure (Temporal or the database unreachable), else None."""
+    if isinstance(exc, RPCError) and exc.status in _UNREACHABLE_RPC:
+        return ServiceUnavailable("The workflow engine is unreachable; retry later.")
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
+        return ServiceUnavailable("The workflow engine is unreachable; retry later.")
+    if isinstance(exc, OperationalError | InterfaceError):
+        return ServiceUnavailable("The database is unreachable; retry later.")
+    return None
+
+
 def error_response(exc: Exception) -> Response | None:
     """Map an exception to the JSON error response, or None for unexpected errors."""
+    exc = unavailable_error(exc) or exc
     if isinstance(exc, DriftError):
         body = ErrorBody(exc.code, exc.message, [p.as_dict() for p in exc.details])
         response = Response(body.as_dict() | exc.extra, status=exc.status_code)

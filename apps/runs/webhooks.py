@@ -1,13 +1,93 @@
-"""Webhook notifications of ASYNC runs (delivery itself: apps/runs/tasks.py, through Celery)."""
+"""Webhook notifications of ASYNC runs: one WebhookDelivery per stable state, delivered by Celery
+(apps/runs/tasks.py) with retries. Called by the worker's persist activity after a state change."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import logging
+import os
+import uuid
 from typing import Any
 
-from apps.runs.models import Run, RunMode
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.clients.models import ApiClient
+from apps.runs.models import DeliveryStatus, Run, RunMode, RunStatus, WebhookDelivery
+from apps.runs.selectors import workflow_response
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Drift-Signature"
+DELIVERY_HEADER = "X-Drift-Delivery"
+# Statuses named as their own event; the other stable ones (DELEGATED, ASYNC_COMPLETE) wait for input too.
+_OWN_EVENTS = frozenset({RunStatus.WAITING, RunStatus.SCHEDULER_WAITING, RunStatus.COMPLETED, RunStatus.FAILED,
+                         RunStatus.TERMINATED})
 
 
-def webhook_notify(*, run: Run, response: dict[str, Any]) -> None:
+def webhook_setting(name: str, default: float) -> float:
+    """DRIFT_WEBHOOK_* from settings (tests shrink them), else the environment, else the default."""
+    return float(getattr(settings, name, os.environ.get(name, default)))
+
+
+def webhook_event(status: str) -> str:
+    return status if status in _OWN_EVENTS else RunStatus.WAITING
+
+
+def webhook_notify(*, run: Run, response: dict[str, Any]) -> WebhookDelivery | None:
+    """Record a delivery of this state change for an ASYNC run and enqueue it (after commit)."""
     if run.mode != RunMode.ASYNC:
-        return
-    raise NotImplementedError("webhook delivery is not built yet")
+        return None
+    client = ApiClient.objects.filter(tenant=run.tenant, client_id=run.client_id).first()
+    url = run.callback_url or (client.callback_url if client else "")
+    if not url:
+        logger.info("async run without callback url; no webhook", extra={"workflow_id": run.workflow_id})
+        return None
+    delivery_id = uuid.uuid4().hex
+    event = webhook_event(str(response.get("workflowStatus") or ""))
+    payload = workflow_response(response) | {
+        "event": event, "deliveryId": delivery_id, "timestamp": timezone.now().isoformat(),
+    }
+    delivery = WebhookDelivery.objects.create(
+        delivery_id=delivery_id, run=run, event=event, url=url, payload=payload,
+    )
+    from apps.runs.tasks import deliver_webhook
+
+    transaction.on_commit(lambda: deliver_webhook.delay(delivery_id))
+    return delivery
+
+
+def webhook_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes sent (and signed): deterministic, so every attempt carries the same signature."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_headers(delivery: WebhookDelivery, body: bytes) -> dict[str, str]:
+    client = ApiClient.objects.filter(tenant=delivery.run.tenant, client_id=delivery.run.client_id).first()
+    headers = {"Content-Type": "application/json", DELIVERY_HEADER: delivery.delivery_id,
+               "User-Agent": "Drift-Webhooks/1"}
+    if client and client.webhook_secret:
+        headers[SIGNATURE_HEADER] = webhook_signature(client.webhook_secret, body)
+    return headers
+
+
+def webhook_backoff(attempt: int) -> float:
+    """Seconds before retry number `attempt` + 1: base * 2^(attempt-1), capped."""
+    base = webhook_setting("DRIFT_WEBHOOK_BACKOFF_BASE_SECONDS", 1)
+    cap = webhook_setting("DRIFT_WEBHOOK_BACKOFF_MAX_SECONDS", 300)
+    return min(base * 2 ** (attempt - 1), cap)
+
+
+def webhook_pending(delivery_id: str) -> WebhookDelivery | None:
+    """The delivery if it still needs an attempt (a redelivered task of a finished one does nothing)."""
+    delivery = WebhookDelivery.objects.select_related("run").filter(delivery_id=delivery_id).first()
+    if delivery is None or delivery.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
+        return None
+    return delivery

@@ -1,3 +1,15 @@
-from django.urls import path  # noqa: F401
+"""Runtime API routes under /v3/ (spec §3). `workflow/start` precedes `workflow/{id}`."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from apps.runs.api import views
+
+urlpatterns = [
+    path("workflow/start", views.StartView.as_view(), name="runtime-start"),
+    path("workflow/resume/<str:workflow_id>", views.ResumeView.as_view(), name="runtime-resume"),
+    path("workflow/terminate/<str:workflow_id>", views.TerminateView.as_view(), name="runtime-terminate"),
+    path("workflow/<str:workflow_id>/disconnected-node/execute", views.DisconnectedNodeView.as_view(),
+         name="runtime-disconnected"),
+    path("workflow/<str:workflow_id>/event/<str:event_name>", views.EventView.as_view(), name="runtime-event"),
+    path("workflow/<str:workflow_id>", views.RunDetailView.as_view(), name="runtime-detail"),
+]

@@ -1,0 +1,142 @@
+"""Request validation and response documentation of the runtime API (/v3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.runs.models import RunMode, RunStatus
+
+WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$"
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects unknown fields (a misspelt `worklowId` must not silently start a random run)."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (dict); documented as one."""
+
+    default_error_messages = {"not_object": "Must be a JSON object."}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        return value
+
+
+class IssueDetailSerializer(serializers.Serializer):
+    issueId = serializers.CharField(max_length=200, required=False)  # noqa: N815 - wire names
+    issueName = serializers.CharField(max_length=500, required=False, allow_blank=True)  # noqa: N815
+
+
+class StartParamsSerializer(serializers.Serializer):
+    """Only the reserved keys of `params` are checked; any other key is the run's own input."""
+
+    workflowId = serializers.CharField(max_length=200, required=False)  # noqa: N815
+    version = serializers.CharField(max_length=20, required=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        version = data.get("version")
+        if isinstance(version, int) and not isinstance(version, bool):
+            data = {**data, "version": str(version)}
+        checked = super().to_internal_value(data)
+        return {**data, **checked}
+
+
+class StartSerializer(StrictSerializer):
+    issueDetail = IssueDetailSerializer(required=False)  # noqa: N815
+    customer = JSONObjectField(required=False)
+    orderDetails = JSONObjectField(required=False)  # noqa: N815
+    params = StartParamsSerializer(required=False)
+    config = JSONObjectField(required=False)
+    threadContext = JSONObjectField(required=False)  # noqa: N815
+    workflowId = serializers.RegexField(WORKFLOW_ID_PATTERN, required=False)  # noqa: N815
+    incidentId = serializers.CharField(max_length=200, required=False, allow_blank=True)  # noqa: N815
+    mode = serializers.ChoiceField(choices=RunMode.choices, default=RunMode.SYNC)
+    callbackUrl = serializers.URLField(max_length=500, required=False, allow_blank=True)  # noqa: N815
+
+    def validate_callbackUrl(self, value: str) -> str:  # noqa: N802 - DRF names it after the field
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Must be an http(s) URL.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not (attrs.get("params") or {}).get("workflowId") and not (attrs.get("issueDetail") or {}).get("issueId"):
+            raise serializers.ValidationError(
+                {"issueDetail": {"issueId": ["Name an issue (issueDetail.issueId) or a workflow (params.workflowId)."]}}
+            )
+        return attrs
+
+
+class ViewResponseSerializer(serializers.Serializer):
+    selectedOptions = JSONObjectField(required=False, default=dict)  # noqa: N815
+
+
+class ResumeSerializer(StrictSerializer):
+    viewResponse = ViewResponseSerializer()  # noqa: N815
+    params = JSONObjectField(required=False)
+
+
+class TerminateSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+
+class DisconnectedSerializer(StrictSerializer):
+    node = serializers.CharField(max_length=200)
+    parameters = JSONObjectField(required=False)
+
+
+# --- responses (documentation; views answer with plain dicts of these shapes)
+
+
+class WorkflowResponseSerializer(serializers.Serializer):
+    incidentId = serializers.CharField(allow_blank=True)  # noqa: N815
+    workflowId = serializers.CharField()  # noqa: N815
+    workflowStatus = serializers.ChoiceField(choices=RunStatus.choices)  # noqa: N815
+    disposition = serializers.CharField(allow_null=True)
+    errorMessage = serializers.CharField(allow_null=True)  # noqa: N815
+    view = serializers.JSONField(allow_null=True, help_text="{layoutId, inputOptions: [Option]}")
+    currentNode = serializers.CharField(allow_null=True)  # noqa: N815
+    workflowDefinitionId = serializers.CharField(allow_null=True)  # noqa: N815
+    workflowVersion = serializers.IntegerField(allow_null=True)  # noqa: N815
+
+
+class RunDetailSerializer(WorkflowResponseSerializer):
+    mode = serializers.ChoiceField(choices=RunMode.choices)
+    issueId = serializers.CharField(allow_null=True)  # noqa: N815
+    parentWorkflowId = serializers.CharField(allow_null=True)  # noqa: N815
+    createdAt = serializers.DateTimeField()  # noqa: N815
+    updatedAt = serializers.DateTimeField()  # noqa: N815
+    finishedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    _global = serializers.JSONField(required=False, help_text="The run context; only with ?includeContext=true.")
+
+
+class DisconnectedResultSerializer(serializers.Serializer):
+    workflowId = serializers.CharField()  # noqa: N815
+    node = serializers.CharField()
+    status = serializers.ChoiceField(choices=["SUCCESS", "FAILURE"])
+    response = serializers.JSONField(allow_null=True)
+
+
+class EventResultSerializer(serializers.Serializer):
+    workflowId = serializers.CharField()  # noqa: N815
+    event = serializers.CharField()
+    delivered = serializers.BooleanField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))

@@ -1,0 +1,262 @@
+"""API-side services of the runtime API (/v3): start, resume, terminate, disconnected nodes, events.
+
+Every Temporal call goes through `temporal_call`, which applies the sync-timeout rule (the caller gets
+202 with the mirror's state when the run is not stable in time) and maps Temporal's errors to
+DriftErrors. Tenant isolation: a run is looked up by workflow id AND tenant before Temporal is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.utils import timezone
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from apps.clients.authentication import Principal
+from apps.definitions.selectors import workflow_resolve_for_run
+from apps.runs.models import FINAL_STATUSES, Run, RunMode, RunStatus
+from apps.runs.selectors import run_find, run_get, run_response, workflow_response
+from apps.runs.services import run_register
+from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
+from drift.temporal import run_async, temporal_client
+from worker.types import (
+    SIGNAL_EVENT,
+    UPDATE_DISCONNECTED,
+    UPDATE_RESUME,
+    UPDATE_TERMINATE,
+    UPDATE_WAIT_STABLE,
+    WORKFLOW_NAME,
+    RunInput,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+START_FIELDS = ("issueDetail", "customer", "orderDetails", "params", "config", "threadContext")
+# Workflow validators reject updates with these ApplicationError types.
+_REJECTIONS: dict[str, type[DriftError]] = {"Conflict": Conflict, "NotFound": NotFound, "Invalid": InvalidInput}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A runtime call's answer; `accepted` = the run goes on without a stable state yet (HTTP 202)."""
+
+    body: dict[str, Any]
+    accepted: bool = False
+
+
+class SyncTimeout(Exception):
+    """The run did not reach a stable state within the wait; it goes on."""
+
+
+# --------------------------------------------------------------------------- the one Temporal helper
+
+
+def temporal_call(operation: Callable[[Client], Awaitable[T]], *, wait: float | None = None) -> T:
+    """Run `operation(client)` on the client loop. Raises SyncTimeout after `wait` seconds (when Temporal
+    is reachable; 503 otherwise), and DriftErrors for rejected updates, ended runs and outages."""
+
+    async def call() -> T:
+        return await asyncio.wait_for(operation(await temporal_client()), wait)
+
+    try:
+        return run_async(call())
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        _raise_if_unreachable()
+        raise SyncTimeout from None
+    except WorkflowUpdateFailedError as error:
+        raise _rejection(error) from error
+    except WorkflowAlreadyStartedError as error:
+        raise Conflict(f"Run '{error.workflow_id}' has already ended; start with a new workflowId.") from error
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:  # callers checked the mirror: the run existed
+            raise Conflict("The run has already ended.") from error
+        _raise_unavailable(error)
+        raise
+    except RuntimeError as error:
+        _raise_unavailable(error)
+        raise
+
+
+def _raise_unavailable(error: Exception) -> None:
+    mapped = unavailable_error(error)
+    if mapped is not None:
+        raise mapped from error
+
+
+def _raise_if_unreachable() -> None:
+    """A wait that timed out may hide an outage (RPC retries outlast short waits): tell them apart."""
+
+    async def healthy() -> bool:
+        client = await temporal_client()
+        return await client.service_client.check_health(timeout=timedelta(seconds=2))
+
+    try:
+        if run_async(healthy()):
+            return
+    except Exception:  # noqa: BLE001 - any failure of the health check means unreachable
+        logger.warning("temporal health check failed", exc_info=True)
+    raise ServiceUnavailable("The workflow engine is unreachable; retry later.")
+
+
+def _rejection(error: WorkflowUpdateFailedError) -> DriftError:
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type in _REJECTIONS:
+        return _REJECTIONS[cause.type](cause.message)
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+    return Conflict(f"The run refused the request: {message}")
+
+
+def _update(workflow_id: str, name: str, arg: Any) -> Callable[[Client], Awaitable[dict]]:
+    return lambda client: client.get_workflow_handle(workflow_id).execute_update(name, arg, result_type=dict)
+
+
+def _sync_wait() -> float:
+    return settings.DRIFT_SYNC_TIMEOUT_SECONDS
+
+
+def _stable_or_accepted(workflow_id: str, operation: Callable[[Client], Awaitable[dict]]) -> Reply:
+    """The stable state the update returns, or (past the sync timeout) 202 with the mirror's state."""
+    try:
+        return Reply(workflow_response(temporal_call(operation, wait=_sync_wait())))
+    except SyncTimeout:
+        return Reply(run_response(Run.objects.get(workflow_id=workflow_id)), accepted=True)
+
+
+def _open_run(*, tenant: str, workflow_id: str) -> Run:
+    run = run_get(tenant=tenant, workflow_id=workflow_id)
+    if run.status in FINAL_STATUSES:
+        raise Conflict(f"Run '{workflow_id}' already ended {run.status}.")
+    return run
+
+
+# --------------------------------------------------------------------------- start
+
+
+def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
+    """3.1: register the Run row, then start (or join: same id while open) the workflow."""
+    workflow_id = data.get("workflowId") or uuid.uuid4().hex
+    _check_id_free(tenant=principal.tenant, workflow_id=workflow_id)
+    inp = _run_input(principal, data, workflow_id)
+    run = run_register(workflow_id=workflow_id, inp=inp)
+    if run.tenant != principal.tenant:  # lost a race for the id against another tenant
+        raise Conflict(f"workflowId '{workflow_id}' is already in use.")
+    if inp.mode == RunMode.ASYNC:
+        temporal_call(lambda client: client.start_workflow(WORKFLOW_NAME, inp, **_start_options(workflow_id)))
+        return Reply(run_response(Run.objects.get(pk=run.pk)), accepted=True)
+    operation = WithStartWorkflowOperation(WORKFLOW_NAME, inp, **_start_options(workflow_id))
+    return _stable_or_accepted(workflow_id, lambda client: client.execute_update_with_start_workflow(
+        UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict,
+    ))
+
+
+def _check_id_free(*, tenant: str, workflow_id: str) -> None:
+    existing = run_find(workflow_id=workflow_id)
+    if existing is None:
+        return
+    if existing.tenant != tenant:
+        raise Conflict(f"workflowId '{workflow_id}' is already in use.")
+    if existing.status in FINAL_STATUSES:
+        raise Conflict(f"Run '{workflow_id}' already ended {existing.status}; start with a new workflowId.")
+
+
+def _start_options(workflow_id: str) -> dict[str, Any]:
+    # USE_EXISTING: a repeated start joins the open run. REJECT_DUPLICATE: an ended run is never reborn
+    # under the same id (its Run mirror row would no longer describe it).
+    return {
+        "id": workflow_id, "task_queue": settings.TEMPORAL_TASK_QUEUE,
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    }
+
+
+def _run_input(principal: Principal, data: dict[str, Any], workflow_id: str) -> RunInput:
+    """Resolve the workflow up front (404 before anything starts) and pin the resolved version."""
+    params = data.get("params") or {}
+    issue_id = str((data.get("issueDetail") or {}).get("issueId") or "") or None
+    incident_id = data.get("incidentId") or ""
+    bucket_key = incident_id or str((data.get("customer") or {}).get("id") or "") or workflow_id
+    resolved = workflow_resolve_for_run(
+        tenant=principal.tenant, workflow_key=params.get("workflowId"), version=_version(params.get("version")),
+        issue_id=issue_id, bucket_key=bucket_key,
+    )
+    return RunInput(
+        tenant=principal.tenant, workflow_key=resolved["id"], version=str(resolved["version"]), issue_id=issue_id,
+        bucket_key=bucket_key, start={k: data[k] for k in START_FIELDS if data.get(k) is not None},
+        mode=data.get("mode") or RunMode.SYNC, callback_url=data.get("callbackUrl") or "",
+        client_id=principal.client_id, username=principal.username, incident_id=incident_id,
+    )
+
+
+def _version(raw: Any) -> str | None:
+    return None if raw is None or raw == "" else str(raw)
+
+
+# --------------------------------------------------------------------------- the other calls
+
+
+def run_resume(*, tenant: str, workflow_id: str, payload: dict[str, Any]) -> Reply:
+    """3.2: hand the view response to a WAITING run and answer with its next stable state."""
+    _open_run(tenant=tenant, workflow_id=workflow_id)
+    return _stable_or_accepted(workflow_id, _update(workflow_id, UPDATE_RESUME, payload))
+
+
+def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
+    """3.3: ask the workflow to end itself (it persists TERMINATED); when its worker does not answer in
+    time, terminate it hard in Temporal and mark the mirror ourselves."""
+    _open_run(tenant=tenant, workflow_id=workflow_id)
+    reason = reason or "terminated by request"
+    try:
+        wait = getattr(settings, "DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS", 5.0)
+        return Reply(workflow_response(temporal_call(_update(workflow_id, UPDATE_TERMINATE, reason), wait=wait)))
+    except SyncTimeout:
+        logger.warning("terminate update unanswered; terminating hard", extra={"workflow_id": workflow_id})
+    temporal_call(lambda client: client.get_workflow_handle(workflow_id).terminate(reason=reason))
+    return Reply(run_response(run_mark_terminated(workflow_id=workflow_id, reason=reason)))
+
+
+def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
+    """Mirror a hard termination (the workflow could not persist it) and notify ASYNC callers."""
+    from apps.runs.webhooks import webhook_notify
+
+    now = timezone.now()
+    updated = Run.objects.filter(workflow_id=workflow_id).exclude(status__in=FINAL_STATUSES).update(
+        status=RunStatus.TERMINATED, error_message=reason, finished_at=now, updated_at=now,
+    )
+    run = Run.objects.get(workflow_id=workflow_id)
+    if updated:
+        webhook_notify(run=run, response=run_response(run))
+    return run
+
+
+def run_execute_disconnected(*, tenant: str, workflow_id: str, node: str, parameters: dict | None) -> dict[str, Any]:
+    """3.5: run a disconnected node against the run's context; the run does not move."""
+    _open_run(tenant=tenant, workflow_id=workflow_id)
+    request = {"node": node, "parameters": parameters or {}}
+    try:
+        return temporal_call(_update(workflow_id, UPDATE_DISCONNECTED, request), wait=_sync_wait())
+    except SyncTimeout:
+        raise ServiceUnavailable(f"Node '{node}' did not answer within the sync timeout; retry later.") from None
+
+
+def run_send_event(*, tenant: str, workflow_id: str, event_name: str, payload: Any) -> dict[str, Any]:
+    """3.6: signal the event; the run consumes it at (or when it reaches) the matching ON_EVENT wait."""
+    _open_run(tenant=tenant, workflow_id=workflow_id)
+    temporal_call(lambda client: client.get_workflow_handle(workflow_id).signal(SIGNAL_EVENT, args=[event_name,
+                                                                                                  payload]))
+    return {"workflowId": workflow_id, "event": event_name, "delivered": True}

@@ -1,0 +1,64 @@
+"""Reads of runs for the runtime API: tenant-scoped lookups of the Run mirror and its public shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.runs.context_store import get_context_store
+from apps.runs.models import Run
+from drift.errors import NotFound
+
+# The WorkflowResponse fields a client sees (the workflow's own dict carries internal ones like `seq`).
+RESPONSE_FIELDS = (
+    "incidentId", "workflowId", "workflowStatus", "disposition", "errorMessage", "view", "currentNode",
+    "workflowDefinitionId", "workflowVersion",
+)
+
+
+def run_find(*, workflow_id: str) -> Run | None:
+    """Any tenant's run with this id (the start checks an id is not taken by another tenant)."""
+    return Run.objects.filter(workflow_id=workflow_id).first()
+
+
+def run_get(*, tenant: str, workflow_id: str) -> Run:
+    """The tenant's run; another tenant's run is as unknown as a missing one."""
+    run = Run.objects.filter(workflow_id=workflow_id, tenant=tenant).first()
+    if run is None:
+        raise NotFound(f"Unknown run '{workflow_id}'.")
+    return run
+
+
+def workflow_response(response: dict[str, Any]) -> dict[str, Any]:
+    """The public WorkflowResponse from the workflow's state dict."""
+    return {name: response.get(name) for name in RESPONSE_FIELDS}
+
+
+def run_response(run: Run) -> dict[str, Any]:
+    """The WorkflowResponse as the Run mirror last recorded it."""
+    return {
+        "incidentId": run.incident_id,
+        "workflowId": run.workflow_id,
+        "workflowStatus": run.status,
+        "disposition": run.disposition or None,
+        "errorMessage": run.error_message or None,
+        "view": run.view,
+        "currentNode": run.current_node or None,
+        "workflowDefinitionId": run.definition_key or None,
+        "workflowVersion": run.definition_version,
+    }
+
+
+def run_detail(run: Run, *, include_context: bool = False) -> dict[str, Any]:
+    """GET /v3/workflow/{id}: the mirror's WorkflowResponse plus mode, lineage and timestamps."""
+    detail = run_response(run) | {
+        "mode": run.mode,
+        "issueId": run.issue_id or None,
+        "parentWorkflowId": run.parent_workflow_id or None,
+        "createdAt": run.created_at,
+        "updatedAt": run.updated_at,
+        "finishedAt": run.finished_at,
+    }
+    if include_context:
+        stored = get_context_store().load(run.workflow_id)
+        detail["_global"] = stored.context if stored is not None else {}
+    return detail
