@@ -1,11 +1,14 @@
-"""The `retry` field of HTTP nodes and its defaults (the worker maps it to a Temporal RetryPolicy)."""
+"""The `retry` field of HTTP nodes and its defaults (the worker maps it to a Temporal RetryPolicy).
+
+No Django at import time: workflow code may import `retry_policy_fields` / `RETRY_DEFAULTS`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apps.nodes import checks
-from drift.errors import Problem
+if TYPE_CHECKING:
+    from drift.errors import Problem
 
 RETRY_DEFAULTS: dict[str, Any] = {
     "maxAttempts": 3,
@@ -17,6 +20,9 @@ RETRY_DEFAULTS: dict[str, Any] = {
 
 
 def validate_retry(retry: Any, path: str) -> list[Problem]:
+    from apps.nodes import checks
+    from drift.errors import Problem
+
     if retry is None:
         return []
     if not isinstance(retry, dict):

@@ -92,7 +92,7 @@ def _to_bool(data: Any) -> bool:
 
 
 def resolve_value(component: Any, scope: ScriptScope, *, field: str = "value", extra: dict | None = None) -> Any:
-    """The value of a component: STATIC data or the SCRIPT's return value, converted by value.type.
+    """The value of a component: STATIC data converted by value.type, or the SCRIPT's return value.
 
     A bare (non-component) value is returned as-is, so plain literals work where components are allowed.
     Failures raise NodeError naming `field`.
@@ -103,7 +103,8 @@ def resolve_value(component: Any, scope: ScriptScope, *, field: str = "value", e
     data = value.get("data")
     try:
         if component.get("type") == "SCRIPT":
-            data = evaluate(data, scope.names(**(extra or {})))
+            # For a SCRIPT, value.type describes the source (a STRING); the result is whatever it returns.
+            return evaluate(data, scope.names(**(extra or {})))
         return convert(value.get("type", "STRING"), data)
     except ScriptError as exc:
         raise ScriptError(f"{field}: {exc.message}") from None
