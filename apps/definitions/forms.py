@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.template import loader
+from django.utils.safestring import mark_safe
 
 from apps.definitions import dsl, selectors, services
 from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
@@ -86,6 +88,10 @@ class JsonEditorWidget(forms.Textarea):
         if value is None or isinstance(value, str):
             return value
         return pretty_json(value)[0]
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        # the project's template engine (templates/admin/...), not the form renderer's own directories
+        return mark_safe(loader.render_to_string(self.template_name, self.get_context(name, value, attrs)))
 
     def get_context(self, name: str, value: Any, attrs: dict | None) -> dict:
         context = super().get_context(name, value, attrs)
