@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from apps.clients.services import api_key_create
-from drift.temporal import run_async, temporal_client
+from drift.temporal import run_async
 from worker.types import UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
 
 
@@ -45,7 +46,8 @@ def publish_definitions(tenant: str, nodes: list[dict[str, Any]], workflows: lis
 
 @pytest.fixture(scope="session")
 def temporal() -> Client:
-    return run_async(temporal_client())
+    """A connected client (workers refuse the API's lazy one)."""
+    return run_async(Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE))
 
 
 @pytest.fixture(scope="session")
@@ -55,18 +57,16 @@ def worker(temporal: Client, django_db_blocker) -> Iterator[str]:
 
     task_queue = f"drift-test-{uuid.uuid4().hex[:6]}"
     settings.TEMPORAL_TASK_QUEUE = task_queue
-    instance = build_worker(temporal, task_queue=task_queue)
+
+    async def start() -> tuple[Any, asyncio.Task]:
+        # Built inside the loop it will run on: the SDK binds the worker to the running loop.
+        instance = build_worker(temporal, task_queue=task_queue)
+        return instance, asyncio.ensure_future(instance.run())
+
     with django_db_blocker.unblock():
-        task = run_async(_start_worker(instance))
+        instance, task = run_async(start())
         yield task_queue
         run_async(instance.shutdown())
-        del task
-
-
-async def _start_worker(instance):
-    import asyncio
-
-    return asyncio.ensure_future(instance.run())
 
 
 class Runs:
@@ -95,7 +95,7 @@ class Runs:
         run_async(self.client.get_workflow_handle(workflow_id).signal(name, args=list(args)))
 
     def result(self, workflow_id: str, timeout: float = 60) -> dict:
-        return run_async(self.client.get_workflow_handle(workflow_id).result(result_type=dict), timeout)
+        return run_async(self.client.get_workflow_handle(workflow_id, result_type=dict).result(), timeout)
 
 
 @pytest.fixture

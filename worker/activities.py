@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from apps.definitions.selectors import enum_store_for
 from apps.nodes.base import NodeError
 from apps.nodes.registry import execute_node as run_node
+from apps.nodes.scope import ScriptScope
 from apps.runs.services import run_begin, run_record_state
 from drift.errors import NotFound
 from worker.types import (
@@ -38,9 +39,8 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     started = time.perf_counter()
     node_type = request.node.get("type", "")
     try:
-        outcome = run_node(
-            request.node, request.instance, context=request.context, enum_store=enum_store_for(tenant=request.tenant)
-        )
+        scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant))
+        outcome = run_node(request.node, request.instance, scope)
     except NodeError as error:
         raise ApplicationError(str(error), type="NodeError", non_retryable=not error.retryable) from error
     finally:

@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
@@ -101,9 +101,8 @@ class DriftWorkflow:
     # ----------------------------------------------------------------- main path
     @workflow.run
     async def run(self, inp: RunInput) -> dict[str, Any]:
-        if not self.definition and not await self._start():
-            return self._result()
-        await self._walk()
+        if self.definition or await self._start():
+            await self._walk()
         if self.status == "COMPLETED":
             await self._post_completion()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -114,7 +113,7 @@ class DriftWorkflow:
             started = await workflow.execute_local_activity(
                 ACTIVITY_START_RUN, self.inp, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY
             )
-        except ActivityError as error:
+        except FailureError as error:  # a local activity's failure may arrive unwrapped
             await self._finish("FAILED", _failure_message(error))
             return False
         self.definition, self.key, self.version = started["definition"], started["key"], started["version"]
@@ -222,7 +221,7 @@ class DriftWorkflow:
             )
         try:
             outcome = await self._unless_terminated(call)
-        except (ActivityError, ApplicationError) as error:
+        except FailureError as error:
             message = _failure_message(error)
             self._record(name, node["type"], "FAILURE", message)
             raise NodeFailed(f"node {name} failed: {message}") from error
@@ -323,7 +322,7 @@ class DriftWorkflow:
         try:
             call = workflow.execute_child_workflow(WORKFLOW_NAME, child_input, id=child_id)
             result = await self._unless_terminated(call)
-        except (ChildWorkflowError, ApplicationError) as error:
+        except FailureError as error:
             raise NodeFailed(f"node {name}: child {child_id} failed: {_failure_message(error)}") from error
         status, error = result["workflowStatus"], result.get("errorMessage") or ""
         self._record(name, "CHILD", status, error, self._meta_since(started_at))

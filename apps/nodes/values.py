@@ -92,7 +92,7 @@ def _to_bool(data: Any) -> bool:
 
 
 def resolve_value(component: Any, scope: ScriptScope, *, field: str = "value", extra: dict | None = None) -> Any:
-    """The value of a component: STATIC data converted by value.type, or the SCRIPT's return value.
+    """The value of a component: STATIC data or a SCRIPT's result, converted by a JSON/MAP/BOOLEAN value.type.
 
     A bare (non-component) value is returned as-is, so plain literals work where components are allowed.
     Failures raise NodeError naming `field`.
@@ -102,10 +102,13 @@ def resolve_value(component: Any, scope: ScriptScope, *, field: str = "value", e
     value = component.get("value") or {}
     data = value.get("data")
     try:
+        value_type = value.get("type", "STRING")
         if component.get("type") == "SCRIPT":
-            # For a SCRIPT, value.type describes the source (a STRING); the result is whatever it returns.
-            return evaluate(data, scope.names(**(extra or {})))
-        return convert(value.get("type", "STRING"), data)
+            data = evaluate(data, scope.names(**(extra or {})))
+            if value_type == "STRING":
+                # A SCRIPT's STRING is its source text (the samples return objects under it): keep the result as is.
+                return data
+        return convert(value_type, data)
     except ScriptError as exc:
         raise ScriptError(f"{field}: {exc.message}") from None
     except ValueError as exc:

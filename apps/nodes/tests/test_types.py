@@ -127,7 +127,7 @@ def test_script_error_is_a_non_retryable_node_error():
         (static({"a": 1}, "MAP"), {"a": 1}),
         (static("true", "BOOLEAN"), True),
         (static(0, "BOOLEAN"), False),
-        (script("return 5"), "5"),
+        (script("return 5"), 5),
         (script("return {'a': _global.get_order.amount}", "MAP"), {"a": 12.5}),
         (script("return _global.get_order.returnable", "BOOLEAN"), True),
         (script("return _global.nothing", "BOOLEAN"), None),
