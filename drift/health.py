@@ -28,14 +28,17 @@ def _timeout() -> float:
 
 def _check_database() -> None:
     connection = connections["default"]
-    # A connection kept from before an outage is dropped here, so a database that came back is seen.
-    connection.close_if_unusable_or_obsolete()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:
-        connection.close()
-        raise
+    for attempt in (1, 2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return
+        except Exception:
+            # A connection kept from before an outage is dropped and tried once more, so a database
+            # that came back is seen at once (not inside a transaction: that connection is not ours).
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            connection.close()
 
 
 def _check_redis() -> None:
