@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from apps.clients.models import ApiClient, ApiKey
 
@@ -20,3 +21,4 @@ class ApiClientAdmin(admin.ModelAdmin):
     list_filter = ("tenant",)
     search_fields = ("tenant", "client_id", "name")
     inlines = [ApiKeyInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
