@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -125,6 +125,9 @@ def error_response(exc: Exception) -> Response | None:
         if isinstance(exc, ServiceUnavailable):
             response["Retry-After"] = str(exc.retry_after_seconds)
         return response
+    if isinstance(exc, RequestDataTooBig):  # Django's own body limit, hit before the JSON parser's
+        body = ErrorBody("TOO_LARGE", "The request body exceeds the allowed size.").as_dict()
+        return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
