@@ -6,6 +6,8 @@ from django.http import HttpResponse
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
 from apps.definitions import selectors
@@ -14,7 +16,17 @@ from apps.definitions.graph_render import FORMATS, GraphRenderError, render_work
 from drift.errors import InvalidInput, Problem, ServiceUnavailable
 
 
+class _FormatIsThePictureType(DefaultContentNegotiation):
+    """`?format=` names the picture type here, not a DRF renderer; errors are rendered as JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class WorkflowTreeView(DriftAPIView):
+    content_negotiation_class = _FormatIsThePictureType
+    renderer_classes = [JSONRenderer]
+
     @extend_schema(
         summary="The workflow graph as an image (PNG by default, SVG with format=svg)",
         parameters=[VERSION_PARAM, OpenApiParameter("format", str, enum=sorted(FORMATS), default="png")],
