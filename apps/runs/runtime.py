@@ -151,28 +151,39 @@ def _open_run(*, tenant: str, workflow_id: str) -> Run:
 def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
     """3.1: register the Run row, then start (or join: same id while open) the workflow."""
     workflow_id = data.get("workflowId") or uuid.uuid4().hex
-    _check_id_free(tenant=principal.tenant, workflow_id=workflow_id)
+    existing = _check_id_free(tenant=principal.tenant, workflow_id=workflow_id)
     inp = _run_input(principal, data, workflow_id)
     run = run_register(workflow_id=workflow_id, inp=inp)
     if run.tenant != principal.tenant:  # lost a race for the id against another tenant
         raise Conflict(f"workflowId '{workflow_id}' is already in use.")
+    try:
+        return _start_workflow(inp, workflow_id)
+    except ServiceUnavailable:
+        if existing is None:  # no orphan CREATED row; should the start have gone through, run_begin recreates it
+            Run.objects.filter(pk=run.pk, status=RunStatus.CREATED, state_seq=0).delete()
+        raise
+
+
+def _start_workflow(inp: RunInput, workflow_id: str) -> Reply:
     if inp.mode == RunMode.ASYNC:
         temporal_call(lambda client: client.start_workflow(WORKFLOW_NAME, inp, **_start_options(workflow_id)))
-        return Reply(run_response(Run.objects.get(pk=run.pk)), accepted=True)
+        return Reply(run_response(Run.objects.get(workflow_id=workflow_id)), accepted=True)
     operation = WithStartWorkflowOperation(WORKFLOW_NAME, inp, **_start_options(workflow_id))
     return _stable_or_accepted(workflow_id, lambda client: client.execute_update_with_start_workflow(
         UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict,
     ))
 
 
-def _check_id_free(*, tenant: str, workflow_id: str) -> None:
+def _check_id_free(*, tenant: str, workflow_id: str) -> Run | None:
+    """The tenant's open run with this id (a repeated start joins it), None if the id is new."""
     existing = run_find(workflow_id=workflow_id)
     if existing is None:
-        return
+        return None
     if existing.tenant != tenant:
         raise Conflict(f"workflowId '{workflow_id}' is already in use.")
     if existing.status in FINAL_STATUSES:
         raise Conflict(f"Run '{workflow_id}' already ended {existing.status}; start with a new workflowId.")
+    return existing
 
 
 def _start_options(workflow_id: str) -> dict[str, Any]:
