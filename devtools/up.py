@@ -62,10 +62,8 @@ def say(message: str) -> None:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Children get SIGTERM if this process dies without cleaning up (Linux), so nothing is orphaned."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def port_in_use(port: int) -> bool:
