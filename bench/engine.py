@@ -19,35 +19,12 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from temporalio import activity, workflow  # noqa: E402
-
-STEPS = 10
-
-
-@activity.defn(name="bench_step")
-def bench_step(previous: int, step: int) -> int:
-    """The same arithmetic as each SCRIPT node of the Drift chain."""
-    return previous * 2 + step
-
-
-@workflow.defn(name="BaselineChain")
-class BaselineChain:
-    @workflow.run
-    async def run(self, start: int) -> dict:
-        value = start
-        outputs = {}
-        for step in range(STEPS):
-            value = await workflow.execute_local_activity(
-                "bench_step", args=[value, step], start_to_close_timeout=timedelta(seconds=30)
-            )
-            outputs[f"s{step}"] = value
-        return {"status": "COMPLETED", "output": outputs}
+from bench.baseline import STEPS, BaselineChain, bench_step  # noqa: E402
 
 
 def _drift_definitions() -> tuple[list[dict], dict]:
@@ -90,7 +67,7 @@ async def _throughput(coro_factory, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def main(runs: int, concurrent: int) -> None:
+def main(runs: int, concurrent: int) -> None:
     from devtools import services
 
     var_dir = Path(tempfile.mkdtemp(prefix="drift-bench-"))
@@ -98,7 +75,7 @@ async def main(runs: int, concurrent: int) -> None:
     os.environ["TEMPORAL_ADDRESS"] = temporal.url
     try:
         _setup_django(var_dir)
-        await _bench(temporal.url, runs, concurrent)
+        asyncio.run(_bench(temporal.url, runs, concurrent))
     finally:
         temporal.stop()
 
@@ -155,7 +132,11 @@ async def _bench(address: str, runs: int, concurrent: int) -> None:
     def p50(values: list[float]) -> float:
         return statistics.median(values) * 1000
 
+    from django.conf import settings
+
+    sandbox = "sandboxed" if settings.DRIFT_WORKFLOW_SANDBOX else "unsandboxed (DRIFT_WORKFLOW_SANDBOX=0, the default)"
     print(f"engine benchmark: chain of {STEPS} SCRIPT nodes + SUCCESS vs {STEPS} local activities")
+    print(f"drift interpreter {sandbox}; baseline with the SDK's default sandbox; SQLite; one worker process each")
     print(f"(a) per-run latency p50 over {runs} sequential runs")
     print(f"    drift     {p50(drift_lat):8.1f} ms   (mean {statistics.mean(drift_lat) * 1000:.1f} ms)")
     print(f"    baseline  {p50(base_lat):8.1f} ms   (mean {statistics.mean(base_lat) * 1000:.1f} ms)")
@@ -171,4 +152,4 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--concurrent", type=int, default=200)
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.concurrent))
+    main(args.runs, args.concurrent)

@@ -27,6 +27,7 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="drift-test-"))
     os.environ["DRIFT_VAR_DIR"] = str(data_dir)
     os.environ.setdefault("DRIFT_SCRIPT_WORKERS", "2")
+    os.environ.setdefault("DRIFT_WORKFLOW_SANDBOX", "1")  # tests run the interpreter sandboxed: catches nondeterminism
     redis = services.start_redis(data_dir)
     temporal = services.start_temporal(data_dir, persistent=False)
     _started.extend([redis, temporal])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db import close_old_connections
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -24,8 +27,22 @@ from worker.types import (
     RunInput,
 )
 
+T = TypeVar("T")
+
+
+def _with_db(fn: Callable[..., T]) -> Callable[..., T]:
+    """Activity threads live long: drop connections the database closed or that outlived CONN_MAX_AGE."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any) -> T:
+        close_old_connections()
+        return fn(*args)
+
+    return wrapper
+
 
 @activity.defn(name=ACTIVITY_START_RUN)
+@_with_db
 def start_run(inp: RunInput) -> dict[str, Any]:
     try:
         return run_begin(workflow_id=activity.info().workflow_id, inp=inp)
@@ -34,6 +51,7 @@ def start_run(inp: RunInput) -> dict[str, Any]:
 
 
 @activity.defn(name=ACTIVITY_EXECUTE_NODE)
+@_with_db
 def execute_node(request: NodeRequest) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
@@ -57,6 +75,7 @@ def _node_latency(node_type: str, seconds: float) -> None:
 
 
 @activity.defn(name=ACTIVITY_PERSIST_RUN)
+@_with_db
 def persist_run(request: PersistRequest) -> None:
     run_record_state(request)
 

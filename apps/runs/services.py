@@ -12,45 +12,44 @@ from django.utils import timezone
 from apps.definitions.selectors import workflow_resolve_for_run
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
+from drift.errors import NotFound
 from worker.types import PersistRequest, RunInput
 
 
-def run_register(*, workflow_id: str, inp: RunInput) -> Run:
-    """Create the Run row for a run about to start (idempotent: a repeated start keeps the first row)."""
+def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
+    """Create the Run row of a run (idempotent: a repeated start keeps the first row)."""
     start = inp.start or {}
-    run, _ = Run.objects.get_or_create(
-        workflow_id=workflow_id,
-        defaults={
-            "tenant": inp.tenant,
-            "client_id": inp.client_id,
-            "username": inp.username,
-            "incident_id": inp.incident_id,
-            "issue_id": inp.issue_id or str((start.get("issueDetail") or {}).get("issueId") or ""),
-            "customer_id": str((start.get("customer") or {}).get("id") or "")[:200],
-            "definition_key": inp.workflow_key or "",
-            "mode": inp.mode,
-            "callback_url": inp.callback_url,
-            "parent_workflow_id": inp.parent_workflow_id,
-            "start_request": _start_request(inp),
-        },
-    )
+    defaults = {
+        "tenant": inp.tenant,
+        "client_id": inp.client_id,
+        "username": inp.username,
+        "incident_id": inp.incident_id,
+        "issue_id": inp.issue_id or str((start.get("issueDetail") or {}).get("issueId") or ""),
+        "customer_id": str((start.get("customer") or {}).get("id") or "")[:200],
+        "definition_key": inp.workflow_key or "",
+        "mode": inp.mode,
+        "callback_url": inp.callback_url,
+        "parent_workflow_id": inp.parent_workflow_id,
+        "start_request": {key: value for key, value in inp.__dict__.items() if key != "carry"},
+    }
+    run, _ = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
     return run
-
-
-def _start_request(inp: RunInput) -> dict[str, Any]:
-    return {key: value for key, value in inp.__dict__.items() if key != "carry"}
 
 
 def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
     """Resolve and pin the definition for a run, and mark its Run row RUNNING."""
-    run_register(workflow_id=workflow_id, inp=inp)
-    resolved = workflow_resolve_for_run(
-        tenant=inp.tenant, workflow_key=inp.workflow_key, version=inp.version, issue_id=inp.issue_id,
-        bucket_key=inp.bucket_key,
-    )
-    Run.objects.filter(workflow_id=workflow_id).update(
-        definition_key=resolved["id"], definition_version=resolved["version"], status=RunStatus.RUNNING,
-    )
+    try:
+        resolved = workflow_resolve_for_run(
+            tenant=inp.tenant, workflow_key=inp.workflow_key, version=inp.version, issue_id=inp.issue_id,
+            bucket_key=inp.bucket_key,
+        )
+    except NotFound:
+        run_register(workflow_id=workflow_id, inp=inp)  # the failed run still gets its row
+        raise
+    pinned = {"definition_key": resolved["id"], "definition_version": resolved["version"], "status": RunStatus.RUNNING}
+    run = run_register(workflow_id=workflow_id, inp=inp, **pinned)
+    if run.definition_version != resolved["version"]:  # the row came from the API before the worker pinned it
+        Run.objects.filter(pk=run.pk).update(**pinned)
     limits = {
         "maxNodes": settings.DRIFT_MAX_NODE_EXECUTIONS,
         "maxDepth": settings.DRIFT_MAX_CHILD_DEPTH,
@@ -62,13 +61,13 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
 
 
 def run_record_state(request: PersistRequest) -> None:
-    """Persist one state change; replays and retries with an old `seq` change nothing."""
-    get_context_store().save(
-        request.workflow_id, context=request.context, current_node=request.current_node,
-        status=request.status, seq=request.seq,
-    )
+    """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
     response = request.response
     with transaction.atomic():
+        get_context_store().save(
+            request.workflow_id, context=request.context, current_node=request.current_node,
+            status=request.status, seq=request.seq,
+        )
         updated = Run.objects.filter(workflow_id=request.workflow_id, state_seq__lt=request.seq).update(
             status=request.status,
             current_node=request.current_node,
