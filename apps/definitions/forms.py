@@ -146,7 +146,7 @@ class DefinitionForm(forms.ModelForm):
     kind: str = Kind.WORKFLOW  # set by the admin per proxy model
 
     tenant = forms.CharField(max_length=64, help_text="Tenant the definition belongs to.")
-    document = JsonDocumentField(label="SNAPSHOT (JSON)", help_text="The DSL document. Saving writes the SNAPSHOT; "
+    document = JsonDocumentField(label="Document", help_text="The DSL document (JSON). Saving writes the SNAPSHOT; "
                                  "publish it to make it a numbered version.")
 
     class Meta:
