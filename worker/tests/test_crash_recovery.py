@@ -1,0 +1,133 @@
+"""SIGKILL the worker process mid-HTTP-node and while runs are WAITING: a new worker finishes every run with the
+right context, and nothing that already completed runs again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from temporalio.client import Client
+from werkzeug import Request, Response
+
+from apps.runs.models import NodeExecution, Run
+from conftest import publish_definitions
+from drift.temporal import run_async
+from worker.tests.builders import instruction_node, script_node, state, success_node, value, workflow
+from worker.types import UPDATE_RESUME, WORKFLOW_NAME, RunInput
+
+pytestmark = pytest.mark.temporal
+RUNS = 3
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Service:
+    """The order service the runs call: `/slow` takes a while (the worker dies meanwhile), `/after` is counted."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        with self.lock:
+            self.calls[request.path + "?" + request.query_string.decode()] += 1
+        if request.path == "/slow":
+            time.sleep(1.5)
+        body = f'{{"run": "{request.args.get("run")}", "path": "{request.path}"}}'
+        return Response(body, content_type="application/json")
+
+    def count(self, prefix: str) -> int:
+        with self.lock:
+            return sum(n for key, n in self.calls.items() if key.startswith(prefix))
+
+
+def _http_node(node_id: str, url_script: str) -> dict:
+    return {
+        "id": node_id, "name": node_id, "type": "HTTP", "parameters": ["run"], "timeoutSeconds": 3,
+        "httpComponents": {"url": value(url_script), "method": "GET"},
+        "retry": {"maxAttempts": 5, "initialIntervalSeconds": 0.5},
+    }
+
+
+def _start_worker(task_queue: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        "TEMPORAL_TASK_QUEUE": task_queue,
+        "DRIFT_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8",
+    }
+    command = [sys.executable, "manage.py", "run_worker", "--health-port", "0", "--metrics-port", "0"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_for(condition, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3", reason="SQLite pass only")
+def test_runs_survive_worker_sigkill(temporal: Client, tenant: str, httpserver, transactional_db):
+    service = Service()
+    httpserver.expect_request("/slow").respond_with_handler(service)
+    httpserver.expect_request("/after").respond_with_handler(service)
+    base = httpserver.url_for("")
+    publish_definitions(
+        tenant,
+        [_http_node("slow", f"return '{base}slow?run=' + nodeParameters.run"),
+         _http_node("after", f"return '{base}after?run=' + nodeParameters.run"),
+         script_node("mark", "return 'marked ' + nodeParameters.run", ["run"]),
+         instruction_node("ask", [{"id": "ok"}]), success_node()],
+        [workflow("crashy", "s", [
+            state("s", "slow", "m", parameters={"run": "$.params.run"}),
+            state("m", "mark", "q", parameters={"run": "$.params.run"}),
+            state("q", "ask", "a"),
+            state("a", "after", "done", parameters={"run": "$.params.run"}),
+            state("done"),
+        ])],
+    )
+    task_queue = f"crash-{uuid.uuid4().hex[:6]}"
+    ids = [f"crash-{uuid.uuid4().hex[:8]}" for _ in range(RUNS)]
+    for index, workflow_id in enumerate(ids):
+        inp = RunInput(tenant=tenant, workflow_key="crashy", start={"params": {"run": str(index)}})
+        run_async(temporal.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=task_queue))
+
+    worker = _start_worker(task_queue)
+    try:
+        _wait_for(lambda: service.count("/slow") >= RUNS, "every run inside its HTTP node")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker = _start_worker(task_queue)
+        _wait_for(lambda: Run.objects.filter(workflow_id__in=ids, status="WAITING").count() == RUNS, "WAITING runs")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker = _start_worker(task_queue)
+        for workflow_id in ids:
+            handle = temporal.get_workflow_handle(workflow_id)
+            run_async(handle.execute_update(UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"ok": True}}}))
+        results = [run_async(temporal.get_workflow_handle(i, result_type=dict).result(), 60) for i in ids]
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+
+    for index, (workflow_id, result) in enumerate(zip(ids, results, strict=True)):
+        assert result["workflowStatus"] == "COMPLETED"
+        output = result["output"]
+        assert output["s"] == {"run": str(index), "path": "/slow"}
+        assert output["m"] == f"marked {index}"
+        assert output["a"] == {"run": str(index), "path": "/after"}
+        assert output["q:viewResponse"] == {"selectedOptions": {"ok": True}}
+        rows = NodeExecution.objects.filter(run__workflow_id=workflow_id)
+        executed = Counter(rows.values_list("instance_name", flat=True))
+        assert executed == Counter({"s": 1, "m": 1, "q": 1, "a": 1, "done": 1}), executed
+        assert service.count(f"/after?run={index}") == 1, "a node after the crashes ran twice"
+    assert service.count("/slow") >= RUNS * 2, "the interrupted HTTP calls were retried by the new worker"
