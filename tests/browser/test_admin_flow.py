@@ -65,6 +65,14 @@ def test_operator_builds_publishes_and_runs_a_workflow(page, screenshot, live_se
     assert page.url.endswith("/add/")
     screenshot("01-editor-json-syntax-error")
 
+    # --- the editor's pretty-print and tab indentation
+    page.fill("#id_document", '{"a": [1, 2]}')
+    page.click("button[data-action=format]")
+    assert page.input_value("#id_document") == '{\n  "a": [\n    1,\n    2\n  ]\n}'
+    page.locator("#id_document").press("Control+End")
+    page.locator("#id_document").press("Tab")
+    assert page.input_value("#id_document").endswith("}  ")
+
     # --- valid JSON but an invalid workflow: inline problems with JSON paths and lines, nothing saved
     broken = _workflow()
     broken["states"]["auto"]["nextNode"] = "finish"  # no such state
