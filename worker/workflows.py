@@ -19,7 +19,8 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
-    from worker.paths import resolve_parameters
+    from apps.nodes.paths import resolve_parameters
+    from apps.nodes.retry import retry_policy_fields
     from worker.types import (
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
@@ -62,12 +63,13 @@ def _failure_message(error: BaseException) -> str:
 
 
 def _http_retry_policy(node: dict[str, Any]) -> RetryPolicy:
-    retry = node.get("retry") if isinstance(node.get("retry"), dict) else {}
+    # 4xx and other final errors arrive as non-retryable ApplicationErrors; the policy paces the rest.
+    retry = retry_policy_fields(node)
     return RetryPolicy(
-        maximum_attempts=int(retry.get("maxAttempts", 3)),
-        initial_interval=timedelta(seconds=float(retry.get("initialIntervalSeconds", 1))),
-        backoff_coefficient=float(retry.get("backoffCoefficient", 2)),
-        maximum_interval=timedelta(seconds=float(retry.get("maximumIntervalSeconds", 30))),
+        maximum_attempts=int(retry["maxAttempts"]),
+        initial_interval=timedelta(seconds=float(retry["initialIntervalSeconds"])),
+        backoff_coefficient=float(retry["backoffCoefficient"]),
+        maximum_interval=timedelta(seconds=float(retry["maximumIntervalSeconds"])),
     )
 
 

@@ -1,4 +1,4 @@
-"""`$.`-paths into the run context (pure; used inside the workflow sandbox)."""
+"""`$.`-paths and dotted paths into the run context. Pure: the workflow imports it, and so do node types."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ _MISSING = object()
 
 
 def lookup(context: Any, dotted: str) -> Any:
-    """Follow `a.b.0.c` through dicts and lists; None when any step is missing."""
+    """Follow `a.b.0.c` (or `$.a.b.0.c`) through dicts and lists; None when any step is missing."""
     current = context
-    for part in (p for p in dotted.split(".") if p):
+    for part in (p for p in dotted.strip().removeprefix("$.").split(".") if p):
         if isinstance(current, dict):
             current = current.get(part, _MISSING)
         elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):

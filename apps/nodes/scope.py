@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.nodes.paths import lookup
+
 
 @dataclass
 class ScriptScope:
@@ -25,12 +27,4 @@ class ScriptScope:
 
     def lookup(self, dotted_path: str) -> Any:
         """`a.b.0.c` (or `$.a.b`) inside `_global`; None when any step is missing."""
-        current: Any = self.context
-        for part in dotted_path.strip().removeprefix("$.").split("."):
-            if isinstance(current, dict) and part in current:
-                current = current[part]
-            elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
-                current = current[int(part)]
-            else:
-                return None
-        return current
+        return lookup(self.context, dotted_path)
