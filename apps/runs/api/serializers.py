@@ -43,7 +43,9 @@ class StartParamsSerializer(serializers.Serializer):
     """Only the reserved keys of `params` are checked; any other key is the run's own input."""
 
     workflowId = serializers.CharField(max_length=200, required=False)  # noqa: N815
-    version = serializers.CharField(max_length=20, required=False)
+    # ASCII digits only: "²".isdigit() is True but int("²") fails.
+    version = serializers.RegexField(r"(?ai)^\s*(\d{1,9}|LATEST|ACTIVE|SNAPSHOT)\s*$", required=False,
+                                     error_messages={"invalid": "Must be LATEST, ACTIVE or a version number."})
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):

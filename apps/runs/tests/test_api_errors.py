@@ -53,6 +53,8 @@ def _corpus(waiting: str, ended: str) -> list[Case]:
         Case("SNAPSHOT cannot run", "post", start, 400,
              body={"params": {"workflowId": "order_status", "version": "SNAPSHOT"}},
              path_in_details="$.params.version"),
+        Case("non-ASCII version digits", "post", start, 400,
+             body={"params": {"workflowId": "order_status", "version": "\u00b2"}}, path_in_details="$.params.version"),
         Case("oversized body", "post", start, 413,
              raw=json.dumps({**order, "config": {"x": "y" * 1_100_000}}).encode()),
         Case("wrong content type", "post", start, 415, raw=b"issueId=x", content_type="text/plain"),
