@@ -51,6 +51,11 @@ def _workflow_runner() -> WorkflowRunner:
     and `replay` keep the sandbox on (DRIFT_WORKFLOW_SANDBOX=1) to catch any nondeterminism that slips in."""
     if not settings.DRIFT_WORKFLOW_SANDBOX:
         return UnsandboxedWorkflowRunner()
+    return sandboxed_workflow_runner()
+
+
+def sandboxed_workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox the tests and `replay` use; the interpreter's own packages pass through (imported once)."""
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("worker", "apps"))
 
 

@@ -1,0 +1,85 @@
+"""Replay: run closed runs' histories against the current workflow code and report nondeterminism.
+
+Used by `manage.py replay` (and CI) before a worker change ships: a history that no longer replays means
+the new code would break the runs that are open when it is deployed. Always sandboxed, whatever
+DRIFT_WORKFLOW_SANDBOX says: the sandbox is what catches nondeterministic calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from worker.main import sandboxed_workflow_runner
+from worker.types import WORKFLOW_NAME
+from worker.workflows import DriftWorkflow
+
+CLOSED_RUNS_QUERY = f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus != 'Running'"
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    workflow_id: str
+    run_id: str
+    error: str = ""
+    nondeterminism: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass
+class ReplayReport:
+    outcomes: list[ReplayOutcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[ReplayOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def closed_runs_query(extra: str | None = None) -> str:
+    return f"{CLOSED_RUNS_QUERY} AND ({extra})" if extra else CLOSED_RUNS_QUERY
+
+
+async def fetch_closed_histories(
+    client: Client, *, query: str | None = None, limit: int | None = None, workflow_ids: Iterable[str] = ()
+) -> list[WorkflowHistory]:
+    """Histories of the latest run of each id in `workflow_ids`; without ids (or with a `query`), also of the
+    closed DriftWorkflow runs the visibility query finds (`query` narrows it), at most `limit` of those."""
+    workflow_ids = list(workflow_ids)
+    histories = [await client.get_workflow_handle(workflow_id).fetch_history() for workflow_id in workflow_ids]
+    if query or not workflow_ids:
+        listed = client.list_workflows(closed_runs_query(query), limit=limit)
+        histories += [history async for history in listed.map_histories()]
+    return histories
+
+
+async def replay_histories(
+    histories: Iterable[WorkflowHistory], workflow_class: type = DriftWorkflow
+) -> ReplayReport:
+    """Replay every history against `workflow_class`; each failure is kept, none is raised."""
+    replayer = Replayer(workflows=[workflow_class], workflow_runner=sandboxed_workflow_runner())
+    report = ReplayReport()
+    async with replayer.workflow_replay_iterator(_aiter(histories)) as results:
+        async for result in results:
+            failure = result.replay_failure
+            report.outcomes.append(ReplayOutcome(
+                workflow_id=result.history.workflow_id, run_id=result.history.run_id,
+                error=f"{type(failure).__name__}: {failure}" if failure else "",
+                nondeterminism=isinstance(failure, NondeterminismError),
+            ))
+    return report
+
+
+async def _aiter(histories: Iterable[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
+    for history in histories:
+        yield history
