@@ -111,3 +111,8 @@ def test_closed_runs_are_found_through_the_visibility_query(runs):
         time.sleep(0.5)
     assert f"ok              {workflow_id}" in output
     assert "1 replayed, 0 failed" in output
+
+
+def test_unknown_workflow_id_is_a_clear_error(worker):
+    with pytest.raises(CommandError, match="Temporal refused"):
+        _replay_command("--workflow-id", "no-such-run")

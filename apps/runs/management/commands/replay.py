@@ -2,6 +2,7 @@ import argparse
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
+from temporalio.service import RPCError
 
 from drift.temporal import run_async
 from worker.main import connect
@@ -21,7 +22,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, limit: int | None, query: str | None, workflow_ids: list[str], workflow_class: str,
                **options) -> None:
-        report = run_async(_replay(import_string(workflow_class), limit, query, workflow_ids))
+        try:
+            report = run_async(_replay(import_string(workflow_class), limit, query, workflow_ids))
+        except RPCError as exc:  # an unknown --workflow-id, a malformed --query
+            raise CommandError(f"Temporal refused: {exc.message}") from exc
         for outcome in report.outcomes:
             label = "ok" if outcome.ok else "NONDETERMINISM" if outcome.nondeterminism else "FAILED"
             line = f"{label:<15} {outcome.workflow_id} {outcome.run_id}"
