@@ -39,9 +39,15 @@ class ScriptError(NodeError):
         super().__init__(message, retryable=False)
 
 
+# CPython 3.11 before 3.11.9 can raise "SystemError: AST constructor recursion depth mismatch" when two
+# threads turn ASTs into code at once (gh-106905); API and worker threads validate scripts concurrently.
+_COMPILE_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1024)
 def _compile_errors(source: str) -> tuple[str, ...]:
-    return tuple(compile_script(source)[1])
+    with _COMPILE_LOCK:
+        return tuple(compile_script(source)[1])
 
 
 def compile_problems(source: str) -> list[str]:
