@@ -168,10 +168,15 @@ def _start_workflow(inp: RunInput, workflow_id: str) -> Reply:
     if inp.mode == RunMode.ASYNC:
         temporal_call(lambda client: client.start_workflow(WORKFLOW_NAME, inp, **_start_options(workflow_id)))
         return Reply(run_response(Run.objects.get(workflow_id=workflow_id)), accepted=True)
-    operation = WithStartWorkflowOperation(WORKFLOW_NAME, inp, **_start_options(workflow_id))
-    return _stable_or_accepted(workflow_id, lambda client: client.execute_update_with_start_workflow(
-        UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict,
-    ))
+
+    async def update_with_start(client: Client) -> dict:
+        # Built on the client loop: the operation creates an asyncio future, and request threads have no loop.
+        operation = WithStartWorkflowOperation(WORKFLOW_NAME, inp, **_start_options(workflow_id))
+        return await client.execute_update_with_start_workflow(
+            UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict
+        )
+
+    return _stable_or_accepted(workflow_id, update_with_start)
 
 
 def _check_id_free(*, tenant: str, workflow_id: str) -> Run | None:
