@@ -27,3 +27,55 @@ class BaselineChain:
             )
             outputs[f"s{step}"] = value
         return {"status": "COMPLETED", "output": outputs}
+
+
+# --------------------------------------------------------------------------- the sample flow, by hand
+
+
+@activity.defn(name="baseline_get_order")
+def baseline_get_order(url: str) -> dict:
+    """The sample's HTTP node: GET the order and keep status and returnable."""
+    import requests
+
+    order = requests.get(url, headers={"Accept": "application/json"}, timeout=10).json()
+    return {"status": order["status"], "returnable": bool(order["returnable"])}
+
+
+@workflow.defn(name="BaselineOrderStatus")
+class BaselineOrderStatus:
+    """order_status written directly against Temporal: fetch, decide, ask for a reason or show the status."""
+
+    def __init__(self) -> None:
+        self.status = "RUNNING"
+        self.view: dict | None = None
+        self.reply: dict | None = None
+
+    @workflow.run
+    async def run(self, url: str) -> dict:
+        order = await workflow.execute_activity(
+            "baseline_get_order", url, start_to_close_timeout=timedelta(seconds=30)
+        )
+        if order["status"] == "DELIVERED" and order["returnable"]:
+            self.view = {"layoutId": "return_form", "inputOptions": [{"id": "reason"}, {"id": "submit"}]}
+            self.status = "WAITING"
+            await workflow.wait_condition(lambda: self.reply is not None)
+            self.view = None
+        else:
+            self.view = {"layoutId": None, "inputOptions": [{"id": "status"}]}
+        self.status = "COMPLETED"
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state()
+
+    def _state(self) -> dict:
+        return {"workflowId": workflow.info().workflow_id, "workflowStatus": self.status, "view": self.view}
+
+    @workflow.update
+    async def wait_stable(self) -> dict:
+        await workflow.wait_condition(lambda: self.status in ("WAITING", "COMPLETED"))
+        return self._state()
+
+    @workflow.update
+    async def resume(self, reply: dict) -> dict:
+        self.reply = reply
+        await workflow.wait_condition(lambda: self.status == "COMPLETED")
+        return self._state()
