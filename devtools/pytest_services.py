@@ -27,7 +27,6 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="drift-test-"))
     os.environ["DRIFT_VAR_DIR"] = str(data_dir)
     os.environ.setdefault("DRIFT_SCRIPT_WORKERS", "2")
-    os.environ.setdefault("DRIFT_WORKFLOW_SANDBOX", "1")  # tests run the interpreter sandboxed: catches nondeterminism
     redis = services.start_redis(data_dir)
     temporal = services.start_temporal(data_dir, persistent=False)
     _started.extend([redis, temporal])
@@ -38,6 +37,38 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
         mariadb = services.start_mariadb(data_dir)
         _started.append(mariadb)
         os.environ["DATABASE_URL"] = mariadb.url
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Replay every run this session closed against the current workflow code, inside Temporal's sandbox.
+
+    The worker runs the interpreter unsandboxed (as in production; on CPython 3.11.7 the sandbox's
+    per-run compiles in the worker thread also race pytest's own in the main thread), so this is where
+    nondeterminism would show: a failed replay fails the session.
+    """
+    if exitstatus != 0 or not any(service.name == "temporal" for service in _started):
+        return
+    if os.environ.get("DRIFT_TEST_DATABASE") == "mysql":
+        return  # the SQLite pass already replayed the same code
+    import asyncio
+
+    from temporalio.client import Client
+
+    from worker.replay import fetch_closed_histories, replay_histories
+
+    async def replay_all():
+        client = await Client.connect(os.environ["TEMPORAL_ADDRESS"])
+        return await replay_histories(await fetch_closed_histories(client))
+
+    report = asyncio.run(replay_all())
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"replay: {len(report.outcomes)} closed runs of this session, {len(report.failures)} failed"]
+    lines += [f"  {outcome.workflow_id}: {outcome.error}" for outcome in report.failures]
+    for line in lines:
+        reporter.write_line(line) if reporter else print(line)
+    if not report.outcomes or not report.ok:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config) -> None:

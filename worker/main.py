@@ -47,15 +47,16 @@ def build_worker(
 
 def _workflow_runner() -> WorkflowRunner:
     """The interpreter is fixed, reviewed code (user scripts only ever run in activities), so production runs it
-    without the sandbox, whose per-run module re-import cost a third of the worker's throughput. The test suite
-    and `replay` keep the sandbox on (DRIFT_WORKFLOW_SANDBOX=1) to catch any nondeterminism that slips in."""
+    without the sandbox, whose per-run module re-import cost a third of the worker's throughput. `replay` always
+    replays inside the sandbox, and the test session replays every run it produced that way, to catch any
+    nondeterminism that slips in. DRIFT_WORKFLOW_SANDBOX=1 runs the worker sandboxed too."""
     if not settings.DRIFT_WORKFLOW_SANDBOX:
         return UnsandboxedWorkflowRunner()
     return sandboxed_workflow_runner()
 
 
 def sandboxed_workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox the tests and `replay` use; the interpreter's own packages pass through (imported once)."""
+    """The sandbox `replay` uses; the interpreter's own packages pass through (imported once)."""
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("worker", "apps"))
 
 
