@@ -41,6 +41,7 @@ from apps.definitions.models import (
     WorkflowDefinition,
 )
 from apps.definitions.versions import SNAPSHOT, parse_version
+from drift.admin import ReadOnlyAdminMixin, json_block
 from drift.errors import DriftError
 
 ADMIN_MEDIA_CSS = "definitions/json_editor.css"
@@ -440,7 +441,7 @@ class EnumEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("at", "tenant", "actor", "action", "kind", "key", "version")
     list_filter = ("action", "kind", "tenant")
     search_fields = ("key", "actor")
@@ -453,13 +454,4 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description="details")
     def pretty_details(self, obj: AuditEntry) -> str:
-        return format_html('<pre class="drift-json">{}</pre>', json.dumps(obj.details, indent=2, ensure_ascii=False))
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+        return json_block(obj.details)

@@ -3,8 +3,6 @@ terminate / rerun) and webhook deliveries (spec §6). Runs are read-only mirrors
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -22,16 +20,12 @@ from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, WebhookAttempt, WebhookDelivery
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
+from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
 from drift.errors import DriftError
 
 CSS = "definitions/json_editor.css"
 
 
-def pretty(value: Any) -> str:
-    if value in (None, "", {}, []):
-        return "—"
-    return format_html('<pre class="drift-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False,
-                                                                        default=str))
 
 
 def temporal_ui_url(workflow_id: str) -> str:
@@ -44,29 +38,21 @@ def run_path(run: Run) -> list[str]:
     return list(run.node_executions.order_by("seq").values_list("instance_name", flat=True))
 
 
-class NodeExecutionInline(admin.TabularInline):
+class NodeExecutionInline(ReadOnlyInline):
     model = NodeExecution
     verbose_name = "executed node"
     verbose_name_plural = "Timeline (executed nodes)"
     fields = ("seq", "instance_name", "node_type", "outcome", "duration", "error", "started_at")
     readonly_fields = fields
     ordering = ("seq",)
-    extra = 0
-    can_delete = False
 
     @admin.display(description="duration")
     def duration(self, obj: NodeExecution) -> str:
         return f"{obj.duration_ms:.0f} ms"
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("workflow_id", "tenant", "definition_key", "definition_version", "status", "current_node",
                     "client_id", "created_at")
     list_filter = ("status", "definition_key", "tenant", "client_id", "mode")
@@ -94,16 +80,6 @@ class RunAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": (CSS,)}
 
-    # read-only: the worker owns these rows
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def _may_operate(self, request: HttpRequest) -> bool:
         return request.user.has_perm("runs.change_run")
@@ -147,7 +123,7 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="view")
     def pretty_view(self, obj: Run) -> str:
-        return pretty(obj.view)
+        return json_block(obj.view)
 
     @admin.display(description="context")
     def pretty_context(self, obj: Run) -> str:
@@ -158,12 +134,12 @@ class RunAdmin(admin.ModelAdmin):
         if stored is None:
             return "— (no context stored)"
         return format_html("{}<p class=\"help\">seq {} · node {} · status {} · updated {}</p>",
-                           pretty(stored.context), stored.seq, stored.current_node or "—", stored.status or "—",
+                           json_block(stored.context), stored.seq, stored.current_node or "—", stored.status or "—",
                            stored.updated_at)
 
     @admin.display(description="start request")
     def pretty_start_request(self, obj: Run) -> str:
-        return pretty(obj.start_request)
+        return json_block(obj.start_request)
 
     # terminate / rerun
 
@@ -251,22 +227,14 @@ class RunAdmin(admin.ModelAdmin):
 # --- webhook deliveries (read-only)
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
     fields = ("number", "status_code", "error", "duration_ms", "attempted_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("delivery_id", "run_link", "event", "status", "attempts", "created_at", "delivered_at")
     list_filter = ("status", "event")
     search_fields = ("delivery_id", "run__workflow_id", "url")
@@ -287,13 +255,4 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="payload")
     def pretty_payload(self, obj: WebhookDelivery) -> str:
-        return pretty(obj.payload)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+        return json_block(obj.payload)
