@@ -69,6 +69,10 @@ class NodeDefinition(Definition):
         proxy = True
         verbose_name = "node definition"
 
+    def save(self, *args, **kwargs) -> None:  # rows made through the proxy belong to its kind
+        self.kind = Kind.NODE
+        super().save(*args, **kwargs)
+
 
 class WorkflowDefinition(Definition):
     objects = _KindManager(Kind.WORKFLOW)
@@ -76,6 +80,10 @@ class WorkflowDefinition(Definition):
     class Meta:
         proxy = True
         verbose_name = "workflow definition"
+
+    def save(self, *args, **kwargs) -> None:
+        self.kind = Kind.WORKFLOW
+        super().save(*args, **kwargs)
 
 
 class Route(models.Model):
