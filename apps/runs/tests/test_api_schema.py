@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 import schemathesis
-import schemathesis.specs.openapi.adapter.v3_0  # noqa: F401 - imported now, not lazily beside worker threads
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -16,6 +18,20 @@ from apps.clients.services import api_key_create
 from apps.runs.tests.rest import start_order
 
 pytestmark = pytest.mark.temporal
+
+
+def _import_all_of(package) -> None:
+    """Import every submodule now, at collection. pytest rewrites (compiles) schemathesis' modules, a plugin,
+    on import; done lazily mid-test it raced compiles in worker threads, which CPython 3.11.7 turns into
+    "SystemError: AST constructor recursion depth mismatch"."""
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        try:
+            importlib.import_module(module.name)
+        except ImportError:  # optional integrations whose libraries are not installed
+            continue
+
+
+_import_all_of(schemathesis)
 
 MAX_EXAMPLES = 12
 
