@@ -5,6 +5,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -44,13 +45,20 @@ def test_twenty_concurrent_publishes_are_gap_free():
     assert selectors.definition_get(tenant=TENANT, kind=Kind.NODE, key="done")["version"] == 20
 
 
+def current_database_url() -> str:
+    """The URL of the database this test runs on, for the other process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"], safe="")
+    return f"mysql://{user}:{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+
+
 class Reader:
     """The other process, reading through its own two-layer cache."""
 
     def __init__(self) -> None:
-        db = connection.settings_dict
-        assert db["ENGINE"].endswith("sqlite3"), "the reader is given the SQLite test database"
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{db['NAME']}", "REDIS_URL": settings.REDIS_URL}
+        env = {**os.environ, "DATABASE_URL": current_database_url(), "REDIS_URL": settings.REDIS_URL}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "apps.definitions.tests.cache_reader"], cwd=settings.BASE_DIR, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
