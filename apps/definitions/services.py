@@ -20,7 +20,7 @@ from apps.definitions.models import (
     RouteVariant,
 )
 from apps.definitions.selectors import kind_label, node_lookup_for
-from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version, version_problem
+from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, is_version_number, parse_version, version_problem
 from drift.errors import Conflict, InvalidInput, NotFound, Problem
 
 MAX_AUDIT_CHANGES = 200
@@ -59,7 +59,7 @@ def _check_draft_version(body: dict) -> None:
     """Saves write the SNAPSHOT only; a body naming a number is an attempt to edit a published version."""
     raw = body.get("version")
     if version_problem(raw, path="$.version", allowed=(SNAPSHOT,)) is None:
-        if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()):
+        if is_version_number(raw):
             raise Conflict("Published versions are immutable; update the SNAPSHOT and publish it.",
                            [Problem("$.version", f"version {raw} is published and cannot change")])
         return

@@ -9,13 +9,20 @@ MAX_VERSION = 2**31 - 1
 VersionSpec = str | int
 
 
+def is_version_number(raw: object) -> bool:
+    """An int, or a string of ASCII digits ("²".isdigit() is True, yet int("²") fails)."""
+    if isinstance(raw, bool):
+        return False
+    return isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit())
+
+
 def version_problem(raw: object, *, path: str, allowed: tuple[str, ...] = ALIASES) -> Problem | None:
     """The problem with `raw` as a version spec, or None when it is valid (None/"" are valid: the default)."""
     if raw is None or raw == "" or (isinstance(raw, str) and raw.strip().upper() in allowed):
         return None
     if isinstance(raw, bool):
         return Problem(path, _expected(allowed))
-    if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()):
+    if is_version_number(raw):
         if 1 <= int(raw) <= MAX_VERSION:
             return None
         return Problem(path, "a published version number is at least 1")
@@ -33,7 +40,7 @@ def parse_version(raw: object, *, path: str, default: VersionSpec = LATEST,
     if isinstance(raw, int):
         return raw
     raw = raw.strip().upper()
-    return int(raw) if raw.isdigit() else raw
+    return int(raw) if is_version_number(raw) else raw
 
 
 def _expected(allowed: tuple[str, ...]) -> str:
