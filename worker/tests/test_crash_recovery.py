@@ -11,10 +11,12 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from pytest_httpserver import HTTPServer
 from temporalio.client import Client
 from werkzeug import Request, Response
 
@@ -30,23 +32,34 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Service:
-    """The order service the runs call: `/slow` takes a while (the worker dies meanwhile), `/after` is counted."""
+    """The order service the runs call: `/slow` holds its first calls until the worker is dead; all are counted."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
+        self.release_slow = threading.Event()  # `/slow` answers only once the first worker is dead
 
     def __call__(self, request: Request) -> Response:
         with self.lock:
             self.calls[request.path + "?" + request.query_string.decode()] += 1
         if request.path == "/slow":
-            time.sleep(1.5)
+            self.release_slow.wait(60)
         body = f'{{"run": "{request.args.get("run")}", "path": "{request.path}"}}'
         return Response(body, content_type="application/json")
 
     def count(self, prefix: str) -> int:
         with self.lock:
             return sum(n for key, n in self.calls.items() if key.startswith(prefix))
+
+
+@pytest.fixture
+def threaded_httpserver() -> Iterator[HTTPServer]:
+    """Its own server: the shared `httpserver` fixture answers one request at a time, and `/slow` holds three."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
 
 
 def _http_node(node_id: str, url_script: str) -> dict:
@@ -76,7 +89,8 @@ def _wait_for(condition, what: str, timeout: float = 90) -> None:
 
 
 @pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3", reason="SQLite pass only")
-def test_runs_survive_worker_sigkill(temporal: Client, tenant: str, httpserver, transactional_db):
+def test_runs_survive_worker_sigkill(temporal: Client, tenant: str, threaded_httpserver, transactional_db):
+    httpserver = threaded_httpserver
     service = Service()
     httpserver.expect_request("/slow").respond_with_handler(service)
     httpserver.expect_request("/after").respond_with_handler(service)
@@ -106,6 +120,7 @@ def test_runs_survive_worker_sigkill(temporal: Client, tenant: str, httpserver, 
         _wait_for(lambda: service.count("/slow") >= RUNS, "every run inside its HTTP node")
         worker.send_signal(signal.SIGKILL)
         worker.wait()
+        service.release_slow.set()
         worker = _start_worker(task_queue)
         _wait_for(lambda: Run.objects.filter(workflow_id__in=ids, status="WAITING").count() == RUNS, "WAITING runs")
         worker.send_signal(signal.SIGKILL)
@@ -130,4 +145,4 @@ def test_runs_survive_worker_sigkill(temporal: Client, tenant: str, httpserver, 
         executed = Counter(rows.values_list("instance_name", flat=True))
         assert executed == Counter({"s": 1, "m": 1, "q": 1, "a": 1, "done": 1}), executed
         assert service.count(f"/after?run={index}") == 1, "a node after the crashes ran twice"
-    assert service.count("/slow") >= RUNS * 2, "the interrupted HTTP calls were retried by the new worker"
+    assert service.count("/slow") == RUNS * 2, "each interrupted HTTP call was retried once by the new worker"
