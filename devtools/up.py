@@ -287,7 +287,9 @@ class Stack:
             PYTHON, "manage.py", "run_worker", "--health-port", str(o.worker_health_port),
             "--metrics-port", str(o.metrics_port),
         ], env=worker_env)
-        self.spawn("celery", [PYTHON, "-m", "celery", "-A", "drift", "worker", "-l", "info", "--concurrency", "2"])
+        # -B: the periodic upkeep (stale webhook redelivery) runs inside the one dev Celery process.
+        self.spawn("celery", [PYTHON, "-m", "celery", "-A", "drift", "worker", "-B", "-l", "info", "--concurrency", "2",
+                              "--schedule", str(self.var / "celerybeat-schedule")])
         self.wait_http(f"{self.api_url()}/healthz", api)
         self.wait_http(f"http://127.0.0.1:{o.worker_health_port}/", worker, timeout=90)
         self._write_state()

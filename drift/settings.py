@@ -148,6 +148,9 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BEAT_SCHEDULE = {
+    "redeliver-stale-webhooks": {"task": "apps.runs.tasks.redeliver_stale_webhooks", "schedule": 60.0},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON logging of settings.LOGGING in Celery too
 
 # --- API

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.definitions.selectors import workflow_resolve_for_run
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
+from apps.runs.webhooks import webhook_notify
 from drift.errors import NotFound
 from worker.types import PersistRequest, RunInput
 
@@ -80,10 +81,10 @@ def run_record_state(request: PersistRequest) -> None:
         )
         run = Run.objects.only("id", "mode", "callback_url", "tenant", "client_id").get(workflow_id=request.workflow_id)
         _timeline_append(run, request.timeline)
-    if updated and request.notify:
-        from apps.runs.webhooks import webhook_notify
-
-        webhook_notify(run=run, response=response)
+        if updated and request.notify:
+            # In the same transaction: the delivery row exists exactly when the state does (a retried
+            # persist finds the state written and adds nothing); Celery gets it on commit.
+            webhook_notify(run=run, response=response)
 
 
 def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:

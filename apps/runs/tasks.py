@@ -12,7 +12,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.runs.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
-from apps.runs.webhooks import webhook_backoff, webhook_body, webhook_headers, webhook_pending, webhook_setting
+from apps.runs.webhooks import (
+    webhook_backoff,
+    webhook_body,
+    webhook_headers,
+    webhook_pending,
+    webhook_setting,
+    webhook_stale_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +88,15 @@ def deliver_webhook(self, delivery_id: str) -> str | None:
         return DeliveryStatus.FAILED
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.RETRYING)
     raise self.retry(countdown=webhook_backoff(number))
+
+
+@shared_task(name="apps.runs.tasks.redeliver_stale_webhooks")
+def redeliver_stale_webhooks() -> int:
+    """Periodic (Celery beat): enqueue deliveries whose task was lost, e.g. a crash between the commit of
+    the state change and the hand-over to the broker. Delivery is at-least-once; receivers dedupe by id."""
+    stale = webhook_stale_ids()
+    for delivery_id in stale:
+        deliver_webhook.delay(delivery_id)
+    if stale:
+        logger.warning("re-enqueued %d stale webhook deliveries", len(stale))
+    return len(stale)

@@ -9,10 +9,12 @@ import json
 import logging
 import os
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.clients.models import ApiClient
@@ -91,3 +93,13 @@ def webhook_pending(delivery_id: str) -> WebhookDelivery | None:
     if delivery is None or delivery.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
         return None
     return delivery
+
+
+def webhook_stale_ids() -> list[str]:
+    """Deliveries nobody is working on: never attempted for a minute, or retrying well past their backoff."""
+    now = timezone.now()
+    grace = timedelta(seconds=webhook_setting("DRIFT_WEBHOOK_STALE_SECONDS", 60))
+    longest_wait = timedelta(seconds=webhook_setting("DRIFT_WEBHOOK_BACKOFF_MAX_SECONDS", 300)) + grace
+    never_tried = Q(status=DeliveryStatus.PENDING, attempts=0, created_at__lt=now - grace)
+    stuck = Q(status=DeliveryStatus.RETRYING) & ~Q(attempt_log__attempted_at__gte=now - longest_wait)
+    return list(WebhookDelivery.objects.filter(never_tried | stuck).values_list("delivery_id", flat=True).distinct())

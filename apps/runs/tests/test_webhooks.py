@@ -135,3 +135,28 @@ def test_sync_runs_send_no_webhooks(api, runs, tenant, httpserver):
     response = start(api, params={"workflowId": "quick"}, callbackUrl=receiver.url)
     assert response.json()["workflowStatus"] == "COMPLETED"
     assert not WebhookDelivery.objects.filter(run__workflow_id=response.json()["workflowId"]).exists()
+
+
+def test_a_lost_delivery_task_is_re_enqueued_by_the_periodic_sweep(runs, tenant, httpserver, celery_worker):
+    """A crash between the state commit and the broker hand-over leaves a PENDING row: the sweep sends it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.runs.models import Run
+    from apps.runs.tasks import redeliver_stale_webhooks
+
+    receiver = Receiver(httpserver, "/late")
+    run = Run.objects.create(workflow_id=f"lost-{tenant}", tenant=tenant, client_id="tests", definition_key="x")
+    fresh = WebhookDelivery.objects.create(delivery_id=f"fresh-{tenant}", run=run, event="WAITING",
+                                           url=receiver.url, payload={"event": "WAITING"})
+    lost = WebhookDelivery.objects.create(delivery_id=f"lost-{tenant}", run=run, event="COMPLETED",
+                                          url=receiver.url, payload={"event": "COMPLETED"})
+    WebhookDelivery.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert redeliver_stale_webhooks() == 1
+    delivered = wait_for(lambda: _delivered(run.workflow_id, "COMPLETED"), "the swept delivery")
+    assert delivered.status == DeliveryStatus.DELIVERED
+    assert receiver.events() == ["COMPLETED"]
+    fresh.refresh_from_db()
+    assert (fresh.status, fresh.attempts) == (DeliveryStatus.PENDING, 0)  # young enough to be in flight
