@@ -94,6 +94,14 @@ class Runs:
     def signal(self, workflow_id: str, name: str, *args: Any) -> None:
         run_async(self.client.get_workflow_handle(workflow_id).signal(name, args=list(args)))
 
+    def run_count(self, workflow_id: str) -> int:
+        """How many Temporal runs the workflow id has had (continue-as-new adds one each time)."""
+
+        async def count() -> int:
+            return len([run async for run in self.client.list_workflows(f"WorkflowId = '{workflow_id}'")])
+
+        return run_async(count())
+
     def result(self, workflow_id: str, timeout: float = 60) -> dict:
         return run_async(self.client.get_workflow_handle(workflow_id, result_type=dict).result(), timeout)
 

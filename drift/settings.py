@@ -124,6 +124,10 @@ DRIFT_METRICS_PORT = env_int("DRIFT_METRICS_PORT", 9090)
 # --- Engine limits
 DRIFT_MAX_NODE_EXECUTIONS = env_int("DRIFT_MAX_NODE_EXECUTIONS", 1000)
 DRIFT_MAX_CHILD_DEPTH = env_int("DRIFT_MAX_CHILD_DEPTH", 5)
+# Temporal payloads stop at 2 MB and every activity carries the context: bound both (a node failing beats a
+# run whose workflow task can never complete).
+DRIFT_MAX_NODE_OUTPUT_BYTES = env_int("DRIFT_MAX_NODE_OUTPUT_BYTES", 256 * 1024)
+DRIFT_MAX_CONTEXT_BYTES = env_int("DRIFT_MAX_CONTEXT_BYTES", 1024 * 1024)
 DRIFT_HISTORY_EVENT_LIMIT = env_int("DRIFT_HISTORY_EVENT_LIMIT", 10_000)
 DRIFT_SYNC_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_SYNC_TIMEOUT_SECONDS", "10"))
 DRIFT_CONTEXT_STORE = os.environ.get("DRIFT_CONTEXT_STORE", "sql")

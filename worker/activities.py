@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import close_old_connections
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -17,7 +19,7 @@ from apps.nodes.base import NodeError
 from apps.nodes.registry import execute_node as run_node
 from apps.nodes.scope import ScriptScope
 from apps.runs.services import run_begin, run_record_state
-from drift.errors import NotFound
+from drift.errors import DriftError
 from worker.types import (
     ACTIVITY_EXECUTE_NODE,
     ACTIVITY_PERSIST_RUN,
@@ -46,8 +48,8 @@ def _with_db(fn: Callable[..., T]) -> Callable[..., T]:
 def start_run(inp: RunInput) -> dict[str, Any]:
     try:
         return run_begin(workflow_id=activity.info().workflow_id, inp=inp)
-    except NotFound as error:
-        raise ApplicationError(error.message, type="NotFound", non_retryable=True) from error
+    except DriftError as error:  # unknown workflow, another tenant's id: final, retrying changes nothing
+        raise ApplicationError(error.message, type=error.code, non_retryable=True) from error
 
 
 @activity.defn(name=ACTIVITY_EXECUTE_NODE)
@@ -59,12 +61,26 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     try:
         scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant))
         outcome = run_node(request.node, request.instance, scope)
+        _check_sizes(request.context, outcome)
     except NodeError as error:
         raise ApplicationError(str(error), type="NodeError", non_retryable=not error.retryable) from error
     finally:
         _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
     return outcome
+
+
+def _check_sizes(context: dict[str, Any], outcome: dict[str, Any]) -> None:
+    """Fail the node, not the workflow task: a result too large for a Temporal payload would wedge the run
+    (its workflow task retried forever), and every later activity carries the whole context."""
+    produced = len(json.dumps([outcome.get("output"), outcome.get("view")], default=str))
+    if produced > settings.DRIFT_MAX_NODE_OUTPUT_BYTES:
+        raise NodeError(f"node output of {produced} bytes exceeds DRIFT_MAX_NODE_OUTPUT_BYTES "
+                        f"({settings.DRIFT_MAX_NODE_OUTPUT_BYTES})")
+    total = produced + len(json.dumps(context, default=str))
+    if total > settings.DRIFT_MAX_CONTEXT_BYTES:
+        raise NodeError(f"the run context would grow to {total} bytes, over DRIFT_MAX_CONTEXT_BYTES "
+                        f"({settings.DRIFT_MAX_CONTEXT_BYTES})")
 
 
 def _node_latency(node_type: str, seconds: float) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-STABLE_STATUSES = frozenset({"WAITING", "SCHEDULER_WAITING", "COMPLETED", "FAILED", "TERMINATED"})
+STABLE_STATUSES = frozenset(
+    {"WAITING", "SCHEDULER_WAITING", "DELEGATED", "ASYNC_COMPLETE", "COMPLETED", "FAILED", "TERMINATED"}
+)
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
 
 WORKFLOW_NAME = "DriftWorkflow"
@@ -64,3 +66,4 @@ class PersistRequest:
     response: dict[str, Any]
     timeline: list[dict[str, Any]] = field(default_factory=list)
     notify: bool = False
+    tenant: str = ""

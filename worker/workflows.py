@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +45,10 @@ LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
 LOCAL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["NotFound"])
 PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+class Terminated(Exception):
+    """A terminate request arrived: the run ends TERMINATED wherever it is (a wait, an activity, a child)."""
 
 
 class NodeFailed(Exception):
@@ -98,13 +102,19 @@ class DriftWorkflow:
         self.waiting_for: str | None = None
         self.resume_input: dict[str, Any] | None = None
         self.terminate_reason: str | None = None
-        self.timeline: list[dict[str, Any]] = []
+        self.handing_over = False  # continue-as-new pending: waiting callers are answered at once
+        self.timeline: list[dict[str, Any]] = carry.get("timeline") or []  # not yet persisted
 
     # ----------------------------------------------------------------- main path
     @workflow.run
     async def run(self, inp: RunInput) -> dict[str, Any]:
-        if self.definition or await self._start():
-            await self._walk()
+        try:
+            if self.definition or await self._start():
+                await self._walk()
+        except asyncio.CancelledError:
+            # A SYNC parent stopped waiting for this child (it was terminated): record the end, then stop.
+            self.terminate_reason = self.terminate_reason or "cancelled by the parent run"
+            await self._finish("TERMINATED", self.terminate_reason)
         if self.status == "COMPLETED":
             await self._post_completion()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -140,7 +150,7 @@ class DriftWorkflow:
             if self.executed >= self.limits.get("maxNodes", 1000):
                 await self._finish("FAILED", f"node limit exceeded: more than {self.limits.get('maxNodes')} nodes")
                 return
-            self._continue_as_new_if_due()
+            await self._continue_as_new_if_due()
             name = self.node_name
             self.current_node = name
             self.executed += 1
@@ -148,6 +158,9 @@ class DriftWorkflow:
                 self.node_name = await self._execute(name)
             except NodeFailed as failure:
                 self.node_name = await self._on_node_error(name, failure.message)
+            except Terminated:
+                await self._finish("TERMINATED", self.terminate_reason)
+                return
         if self.status not in FINAL_STATUSES:
             await self._finish("COMPLETED")
 
@@ -237,8 +250,12 @@ class DriftWorkflow:
         await workflow.wait_condition(lambda: task.done() or self.terminate_reason is not None)
         if not task.done():
             task.cancel()
-            raise ApplicationError(f"terminated: {self.terminate_reason}", type="Terminated", non_retryable=True)
+            raise Terminated
         return task.result()
+
+    def _raise_if_terminated(self) -> None:
+        if self.terminate_reason is not None:
+            raise Terminated
 
     async def _instruction(self, name: str, state: dict[str, Any], outcome: dict[str, Any]) -> str | None:
         self.view = outcome.get("view")
@@ -252,7 +269,7 @@ class DriftWorkflow:
         await workflow.wait_condition(lambda: self.resume_input is not None or self.terminate_reason is not None)
         self.waiting_for = None
         if self.resume_input is None:
-            return name  # terminated while waiting; the walk loop ends the run
+            raise Terminated
         payload, self.resume_input = self.resume_input, None
         key = state.get("contextOverrideKey") or name
         self.context[f"{key}:viewResponse"] = payload.get("viewResponse") or {}
@@ -292,7 +309,10 @@ class DriftWorkflow:
                 )
             except TimeoutError:
                 self.waiting_for = None
-                raise NodeFailed(f"node {name}: event '{event_name}' did not arrive within {timeout}s") from None
+                message = f"node {name}: event '{event_name}' did not arrive within {timeout}s"
+                self._record(name, "WAIT", "TIMEOUT", message)
+                raise NodeFailed(message) from None
+            self._raise_if_terminated()
             await self._running()
         self.waiting_for = None
         if event_name in self.events:
@@ -302,11 +322,13 @@ class DriftWorkflow:
         """A durable timer that a terminate interrupts."""
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self.terminate_reason is not None, timeout=timedelta(seconds=seconds))
+        self._raise_if_terminated()
 
     async def _child(self, name: str, child: dict[str, Any]) -> dict[str, Any]:
         if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
             raise NodeFailed(f"node {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
-        child_id = f"{workflow.info().workflow_id}.{name}.{self.executed}"
+        # Unguessable (workflow.uuid4 is replay-safe): no other tenant can take a child's id first.
+        child_id = f"{workflow.info().workflow_id}.{name}.{workflow.uuid4().hex[:16]}"
         child_input = RunInput(
             tenant=self.inp.tenant, workflow_key=child["workflowId"], version=str(child.get("version") or "ACTIVE"),
             start={**{k: self.context.get(k) for k in ("issueDetail", "customer", "orderDetails")},
@@ -316,9 +338,12 @@ class DriftWorkflow:
         )
         started_at = workflow.now()
         if child.get("mode") == "ASYNC":
-            await workflow.start_child_workflow(
-                WORKFLOW_NAME, child_input, id=child_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON
-            )
+            try:
+                await workflow.start_child_workflow(
+                    WORKFLOW_NAME, child_input, id=child_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON
+                )
+            except FailureError as error:
+                raise NodeFailed(f"node {name}: child {child_id} did not start: {_failure_message(error)}") from error
             self._record(name, "CHILD", "STARTED", "", self._meta_since(started_at))
             return {"workflowId": child_id, "workflowStatus": "RUNNING"}
         try:
@@ -353,6 +378,7 @@ class DriftWorkflow:
         request = PersistRequest(
             workflow_id=workflow.info().workflow_id, seq=seq, status=self.status, current_node=self.current_node,
             context=self.context, response=self._response(), timeline=self.timeline, notify=notify,
+            tenant=self.inp.tenant,
         )
         self.timeline = []
         await workflow.execute_local_activity(
@@ -372,17 +398,27 @@ class DriftWorkflow:
     def _meta_since(self, started_at: Any) -> dict[str, Any]:
         return {"startedAt": started_at.isoformat(), "durationMs": (workflow.now() - started_at).total_seconds() * 1000}
 
-    def _continue_as_new_if_due(self) -> None:
-        """Hand over to a fresh run before history grows large, but never under a caller's open update."""
+    async def _continue_as_new_if_due(self) -> None:
+        """Continue as new before history grows large. Open updates cannot move to the new run, so callers
+        still waiting for a stable state are answered now with the RUNNING state (the API turns that into
+        202, as past its sync timeout) and the hand-over waits for every handler to finish."""
         info = workflow.info()
         limit = self.limits.get("historyEvents", 10_000)
-        due = info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
-        if due and workflow.all_handlers_finished() and not self.timeline:
+        if not (info.is_continue_as_new_suggested() or info.get_current_history_length() > limit):
+            return
+        self.handing_over = True
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self.terminate_reason is not None)
+        self.handing_over = False
+        if self.terminate_reason is None:  # else the walk ends the run TERMINATED first
             workflow.continue_as_new(RunInput(**{**self.inp.__dict__, "carry": self._carry()}))
+
+    def _answered(self, after_seq: int) -> Callable[[], bool]:
+        """When a caller waiting for the next stable state after `after_seq` gets its answer."""
+        return lambda: self.handing_over or (self.status in STABLE_STATUSES and self.stable_seq > after_seq)
 
     def _carry(self) -> dict[str, Any]:
         names = ("definition", "key", "version", "limits", "context", "node_name", "executed", "recorded", "seq",
-                 "stable_seq", "status", "current_node", "view", "disposition", "error", "events")
+                 "stable_seq", "status", "current_node", "view", "disposition", "error", "events", "timeline")
         return {name: getattr(self, name) for name in names}
 
     # ----------------------------------------------------------------- responses
@@ -412,14 +448,15 @@ class DriftWorkflow:
     @workflow.update(name=UPDATE_WAIT_STABLE)
     async def wait_stable(self, after_seq: int = 0) -> dict[str, Any]:
         """Answer with the first stable state after `after_seq` (sync start, sync polling)."""
-        await workflow.wait_condition(lambda: self.status in STABLE_STATUSES and self.stable_seq > after_seq)
+        await workflow.wait_condition(self._answered(after_seq))
         return self._response()
 
     @workflow.update(name=UPDATE_RESUME)
     async def resume(self, payload: dict[str, Any]) -> dict[str, Any]:
-        after = self.stable_seq
+        # `seq`, not `stable_seq`: the WAITING state may still be persisting, and must not count as the answer.
+        after = self.seq
         self.resume_input = payload
-        await workflow.wait_condition(lambda: self.status in STABLE_STATUSES and self.stable_seq > after)
+        await workflow.wait_condition(self._answered(after))
         return self._response()
 
     @resume.validator
@@ -451,6 +488,8 @@ class DriftWorkflow:
             outcome = await self._node_activity(name, state, context)
         except NodeFailed as failure:
             return {**reply, "status": "FAILURE", "response": {"error": failure.message}}
+        except Terminated:
+            return {**reply, "status": "FAILURE", "response": {"error": "the run was terminated meanwhile"}}
         response = outcome.get("output", outcome.get("view"))
         self.context[state.get("contextOverrideKey") or name] = response
         await self._persist(stable=False, notify=False)

@@ -65,6 +65,14 @@ class _Died(Exception):
     pass
 
 
+class _TooLarge(Exception):
+    pass
+
+
+# A run's whole context must fit in one Temporal payload (2 MB), so no script result may be larger than this.
+MAX_RESULT_BYTES = 4 * 1024 * 1024
+
+
 class _Child:
     """One sandbox process and its pipes. Used by one thread at a time (checked out of the pool)."""
 
@@ -97,6 +105,8 @@ class _Child:
         import json
 
         size = _HEADER.unpack(self._read(_HEADER.size, deadline))[0]
+        if size > MAX_RESULT_BYTES:
+            raise _TooLarge(size)  # never read it: the child is replaced, its pipe with it
         return json.loads(self._read(size, deadline))
 
     def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -148,6 +158,9 @@ class SandboxPool:
         except _Died:
             child = self._replace(child)
             raise ScriptError("script exceeded its memory limit or crashed the sandbox process") from None
+        except _TooLarge as exc:
+            child = self._replace(child)
+            raise ScriptError(f"script result of {exc.args[0]} bytes exceeds the limit of {MAX_RESULT_BYTES}") from None
         except (TypeError, ValueError) as exc:  # raised by json.dumps before anything was written
             raise ScriptError(f"script inputs are not JSON values: {exc}") from None
         except BaseException:

@@ -107,6 +107,7 @@ class WebhookDelivery(models.Model):
     event = models.CharField(max_length=40)
     url = models.URLField(max_length=500)
     payload = models.JSONField()
+    state_seq = models.PositiveIntegerField(null=True, blank=True, help_text="The run state it reports.")
     status = models.CharField(max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -115,6 +116,8 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "webhook deliveries"
+        # One delivery per reported state: a retried persist cannot send the same state twice.
+        constraints = [models.UniqueConstraint(fields=["run", "state_seq"], name="uniq_delivery_per_state")]
 
     def __str__(self) -> str:
         return f"{self.event} {self.delivery_id}"

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from temporalio.client import (
     Client,
@@ -36,6 +37,7 @@ from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUn
 from drift.temporal import run_async, temporal_client
 from worker.types import (
     SIGNAL_EVENT,
+    STABLE_STATUSES,
     UPDATE_DISCONNECTED,
     UPDATE_RESUME,
     UPDATE_TERMINATE,
@@ -131,9 +133,11 @@ def _sync_wait() -> float:
 
 
 def _stable_or_accepted(workflow_id: str, operation: Callable[[Client], Awaitable[dict]]) -> Reply:
-    """The stable state the update returns, or (past the sync timeout) 202 with the mirror's state."""
+    """The stable state the update returns, or 202: past the sync timeout (with the mirror's state), or when
+    the run answered while still RUNNING (it hands over to a new run with continue-as-new)."""
     try:
-        return Reply(workflow_response(temporal_call(operation, wait=_sync_wait())))
+        body = workflow_response(temporal_call(operation, wait=_sync_wait()))
+        return Reply(body, accepted=body["workflowStatus"] not in STABLE_STATUSES)
     except SyncTimeout:
         return Reply(run_response(Run.objects.get(workflow_id=workflow_id)), accepted=True)
 
@@ -251,13 +255,23 @@ def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
     from apps.runs.webhooks import webhook_notify
 
     now = timezone.now()
-    updated = Run.objects.filter(workflow_id=workflow_id).exclude(status__in=FINAL_STATUSES).update(
-        status=RunStatus.TERMINATED, error_message=reason, finished_at=now, updated_at=now,
-    )
-    run = Run.objects.get(workflow_id=workflow_id)
-    if updated:
-        webhook_notify(run=run, response=run_response(run))
-    return run
+    with transaction.atomic():  # the webhook row commits with the status, or neither does
+        # Its SYNC children die with it (parent-close policy TERMINATE) without persisting either.
+        family = _run_and_descendants(workflow_id)
+        open_runs = Run.objects.filter(workflow_id__in=family).exclude(status__in=FINAL_STATUSES)
+        ended = list(open_runs.values_list("workflow_id", flat=True))
+        open_runs.update(status=RunStatus.TERMINATED, error_message=reason, finished_at=now, updated_at=now)
+        for run in Run.objects.filter(workflow_id__in=ended):
+            webhook_notify(run=run, response=run_response(run))
+    return Run.objects.get(workflow_id=workflow_id)
+
+
+def _run_and_descendants(workflow_id: str) -> list[str]:
+    family, frontier = [workflow_id], [workflow_id]
+    while frontier:
+        frontier = list(Run.objects.filter(parent_workflow_id__in=frontier).values_list("workflow_id", flat=True))
+        family += frontier
+    return family
 
 
 def run_execute_disconnected(*, tenant: str, workflow_id: str, node: str, parameters: dict | None) -> dict[str, Any]:

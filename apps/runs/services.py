@@ -7,13 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
 from apps.runs.webhooks import webhook_notify
-from drift.errors import NotFound
+from drift.errors import Conflict, NotFound
 from worker.types import PersistRequest, RunInput
 
 
@@ -49,6 +50,8 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
         raise
     pinned = {"definition_key": resolved["id"], "definition_version": resolved["version"], "status": RunStatus.RUNNING}
     run = run_register(workflow_id=workflow_id, inp=inp, **pinned)
+    if run.tenant != inp.tenant:
+        raise Conflict(f"workflow id '{workflow_id}' belongs to another tenant's run")
     if run.definition_version != resolved["version"]:  # the row came from the API before the worker pinned it
         Run.objects.filter(pk=run.pk).update(**pinned)
     limits = {
@@ -65,11 +68,16 @@ def run_record_state(request: PersistRequest) -> None:
     """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
     response = request.response
     with transaction.atomic():
+        run = Run.objects.only("id", "mode", "callback_url", "tenant", "client_id").filter(
+            workflow_id=request.workflow_id, tenant=request.tenant
+        ).first()
+        if run is None:  # not this tenant's run (run_begin refused it): write nothing anywhere
+            return
         get_context_store().save(
             request.workflow_id, context=request.context, current_node=request.current_node,
             status=request.status, seq=request.seq,
         )
-        updated = Run.objects.filter(workflow_id=request.workflow_id, state_seq__lt=request.seq).update(
+        Run.objects.filter(pk=run.pk, state_seq__lt=request.seq).update(
             status=request.status,
             current_node=request.current_node,
             disposition=response.get("disposition") or "",
@@ -77,14 +85,14 @@ def run_record_state(request: PersistRequest) -> None:
             view=response.get("view"),
             state_seq=request.seq,
             updated_at=timezone.now(),
-            finished_at=timezone.now() if request.status in FINAL_STATUSES else None,
+            # The first end counts: post-completion nodes persist again afterwards.
+            finished_at=Coalesce("finished_at", Now()) if request.status in FINAL_STATUSES else None,
         )
-        run = Run.objects.only("id", "mode", "callback_url", "tenant", "client_id").get(workflow_id=request.workflow_id)
         _timeline_append(run, request.timeline)
-        if updated and request.notify:
-            # In the same transaction: the delivery row exists exactly when the state does (a retried
-            # persist finds the state written and adds nothing); Celery gets it on commit.
-            webhook_notify(run=run, response=response)
+        if request.notify:
+            # In the same transaction and keyed by seq: every reported state gets exactly one delivery, even
+            # when a newer state (a disconnected node's) committed first; Celery gets it on commit.
+            webhook_notify(run=run, response=response, state_seq=request.seq)
 
 
 def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:

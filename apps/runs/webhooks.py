@@ -39,8 +39,9 @@ def webhook_event(status: str) -> str:
     return status if status in _OWN_EVENTS else RunStatus.WAITING
 
 
-def webhook_notify(*, run: Run, response: dict[str, Any]) -> WebhookDelivery | None:
-    """Record a delivery of this state change for an ASYNC run and enqueue it (after commit)."""
+def webhook_notify(*, run: Run, response: dict[str, Any], state_seq: int | None = None) -> WebhookDelivery | None:
+    """Record a delivery of this state change for an ASYNC run and enqueue it (after commit); a state already
+    recorded (`state_seq` seen before: a retried persist) is not recorded again."""
     if run.mode != RunMode.ASYNC:
         return None
     client = ApiClient.objects.filter(tenant=run.tenant, client_id=run.client_id).first()
@@ -53,9 +54,13 @@ def webhook_notify(*, run: Run, response: dict[str, Any]) -> WebhookDelivery | N
     payload = workflow_response(response) | {
         "event": event, "deliveryId": delivery_id, "timestamp": timezone.now().isoformat(),
     }
-    delivery = WebhookDelivery.objects.create(
-        delivery_id=delivery_id, run=run, event=event, url=url, payload=payload,
-    )
+    fields = {"delivery_id": delivery_id, "event": event, "url": url, "payload": payload}
+    if state_seq is None:
+        delivery, created = WebhookDelivery.objects.create(run=run, **fields), True
+    else:
+        delivery, created = WebhookDelivery.objects.get_or_create(run=run, state_seq=state_seq, defaults=fields)
+    if not created:
+        return delivery
     from apps.runs.tasks import deliver_webhook
 
     transaction.on_commit(lambda: deliver_webhook.delay(delivery_id))

@@ -19,6 +19,7 @@ from worker.tests.builders import (
     script_node,
     state,
     success_node,
+    value,
     wait_node,
     workflow,
 )
@@ -86,15 +87,18 @@ def test_branch_without_match_or_default_fails_the_run(runs, tenant):
     assert "r" in response["errorMessage"]
 
 
-def _loop_flow(tenant: str, exit_at: int) -> None:
-    publish_definitions(
-        tenant,
-        [script_node("inc", "return (_global.counter or 0) + 1"),
-         branch_node("more", [(f"return _global.counter < {exit_at}", "count")], default="done"), success_node()],
-        [workflow("loop", "count", [
-            state("count", "inc", "check", contextOverrideKey="counter"), state("check", "more"), state("done"),
-        ])],
-    )
+def _loop_flow(tenant: str, exit_at: int, ping: str = "") -> None:
+    """count -> check -> count ... -> done; with a `ping` URL, an HTTP node each round, so that the history
+    grows across workflow tasks (a loop of local activities alone runs inside one task)."""
+    nodes = [script_node("inc", "return (_global.counter or 0) + 1"),
+             branch_node("more", [(f"return _global.counter < {exit_at}", "count")], default="done"), success_node()]
+    states = [state("count", "inc", "ping" if ping else "check", contextOverrideKey="counter"),
+              state("check", "more"), state("done")]
+    if ping:
+        nodes.append({"id": "ping", "name": "ping", "type": "HTTP",
+                      "httpComponents": {"url": value(ping, "STATIC"), "method": "GET"}})
+        states.append(state("ping", "ping", "check"))
+    publish_definitions(tenant, nodes, [workflow("loop", "count", states)])
 
 
 def test_loop_that_exits(runs, tenant):
@@ -112,13 +116,17 @@ def test_loop_that_hits_the_node_limit(runs, tenant, settings):
     assert "node limit" in response["errorMessage"]
 
 
-def test_long_loop_continues_as_new_and_keeps_its_context(runs, tenant, settings):
+def test_long_loop_continues_as_new_and_keeps_its_context(runs, tenant, settings, httpserver):
     settings.DRIFT_HISTORY_EVENT_LIMIT = 40
-    _loop_flow(tenant, exit_at=60)
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/ping").respond_with_json({"pong": True})
+    _loop_flow(tenant, exit_at=60, ping=httpserver.url_for("/ping"))
     response = runs.start("loop", timeout=60)
-    assert response["workflowStatus"] == "COMPLETED"
+    # The sync caller cannot follow the run into its new execution: it is answered RUNNING at the hand-over.
+    assert response["workflowStatus"] == "RUNNING"
     assert runs.result(response["workflowId"])["output"]["counter"] == 60
-    assert NodeExecution.objects.filter(run__workflow_id=response["workflowId"]).count() == 121
+    assert NodeExecution.objects.filter(run__workflow_id=response["workflowId"]).count() == 181
+    assert runs.run_count(response["workflowId"]) > 1, "the run never continued as new"
 
 
 def test_node_error_goes_to_default_failure_node(runs, tenant):
@@ -317,3 +325,41 @@ def test_unknown_workflow_fails_the_run_clearly(runs, tenant):
     assert response["workflowStatus"] == "FAILED"
     assert "does-not-exist" in response["errorMessage"]
 
+
+
+@pytest.mark.parametrize("config", [
+    {"waitType": "ON_EVENT", "eventName": "never"},
+    {"waitType": "SCHEDULER_WAIT", "duration": 3600, "executionMode": "ASYNC"},
+])
+def test_terminate_inside_a_last_wait_ends_terminated_not_completed(runs, tenant, config):
+    publish_definitions(
+        tenant, [wait_node("hold", **config), script_node("after", "return 1")],
+        [workflow("holds", "h", [state("h", "hold", end=True), state("a", "after")],
+                  postWorkflowCompletionNodes=["a"])],
+    )
+    waiting = runs.start("holds")
+    assert waiting["workflowStatus"] in {"WAITING", "SCHEDULER_WAITING"}
+    ended = runs.update(waiting["workflowId"], UPDATE_TERMINATE, "stop")
+    assert ended["workflowStatus"] == "TERMINATED"
+    assert "a" not in runs.result(waiting["workflowId"])["output"], "post-completion nodes ran after a terminate"
+
+
+def test_delegated_instruction_is_a_stable_state(runs, tenant):
+    publish_definitions(
+        tenant, [instruction_node("handoff", [{"id": "x"}], workflowStatus="DELEGATED"), success_node()],
+        [workflow("delegate", "d", [state("d", "handoff", "done"), state("done")])],
+    )
+    response = runs.start("delegate", timeout=10)
+    assert response["workflowStatus"] == "DELEGATED"
+    assert runs.update(response["workflowId"], UPDATE_RESUME, {"viewResponse": {}})["workflowStatus"] == "COMPLETED"
+
+
+def test_an_oversized_node_output_fails_the_node_not_the_run_machinery(runs, tenant, settings):
+    settings.DRIFT_MAX_NODE_OUTPUT_BYTES = 10_000
+    publish_definitions(
+        tenant, [script_node("big", "return 'x' * 20000"), success_node()],
+        [workflow("big", "b", [state("b", "big", "done"), state("done")])],
+    )
+    response = runs.start("big", timeout=10)
+    assert response["workflowStatus"] == "FAILED"
+    assert "DRIFT_MAX_NODE_OUTPUT_BYTES" in response["errorMessage"]

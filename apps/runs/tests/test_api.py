@@ -9,7 +9,16 @@ from apps.runs.models import Run
 from apps.runs.tests.rest import client_for, start, start_order, wait_final
 from conftest import publish_definitions
 from drift.temporal import run_async
-from worker.tests.builders import instruction_node, script_node, state, success_node, wait_node, workflow
+from worker.tests.builders import (
+    branch_node,
+    instruction_node,
+    script_node,
+    state,
+    success_node,
+    value,
+    wait_node,
+    workflow,
+)
 
 pytestmark = pytest.mark.temporal
 
@@ -177,6 +186,25 @@ def test_start_past_the_sync_timeout_answers_202_and_the_run_goes_on(api, runs, 
     body = response.json()
     assert body["workflowId"] and body["workflowStatus"] in {"CREATED", "RUNNING"}
     assert wait_final(body["workflowId"]).status == "COMPLETED"
+
+
+def test_a_run_handing_over_to_continue_as_new_answers_202(api, runs, tenant, settings, httpserver):
+    settings.DRIFT_HISTORY_EVENT_LIMIT = 30
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/ping").respond_with_json({"pong": True})
+    ping = {"id": "ping", "name": "ping", "type": "HTTP",
+            "httpComponents": {"url": value(httpserver.url_for("/ping"), "STATIC"), "method": "GET"}}
+    publish_definitions(
+        tenant,
+        [script_node("inc", "return (_global.n or 0) + 1"), success_node(), ping,
+         branch_node("more", [("return _global.n < 25", "count")], default="done")],
+        [workflow("long", "count", [state("count", "inc", "call", contextOverrideKey="n"),
+                                    state("call", "ping", "check"), state("check", "more"), state("done")])],
+    )
+    response = start(api, params={"workflowId": "long"})
+    assert response.status_code == 202, response.json()
+    assert response.json()["workflowStatus"] == "RUNNING"
+    assert wait_final(response.json()["workflowId"]).status == "COMPLETED"
 
 
 # --------------------------------------------------------------------------- (i) tenant isolation
