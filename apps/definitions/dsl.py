@@ -133,6 +133,10 @@ def _check_parameters(path: str, state: dict, node: dict) -> list[Problem]:
     ]
 
 
+# After completion a run only notifies or records: nothing may wait, branch, start children or end it again.
+POST_COMPLETION_TYPES = frozenset({"HTTP", "SCRIPT"})
+
+
 def branch_targets(node: dict | None) -> Iterator[tuple[str, object]]:
     """(relative path, target) of a BRANCH node's choices and default."""
     if not isinstance(node, dict) or node.get("type") != "BRANCH":
@@ -161,6 +165,11 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         problems.append(Problem("$.postWorkflowCompletionNodes", "must be a list of state names"))
     for index, target in enumerate(post if isinstance(post, list) else []):
         check(f"$.postWorkflowCompletionNodes[{index}]", target, required=True)
+        node_type = (nodes.get(target) or {}).get("type") if isinstance(target, str) else None
+        if node_type and node_type not in POST_COMPLETION_TYPES:
+            problems.append(Problem(f"$.postWorkflowCompletionNodes[{index}]",
+                                    f"a {node_type} node cannot run after completion; use "
+                                    f"{' or '.join(sorted(POST_COMPLETION_TYPES))}"))
     for name, state in states.items():
         if not isinstance(state, dict):
             continue

@@ -70,3 +70,18 @@ def test_workflow_problems_all_reported(sample_nodes, sample_workflow):
         "$.states.done.resourceId",  # no ACTIVE version
         "$.states.decide.resourceId",  # is_returnable has no published (LATEST) version
     } <= paths
+
+
+@pytest.mark.django_db
+def test_post_completion_nodes_may_only_notify_or_record():
+    wait = {"id": "pause", "name": "pause", "type": "WAIT", "config": {"waitType": "ON_EVENT", "eventName": "x"}}
+    note = {"id": "note", "name": "note", "type": "SCRIPT",
+            "transformer": {"type": "SCRIPT", "value": {"type": "STRING", "data": "return 1"}}}
+    done = {"id": "done", "name": "done", "type": "SUCCESS"}
+    states = {name: {"instanceName": name, "type": "NODE", "nodeDefinition": node}
+              for name, node in (("end", done), ("wait", wait), ("note", note))}
+    body = {"id": "post", "startNode": "end", "states": states, "postWorkflowCompletionNodes": ["note", "wait"]}
+    problems = services.definition_validate(tenant=T, kind=Kind.WORKFLOW, body=body)
+    assert [(p.path, p.severity) for p in problems if "after completion" in p.problem] == [
+        ("$.postWorkflowCompletionNodes[1]", "error")
+    ]
