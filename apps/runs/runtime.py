@@ -29,7 +29,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from apps.clients.authentication import Principal
-from apps.definitions.selectors import workflow_resolve_for_run
+from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.runs.models import FINAL_STATUSES, Run, RunMode, RunStatus
 from apps.runs.selectors import run_find, run_get, run_response, workflow_response
 from apps.runs.services import run_register
@@ -284,9 +284,20 @@ def run_execute_disconnected(*, tenant: str, workflow_id: str, node: str, parame
         raise ServiceUnavailable(f"Node '{node}' did not answer within the sync timeout; retry later.") from None
 
 
+def _awaited_events(run: Run) -> set[str]:
+    """The event names the run's pinned workflow version can wait for."""
+    definition = workflow_get(tenant=run.tenant, key=run.definition_key, version=run.definition_version, enrich=True)
+    configs = [(state.get("nodeDefinition") or {}).get("config") or {} for state in definition["states"].values()]
+    return {config.get("eventName") for config in configs if config.get("waitType") == "ON_EVENT"}
+
+
 def run_send_event(*, tenant: str, workflow_id: str, event_name: str, payload: Any) -> dict[str, Any]:
     """3.6: signal the event; the run consumes it at (or when it reaches) the matching ON_EVENT wait."""
-    _open_run(tenant=tenant, workflow_id=workflow_id)
+    run = _open_run(tenant=tenant, workflow_id=workflow_id)
+    if run.definition_version is not None and event_name not in _awaited_events(run):
+        # Refused here: an event no wait can consume would sit in the run's state for ever.
+        raise NotFound(f"Workflow '{run.definition_key}' version {run.definition_version} has no ON_EVENT wait "
+                       f"for '{event_name}'.")
     temporal_call(lambda client: client.get_workflow_handle(workflow_id).signal(SIGNAL_EVENT, args=[event_name,
                                                                                                   payload]))
     return {"workflowId": workflow_id, "event": event_name, "delivered": True}

@@ -69,6 +69,8 @@ def _corpus(waiting: str, ended: str) -> list[Case]:
         Case("event to unknown run", "post", "/v3/workflow/nope/event/paid", 404, body={}),
         Case("disconnected on unknown run", "post", "/v3/workflow/nope/disconnected-node/execute", 404,
              body={"node": "x"}),
+        Case("event the workflow never waits for", "post", f"/v3/workflow/{waiting}/event/nope", 404, body={},
+             message_has="nope"),
         Case("unknown disconnected node", "post", f"/v3/workflow/{waiting}/disconnected-node/execute", 404,
              body={"node": "nope"}, message_has="nope"),
         # state conflicts
