@@ -72,7 +72,10 @@ class TwoLayerCache:
             # None ("does not exist yet") is never cached for immutable keys: it may be published later.
             if immutable and value is None:
                 return None
-            self._shared.set(key, {"v": value}, None if immutable else settings.DRIFT_SNAPSHOT_CACHE_SECONDS)
+            # A mutable value loaded while an invalidation arrived may predate that change: serve it to this
+            # caller, but never publish it to the other processes through the shared layer.
+            if immutable or generation == self._generation:
+                self._shared.set(key, {"v": value}, None if immutable else settings.DRIFT_SNAPSHOT_CACHE_SECONDS)
         self._local_put(key, value, immutable=immutable, generation=generation)
         return copy.deepcopy(value)
 
