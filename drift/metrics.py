@@ -1,11 +1,12 @@
 """Drift's Prometheus metrics, served by the API at `/metrics`.
 
-Other modules record into the instruments exported here:
-- `SYNC_WAIT_SECONDS.observe(seconds)`: how long a sync start/resume waited for the stable state;
-- `WEBHOOK_DELIVERIES.labels(outcome="delivered"|"retry"|"failed").inc()`: one per delivery attempt outcome.
+Recorded by the runtime API (apps/runs/runtime.py):
+- `drift_sync_wait_seconds`: how long a sync start/resume waited for the run's stable state.
 
-Computed at scrape time (custom collectors, so nothing has to be kept up to date):
+Computed at scrape time from the database (custom collectors: correct whichever process did the work, the
+worker or Celery, and nothing has to be kept up to date):
 - `drift_runs{status, workflow}`: runs in the Run mirror table by status and workflow definition;
+- `drift_webhook_deliveries{status}` and `drift_webhook_attempts{result}`: webhook outcomes;
 - `drift_definition_cache_hits_total{layer}` / `drift_definition_cache_misses_total` and
   `drift_definition_cache_hit_ratio`: read from `apps.definitions.cache.cache_stats()` of this process.
 
@@ -21,7 +22,7 @@ import time
 from collections.abc import Iterable
 
 from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -32,45 +33,61 @@ SYNC_WAIT_SECONDS = Histogram(
     "Time a synchronous start/resume call waited for the run's next stable state.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-WEBHOOK_DELIVERIES = Counter(
-    "drift_webhook_deliveries",
-    "Webhook delivery attempts by outcome (delivered, retry, failed).",
-    ["outcome"],
-)
 
 
 class RunsCollector(Collector):
-    """Counts of Run mirror rows grouped by status and workflow definition, queried at scrape time."""
+    """Runs by status and workflow, and webhook outcomes, counted in the database at scrape time."""
 
     def describe(self) -> Iterable:  # without it, registering would run a query at import time
         yield GaugeMetricFamily("drift_runs", "", labels=["status", "workflow"])
+        yield GaugeMetricFamily("drift_webhook_deliveries", "", labels=["status"])
+        yield GaugeMetricFamily("drift_webhook_attempts", "", labels=["result"])
         yield GaugeMetricFamily("drift_runs_scrape_error", "")
         yield GaugeMetricFamily("drift_runs_scrape_seconds", "")
 
     def collect(self) -> Iterable:
         from django.db import connection
-        from django.db.models import Count
 
-        from apps.runs.models import Run
-
-        runs = GaugeMetricFamily(
-            "drift_runs", "Runs in the Run mirror by status and workflow.", labels=["status", "workflow"]
-        )
-        errors = GaugeMetricFamily("drift_runs_scrape_error", "1 if the last runs query failed.")
+        families = [
+            GaugeMetricFamily("drift_runs", "Runs in the Run mirror by status and workflow.",
+                              labels=["status", "workflow"]),
+            GaugeMetricFamily("drift_webhook_deliveries", "Webhook deliveries by status (PENDING, RETRYING, "
+                              "DELIVERED, FAILED).", labels=["status"]),
+            GaugeMetricFamily("drift_webhook_attempts", "Webhook delivery attempts by result (2xx = ok, else error).",
+                              labels=["result"]),
+        ]
+        errors = GaugeMetricFamily("drift_runs_scrape_error", "1 if the last database count failed.")
         started = time.perf_counter()
         try:
-            rows = Run.objects.order_by().values("status", "definition_key").annotate(n=Count("id"))
-            for row in rows:
-                runs.add_metric([row["status"], row["definition_key"]], row["n"])
+            for family, rows in zip(families, _database_counts(), strict=True):
+                for labels, count in rows:
+                    family.add_metric(labels, count)
             errors.add_metric([], 0)
         except Exception:  # a scrape must not fail because the database is down; the error is exported
             logger.exception("runs metrics query failed")
             connection.close_if_unusable_or_obsolete()
             errors.add_metric([], 1)
-        yield runs
+        yield from families
         yield errors
         elapsed = time.perf_counter() - started
-        yield GaugeMetricFamily("drift_runs_scrape_seconds", "Time spent counting runs for this scrape.", value=elapsed)
+        yield GaugeMetricFamily("drift_runs_scrape_seconds", "Time spent counting for this scrape.", value=elapsed)
+
+
+def _database_counts() -> tuple[list, list, list]:
+    from django.db.models import Case, CharField, Count, Value, When
+
+    from apps.runs.models import Run, WebhookAttempt, WebhookDelivery
+
+    runs = Run.objects.order_by().values("status", "definition_key").annotate(n=Count("id"))
+    deliveries = WebhookDelivery.objects.order_by().values("status").annotate(n=Count("id"))
+    result = Case(When(status_code__gte=200, status_code__lt=300, then=Value("ok")), default=Value("error"),
+                  output_field=CharField())
+    attempts = WebhookAttempt.objects.order_by().annotate(result=result).values("result").annotate(n=Count("id"))
+    return (
+        [([row["status"], row["definition_key"]], row["n"]) for row in runs],
+        [([row["status"]], row["n"]) for row in deliveries],
+        [([row["result"]], row["n"]) for row in attempts],
+    )
 
 
 class DefinitionCacheCollector(Collector):

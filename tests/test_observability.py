@@ -16,18 +16,21 @@ from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 
 from drift.logging import JsonFormatter, TemporalContextFilter
-from drift.metrics import SYNC_WAIT_SECONDS, WEBHOOK_DELIVERIES
+from drift.metrics import SYNC_WAIT_SECONDS
 
 
 @pytest.mark.django_db
 def test_metrics_exposes_drift_metrics() -> None:
-    from apps.runs.models import Run
+    from apps.runs.models import Run, WebhookAttempt, WebhookDelivery
 
     workflow = f"wf-{uuid.uuid4().hex[:6]}"
     for status in ("COMPLETED", "COMPLETED", "WAITING"):
-        Run.objects.create(workflow_id=uuid.uuid4().hex, tenant="t", definition_key=workflow, status=status)
+        run = Run.objects.create(workflow_id=uuid.uuid4().hex, tenant="t", definition_key=workflow, status=status)
+    delivery = WebhookDelivery.objects.create(delivery_id=uuid.uuid4().hex, run=run, event="WAITING",
+                                              url="https://example.com/hook", payload={}, status="DELIVERED")
+    WebhookAttempt.objects.create(delivery=delivery, number=1, status_code=500)
+    WebhookAttempt.objects.create(delivery=delivery, number=2, status_code=200)
     SYNC_WAIT_SECONDS.observe(0.2)
-    WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
 
     response = Client().get("/metrics")
     assert response.status_code == 200
@@ -39,7 +42,9 @@ def test_metrics_exposes_drift_metrics() -> None:
     for name in (
         "drift_sync_wait_seconds_bucket",
         "drift_sync_wait_seconds_count",
-        'drift_webhook_deliveries_total{outcome="delivered"}',
+        'drift_webhook_deliveries{status="DELIVERED"} 1.0',
+        'drift_webhook_attempts{result="ok"} 1.0',
+        'drift_webhook_attempts{result="error"} 1.0',
         'drift_definition_cache_hits_total{layer="local"}',
         'drift_definition_cache_hits_total{layer="shared"}',
         "drift_definition_cache_misses_total",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from apps.runs.models import FINAL_STATUSES, Run, RunMode, RunStatus
 from apps.runs.selectors import run_find, run_get, run_response, workflow_response
 from apps.runs.services import run_register
 from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
+from drift.metrics import SYNC_WAIT_SECONDS
 from drift.temporal import run_async, temporal_client
 from worker.types import (
     SIGNAL_EVENT,
@@ -135,10 +137,13 @@ def _sync_wait() -> float:
 def _stable_or_accepted(workflow_id: str, operation: Callable[[Client], Awaitable[dict]]) -> Reply:
     """The stable state the update returns, or 202: past the sync timeout (with the mirror's state), or when
     the run answered while still RUNNING (it hands over to a new run with continue-as-new)."""
+    started = time.perf_counter()
     try:
         body = workflow_response(temporal_call(operation, wait=_sync_wait()))
+        SYNC_WAIT_SECONDS.observe(time.perf_counter() - started)
         return Reply(body, accepted=body["workflowStatus"] not in STABLE_STATUSES)
     except SyncTimeout:
+        SYNC_WAIT_SECONDS.observe(time.perf_counter() - started)
         return Reply(run_response(Run.objects.get(workflow_id=workflow_id)), accepted=True)
 
 

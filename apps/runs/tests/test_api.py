@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import REGISTRY
 from temporalio.client import WorkflowExecutionStatus
 
 from apps.runs.models import Run
@@ -32,6 +33,7 @@ def _resume(api, workflow_id: str, **selected):
 
 
 def test_sample_return_branch_waits_with_the_view_then_resume_completes(api, samples):
+    waits_before = REGISTRY.get_sample_value("drift_sync_wait_seconds_count") or 0
     waiting = start_order(api, "1", incidentId="inc-7")
     assert waiting.status_code == 200, waiting.json()
     body = waiting.json()
@@ -43,6 +45,7 @@ def test_sample_return_branch_waits_with_the_view_then_resume_completes(api, sam
     done = _resume(api, body["workflowId"], reason="DAMAGED", submit="SUBMIT")
     assert done.status_code == 200, done.json()
     assert done.json()["workflowStatus"] == "COMPLETED"
+    assert REGISTRY.get_sample_value("drift_sync_wait_seconds_count") == waits_before + 2  # start and resume
 
     detail = api.get(f"/v3/workflow/{body['workflowId']}?includeContext=true").json()
     assert detail["workflowStatus"] == "COMPLETED" and detail["finishedAt"]
