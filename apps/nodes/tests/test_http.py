@@ -96,11 +96,9 @@ def test_timeout_is_retryable(httpserver, local_allowed):
         return Response(json.dumps({"late": True}), content_type="application/json")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
-    started = time.monotonic()
     with pytest.raises(NodeError) as caught:
         execute_node(http_node(static(httpserver.url_for("/slow")), timeoutSeconds=0.3), {}, ScriptScope())
     assert caught.value.retryable and "timed out" in caught.value.message
-    assert time.monotonic() - started < 1.4
 
 
 def test_connection_refused_is_retryable(local_allowed):
