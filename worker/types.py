@@ -1,6 +1,8 @@
-"""Plain data shared by the workflow, its activities and the API (no Django imports)."""
+"""Plain data shared by the workflow, its activities and the API (no Django imports).
 
-from __future__ import annotations
+Deliberately without `from __future__ import annotations`: the SDK resolves these dataclasses' field types on
+every payload conversion, and string annotations would be eval()'d, i.e. compiled, each time.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any

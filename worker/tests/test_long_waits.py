@@ -3,7 +3,6 @@ are real Temporal timers, only the clock jumps."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 import uuid
@@ -15,6 +14,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from conftest import publish_definitions
+from drift.temporal import run_async
 from worker.main import build_worker
 from worker.tests.builders import script_node, state, success_node, wait_node, workflow
 from worker.types import WORKFLOW_NAME, RunInput
@@ -53,7 +53,8 @@ def test_waits_of_days_complete_in_skipped_time(tenant, transactional_db):
                 )
             return result, await env.get_current_time() - started
 
-    result, skipped = asyncio.run(run())
+    # On the suite's shared client loop: asyncio.run() would leave the main thread without an event loop.
+    result, skipped = run_async(run(), timeout=120)
     assert result["workflowStatus"] == "COMPLETED"
     assert result["output"]["a"] == "woke up"
     assert skipped > timedelta(days=365), "the ABSOLUTE_WAIT did not wait for its timestamp"
