@@ -282,6 +282,8 @@ class Stack:
             PYTHON, "-m", "gunicorn", "drift.wsgi", "-b", f"{o.host}:{o.port}", "--workers", "1",
             "--threads", str(o.threads), "--timeout", "120", "--graceful-timeout", "10",
             "--access-logfile", "-", "--error-logfile", "-",
+            # The seed's X_TENANT_ID spelling must reach the app (spec §3); safe: tenants come from API keys.
+            "--header-map", "dangerous",
         ], port=o.port)
         worker = self.spawn("worker", [
             PYTHON, "manage.py", "run_worker", "--health-port", str(o.worker_health_port),

@@ -22,6 +22,7 @@ case "$role" in
             --timeout "${GUNICORN_TIMEOUT:-120}" \
             --graceful-timeout 20 \
             --access-logfile - --error-logfile - \
+            --header-map dangerous \
             "$@"
         ;;
     worker)

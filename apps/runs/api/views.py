@@ -60,7 +60,8 @@ class RuntimeView(APIView):
         super().initial(request, *args, **kwargs)
         missing = [name for name, meta_names in _REQUIRED_HEADERS if not header(request, meta_names)]
         if missing:
-            raise InvalidInput(f"The {' and '.join(missing)} header is required on runtime calls.",
+            noun = "headers are" if len(missing) > 1 else "header is"
+            raise InvalidInput(f"The {' and '.join(missing)} {noun} required on runtime calls.",
                                [Problem(name, "header is required") for name in missing])
 
     @property
