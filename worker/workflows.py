@@ -43,7 +43,7 @@ REMOTE_NODE_TYPES = frozenset({"HTTP"})  # I/O nodes: regular activities; the re
 WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
 LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
-LOCAL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["NotFound"])
+LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
 PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
