@@ -138,7 +138,11 @@ POST_COMPLETION_TYPES = frozenset({"HTTP", "SCRIPT"})
 
 
 def branch_targets(node: dict | None) -> Iterator[tuple[str, object]]:
-    """(relative path, target) of a BRANCH node's choices and default."""
+    """(relative path, target) of a BRANCH node's choices and default, and of a screen's `timeoutNode`."""
+    if isinstance(node, dict) and node.get("type") == "INSTRUCTION" and isinstance(node.get("assignment"), dict):
+        if node["assignment"].get("timeoutNode") is not None:
+            yield "assignment.timeoutNode", node["assignment"]["timeoutNode"]
+        return
     if not isinstance(node, dict) or node.get("type") != "BRANCH":
         return
     choices = node.get("choices")

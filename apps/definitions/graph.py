@@ -9,9 +9,11 @@ from typing import Any
 
 
 def state_targets(state: dict[str, Any]) -> list[str]:
-    """The instances one state can move to: `nextNode`, and BRANCH choices and default."""
+    """The instances one state can move to: `nextNode`, BRANCH choices and default, a screen's `timeoutNode`."""
     targets = [state.get("nextNode")]
     node = state.get("nodeDefinition") or {}
+    if isinstance(node, dict) and node.get("type") == "INSTRUCTION" and isinstance(node.get("assignment"), dict):
+        targets.append(node["assignment"].get("timeoutNode"))
     if isinstance(node, dict) and node.get("type") == "BRANCH":
         targets += [choice.get("nextNode") for choice in node.get("choices") or [] if isinstance(choice, dict)]
         targets.append(node.get("defaultNode"))
