@@ -20,6 +20,7 @@ urlpatterns = [
         demo_order if settings.DRIFT_DEMO_ENDPOINTS else demo_disabled,
         name="demo-oms-order",
     ),
+    path("v3/", include("apps.tasks.api.urls")),
     path("v3/", include("apps.runs.api.urls")),
     path("", include("apps.definitions.api.urls")),
 ]
