@@ -9,6 +9,7 @@ from drift.health import healthz, readyz
 from drift.metrics import metrics_view
 
 urlpatterns = [
+    path("admin/inbox/", include("apps.tasks.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
