@@ -313,9 +313,9 @@ class DriftWorkflow:
         self._record(name, "INSTRUCTION", "TIMEOUT", message)
         self._close_task("TIMED_OUT")
         self.view = None
+        await self._running()  # closes the task now: a continue-as-new before the next persist would lose it
         if not assignment.get("timeoutNode"):
             raise NodeFailed(message)
-        await self._running()
         return assignment["timeoutNode"]
 
     def _close_task(self, outcome: str, by: str | None = None) -> None:

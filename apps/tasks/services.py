@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -61,28 +62,27 @@ def task_claim(*, task: Task, username: str) -> Task:
     """Claim an open task. A conditional update: of two operators claiming at once, exactly one wins."""
     if task.claimed_by == username and task.status == TaskStatus.OPEN:
         return task
-    with transaction.atomic():
-        won = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN, claimed_by="").update(
-            claimed_by=username, claimed_at=timezone.now())
-        if not won:
-            task.refresh_from_db()
-            raise Conflict(_why_not_open(task) if task.status != TaskStatus.OPEN
-                           else f"Task already claimed by {task.claimed_by}.")
-        _audit(task, username, "CLAIMED")
-    task.refresh_from_db()
-    return task
+    return _move_claim(task, username, holder="", new_holder=username, event="CLAIMED",
+                       refusal=lambda current: f"Task already claimed by {current}.")
 
 
 def task_release(*, task: Task, username: str) -> Task:
     """Give a claimed task back to the group; only its claimer can."""
+    return _move_claim(task, username, holder=username, new_holder="", event="RELEASED",
+                       refusal=lambda current: f"Task is not claimed by {username}.")
+
+
+def _move_claim(task: Task, username: str, *, holder: str, new_holder: str, event: str,
+                refusal: Callable[[str], str]) -> Task:
+    """Hand the claim from `holder` to `new_holder` only if it is still theirs (one UPDATE ... WHERE)."""
     with transaction.atomic():
-        released = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN, claimed_by=username).update(
-            claimed_by="", claimed_at=None)
-        if not released:
+        moved = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN, claimed_by=holder).update(
+            claimed_by=new_holder, claimed_at=timezone.now() if new_holder else None)
+        if not moved:
             task.refresh_from_db()
             raise Conflict(_why_not_open(task) if task.status != TaskStatus.OPEN
-                           else f"Task is not claimed by {username}.")
-        _audit(task, username, "RELEASED")
+                           else refusal(task.claimed_by))
+        _audit(task, username, event)
     task.refresh_from_db()
     return task
 

@@ -68,3 +68,9 @@ def test_a_task_held_by_a_colleague_cannot_be_submitted(task):
     assert "already claimed by bob" in response.context["conflict"]
     task.refresh_from_db()
     assert task.status == "OPEN"
+
+
+def test_the_task_admin_lists_every_task_for_superusers(task, admin_client):
+    page = admin_client.get("/admin/tasks/task/")
+    assert page.status_code == 200 and task.workflow_id in page.content.decode()
+    assert admin_client.get(f"/admin/inbox/{task.pk}/").status_code == 200  # superusers see every task

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from apps.runs.models import NodeExecution
 from apps.tasks.models import Task, TaskStatus
+from apps.tasks.services import task_claim
 from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.main import build_worker
@@ -63,12 +64,15 @@ def test_escalation_reassigns_on_time_and_timeout_takes_the_timeout_node(tenant,
                 for hours in (1, 2, 3):  # before the first step, after it, after the second
                     await env.sleep(hours * HOUR)
                     seen.append(await _settled(workflow_id, len(seen)))
+                    if len(seen) == 1:  # tier1's alice holds it when the escalation comes
+                        claimed = await asyncio.to_thread(lambda: task_claim(task=seen[0][0], username="alice"))
+                        assert claimed.claimed_by == "alice"
                 result = await handle.result()
             return seen, result
 
     seen, result = run_async(scenario(), timeout=120)
-    assert [(t.group, t.user, t.escalation_level) for [t] in seen] == [
-        ("tier1", "", 0), ("tier2", "", 1), ("tier2", "lead", 2)]
+    assert [(t.group, t.user, t.escalation_level, t.claimed_by) for [t] in seen] == [
+        ("tier1", "", 0, "alice"), ("tier2", "", 1, ""), ("tier2", "lead", 2, "")]  # escalation drops the claim
     assert result["workflowStatus"] == "COMPLETED"
     assert result["output"]["late"] == "nobody answered"
     [task] = _tasks(workflow_id)
