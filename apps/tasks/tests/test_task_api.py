@@ -62,6 +62,7 @@ def test_group_members_list_and_claim_outsiders_see_nothing(refund_flow, operato
     assert sorted(events) == [("alice", "CLAIMED"), ("alice", "RELEASED")]
 
 
+@pytest.mark.mysql
 def test_two_operators_claiming_at_once_exactly_one_wins(refund_flow, operators, as_user):
     workflow_id = _start(as_user("alice"))
     clients = {name: as_user(name) for name in ("alice", "bob")}
