@@ -75,3 +75,13 @@ def test_unknown_timeout_node_is_a_dangling_edge(api):
     response = api.post("/workflowDefinition/", body, format="json")
     assert response.status_code == 400
     assert [d["path"] for d in response.json()["details"]] == ["$.states.ask.nodeDefinition.assignment.timeoutNode"]
+
+
+def test_the_timeout_edge_is_on_the_graph():
+    from apps.definitions.graph_render import labelled_edges
+
+    screen = _screen({"group": GROUP, "timeoutSeconds": 60, "timeoutNode": "late"})
+    definition = {"states": {"ask": {"nodeDefinition": screen, "nextNode": "done"}, "late": {"nextNode": "done"},
+                             "done": {}}}
+    assert ("ask", "late", "timeout") in labelled_edges(definition)
+    assert ("ask", "done", "") in labelled_edges(definition)
