@@ -9,6 +9,7 @@ from drift.health import healthz, readyz
 from drift.metrics import metrics_view
 
 urlpatterns = [
+    path("admin/inbox/", include("apps.tasks.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -20,6 +21,7 @@ urlpatterns = [
         demo_order if settings.DRIFT_DEMO_ENDPOINTS else demo_disabled,
         name="demo-oms-order",
     ),
+    path("v3/", include("apps.tasks.api.urls")),
     path("v3/", include("apps.runs.api.urls")),
     path("", include("apps.definitions.api.urls")),
 ]

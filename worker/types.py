@@ -69,3 +69,4 @@ class PersistRequest:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     notify: bool = False
     tenant: str = ""
+    task: dict[str, Any] | None = None  # the human task of a WAITING screen with an assignment (spec §11)

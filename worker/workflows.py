@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
+    from worker import human_tasks
     from worker.types import (
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
@@ -104,6 +105,7 @@ class DriftWorkflow:
         self.terminate_reason: str | None = None
         self.handing_over = False  # continue-as-new pending: waiting callers are answered at once
         self.timeline: list[dict[str, Any]] = carry.get("timeline") or []  # not yet persisted
+        self.task: dict[str, Any] | None = None  # the open human task of the current screen (spec §11)
 
     # ----------------------------------------------------------------- main path
     @workflow.run
@@ -265,18 +267,61 @@ class DriftWorkflow:
             await self._finish(requested if requested in FINAL_STATUSES else "COMPLETED")
             return None
         self.waiting_for = "INSTRUCTION"
+        assignment = outcome.get("assignment")
+        self.task = human_tasks.open_task(name, assignment, self.seq + 1, workflow.now())
         await self._stable(requested if requested in WAITING_STATUSES else "WAITING")
-        await workflow.wait_condition(lambda: self.resume_input is not None or self.terminate_reason is not None)
+        timed_out = await self._await_resume(assignment)
         self.waiting_for = None
+        if timed_out:
+            return await self._screen_timed_out(name, assignment)
         if self.resume_input is None:
+            self._close_task("TERMINATED")
             raise Terminated
         payload, self.resume_input = self.resume_input, None
+        self._record(name, "INSTRUCTION", "RESUMED", "", {"actor": payload.get("resumedBy") or ""})
+        self._close_task("RESUMED", payload.get("resumedBy"))
         key = state.get("contextOverrideKey") or name
         self.context[f"{key}:viewResponse"] = payload.get("viewResponse") or {}
         self.context["params"].update(payload.get("params") or {})
         self.view = None
         await self._running()
         return state.get("nextNode")
+
+    async def _await_resume(self, assignment: dict[str, Any] | None) -> bool:
+        """Wait for the resume; escalation steps reassign the task on Temporal timers (no polling).
+        True when the screen's timeout fired first."""
+        began = workflow.now()
+        for after, step in human_tasks.deadlines(assignment):
+            remaining = (began + timedelta(seconds=after) - workflow.now()).total_seconds()
+            if remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(self._answered_screen, timeout=timedelta(seconds=remaining))
+            if self._answered_screen():
+                return False
+            if step is None:
+                return True
+            self.task = human_tasks.escalate(self.task, step)
+            await self._persist(stable=False, notify=False)
+        await workflow.wait_condition(self._answered_screen)
+        return False
+
+    def _answered_screen(self) -> bool:
+        return self.resume_input is not None or self.terminate_reason is not None
+
+    async def _screen_timed_out(self, name: str, assignment: dict[str, Any]) -> str:
+        message = f"node {name}: no resume within {assignment['timeoutSeconds']}s"
+        self._record(name, "INSTRUCTION", "TIMEOUT", message)
+        self._close_task("TIMED_OUT")
+        self.view = None
+        await self._running()  # closes the task now: a continue-as-new before the next persist would lose it
+        if not assignment.get("timeoutNode"):
+            raise NodeFailed(message)
+        return assignment["timeoutNode"]
+
+    def _close_task(self, outcome: str, by: str | None = None) -> None:
+        """The next persist closes the screen's task with this outcome."""
+        if self.task is not None:
+            self.task = {**self.task, "state": outcome, "closedBy": by or ""}
 
     async def _wait(self, name: str, key: str, wait: dict[str, Any]) -> None:
         if wait["type"] == "EVENT":
@@ -378,9 +423,11 @@ class DriftWorkflow:
         request = PersistRequest(
             workflow_id=workflow.info().workflow_id, seq=seq, status=self.status, current_node=self.current_node,
             context=self.context, response=self._response(), timeline=self.timeline, notify=notify,
-            tenant=self.inp.tenant,
+            tenant=self.inp.tenant, task=self.task,
         )
         self.timeline = []
+        if self.task is not None and self.task["state"] != "OPEN":
+            self.task = None  # closed by this persist
         await workflow.execute_local_activity(
             ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=PERSIST_RETRY
         )
@@ -393,6 +440,7 @@ class DriftWorkflow:
         self.timeline.append({
             "seq": self.recorded, "instance": name, "type": node_type, "outcome": outcome, "error": error,
             "startedAt": meta.get("startedAt") or workflow.now().isoformat(), "durationMs": meta.get("durationMs", 0),
+            **({"actor": meta["actor"]} if meta.get("actor") else {}),
         })
 
     def _meta_since(self, started_at: Any) -> dict[str, Any]:

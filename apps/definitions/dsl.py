@@ -4,7 +4,7 @@ referenced node definitions come through the `NodeLookup` the caller passes in."
 import re
 from collections.abc import Callable, Iterator
 
-from apps.definitions.graph import state_targets
+from apps.definitions.graph import state_targets, timeout_target
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
 from drift.errors import Problem
@@ -138,7 +138,9 @@ POST_COMPLETION_TYPES = frozenset({"HTTP", "SCRIPT"})
 
 
 def branch_targets(node: dict | None) -> Iterator[tuple[str, object]]:
-    """(relative path, target) of a BRANCH node's choices and default."""
+    """(relative path, target) of a BRANCH node's choices and default, and of a screen's `timeoutNode`."""
+    if timeout_target(node) is not None:
+        yield "assignment.timeoutNode", timeout_target(node)
     if not isinstance(node, dict) or node.get("type") != "BRANCH":
         return
     choices = node.get("choices")

@@ -9,13 +9,21 @@ from typing import Any
 
 
 def state_targets(state: dict[str, Any]) -> list[str]:
-    """The instances one state can move to: `nextNode`, and BRANCH choices and default."""
+    """The instances one state can move to: `nextNode`, BRANCH choices and default, a screen's `timeoutNode`."""
     targets = [state.get("nextNode")]
     node = state.get("nodeDefinition") or {}
+    targets.append(timeout_target(node))
     if isinstance(node, dict) and node.get("type") == "BRANCH":
         targets += [choice.get("nextNode") for choice in node.get("choices") or [] if isinstance(choice, dict)]
         targets.append(node.get("defaultNode"))
     return [target for target in targets if isinstance(target, str) and target]
+
+
+def timeout_target(node: Any) -> Any:
+    """Where an INSTRUCTION screen with an `assignment` goes when nobody answers in time (None: nowhere)."""
+    if isinstance(node, dict) and node.get("type") == "INSTRUCTION" and isinstance(node.get("assignment"), dict):
+        return node["assignment"].get("timeoutNode")
+    return None
 
 
 def edges(definition: dict[str, Any]) -> dict[str, list[str]]:

@@ -54,7 +54,7 @@ def _state_type(state: dict[str, Any]) -> str:
 
 
 def labelled_edges(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(source, target, label) for every edge of `graph.edges`; BRANCH choices are labelled."""
+    """(source, target, label) for every edge of `graph.edges`; BRANCH choices and screen timeouts are labelled."""
     states = definition.get("states") if isinstance(definition.get("states"), dict) else {}
     out: list[tuple[str, str, str]] = []
     for source, targets in graph.edges(definition).items():
@@ -67,6 +67,8 @@ def labelled_edges(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
                     labels.setdefault(choice["nextNode"], []).append(f"#{index}")
             if isinstance(node.get("defaultNode"), str):
                 labels.setdefault(node["defaultNode"], []).append("default")
+        if isinstance(graph.timeout_target(node), str):
+            labels.setdefault(graph.timeout_target(node), []).append("timeout")
         seen: set[str] = set()
         for target in targets:
             if target in seen:

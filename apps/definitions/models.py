@@ -141,7 +141,7 @@ class AuditAction(models.TextChoices):
 
 
 class AuditEntry(models.Model):
-    """Who changed what and when; `kind` is NODE, WORKFLOW, ROUTE or ENUM."""
+    """Who changed what and when; `kind` is NODE, WORKFLOW, ROUTE, ENUM or TASK (claim, release, resume)."""
 
     tenant = models.CharField(max_length=64)
     kind = models.CharField(max_length=16)

@@ -68,6 +68,7 @@ class NodeExecution(models.Model):
     node_type = models.CharField(max_length=20)
     outcome = models.CharField(max_length=20, help_text="SUCCESS, FAILURE, WAITING ...")
     error = models.TextField(blank=True)
+    actor = models.CharField(max_length=200, blank=True, help_text="Who answered a screen (resume), if anyone.")
     started_at = models.DateTimeField()
     duration_ms = models.FloatField(default=0)
 

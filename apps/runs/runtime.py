@@ -235,10 +235,11 @@ def _version(raw: Any) -> str | None:
 # --------------------------------------------------------------------------- the other calls
 
 
-def run_resume(*, tenant: str, workflow_id: str, payload: dict[str, Any]) -> Reply:
-    """3.2: hand the view response to a WAITING run and answer with its next stable state."""
+def run_resume(*, tenant: str, workflow_id: str, payload: dict[str, Any], actor: str = "") -> Reply:
+    """3.2: hand the view response to a WAITING run and answer with its next stable state. `actor` (the API's
+    user, or the operator of a human task) is recorded on the timeline and closes the screen's task."""
     _open_run(tenant=tenant, workflow_id=workflow_id)
-    return _stable_or_accepted(workflow_id, _update(workflow_id, UPDATE_RESUME, payload))
+    return _stable_or_accepted(workflow_id, _update(workflow_id, UPDATE_RESUME, {**payload, "resumedBy": actor}))
 
 
 def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
@@ -258,6 +259,8 @@ def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
 def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
     """Mirror a hard termination (the workflow could not persist it) and notify ASYNC callers."""
     from apps.runs.webhooks import webhook_notify
+    from apps.tasks.models import TaskStatus
+    from apps.tasks.services import tasks_close  # tasks depend on runs: imported when used
 
     now = timezone.now()
     with transaction.atomic():  # the webhook row commits with the status, or neither does
@@ -266,6 +269,7 @@ def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
         open_runs = Run.objects.filter(workflow_id__in=family).exclude(status__in=FINAL_STATUSES)
         ended = list(open_runs.values_list("workflow_id", flat=True))
         open_runs.update(status=RunStatus.TERMINATED, error_message=reason, finished_at=now, updated_at=now)
+        tasks_close(workflow_ids=ended, status=TaskStatus.TERMINATED)
         for run in Run.objects.filter(workflow_id__in=ended):
             webhook_notify(run=run, response=run_response(run))
     return Run.objects.get(workflow_id=workflow_id)

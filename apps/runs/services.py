@@ -66,9 +66,12 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
 
 def run_record_state(request: PersistRequest) -> None:
     """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
+    from apps.tasks.services import task_record  # tasks depend on runs: imported when used
+
     response = request.response
     with transaction.atomic():
-        run = Run.objects.only("id", "mode", "callback_url", "tenant", "client_id").filter(
+        fields = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key")
+        run = Run.objects.only(*fields).filter(
             workflow_id=request.workflow_id, tenant=request.tenant
         ).first()
         if run is None:  # not this tenant's run (run_begin refused it): write nothing anywhere
@@ -89,6 +92,7 @@ def run_record_state(request: PersistRequest) -> None:
             finished_at=Coalesce("finished_at", Now()) if request.status in FINAL_STATUSES else None,
         )
         _timeline_append(run, request.timeline)
+        task_record(run=run, task=request.task, status=request.status)
         if request.notify:
             # In the same transaction and keyed by seq: every reported state gets exactly one delivery, even
             # when a newer state (a disconnected node's) committed first; Celery gets it on commit.
@@ -99,7 +103,7 @@ def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:
     rows = [
         NodeExecution(
             run=run, seq=entry["seq"], instance_name=entry["instance"], node_type=entry["type"],
-            outcome=entry["outcome"], error=entry.get("error") or "",
+            outcome=entry["outcome"], error=entry.get("error") or "", actor=entry.get("actor") or "",
             started_at=datetime.fromisoformat(entry["startedAt"]), duration_ms=entry.get("durationMs") or 0,
         )
         for entry in entries

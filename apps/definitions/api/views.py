@@ -241,7 +241,7 @@ class EnumEntryView(DriftAPIView):
 
 class AuditLogView(DriftAPIView):
     @extend_schema(summary="Audit trail, newest first", responses=s.AuditEntrySerializer(many=True), parameters=[
-        OpenApiParameter("kind", str, enum=["NODE", "WORKFLOW", "ROUTE", "ENUM"]), OpenApiParameter("id", str),
+        OpenApiParameter("kind", str, enum=["NODE", "WORKFLOW", "ROUTE", "ENUM", "TASK"]), OpenApiParameter("id", str),
         OpenApiParameter("limit", int), OpenApiParameter("offset", int),
     ])
     def get(self, request: Request) -> Response:

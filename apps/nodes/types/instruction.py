@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from apps.nodes import checks
+from apps.nodes import assignment, checks
 from apps.nodes.base import NodeType
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
@@ -26,7 +26,7 @@ def validate(node: dict, path: str) -> list[Problem]:
         problems += _validate_option(option, f"{path}.inputOptions[{index}]")
     for key in ATTRIBUTES:
         problems += _validate_attribute(node.get(key), f"{path}.{key}")
-    return problems
+    return problems + assignment.validate(node.get("assignment"), f"{path}.assignment")
 
 
 def _validate_attribute(value: Any, path: str) -> list[Problem]:
@@ -78,7 +78,8 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
         "inputOptions": [_build_option(option, scope) for option in node.get("inputOptions") or []],
     }
     return {"output": None, "view": view, "disposition": _attribute(node, "disposition", scope),
-            "workflowStatus": _attribute(node, "workflowStatus", scope)}
+            "workflowStatus": _attribute(node, "workflowStatus", scope),
+            "assignment": assignment.resolve(node.get("assignment"), scope)}
 
 
 def _attribute(node: dict, key: str, scope: ScriptScope) -> Any:

@@ -82,7 +82,8 @@ class ResumeView(RuntimeView):
                    parameters=HEADERS, responses={200: s.WorkflowResponseSerializer, 202: ACCEPTED, **ERRORS})
     def put(self, request: Request, workflow_id: str) -> Response:
         payload = _validated(s.ResumeSerializer, request.data)
-        return _reply(runtime.run_resume(tenant=self.principal.tenant, workflow_id=workflow_id, payload=payload))
+        return _reply(runtime.run_resume(tenant=self.principal.tenant, workflow_id=workflow_id, payload=payload,
+                                         actor=self.principal.username))
 
 
 class TerminateView(RuntimeView):
