@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.definitions",
     "apps.nodes",
     "apps.runs",
+    "apps.trials",
 ]
 
 MIDDLEWARE = [
