@@ -170,3 +170,19 @@ def test_mock_on_a_node_that_calls_nothing_and_unknown_node(api, tenant):
     refused = dry_run(api, "total", {"mock": {"status": 200}})
     assert refused.status_code == 400 and refused.json()["details"][0]["path"] == "$.mock"
     assert dry_run(api, "missing").status_code == 404
+
+
+def test_admin_try_view_answers_json_and_refuses_bad_input(client, tenant, django_user_model):
+    from apps.definitions.models import NodeDefinition
+
+    django_user_model.objects.create_superuser("op", "op@example.com", "pw")
+    client.login(username="op", password="pw")
+    publish_definitions(tenant, [script_node("total", "return _global.params.a * 2")], [])
+    url = f"/admin/definitions/nodedefinition/{NodeDefinition.objects.get(tenant=tenant).pk}/try/"
+    ok = client.post(url, {"version": "1", "context": {"params": {"a": 21}}}, content_type="application/json")
+    assert ok.json()["outcome"] == {"output": 42}
+    assert client.post(url, '{"context": NaN}', content_type="application/json").status_code == 400
+    assert client.post(url, "[1]", content_type="application/json").status_code == 400
+    bad_version = client.post(url, {"version": "x"}, content_type="application/json")
+    assert bad_version.status_code == 400 and bad_version.json()["details"][0]["path"] == "$.version"
+    assert client.get(url).status_code == 405

@@ -1,0 +1,71 @@
+"""Admin side of trying and testing (spec §9): the node page's "Try it" panel.
+
+The definitions admin stays unaware of this app: its node admin is re-registered here with the extra
+views (this app is installed after apps.definitions, so its admin module loads later).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path
+from rest_framework.exceptions import ValidationError
+
+from apps.definitions.admin import NodeDefinitionAdmin
+from apps.definitions.models import NodeDefinition
+from apps.definitions.versions import parse_version
+from apps.trials.api.serializers import DryRunInputSerializer
+from apps.trials.dryrun import node_dry_run
+from drift.errors import DriftError, error_response
+
+SAMPLE_CONTEXT = {"params": {}, "issueDetail": {}, "customer": {}, "orderDetails": {}, "config": {}}
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+class NodeDefinitionTryAdmin(NodeDefinitionAdmin):
+    """The node admin with a "Try it" panel: a sample context editor and the dry-run report beside it."""
+
+    change_form_template = "admin/trials/node_change_form.html"
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        extra = [path("<int:pk>/try/", self.admin_site.admin_view(self.try_view), name=f"{prefix}_try")]
+        return extra + super().get_urls()
+
+    def try_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = self._object(request, pk, write=False)
+        if request.method != "POST":
+            return JsonResponse({"error": "METHOD", "message": "POST a dry-run request."}, status=405)
+        try:
+            body = json.loads(request.body or b"{}", parse_constant=_refuse_constant)
+            version = parse_version(body.pop("version", None) if isinstance(body, dict) else None,
+                                    path="$.version", default="SNAPSHOT")
+            serializer = DryRunInputSerializer(data=body)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            report = node_dry_run(tenant=obj.tenant, key=obj.key, version=version, context=data["context"],
+                                  parameters=data["parameters"], mock=data["mock"])
+        except ValueError:
+            return JsonResponse({"error": "INVALID", "message": "The request is not JSON."}, status=400)
+        except (DriftError, ValidationError) as exc:
+            response = error_response(exc)
+            return JsonResponse(response.data, status=response.status_code)
+        return JsonResponse(report)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update({
+                "try_url": self._url("try", obj.pk),
+                "try_versions": ["SNAPSHOT", *(str(n) for n in range(obj.latest_version, 0, -1))],
+                "try_sample_context": json.dumps(SAMPLE_CONTEXT, indent=2),
+            })
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+
+admin.site.unregister(NodeDefinition)
+admin.site.register(NodeDefinition, NodeDefinitionTryAdmin)
