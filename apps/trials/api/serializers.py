@@ -60,3 +60,23 @@ class DryRunReportSerializer(serializers.Serializer):
     error = DryRunErrorSerializer(required=False)
     request = serializers.JSONField(required=False, help_text="HTTP: the request made (resolved components).")
     response = serializers.JSONField(required=False, help_text="HTTP: the response seen (`mocked` when mocked).")
+
+
+class TestCaseReportSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    passed = serializers.BooleanField()
+    failure = serializers.CharField(allow_null=True, help_text="The first differing expectation.")
+    status = serializers.CharField(allow_null=True)
+    path = serializers.ListField(child=serializers.CharField())
+    states = serializers.JSONField(help_text="The states the run reported (WAITING with its view, ...).")
+    timeline = serializers.JSONField()
+
+
+class TestReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    workflowId = serializers.CharField()  # noqa: N815 - the API's camelCase
+    version = serializers.JSONField()
+    passed = serializers.BooleanField()
+    cases = TestCaseReportSerializer(many=True)
+    actor = serializers.CharField()
+    createdAt = serializers.DateTimeField()  # noqa: N815

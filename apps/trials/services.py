@@ -1,0 +1,23 @@
+"""Writes of the trials app: running a workflow version's test cases and keeping the report."""
+
+from __future__ import annotations
+
+from apps.definitions.models import Kind
+from apps.definitions.selectors import definition_get, definition_number, workflow_inline_nodes
+from apps.definitions.versions import VersionSpec
+from apps.runs.services import run_limits
+from apps.trials.models import TestReport
+from apps.trials.runner import run_cases
+
+
+def workflow_test(*, tenant: str, key: str, version: VersionSpec, actor: str) -> TestReport:
+    """Run every test case of one version (SNAPSHOT included) on the real engine; store and return the report."""
+    number = definition_number(tenant=tenant, kind=Kind.WORKFLOW, key=key, version=version)
+    body = definition_get(tenant=tenant, kind=Kind.WORKFLOW, key=key, version=number)
+    cases = body.get("tests") or []
+    runnable = {k: v for k, v in body.items() if k != "tests"}  # the cases travel apart, one per run
+    definition = workflow_inline_nodes(tenant=tenant, body=runnable, pin=True, strict=True) if cases else runnable
+    reports = run_cases(tenant=tenant, key=key, version=number, definition=definition, limits=run_limits(),
+                        cases=cases)
+    return TestReport.objects.create(tenant=tenant, workflow_key=key, version=number, actor=actor, cases=reports,
+                                     passed=all(case["passed"] for case in reports))
