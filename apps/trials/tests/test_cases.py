@@ -108,3 +108,25 @@ def test_bad_cases_are_refused_at_save_with_their_path(api, tenant, tests, path)
     response = api.post("/workflowDefinition/", flows.refund(tests), format="json")
     assert response.status_code == 400, response.content
     assert path in [d["path"] for d in response.json()["details"]], response.json()
+
+
+def test_a_version_activates_only_when_its_cases_pass_and_the_audit_names_the_report(api, tenant, worker):
+    from apps.definitions.models import AuditEntry
+    from apps.trials.models import TestReport
+
+    publish_definitions(tenant, flows.nodes(), [flows.refund(flows.cases())])  # v1 active: its cases passed
+    activation = AuditEntry.objects.filter(tenant=tenant, key="refund", action="ACTIVATE").get()
+    assert TestReport.objects.get(pk=activation.details["testReport"]).passed is True
+
+    broken = flows.refund(flows.cases(), threshold=1000)
+    assert api.put("/workflowDefinition/", broken, format="json").status_code == 200
+    assert api.post("/workflowDefinition/refund/publishWorkflow/").json()["version"] == 2
+    refused = api.post("/workflowDefinition/refund/activate?version=2")
+    assert refused.status_code == 409, refused.content
+    body = refused.json()
+    assert [d["path"] for d in body["details"]] == ["$.tests[1]", "$.tests[2]"]
+    assert body["details"][0]["problem"].startswith("big refunds wait for a reviewer: status: expected WAITING")
+    assert TestReport.objects.get(pk=body["testReport"]).passed is False
+    assert api.get("/workflowDefinition/refund/versions/").json()["activeVersion"] == 1
+    assert AuditEntry.objects.filter(tenant=tenant, key="refund", action="ACTIVATE").count() == 1
+    assert api.post("/workflowDefinition/refund/activate?version=1").status_code == 200  # rollback: passes
