@@ -1,4 +1,5 @@
-"""Admin side of trying and testing (spec §9): the node page's "Try it" panel.
+"""Admin side of trying and testing (spec §9): the node page's "Try it" panel, the workflow page's
+"Run tests" button with its report, and a finished run turned into a test case.
 
 The definitions admin stays unaware of this app: its node admin is re-registered here with the extra
 views (this app is installed after apps.definitions, so its admin module loads later).
@@ -9,15 +10,19 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path
 from rest_framework.exceptions import ValidationError
 
-from apps.definitions.admin import NodeDefinitionAdmin
-from apps.definitions.models import NodeDefinition
+from apps.definitions.admin import NodeDefinitionAdmin, WorkflowDefinitionAdmin, actor_of, report_error
+from apps.definitions.models import NodeDefinition, WorkflowDefinition
 from apps.definitions.versions import parse_version
 from apps.trials.api.serializers import DryRunInputSerializer
 from apps.trials.dryrun import node_dry_run
+from apps.trials.models import TestReport
+from apps.trials.services import workflow_test
 from drift.errors import DriftError, error_response
 
 SAMPLE_CONTEXT = {"params": {}, "issueDetail": {}, "customer": {}, "orderDetails": {}, "config": {}}
@@ -67,5 +72,54 @@ class NodeDefinitionTryAdmin(NodeDefinitionAdmin):
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
 
+class WorkflowDefinitionTestAdmin(WorkflowDefinitionAdmin):
+    """The workflow admin with a "Run tests" button and the test reports of the definition."""
+
+    change_form_template = "admin/trials/workflow_change_form.html"
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        extra = [
+            path("<int:pk>/tests/run/", self.admin_site.admin_view(self.run_tests_view), name=f"{prefix}_run_tests"),
+            path("<int:pk>/tests/<int:report_id>/", self.admin_site.admin_view(self.test_report_view),
+                 name=f"{prefix}_test_report"),
+        ]
+        return extra + super().get_urls()
+
+    def run_tests_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = self._object(request, pk, write=False)
+        if request.method != "POST":
+            return self._back(obj)
+        try:
+            version = parse_version(request.POST.get("version"), path="version", default="SNAPSHOT")
+            report = workflow_test(tenant=obj.tenant, key=obj.key, version=version, actor=actor_of(request))
+        except DriftError as exc:
+            report_error(request, exc)
+            return self._back(obj)
+        return HttpResponseRedirect(self._url("test_report", obj.pk, report.pk))
+
+    def test_report_view(self, request: HttpRequest, pk: int, report_id: int) -> HttpResponse:
+        obj = self._object(request, pk, write=False)
+        report = get_object_or_404(TestReport, pk=report_id, tenant=obj.tenant, workflow_key=obj.key)
+        recent = TestReport.objects.filter(tenant=obj.tenant, workflow_key=obj.key)[:20]
+        cases = [{**case, "timeline_rows": case.get("timeline") or [],
+                  "views": [state["view"] for state in case.get("states") or [] if state.get("view")]}
+                 for case in report.cases]
+        context = self._context(request, obj, f"Test report {report.pk} of {obj.key}", report=report, cases=cases,
+                                recent=[(r, self._url("test_report", obj.pk, r.pk)) for r in recent],
+                                failed=sum(1 for case in report.cases if not case["passed"]))
+        return TemplateResponse(request, "admin/trials/test_report.html", context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update({
+                "run_tests_url": self._url("run_tests", obj.pk),
+                "test_versions": ["SNAPSHOT", *(str(n) for n in range(obj.latest_version, 0, -1))],
+            })
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+
 admin.site.unregister(NodeDefinition)
 admin.site.register(NodeDefinition, NodeDefinitionTryAdmin)
+admin.site.unregister(WorkflowDefinition)
+admin.site.register(WorkflowDefinition, WorkflowDefinitionTestAdmin)

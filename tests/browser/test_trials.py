@@ -1,4 +1,5 @@
-"""Trying and testing definitions in a real browser (spec §9): the node page's "Try it" panel."""
+"""Trying and testing definitions in a real browser (spec §9): the node page's "Try it" panel, the workflow
+page's "Run tests" report, and a broken version refused at activation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.definitions.cache import definition_cache
-from apps.definitions.models import NodeDefinition
+from apps.definitions.models import NodeDefinition, WorkflowDefinition
+from apps.trials.tests import flows
 from conftest import publish_definitions
 from worker.tests.builders import script_node
 
@@ -60,3 +62,50 @@ def test_try_a_script_node_beside_its_sample_context(page, screenshot, live_serv
     page.fill("#drift-try-context", "{not json")
     page.click("#drift-try-run")
     assert "Context is not valid JSON" in page.locator("#drift-try-status").inner_text()
+
+
+@pytest.mark.temporal
+@pytest.mark.django_db(transaction=True)
+def test_run_tests_and_a_broken_version_cannot_be_activated(page, screenshot, live_server, worker, tenant):
+    definition_cache.clear()
+    get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
+    publish_definitions(tenant, flows.nodes(), [flows.refund(flows.cases())])
+    pk = WorkflowDefinition.objects.get(tenant=tenant, key="refund").pk
+    change_url = f"{live_server.url}/admin/definitions/workflowdefinition/{pk}/change/"
+    _login(page, live_server.url)
+
+    # --- v1's cases pass: the report shows each case, its path and timeline
+    page.goto(change_url)
+    page.select_option("#drift-test-version", "1")
+    page.click("#drift-run-tests")
+    page.wait_for_selector("#drift-test-summary")
+    assert page.locator("#drift-test-summary").inner_text().startswith("PASSED Version 1: 3 cases")
+    paths = page.locator(".drift-case-path").all_inner_texts()
+    assert paths[1] == "fetch › decide › review" and paths[2] == "fetch › decide › review › pause › done"
+    screenshot("trials-03-test-report-passed")
+
+    # --- a broken SNAPSHOT (wrong threshold), edited in the admin and published as v2
+    page.goto(change_url)
+    page.fill("#id_document", json.dumps(flows.refund(flows.cases(), threshold=1000), indent=2))
+    page.click("input[name=_continue]")
+    page.wait_for_selector("ul.messagelist .success")
+    page.click("#drift-publish")
+    assert "as version 2" in page.locator("ul.messagelist").inner_text()
+
+    # --- its tests fail, with the first differing expectation
+    page.select_option("#drift-test-version", "2")
+    page.click("#drift-run-tests")
+    page.wait_for_selector("#drift-test-summary")
+    assert page.locator("#drift-test-summary").inner_text().startswith("FAILED Version 2: 3 cases, 2 failed")
+    failures = page.locator(".drift-case-failure").all_inner_texts()
+    assert failures[0].startswith("status: expected WAITING, got COMPLETED"), failures
+    screenshot("trials-04-test-report-failed")
+
+    # --- and it cannot be activated: the failures are listed, v1 stays active
+    page.goto(change_url)
+    page.select_option("#drift-activate-version", "2")
+    page.click("#drift-activate")
+    messages = page.locator("ul.messagelist").inner_text()
+    assert "fails 2 of its 3 test cases" in messages and "$.tests[1]: big refunds wait for a reviewer" in messages
+    assert WorkflowDefinition.objects.get(pk=pk).active_version == 1
+    screenshot("trials-05-activation-refused")
