@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from rest_framework.exceptions import ValidationError
 
 from apps.definitions.admin import NodeDefinitionAdmin, WorkflowDefinitionAdmin, actor_of, report_error
 from apps.definitions.models import NodeDefinition, WorkflowDefinition
 from apps.definitions.versions import parse_version
+from apps.runs.admin import RunAdmin
+from apps.runs.models import Run
 from apps.trials.api.serializers import DryRunInputSerializer
 from apps.trials.dryrun import node_dry_run
+from apps.trials.from_run import case_from_run
 from apps.trials.models import TestReport
-from apps.trials.services import workflow_test
+from apps.trials.services import workflow_add_test_case, workflow_test
 from drift.errors import DriftError, error_response
 
 SAMPLE_CONTEXT = {"params": {}, "issueDetail": {}, "customer": {}, "orderDetails": {}, "config": {}}
@@ -119,6 +123,45 @@ class WorkflowDefinitionTestAdmin(WorkflowDefinitionAdmin):
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
 
+class RunTestCaseAdmin(RunAdmin):
+    """The run admin with "As a test case": a finished run's case, added to its workflow's SNAPSHOT tests."""
+
+    change_form_template = "admin/trials/run_change_form.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.as_test_case_view)
+        return [path("<int:pk>/as-test-case/", view, name="runs_run_as_test_case"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {"as_test_case_url": reverse("admin:runs_run_as_test_case", args=[object_id])} \
+            if str(object_id).isdigit() else {}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def as_test_case_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = get_object_or_404(Run, pk=pk)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        run_url = reverse("admin:runs_run_change", args=[run.pk])
+        try:
+            case = case_from_run(run)
+            if request.method == "POST":
+                if not request.user.has_perm("definitions.change_workflowdefinition"):
+                    raise PermissionDenied
+                name = workflow_add_test_case(tenant=run.tenant, key=run.definition_key, case=case,
+                                              actor=actor_of(request))
+                head = WorkflowDefinition.objects.get(tenant=run.tenant, key=run.definition_key)
+                messages.success(request, f"{run.definition_key}: test case '{name}' added to the SNAPSHOT.")
+                return HttpResponseRedirect(reverse("admin:definitions_workflowdefinition_change", args=[head.pk]))
+        except DriftError as exc:
+            report_error(request, exc)
+            return HttpResponseRedirect(run_url)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "original": run, "run_url": run_url,
+                   "title": f"{run.workflow_id} as a test case", "case": json.dumps(case, indent=2)}
+        return TemplateResponse(request, "admin/trials/run_as_test_case.html", context)
+
+
+admin.site.unregister(Run)
+admin.site.register(Run, RunTestCaseAdmin)
 admin.site.unregister(NodeDefinition)
 admin.site.register(NodeDefinition, NodeDefinitionTryAdmin)
 admin.site.unregister(WorkflowDefinition)

@@ -8,10 +8,10 @@ from typing import Any
 from worker.tests.builders import branch_node, instruction_node, script_node, state, success_node, value, wait_node
 
 
-def nodes() -> list[dict[str, Any]]:
+def nodes(base_url: str = "https://oms.invalid") -> list[dict[str, Any]]:
     return [
         {"id": "fetch_order", "name": "fetch order", "type": "HTTP",
-         "httpComponents": {"url": value("return 'https://oms.invalid/orders/' + str(_global.params.orderId)"),
+         "httpComponents": {"url": value(f"return '{base_url}/orders/' + str(_global.params.orderId)"),
                             "method": "GET"},
          "transformerComponents": {"transformer": value("return {'amount': _response.amount, 'code': _status_code}")}},
         branch_node("check_amount", [("return _global.fetch.amount > 100", "review")], default="auto"),
