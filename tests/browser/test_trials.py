@@ -12,17 +12,8 @@ from apps.definitions.cache import definition_cache
 from apps.definitions.models import NodeDefinition, WorkflowDefinition
 from apps.trials.tests import flows
 from conftest import publish_definitions
+from tests.browser.test_admin_flow import PASSWORD, _login
 from worker.tests.builders import script_node
-
-PASSWORD = "s3cret-operator"
-
-
-def _login(page, base: str) -> None:
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def _try(page, context: dict, version: str = "1") -> str:

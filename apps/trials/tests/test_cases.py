@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from apps.definitions.cache import definition_cache
 from apps.runs.models import NodeExecution, Run
 from apps.trials.tests import flows
 from conftest import publish_definitions
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    definition_cache.clear()
-    yield
-    definition_cache.clear()
 
 
 def run_tests(api, key: str = "refund", version: str = "LATEST") -> dict:

@@ -8,18 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.definitions.cache import definition_cache
 from apps.trials.tests import flows
 from conftest import publish_definitions
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    definition_cache.clear()
-    yield
-    definition_cache.clear()
 
 
 def test_passing_then_failing_with_junit_xml(api, tenant, worker, tmp_path):

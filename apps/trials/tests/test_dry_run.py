@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from apps.definitions.cache import definition_cache
 from conftest import publish_definitions
 from worker.tests.builders import (
     branch_node,
@@ -20,13 +19,6 @@ from worker.tests.builders import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    definition_cache.clear()
-    yield
-    definition_cache.clear()
 
 
 def dry_run(api, key: str, body: dict | None = None, version: str = "LATEST"):

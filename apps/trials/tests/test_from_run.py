@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from apps.definitions.cache import definition_cache
 from apps.definitions.models import WorkflowDefinition
 from apps.runs.models import Run
 from apps.trials.from_run import case_from_run
@@ -14,13 +13,6 @@ from apps.trials.tests import flows
 from conftest import publish_definitions
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    definition_cache.clear()
-    yield
-    definition_cache.clear()
 
 
 def test_a_finished_run_becomes_a_passing_case(api, runs, tenant, httpserver, settings, client, django_user_model):

@@ -9,20 +9,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from apps.definitions.cache import definition_cache
 from conftest import publish_definitions
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 
 SAMPLES = Path(settings.BASE_DIR).parent / "shared/spec/samples"
 CASES = Path(__file__).with_name("order_status.tests.json")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    definition_cache.clear()
-    yield
-    definition_cache.clear()
 
 
 @pytest.fixture(autouse=True)
