@@ -17,6 +17,7 @@ from django.conf import settings
 from temporalio.client import WorkflowFailureError
 
 from apps.trials.cases import case_input, judge
+from drift.errors import unavailable_error
 from drift.temporal import run_async, temporal_client
 from worker.types import WORKFLOW_NAME, RunInput, initial_context
 
@@ -31,8 +32,15 @@ def run_cases(*, tenant: str, key: str, version: int, definition: dict[str, Any]
     timeout = settings.DRIFT_TEST_CASE_TIMEOUT_SECONDS
     inputs = [_run_input(tenant, key, version, definition, limits, case) for case in cases]
     waves = -(-len(cases) // max(settings.DRIFT_TEST_CONCURRENCY, 1))
-    results = run_async(_run_all(inputs, timeout), timeout=timeout * waves + 30)
-    return [_case_report(case, result) for case, result in zip(cases, results, strict=True)]
+    try:
+        results = run_async(_run_all(inputs, timeout), timeout=timeout * waves + 30)
+        return [_case_report(case, result) for case, result in zip(cases, results, strict=True)]
+    except Exception as exc:
+        # Raised as DriftError so the API (503) and the admin (a message) both report it.
+        unavailable = unavailable_error(exc)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
 
 
 def _run_input(tenant: str, key: str, version: int, definition: dict[str, Any], limits: dict[str, int],

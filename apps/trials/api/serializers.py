@@ -4,27 +4,33 @@ from typing import Any
 
 from rest_framework import serializers
 
+MAX_DEPTH = 64  # deeper values would exhaust the stack of the sandbox's and the renderer's recursive encoders
 
-def _no_lone_surrogates(value: Any, path: str = "$") -> None:
-    """Values are echoed back in reports (UTF-8): a lone surrogate could not be, so it is refused up front."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise serializers.ValidationError(f"{path}: contains a lone surrogate") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_lone_surrogates(key, path)
-            _no_lone_surrogates(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _no_lone_surrogates(item, f"{path}[{index}]")
+
+def _check_value(value: Any) -> None:
+    """Values are echoed back in reports (UTF-8) and sent to the sandbox: no lone surrogate, bounded depth.
+    Iterative, so a deep value cannot exhaust the stack here either."""
+    pending = [(value, "$", 0)]
+    while pending:
+        item, path, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise serializers.ValidationError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise serializers.ValidationError(f"{path}: contains a lone surrogate") from None
+        elif isinstance(item, dict):
+            pending += [(key, path, depth + 1) for key in item]
+            pending += [(child, f"{path}.{key}", depth + 1) for key, child in item.items()]
+        elif isinstance(item, list):
+            pending += [(child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item)]
 
 
 class JSONObjectField(serializers.DictField):
     def to_internal_value(self, data: Any) -> dict:
         value = super().to_internal_value(data)
-        _no_lone_surrogates(value)
+        _check_value(value)
         return value
 
 
@@ -33,7 +39,7 @@ class HttpMockSerializer(serializers.Serializer):
     body = serializers.JSONField(required=False, allow_null=True, default=None)
 
     def validate_body(self, value: Any) -> Any:
-        _no_lone_surrogates(value)
+        _check_value(value)
         return value
 
 

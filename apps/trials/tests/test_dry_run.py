@@ -138,6 +138,9 @@ def test_http_mocked_makes_no_call_and_runs_the_transformer(api, tenant, httpser
     ({"mock": {"status": 99}}, "$.mock.status"),
     ({"mock": []}, "$.mock"),
     ({"context": {"a": "\ud800"}}, "$.context"),
+    ({"context": {"\ud800": 1}}, "$.context"),
+    ({"mock": {"body": ["\udfff"]}}, "$.mock.body"),
+    ({"context": {"a": json.loads("[" * 900 + "]" * 900)}}, "$.context"),
 ])
 def test_bad_input_is_a_400_with_the_field_path(api, tenant, body, path):
     publish_definitions(tenant, [script_node("total", "return 1")], [])
