@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.runs.models import NodeExecution, Run
+from apps.runs.models import NodeExecution, Run, WebhookDelivery
 from apps.trials.tests import flows
 from conftest import publish_definitions
 
@@ -17,7 +17,7 @@ def run_tests(api, key: str = "refund", version: str = "LATEST") -> dict:
     return response.json()
 
 
-def test_cases_cover_both_branches_the_waiting_screen_and_resume(api, tenant, worker):
+def test_cases_cover_both_branches_the_waiting_screen_and_resume(api, tenant, worker, client):
     publish_definitions(tenant, flows.nodes(), [flows.refund(flows.cases())])
     report = run_tests(api)
     assert report["passed"] is True, report
@@ -29,8 +29,10 @@ def test_cases_cover_both_branches_the_waiting_screen_and_resume(api, tenant, wo
     assert resumed["path"] == ["fetch", "decide", "review", "pause", "done"]
     assert [s["status"] for s in resumed["states"]] == ["WAITING", "RUNNING", "SCHEDULER_WAITING", "RUNNING",
                                                       "COMPLETED"]
-    # Test runs are not production runs: no Run row, no timeline row (so no listing, metrics or webhooks).
+    # Test runs are not production runs: no Run row, no timeline row, no webhook; not in metrics.
     assert not Run.objects.filter(tenant=tenant).exists() and not NodeExecution.objects.exists()
+    assert not WebhookDelivery.objects.exists()
+    assert 'workflow="refund"' not in client.get("/metrics").content.decode()
 
 
 def test_first_differing_expectation_and_unmocked_http(api, tenant, worker):
@@ -124,3 +126,23 @@ def test_a_version_activates_only_when_its_cases_pass_and_the_audit_names_the_re
     assert api.get("/workflowDefinition/refund/versions/").json()["activeVersion"] == 1
     assert AuditEntry.objects.filter(tenant=tenant, key="refund", action="ACTIVATE").count() == 1
     assert api.post("/workflowDefinition/refund/activate?version=1").status_code == 200  # rollback: passes
+
+
+def test_events_come_from_the_case_and_a_missing_one_fails_it(api, tenant, worker):
+    from worker.tests.builders import script_node, state, success_node, wait_node, workflow
+
+    nodes = [wait_node("paid", waitType="ON_EVENT", eventName="payment", timeoutSeconds=3 * 86400),
+             script_node("receipt", "return {'paid': _global['wait_payment:event'].amount}"), success_node("done")]
+    cases = [
+        {"name": "paid", "events": {"payment": {"amount": 30}},
+         "expect": {"status": "COMPLETED", "context": {"$.receipt.paid": 30}}},
+        {"name": "never paid", "expect": {"status": "FAILED"}},
+    ]
+    flow = workflow("checkout", "wait_payment", [state("wait_payment", "paid", "receipt"),
+                                                 state("receipt", "receipt", "done"), state("done")])
+    publish_definitions(tenant, nodes, [])
+    assert api.post("/workflowDefinition/", flow | {"tests": cases}, format="json").status_code == 201
+    assert api.post("/workflowDefinition/checkout/publishWorkflow/").status_code == 201
+    paid, never = run_tests(api, "checkout")["cases"]
+    assert paid["passed"] is True, paid
+    assert never["failure"] == "node wait_payment waits for event 'payment', which the case does not give"
