@@ -1,5 +1,5 @@
 """Trying and testing definitions in a real browser (spec §9): the node page's "Try it" panel, the workflow
-page's "Run tests" report, and a broken version refused at activation."""
+page's "Run tests" report, a broken version refused at activation, and a finished run turned into a case."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 
 from apps.definitions.cache import definition_cache
 from apps.definitions.models import NodeDefinition, WorkflowDefinition
+from apps.runs.models import Run
 from apps.trials.tests import flows
 from conftest import publish_definitions
 from tests.browser.test_admin_flow import PASSWORD, _login
@@ -100,3 +101,31 @@ def test_run_tests_and_a_broken_version_cannot_be_activated(page, screenshot, li
     assert "fails 2 of its 3 test cases" in messages and "$.tests[1]: big refunds wait for a reviewer" in messages
     assert WorkflowDefinition.objects.get(pk=pk).active_version == 1
     screenshot("trials-05-activation-refused")
+
+
+@pytest.mark.temporal
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_run_becomes_a_test_case(page, screenshot, live_server, runs, tenant, httpserver, settings):
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    httpserver.expect_request("/orders/5").respond_with_json({"amount": 40})
+    definition_cache.clear()
+    get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
+    publish_definitions(tenant, flows.nodes(httpserver.url_for("").rstrip("/")), [flows.refund()])
+    finished = runs.start("refund", {"orderId": 5})
+    assert finished["workflowStatus"] == "COMPLETED", finished
+    run_pk = Run.objects.get(workflow_id=finished["workflowId"]).pk
+    _login(page, live_server.url)
+
+    page.goto(f"{live_server.url}/admin/runs/run/{run_pk}/change/")
+    page.click("#drift-as-test-case")
+    case = json.loads(page.locator("#drift-run-case").inner_text())
+    assert case["expect"] == {"status": "COMPLETED", "path": ["fetch", "decide", "auto", "done"]}
+    assert case["mocks"] == {"fetch": [{"output": {"amount": 40, "code": 200}}]}
+    screenshot("trials-06-run-as-test-case")
+    page.click("#drift-add-test-case")
+    assert "added to the SNAPSHOT" in page.locator("ul.messagelist").inner_text()
+
+    page.select_option("#drift-test-version", "SNAPSHOT")  # the new case passes on the SNAPSHOT
+    page.click("#drift-run-tests")
+    assert page.locator("#drift-test-summary").inner_text().startswith("PASSED Version SNAPSHOT: 1 case")
+    assert len(httpserver.log) == 1  # only the production run called out
