@@ -146,3 +146,19 @@ def test_events_come_from_the_case_and_a_missing_one_fails_it(api, tenant, worke
     paid, never = run_tests(api, "checkout")["cases"]
     assert paid["passed"] is True, paid
     assert never["failure"] == "node wait_payment waits for event 'payment', which the case does not give"
+
+
+def test_child_runs_are_mocked_never_started(api, tenant, worker):
+    from worker.tests.builders import child_node, state, success_node, workflow
+
+    publish_definitions(tenant, [child_node("sub", "other"), success_node("done")], [])
+    cases = [{"name": "mocked child", "mocks": {"call_sub": [{"output": {"workflowStatus": "COMPLETED"}}]},
+              "expect": {"status": "COMPLETED", "context": {"$.call_sub.workflowStatus": "COMPLETED"}}},
+             {"name": "unmocked child", "expect": {"status": "FAILED"}}]
+    flow = workflow("parent", "call_sub", [state("call_sub", "sub", "done"), state("done")])
+    assert api.post("/workflowDefinition/", flow | {"tests": cases}, format="json").status_code == 201
+    report = run_tests(api, "parent", version="SNAPSHOT")
+    assert report["cases"][0]["passed"] is True, report["cases"][0]
+    assert report["cases"][1]["failure"] == ("CHILD node call_sub has no mock for execution 1 (the case gives 0); "
+                                             "test runs make no real calls")
+    assert not Run.objects.filter(tenant=tenant).exists()
