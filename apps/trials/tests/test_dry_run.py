@@ -181,3 +181,13 @@ def test_admin_try_view_answers_json_and_refuses_bad_input(client, tenant, djang
     bad_version = client.post(url, {"version": "x"}, content_type="application/json")
     assert bad_version.status_code == 400 and bad_version.json()["details"][0]["path"] == "$.version"
     assert client.get(url).status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/nodeDefinition/total/dryRun", "/workflowDefinition/flow/test"])
+def test_auth_and_scope(path):
+    from rest_framework.test import APIClient
+
+    from apps.definitions.tests.conftest import client_for
+
+    assert APIClient().post(path, {}, format="json").status_code == 401
+    assert client_for("acme", ["runtime"]).post(path, {}, format="json").status_code == 403
