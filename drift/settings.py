@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.nodes",
     "apps.runs",
     "apps.tasks",
+    "apps.trials",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +131,11 @@ DRIFT_MAX_CHILD_DEPTH = env_int("DRIFT_MAX_CHILD_DEPTH", 5)
 DRIFT_MAX_NODE_OUTPUT_BYTES = env_int("DRIFT_MAX_NODE_OUTPUT_BYTES", 256 * 1024)
 DRIFT_MAX_CONTEXT_BYTES = env_int("DRIFT_MAX_CONTEXT_BYTES", 1024 * 1024)
 DRIFT_HISTORY_EVENT_LIMIT = env_int("DRIFT_HISTORY_EVENT_LIMIT", 10_000)
+
+# Test cases of workflow definitions (spec §9, apps/trials): each case is one test-mode run of the real
+# workflow on TEMPORAL_TASK_QUEUE, bounded by this timeout; at most DRIFT_TEST_CONCURRENCY cases run at once.
+DRIFT_TEST_CASE_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_TEST_CASE_TIMEOUT_SECONDS", "60"))
+DRIFT_TEST_CONCURRENCY = env_int("DRIFT_TEST_CONCURRENCY", 8)
 DRIFT_SYNC_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_SYNC_TIMEOUT_SECONDS", "10"))
 DRIFT_CONTEXT_STORE = os.environ.get("DRIFT_CONTEXT_STORE", "sql")
 HBASE_HOST = os.environ.get("HBASE_HOST", "localhost")

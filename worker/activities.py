@@ -18,6 +18,7 @@ from apps.definitions.selectors import enum_store_for
 from apps.nodes.base import NodeError
 from apps.nodes.registry import execute_node as run_node
 from apps.nodes.scope import ScriptScope
+from apps.nodes.types import http
 from apps.runs.services import run_begin, run_record_state
 from drift.errors import DriftError
 from worker.types import (
@@ -60,12 +61,16 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     node_type = request.node.get("type", "")
     try:
         scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant))
-        outcome = run_node(request.node, request.instance, scope)
+        if request.mock is not None:  # a test run's HTTP node: the mock is the response (worker/test_mode.py)
+            outcome = http.call(request.node, scope, mock=request.mock)
+        else:
+            outcome = run_node(request.node, request.instance, scope)
         _check_sizes(request.context, outcome)
     except NodeError as error:
         raise ApplicationError(str(error), type="NodeError", non_retryable=not error.retryable) from error
     finally:
-        _node_latency(node_type, time.perf_counter() - started)
+        if not request.test:  # test runs are not production: not counted
+            _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
     return outcome
 

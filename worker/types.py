@@ -25,6 +25,18 @@ ACTIVITY_EXECUTE_NODE = "execute_node"
 ACTIVITY_PERSIST_RUN = "persist_run"
 
 
+def initial_context(start: dict[str, Any]) -> dict[str, Any]:
+    """A run's `_global` from its start body."""
+    return {
+        "params": dict(start.get("params") or {}),
+        "threadContext": dict(start.get("threadContext") or {}),
+        "issueDetail": start.get("issueDetail") or {},
+        "customer": start.get("customer") or {},
+        "orderDetails": start.get("orderDetails") or {},
+        "config": start.get("config") or {},
+    }
+
+
 @dataclass
 class RunInput:
     """What a run starts with; `carry` holds the state handed over by continue-as-new."""
@@ -43,6 +55,7 @@ class RunInput:
     parent_workflow_id: str = ""
     depth: int = 0
     carry: dict[str, Any] | None = None
+    test: dict[str, Any] | None = None  # a test case (spec §9): the run is a test run (worker/test_mode.py)
 
 
 @dataclass
@@ -54,6 +67,8 @@ class NodeRequest:
     node: dict[str, Any]
     instance: dict[str, Any]
     context: dict[str, Any]
+    mock: dict[str, Any] | None = None  # test runs: the HTTP response to use instead of calling out
+    test: bool = False  # a test run's node: not counted in metrics
 
 
 @dataclass

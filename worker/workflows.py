@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
     from worker import human_tasks
+    from worker.test_mode import MUST_BE_MOCKED, TestHarness, TestStopped
     from worker.types import (
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         NodeRequest,
         PersistRequest,
         RunInput,
+        initial_context,
     )
 
 REMOTE_NODE_TYPES = frozenset({"HTTP"})  # I/O nodes: regular activities; the rest run as local activities
@@ -106,6 +108,9 @@ class DriftWorkflow:
         self.handing_over = False  # continue-as-new pending: waiting callers are answered at once
         self.timeline: list[dict[str, Any]] = carry.get("timeline") or []  # not yet persisted
         self.task: dict[str, Any] | None = None  # the open human task of the current screen (spec §11)
+        self.harness = TestHarness.of(inp.test)  # None unless this is a test run (spec §9)
+        if self.harness is not None:
+            self.events = {**self.harness.events, **self.events}
 
     # ----------------------------------------------------------------- main path
     @workflow.run
@@ -113,6 +118,8 @@ class DriftWorkflow:
         try:
             if self.definition or await self._start():
                 await self._walk()
+        except TestStopped:
+            pass  # a test run ends where its case gives no more input: the run stays WAITING
         except asyncio.CancelledError:
             # A SYNC parent stopped waiting for this child (it was terminated): record the end, then stop.
             self.terminate_reason = self.terminate_reason or "cancelled by the parent run"
@@ -132,15 +139,7 @@ class DriftWorkflow:
             return False
         self.definition, self.key, self.version = started["definition"], started["key"], started["version"]
         self.limits = started["limits"]
-        start = self.inp.start
-        self.context = {
-            "params": dict(start.get("params") or {}),
-            "threadContext": dict(start.get("threadContext") or {}),
-            "issueDetail": start.get("issueDetail") or {},
-            "customer": start.get("customer") or {},
-            "orderDetails": start.get("orderDetails") or {},
-            "config": start.get("config") or {},
-        }
+        self.context = initial_context(self.inp.start)
         self.node_name = self.definition.get("startNode")
         return True
 
@@ -225,12 +224,17 @@ class DriftWorkflow:
     # ----------------------------------------------------------------- node kinds
     async def _node_activity(self, name: str, state: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         node = state["nodeDefinition"]
-        request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context)
+        mock = self._test_mock(name, node) if self.harness is not None else None
+        if mock is not None and "status" not in mock:
+            return self._mocked(name, node, mock)
+        request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context, mock=mock,
+                              test=self.harness is not None)
         if node["type"] in REMOTE_NODE_TYPES:
             timeout = float(node.get("timeoutSeconds") or 30) + 5
             call = workflow.execute_activity(
                 ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=timeout),
-                retry_policy=_http_retry_policy(node),
+                # A mocked response would only repeat itself: test runs make one attempt.
+                retry_policy=_http_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
             )
         else:
             call = workflow.execute_local_activity(
@@ -245,6 +249,26 @@ class DriftWorkflow:
         meta = outcome.pop("_meta", {})
         self._record(name, node["type"], "SUCCESS", "", meta)
         return outcome
+
+    def _test_mock(self, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
+        """Test runs: the instance's next mock outcome; an HTTP or CHILD node without one fails the case."""
+        mock = self.harness.next_mock(name)
+        if mock is None and node["type"] in MUST_BE_MOCKED:
+            message = self.harness.unmocked(name, node["type"])
+            self._record(name, node["type"], "FAILURE", message)
+            raise NodeFailed(message)
+        return mock
+
+    def _mocked(self, name: str, node: dict[str, Any], mock: dict[str, Any]) -> dict[str, Any]:
+        """A mock outcome `{"output"}` or `{"error"}` stands for the node's execution."""
+        if "error" in mock:
+            self._record(name, node["type"], "FAILURE", f"mocked: {mock['error']}")
+            raise NodeFailed(f"node {name} failed: {mock['error']}")
+        self._record(name, node["type"], "MOCKED")
+        output = mock.get("output")
+        if node["type"] == "BRANCH" and isinstance(output, dict) and output.get("nextNode"):
+            return {"output": output, "nextNode": output["nextNode"]}
+        return {"output": output}
 
     async def _unless_terminated(self, call: Awaitable[Any]) -> Any:
         """Await `call`, but give up on it when a terminate arrives meanwhile."""
@@ -270,6 +294,10 @@ class DriftWorkflow:
         assignment = outcome.get("assignment")
         self.task = human_tasks.open_task(name, assignment, self.seq + 1, workflow.now())
         await self._stable(requested if requested in WAITING_STATUSES else "WAITING")
+        if self.harness is not None:
+            self.resume_input = self.harness.next_resume()
+            if self.resume_input is None:
+                raise TestStopped
         timed_out = await self._await_resume(assignment)
         self.waiting_for = None
         if timed_out:
@@ -344,6 +372,10 @@ class DriftWorkflow:
     async def _wait_for_event(self, name: str, key: str, wait: dict[str, Any]) -> None:
         event_name = wait["eventName"]
         self.waiting_for = f"EVENT:{event_name}"
+        if event_name not in self.events and self.harness is not None:
+            message = self.harness.missing_event(name, event_name)
+            self._record(name, "WAIT", "FAILURE", message)
+            raise NodeFailed(message)
         if event_name not in self.events:
             await self._stable("WAITING")
             timeout = wait.get("timeoutSeconds")
@@ -364,7 +396,9 @@ class DriftWorkflow:
             self.context[f"{key}:event"] = self.events.pop(event_name)
 
     async def _sleep(self, seconds: float) -> None:
-        """A durable timer that a terminate interrupts."""
+        """A durable timer that a terminate interrupts. Test runs skip it."""
+        if self.harness is not None:
+            return
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self.terminate_reason is not None, timeout=timedelta(seconds=seconds))
         self._raise_if_terminated()
@@ -428,9 +462,12 @@ class DriftWorkflow:
         self.timeline = []
         if self.task is not None and self.task["state"] != "OPEN":
             self.task = None  # closed by this persist
-        await workflow.execute_local_activity(
-            ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=PERSIST_RETRY
-        )
+        if self.harness is not None:  # a test run persists nothing: its report keeps the states
+            self.harness.record(self.status, self.current_node, self.view, request.timeline)
+        else:
+            await workflow.execute_local_activity(
+                ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=PERSIST_RETRY
+            )
         if stable:
             self.stable_seq = max(self.stable_seq, seq)
 
@@ -486,7 +523,11 @@ class DriftWorkflow:
 
     def _result(self) -> dict[str, Any]:
         output = {k: v for k, v in self.context.items() if k != "nodeParameters"}
-        return {**self._response(), "output": output}
+        result = {**self._response(), "output": output}
+        if self.harness is not None:
+            report = self.harness.report()
+            result["test"] = {**report, "timeline": report["timeline"] + self.timeline}
+        return result
 
     # ----------------------------------------------------------------- handlers
     @workflow.query(name=QUERY_STATE)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from apps.definitions.graph import state_targets, timeout_target
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
+from apps.trials.cases import validate_tests
 from drift.errors import Problem
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
@@ -67,6 +68,7 @@ def validate_workflow(body: object, lookup: NodeLookup) -> list[Problem]:
         problems += state_problems
     problems += _check_targets(body, states, nodes)
     problems += _cycle_warnings(states, nodes)
+    problems += validate_tests(body.get("tests"), {name: (node or {}).get("type") for name, node in nodes.items()})
     return problems
 
 

@@ -137,22 +137,55 @@ def definition_publish(*, tenant: str, kind: str, key: str, actor: str) -> Defin
 
 
 def definition_activate(*, tenant: str, kind: str, key: str, version: VersionSpec, actor: str) -> Definition:
-    """Point ACTIVE at a published number (or LATEST); an older number is a rollback."""
+    """Point ACTIVE at a published number (or LATEST); an older number is a rollback. A workflow version
+    with test cases must pass them first (409 listing the failures); the audit entry names the report."""
+    head = _activation_target(tenant=tenant, kind=kind, key=key, version=version)
+    number = head.latest_version if version == LATEST else version
+    report = _activation_tests(tenant=tenant, kind=kind, key=key, number=number, actor=actor)
     with transaction.atomic():
         head = _locked_head(tenant=tenant, kind=kind, key=key)
-        number = head.latest_version if version == LATEST else version
-        if not isinstance(number, int):
-            raise InvalidInput("Only a published version can be activated.",
-                               [Problem("$.query.version", "must be a version number or LATEST")])
-        if number < 1 or number > head.latest_version:
-            raise NotFound(f"{kind_label(kind).capitalize()} '{key}' has no published version {version}.")
         previous = head.active_version
         head.active_version = number
         head.save(update_fields=["active_version", "updated_at"])
+        details = {"previous": previous, "rollback": previous is not None and number < previous}
+        if report is not None:
+            details["testReport"] = report.pk
         audit(tenant=tenant, kind=kind, key=key, action=AuditAction.ACTIVATE, actor=actor, version=number,
-              details={"previous": previous, "rollback": previous is not None and number < previous})
+              details=details)
         definition_cache.invalidate([cache.head_key(tenant, kind, key)])
     return head
+
+
+def _activation_target(*, tenant: str, kind: str, key: str, version: VersionSpec) -> Definition:
+    head = Definition.objects.filter(tenant=tenant, kind=kind, key=key).first()
+    if head is None:
+        raise NotFound(f"Unknown {kind_label(kind)} '{key}'.")
+    number = head.latest_version if version == LATEST else version
+    if not isinstance(number, int):
+        raise InvalidInput("Only a published version can be activated.",
+                           [Problem("$.query.version", "must be a version number or LATEST")])
+    if number < 1 or number > head.latest_version:
+        raise NotFound(f"{kind_label(kind).capitalize()} '{key}' has no published version {version}.")
+    return head
+
+
+def _activation_tests(*, tenant: str, kind: str, key: str, number: int, actor: str):
+    """Run the version's test cases (outside the head lock: they take seconds); None when it has none."""
+    if kind != Kind.WORKFLOW:
+        return None
+    body = DefinitionVersion.objects.get(definition__tenant=tenant, definition__kind=kind, definition__key=key,
+                                         version=number).body
+    if not body.get("tests"):
+        return None
+    from apps.trials.services import workflow_test  # the trials app builds on this one: imported when needed
+
+    report = workflow_test(tenant=tenant, key=key, version=number, actor=actor)
+    if not report.passed:
+        failures = [Problem(f"$.tests[{index}]", f"{case['name']}: {case['failure']}")
+                    for index, case in enumerate(report.cases) if not case["passed"]]
+        raise Conflict(f"Version {number} of '{key}' fails {len(failures)} of its {len(report.cases)} test cases; "
+                       "it cannot be activated.", failures, testReport=report.pk)
+    return report
 
 
 # --- routes

@@ -54,13 +54,18 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
         raise Conflict(f"workflow id '{workflow_id}' belongs to another tenant's run")
     if run.definition_version != resolved["version"]:  # the row came from the API before the worker pinned it
         Run.objects.filter(pk=run.pk).update(**pinned)
-    limits = {
+    return {
+        "key": resolved["id"], "version": resolved["version"], "definition": resolved["definition"],
+        "limits": run_limits(),
+    }
+
+
+def run_limits() -> dict[str, int]:
+    """The engine limits a run carries (test runs carry the same)."""
+    return {
         "maxNodes": settings.DRIFT_MAX_NODE_EXECUTIONS,
         "maxDepth": settings.DRIFT_MAX_CHILD_DEPTH,
         "historyEvents": settings.DRIFT_HISTORY_EVENT_LIMIT,
-    }
-    return {
-        "key": resolved["id"], "version": resolved["version"], "definition": resolved["definition"], "limits": limits
     }
 
 

@@ -49,8 +49,21 @@ def validate(node: dict, path: str) -> list[Problem]:
 
 
 def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
+    return call(node, scope)
+
+
+def call(node: dict, scope: ScriptScope, *, mock: dict | None = None, trace: dict | None = None) -> dict:
+    """Build, send (or answer from `mock`, a `{"status", "body"}` outcome) and transform.
+
+    `trace`, when given, receives the request made and the response seen (dry runs and test runs report them).
+    """
     request = build_request(node, scope)
-    response = send(request, _timeout(node))
+    if trace is not None:
+        trace["request"] = request
+    response = mocked_response(request, mock) if mock is not None else send(request, _timeout(node))
+    if trace is not None:
+        trace["response"] = {"status": response.status_code, "headers": dict(response.headers),
+                             "body": parse_body(response), "mocked": mock is not None}
     _raise_for_status(response, node)
     parsed = parse_body(response)
     transformer = (node.get("transformerComponents") or {}).get("transformer")
@@ -119,6 +132,19 @@ def send(request: dict[str, Any], timeout: float) -> requests.Response:
                             retryable=True) from None
         except requests.RequestException as exc:
             raise NodeError(f"HTTP {request['method']} {request['url']} failed: {exc}", retryable=True) from None
+
+
+def mocked_response(request: dict[str, Any], mock: dict) -> requests.Response:
+    """A response built from a mock outcome, as if the server had sent it (JSON unless the body is text)."""
+    response = requests.Response()
+    response.status_code = int(mock.get("status", 200))
+    body = mock.get("body")
+    text = isinstance(body, str)
+    response._content = b"" if body is None else (body if text else json.dumps(body)).encode()
+    response.headers["Content-Type"] = "text/plain" if text else "application/json"
+    response.url = request["url"]
+    response.request = requests.Request(request["method"], request["url"]).prepare()
+    return response
 
 
 def _read_limited(response: requests.Response) -> bytes:

@@ -1,0 +1,51 @@
+"""Dry-run one node (spec §9): run it once outside any run and report what it did.
+
+The node executes exactly as in a run (same node type code, the real script sandbox, the HTTP SSRF guard);
+only an HTTP node given a `mock` answers from it instead of calling out.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apps.definitions.models import Kind
+from apps.definitions.selectors import definition_get, enum_store_for
+from apps.definitions.versions import VersionSpec
+from apps.nodes.base import NodeError
+from apps.nodes.registry import execute_node
+from apps.nodes.scope import ScriptScope
+from apps.nodes.types import http
+from apps.trials.masking import mask_secrets
+from drift.errors import InvalidInput, Problem
+
+_LINE = re.compile(r"\b[Ll]ine (\d+)\b")
+
+
+def script_line(message: str) -> int | None:
+    """The script line a sandbox error names ("... (line 3)" at run time, "Line 3: ..." at compile time)."""
+    found = _LINE.search(message)
+    return int(found.group(1)) if found else None
+
+
+def node_dry_run(*, tenant: str, key: str, version: VersionSpec, context: dict[str, Any],
+                 parameters: dict[str, Any] | None = None, mock: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report of one execution: `{ok, node, version, type, outcome | error, request?, response?}`."""
+    node = definition_get(tenant=tenant, kind=Kind.NODE, key=key, version=version)
+    scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=tenant), node_parameters=parameters)
+    if mock is not None and node.get("type") != http.NODE_TYPE.name:
+        raise InvalidInput("Only an HTTP node takes a mock.", [Problem("$.mock", f"a {node.get('type')} node makes "
+                                                                                 "no call to mock")])
+    report: dict[str, Any] = {"node": key, "version": node.get("version"), "type": node.get("type")}
+    trace: dict[str, Any] = {}
+    try:
+        if node.get("type") == http.NODE_TYPE.name:
+            outcome = http.call(node, scope, mock=mock, trace=trace)
+        else:
+            outcome = execute_node(node, {}, scope)
+        report |= {"ok": True, "outcome": outcome}
+    except NodeError as error:
+        report |= {"ok": False, "error": {"message": error.message, "line": script_line(error.message),
+                                          "retryable": error.retryable}}
+    report |= trace
+    return mask_secrets(report, tenant=tenant)

@@ -1,0 +1,47 @@
+"""Turn a finished production run into a test case (spec §9): its start body, what its calls returned as
+mocks, its screens' answers as resumes, its events, and the status and path it took as the expectation.
+
+What a run keeps is each node's *output* (the context store), not the raw HTTP response, so HTTP and CHILD
+nodes are mocked with `{"output": ...}` (their transformer does not run again in the test) and a node run
+several times is mocked with its last output each time; a failed call is mocked with its error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.definitions.models import Kind
+from apps.definitions.selectors import definition_get, workflow_inline_nodes
+from apps.runs.context_store import get_context_store
+from apps.runs.models import FINAL_STATUSES, Run
+from drift.errors import Conflict
+from worker.test_mode import MUST_BE_MOCKED
+
+
+def case_from_run(run: Run) -> dict[str, Any]:
+    if run.status not in FINAL_STATUSES:
+        raise Conflict(f"Run {run.workflow_id} is {run.status}: only a finished run becomes a test case.")
+    stored = get_context_store().load(run.workflow_id)
+    context = stored.context if stored else {}
+    body = definition_get(tenant=run.tenant, kind=Kind.WORKFLOW, key=run.definition_key,
+                          version=run.definition_version)
+    states = workflow_inline_nodes(tenant=run.tenant, body=body, pin=False, strict=False)["states"]
+    executions = list(run.node_executions.order_by("seq").values_list("instance_name", "node_type", "outcome",
+                                                                      "error"))
+    mocks: dict[str, list[dict[str, Any]]] = {}
+    resumes: list[dict[str, Any]] = []
+    events: dict[str, Any] = {}
+    for instance, node_type, outcome, error in executions:
+        key = (states.get(instance) or {}).get("contextOverrideKey") or instance
+        if node_type in MUST_BE_MOCKED:
+            mocks.setdefault(instance, []).append({"error": error} if outcome == "FAILURE" else
+                                                  {"output": context.get(key)})
+        elif node_type == "INSTRUCTION" and f"{key}:viewResponse" in context:
+            resumes.append(context[f"{key}:viewResponse"])
+        elif node_type == "WAIT" and f"{key}:event" in context:
+            event_name = ((states[instance].get("nodeDefinition") or {}).get("config") or {}).get("eventName")
+            events[event_name] = context[f"{key}:event"]
+    case = {"name": f"as run {run.workflow_id}", "start": (run.start_request or {}).get("start") or {},
+            "mocks": mocks, "resumes": resumes, "events": events,
+            "expect": {"status": run.status, "path": [execution[0] for execution in executions]}}
+    return {key: value for key, value in case.items() if value or key in ("name", "start", "expect")}
