@@ -20,6 +20,7 @@ from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, WebhookAttempt, WebhookDelivery
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
+from apps.runs.selectors import run_steps
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
 from drift.errors import DriftError
 
@@ -35,7 +36,7 @@ def temporal_ui_url(workflow_id: str) -> str:
 
 def run_path(run: Run) -> list[str]:
     """The executed instances in order (the timeline)."""
-    return list(run.node_executions.order_by("seq").values_list("instance_name", flat=True))
+    return list(run_steps(run).values_list("instance_name", flat=True))
 
 
 class NodeExecutionInline(ReadOnlyInline):

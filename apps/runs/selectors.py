@@ -15,6 +15,15 @@ RESPONSE_FIELDS = (
 )
 
 
+# A RESUMED timeline entry records who answered a screen; it is not a step of the path taken.
+NOT_A_STEP = "RESUMED"
+
+
+def run_steps(run: Run):
+    """The run's executed nodes in order (the path taken), without the resume records of its screens."""
+    return run.node_executions.exclude(outcome=NOT_A_STEP).order_by("seq")
+
+
 def run_find(*, workflow_id: str) -> Run | None:
     """Any tenant's run with this id (the start checks an id is not taken by another tenant)."""
     return Run.objects.filter(workflow_id=workflow_id).first()

@@ -7,6 +7,7 @@ from typing import Any
 
 from apps.nodes import checks
 from apps.nodes.paths import lookup
+from apps.runs.selectors import NOT_A_STEP
 from drift.errors import Problem
 
 EXPECTED_STATUSES = ("COMPLETED", "FAILED", "TERMINATED", "WAITING", "DELEGATED", "ASYNC_COMPLETE")
@@ -97,7 +98,7 @@ def judge(case: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     """The case's report from its test run's result: pass/fail, the path, the first differing expectation."""
     test = result.get("test") or {}
     timeline = test.get("timeline") or []
-    path = [entry["instance"] for entry in timeline]
+    path = [entry["instance"] for entry in timeline if entry.get("outcome") != NOT_A_STEP]
     report = {"name": case["name"], "status": result.get("workflowStatus"), "path": path,
               "errorMessage": result.get("errorMessage"), "states": test.get("states") or [], "timeline": timeline}
     failure = test.get("fatal") or first_difference(case.get("expect") or {}, report, result.get("output") or {})

@@ -14,6 +14,7 @@ from apps.definitions.models import Kind
 from apps.definitions.selectors import definition_get, workflow_inline_nodes
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, Run
+from apps.runs.selectors import run_steps
 from drift.errors import Conflict
 from worker.test_mode import MUST_BE_MOCKED
 
@@ -26,7 +27,7 @@ def case_from_run(run: Run) -> dict[str, Any]:
     body = definition_get(tenant=run.tenant, kind=Kind.WORKFLOW, key=run.definition_key,
                           version=run.definition_version)
     states = workflow_inline_nodes(tenant=run.tenant, body=body, pin=False, strict=False)["states"]
-    executions = list(run.node_executions.order_by("seq").values_list("instance_name", "node_type", "outcome",
+    executions = list(run_steps(run).values_list("instance_name", "node_type", "outcome",
                                                                       "error"))
     mocks: dict[str, list[dict[str, Any]]] = {}
     resumes: list[dict[str, Any]] = []
