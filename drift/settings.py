@@ -139,6 +139,10 @@ HBASE_TABLE_PREFIX = os.environ.get("HBASE_TABLE_PREFIX", "")
 DRIFT_SCRIPT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_SCRIPT_TIMEOUT_SECONDS", "2"))
 DRIFT_SCRIPT_MEMORY_MB = env_int("DRIFT_SCRIPT_MEMORY_MB", 256)
 DRIFT_SCRIPT_WORKERS = env_int("DRIFT_SCRIPT_WORKERS", 2)
+# Sandbox fairness (issue 8.9): children one tenant may hold at once (0 = half the pool, at least 1), and how
+# long a script waits for a free child before its node fails with "sandbox busy".
+DRIFT_SCRIPT_TENANT_SHARE = env_int("DRIFT_SCRIPT_TENANT_SHARE", 0)
+DRIFT_SCRIPT_QUEUE_SECONDS = float(os.environ.get("DRIFT_SCRIPT_QUEUE_SECONDS", "20"))
 # Private, loopback and link-local targets are refused unless listed here (CIDRs or "*").
 DRIFT_HTTP_ALLOWED_NETWORKS = env_list("DRIFT_HTTP_ALLOWED_NETWORKS")
 DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS", "30"))

@@ -59,7 +59,8 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     started = time.perf_counter()
     node_type = request.node.get("type", "")
     try:
-        scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant))
+        scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant),
+                            tenant=request.tenant)
         outcome = run_node(request.node, request.instance, scope)
         _check_sizes(request.context, outcome)
     except NodeError as error:
