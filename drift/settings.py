@@ -120,6 +120,8 @@ DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = env_int("DRIFT_WORKER_MAX_CONCURREN
 DRIFT_WORKFLOW_SANDBOX = env_bool("DRIFT_WORKFLOW_SANDBOX", False)  # see worker/main.py
 DRIFT_WORKER_HEALTH_PORT = env_int("DRIFT_WORKER_HEALTH_PORT", 7200)
 DRIFT_METRICS_PORT = env_int("DRIFT_METRICS_PORT", 9090)
+# The API's /metrics (issue 8.10): bearer token required; empty turns the endpoint off (it names tenants' workflows).
+DRIFT_METRICS_TOKEN = os.environ.get("DRIFT_METRICS_TOKEN", "")
 
 # --- Engine limits
 DRIFT_MAX_NODE_EXECUTIONS = env_int("DRIFT_MAX_NODE_EXECUTIONS", 1000)
