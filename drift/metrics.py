@@ -143,9 +143,9 @@ def _authorized(request) -> bool:
 
 def metrics_view(request) -> HttpResponse:
     if not settings.DRIFT_METRICS_TOKEN:
-        return JsonResponse({"code": "NOT_FOUND", "message": "Metrics are off: set DRIFT_METRICS_TOKEN."}, status=404)
+        return JsonResponse({"error": "NOT_FOUND", "message": "Metrics are off: set DRIFT_METRICS_TOKEN."}, status=404)
     if not _authorized(request):
-        response = JsonResponse({"code": "UNAUTHORIZED", "message": "Send Authorization: Bearer <metrics token>."},
+        response = JsonResponse({"error": "UNAUTHORIZED", "message": "Send Authorization: Bearer <metrics token>."},
                                 status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

@@ -149,6 +149,12 @@ DRIFT_SCRIPT_QUEUE_SECONDS = float(os.environ.get("DRIFT_SCRIPT_QUEUE_SECONDS", 
 DRIFT_HTTP_ALLOWED_NETWORKS = env_list("DRIFT_HTTP_ALLOWED_NETWORKS")
 DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS", "30"))
 
+# --- Workflow pictures (treeView, admin): bounded so drawing cannot hold API threads (issue 8.8).
+DRIFT_GRAPH_MAX_STATES = env_int("DRIFT_GRAPH_MAX_STATES", 300)
+DRIFT_GRAPH_MAX_DOT_BYTES = env_int("DRIFT_GRAPH_MAX_DOT_BYTES", 256 * 1024)
+DRIFT_GRAPH_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_GRAPH_TIMEOUT_SECONDS", "5"))
+DRIFT_GRAPH_MAX_CONCURRENT = env_int("DRIFT_GRAPH_MAX_CONCURRENT", 2)
+
 # --- Extension points (dotted paths)
 DRIFT_TOKEN_PROVIDER = os.environ.get("DRIFT_TOKEN_PROVIDER", "apps.nodes.extensions.NoTokenProvider")
 DRIFT_AB_PROVIDER = os.environ.get("DRIFT_AB_PROVIDER", "apps.definitions.routing.StableHashABProvider")
@@ -194,9 +200,11 @@ if not STATIC_ROOT.exists() and STATIC_ROOT.parent.is_dir() and os.access(STATIC
 # The image runs `collectstatic` at build time; locally WhiteNoise also finds app static files directly.
 WHITENOISE_USE_FINDERS = env_bool("DRIFT_STATIC_USE_FINDERS", not (STATIC_ROOT / "admin").exists())
 
-# --- Operations: readiness probes and the demo order service used by the sample workflow.
+# --- Operations: readiness probes. The probe port (issue 8.8) is served by a thread of every API worker
+# (drift/gunicorn_conf.py), beside the request threads; 0 turns it off. The demo order service of the sample is
+# its own process (`python -m drift.demo`, development only), never served by the API.
 DRIFT_READINESS_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_READINESS_TIMEOUT_SECONDS", "2"))
-DRIFT_DEMO_ENDPOINTS = env_bool("DRIFT_DEMO_ENDPOINTS", True)
+DRIFT_HEALTH_PORT = env_int("DRIFT_HEALTH_PORT", 8001)
 
 LOG_LEVEL = os.environ.get("DRIFT_LOG_LEVEL", "INFO")
 LOGGING = {
