@@ -85,3 +85,14 @@ def test_superusers_act_for_every_tenant_and_non_staff_never(stores):
     member.user_permissions.set(Permission.objects.filter(codename="view_enumentry"))
     TenantMembership.objects.create(user=member, tenant="acme")
     assert session(member, "acme").get("/enumStore/").status_code == 403
+
+
+def test_operators_bind_users_to_tenants_in_the_admin(admin_client):
+    user = staff("view_enumentry")
+    page = admin_client.get(f"/admin/auth/user/{user.pk}/change/")
+    assert page.status_code == 200 and b"API tenants" in page.content
+    added = admin_client.post("/admin/clients/tenantmembership/add/", {"user": user.pk, "tenant": "acme"})
+    assert added.status_code == 302, added.content[:2000]
+    assert list(TenantMembership.objects.filter(user=user).values_list("tenant", flat=True)) == ["acme"]
+    listed = admin_client.get("/admin/clients/tenantmembership/", {"tenant": "acme"})
+    assert user.username.encode() in listed.content
