@@ -44,7 +44,7 @@ RUN chmod 0755 docker/entrypoint.sh \
     && mkdir -p /app/var \
     && chown drift:drift /app/var
 USER 10001:10001
-EXPOSE 8000 7200 9090
+EXPOSE 8000 8001 7200 9090
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/app/docker/entrypoint.sh", "healthcheck"]
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
 CMD ["api"]

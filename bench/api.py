@@ -74,7 +74,7 @@ class Stack:
             sys.executable, "-m", "devtools.up", "--var-dir", str(self.var), "--host", "127.0.0.1",
             "--port", str(self.port), "--temporal-port", str(self.temporal_port), "--temporal-ui-port", "0",
             "--redis-port", str(free_port()), "--worker-health-port", str(free_port()), "--metrics-port", "0",
-            "--threads", str(threads),
+            "--health-port", str(free_port()), "--demo-port", str(free_port()), "--threads", str(threads),
         ]
         env = {**os.environ, "DRIFT_LOG_LEVEL": "WARNING", "DRIFT_ADMIN_PASSWORD": "bench"}
         self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

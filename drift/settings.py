@@ -122,6 +122,8 @@ DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = env_int("DRIFT_WORKER_MAX_CONCURREN
 DRIFT_WORKFLOW_SANDBOX = env_bool("DRIFT_WORKFLOW_SANDBOX", False)  # see worker/main.py
 DRIFT_WORKER_HEALTH_PORT = env_int("DRIFT_WORKER_HEALTH_PORT", 7200)
 DRIFT_METRICS_PORT = env_int("DRIFT_METRICS_PORT", 9090)
+# The API's /metrics (issue 8.10): bearer token required; empty turns the endpoint off (it names tenants' workflows).
+DRIFT_METRICS_TOKEN = os.environ.get("DRIFT_METRICS_TOKEN", "")
 
 # --- Engine limits
 DRIFT_MAX_NODE_EXECUTIONS = env_int("DRIFT_MAX_NODE_EXECUTIONS", 1000)
@@ -146,9 +148,19 @@ HBASE_TABLE_PREFIX = os.environ.get("HBASE_TABLE_PREFIX", "")
 DRIFT_SCRIPT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_SCRIPT_TIMEOUT_SECONDS", "2"))
 DRIFT_SCRIPT_MEMORY_MB = env_int("DRIFT_SCRIPT_MEMORY_MB", 256)
 DRIFT_SCRIPT_WORKERS = env_int("DRIFT_SCRIPT_WORKERS", 2)
+# Sandbox fairness (issue 8.9): children one tenant may hold at once (0 = half the pool, at least 1), and how
+# long a script waits for a free child before its node fails with "sandbox busy".
+DRIFT_SCRIPT_TENANT_SHARE = env_int("DRIFT_SCRIPT_TENANT_SHARE", 0)
+DRIFT_SCRIPT_QUEUE_SECONDS = float(os.environ.get("DRIFT_SCRIPT_QUEUE_SECONDS", "20"))
 # Private, loopback and link-local targets are refused unless listed here (CIDRs or "*").
 DRIFT_HTTP_ALLOWED_NETWORKS = env_list("DRIFT_HTTP_ALLOWED_NETWORKS")
 DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS", "30"))
+
+# --- Workflow pictures (treeView, admin): bounded so drawing cannot hold API threads (issue 8.8).
+DRIFT_GRAPH_MAX_STATES = env_int("DRIFT_GRAPH_MAX_STATES", 300)
+DRIFT_GRAPH_MAX_DOT_BYTES = env_int("DRIFT_GRAPH_MAX_DOT_BYTES", 256 * 1024)
+DRIFT_GRAPH_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_GRAPH_TIMEOUT_SECONDS", "5"))
+DRIFT_GRAPH_MAX_CONCURRENT = env_int("DRIFT_GRAPH_MAX_CONCURRENT", 2)
 
 # --- Extension points (dotted paths)
 DRIFT_TOKEN_PROVIDER = os.environ.get("DRIFT_TOKEN_PROVIDER", "apps.nodes.extensions.NoTokenProvider")
@@ -195,9 +207,11 @@ if not STATIC_ROOT.exists() and STATIC_ROOT.parent.is_dir() and os.access(STATIC
 # The image runs `collectstatic` at build time; locally WhiteNoise also finds app static files directly.
 WHITENOISE_USE_FINDERS = env_bool("DRIFT_STATIC_USE_FINDERS", not (STATIC_ROOT / "admin").exists())
 
-# --- Operations: readiness probes and the demo order service used by the sample workflow.
+# --- Operations: readiness probes. The probe port (issue 8.8) is served by a thread of every API worker
+# (drift/gunicorn_conf.py), beside the request threads; 0 turns it off. The demo order service of the sample is
+# its own process (`python -m drift.demo`, development only), never served by the API.
 DRIFT_READINESS_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_READINESS_TIMEOUT_SECONDS", "2"))
-DRIFT_DEMO_ENDPOINTS = env_bool("DRIFT_DEMO_ENDPOINTS", True)
+DRIFT_HEALTH_PORT = env_int("DRIFT_HEALTH_PORT", 8001)
 
 LOG_LEVEL = os.environ.get("DRIFT_LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,9 +1,7 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from drift.demo import demo_disabled, demo_order
 from drift.errors import json_error_view
 from drift.health import healthz, readyz
 from drift.metrics import metrics_view
@@ -16,11 +14,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
-    path(
-        "demo/oms/orders/<str:order_id>",
-        demo_order if settings.DRIFT_DEMO_ENDPOINTS else demo_disabled,
-        name="demo-oms-order",
-    ),
     path("v3/", include("apps.tasks.api.urls")),
     path("v3/", include("apps.runs.api.urls")),
     path("", include("apps.trials.api.urls")),

@@ -20,7 +20,19 @@ from drift.metrics import SYNC_WAIT_SECONDS
 
 
 @pytest.mark.django_db
-def test_metrics_exposes_drift_metrics() -> None:
+def test_metrics_refuse_anonymous_scrapes_and_are_off_without_a_token(settings) -> None:
+    """Issue 8.10: /metrics named every tenant's workflows to anyone."""
+    settings.DRIFT_METRICS_TOKEN = ""
+    assert Client().get("/metrics").status_code == 404
+    settings.DRIFT_METRICS_TOKEN = "scrape-secret"
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}, {"HTTP_AUTHORIZATION": "scrape-secret"}):
+        response = Client().get("/metrics", **headers)
+        assert response.status_code == 401, headers
+        assert b"drift_runs" not in response.content
+
+
+@pytest.mark.django_db
+def test_metrics_exposes_drift_metrics(settings) -> None:
     from apps.runs.models import Run, WebhookAttempt, WebhookDelivery
 
     workflow = f"wf-{uuid.uuid4().hex[:6]}"
@@ -32,7 +44,8 @@ def test_metrics_exposes_drift_metrics() -> None:
     WebhookAttempt.objects.create(delivery=delivery, number=2, status_code=200)
     SYNC_WAIT_SECONDS.observe(0.2)
 
-    response = Client().get("/metrics")
+    settings.DRIFT_METRICS_TOKEN = "scrape-secret"
+    response = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     text = response.content.decode()

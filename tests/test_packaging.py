@@ -78,7 +78,7 @@ def test_dockerfile_contract() -> None:
     assert "libmariadb3" in text and "graphviz" in text
     assert "--uid 10001" in text and re.search(r"^USER 10001", text, re.M)
     assert re.search(r"^WORKDIR /app$", text, re.M)
-    assert re.search(r"^EXPOSE 8000 7200 9090$", text, re.M)
+    assert re.search(r"^EXPOSE 8000 8001 7200 9090$", text, re.M)
     assert re.search(r"^HEALTHCHECK ", text, re.M)
     assert 'ENTRYPOINT ["/app/docker/entrypoint.sh"]' in text
     ignored = (ROOT / ".dockerignore").read_text().split()
@@ -94,6 +94,18 @@ def test_entrypoint_script() -> None:
     for command in ("api)", "worker)", "celery)", "celery-beat)", "migrate)", "manage)", "healthcheck)"):
         assert command in text, command
     assert "gunicorn drift.wsgi" in text and "manage.py run_worker" in text and "celery -A drift worker" in text
+    assert "python:drift.gunicorn_conf" in text, "the API runs with the probe server and its process model"
+
+
+def test_api_probes_use_the_probe_port() -> None:
+    """Issue 8.8: probes must not queue behind request threads."""
+    import yaml
+
+    api = next(doc for doc in yaml.safe_load_all((K8S / "api.yaml").read_text()) if doc["kind"] == "Deployment")
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "probes", "containerPort": 8001} in container["ports"]
+    assert container["livenessProbe"]["httpGet"]["port"] == "probes"
+    assert container["readinessProbe"]["httpGet"]["port"] == "probes"
 
 
 # --- Kubernetes manifests

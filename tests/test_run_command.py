@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +24,7 @@ import pytest
 from devtools.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+THREADS = 4  # few request threads, so the probe test can hold every one of them
 
 
 def http(method: str, url: str, body: dict | None = None, headers: dict | None = None, timeout: float = 30):
@@ -59,11 +61,12 @@ class Stack:
         self.ports = {
             "--port": self.port, "--temporal-port": free_port(), "--temporal-ui-port": 0,
             "--redis-port": free_port(), "--worker-health-port": free_port(), "--metrics-port": free_port(),
+            "--health-port": free_port(), "--demo-port": free_port(),
         }
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "TEMPORAL_ADDRESS"}}
         env["DRIFT_VAR_DIR"] = str(var_dir)
         env["DRIFT_ADMIN_PASSWORD"] = "test-admin-password"
-        args = [sys.executable, "-m", "devtools.up", "--host", "127.0.0.1"]
+        args = [sys.executable, "-m", "devtools.up", "--host", "127.0.0.1", "--threads", str(THREADS)]
         for option, value in self.ports.items():
             args += [option, str(value)]
         self.output = var_dir / "up.out"
@@ -93,6 +96,14 @@ class Stack:
         assert match, self.text()
         return match.group(1)
 
+    def metrics_token(self) -> str:
+        match = re.search(r"Authorization: Bearer (\S+)", self.text())
+        assert match, self.text()
+        return match.group(1)
+
+    def probe(self, path: str) -> tuple[int, bytes]:
+        return http("GET", f"http://127.0.0.1:{self.ports['--health-port']}{path}", timeout=10)
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -121,9 +132,16 @@ def test_stack_serves_health_admin_and_schema(stack: Stack) -> None:
     assert status == 200, "admin static files must be served (WhiteNoise)"
     status, body = http("GET", f"{stack.url}/api/schema/")
     assert status == 200 and b"openapi" in body
-    status, body = http("GET", f"{stack.url}/metrics")
+    assert http("GET", f"{stack.url}/metrics")[0] == 401  # issue 8.10: not anonymous
+    status, body = http("GET", f"{stack.url}/metrics", headers={"Authorization": f"Bearer {stack.metrics_token()}"})
     assert status == 200 and b"drift_runs" in body
-    status, body = http("GET", f"{stack.url}/demo/oms/orders/42")
+    status, body = stack.probe("/healthz")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+    status, body = stack.probe("/readyz")
+    assert status == 200 and json.loads(body)["ready"] is True, body
+    # Issue 8.8: the demo order service is its own process, never served by the API's threads.
+    assert http("GET", f"{stack.url}/demo/oms/orders/42")[0] == 404
+    status, body = http("GET", f"http://127.0.0.1:{stack.ports['--demo-port']}/demo/oms/orders/42")
     assert status == 200 and json.loads(body)["status"] == "DELIVERED"
     worker_health = stack.ports["--worker-health-port"]
     assert http("GET", f"http://127.0.0.1:{worker_health}/")[0] == 200
@@ -155,9 +173,48 @@ def test_sample_workflow_end_to_end(stack: Stack) -> None:
     assert json.loads(raw)["workflowId"] == response["workflowId"]
 
 
+def test_probes_answer_while_every_request_thread_is_busy(stack: Stack) -> None:
+    """Issue 8.8: with every API thread held by a sync start (a 4 s wait), the probes still answer at once."""
+    headers = {"Authorization": f"Api-Key {stack.api_key()}", "X-Tenant-Id": "demo", "X-Client-Id": "demo",
+               "Content-Type": "application/json"}
+    pause = {"id": "pause", "name": "pause", "type": "WAIT",
+             "config": {"waitType": "SCHEDULER_WAIT", "duration": 4, "executionMode": "SYNC"}}
+    done = {"id": "paused_ok", "name": "paused_ok", "type": "SUCCESS", "comment": "ok"}
+    flow = {"id": "pause_flow", "name": "pause_flow", "startNode": "p", "states": {
+        "p": {"instanceName": "p", "resourceId": "pause", "resourceVersion": "LATEST", "type": "NODE",
+              "nextNode": "d"},
+        "d": {"instanceName": "d", "resourceId": "paused_ok", "resourceVersion": "LATEST", "type": "NODE",
+              "nextNode": None},
+    }}
+    for kind, body, publish in (("nodeDefinition", pause, "publishNode"), ("nodeDefinition", done, "publishNode"),
+                                ("workflowDefinition", flow, "publishWorkflow")):
+        assert http("POST", f"{stack.url}/{kind}/", body, headers)[0] == 201
+        assert http("POST", f"{stack.url}/{kind}/{body['id']}/{publish}/", None, headers)[0] == 201
+        assert http("POST", f"{stack.url}/{kind}/{body['id']}/activate?version=1", None, headers)[0] == 200
+
+    results: list[int] = []
+
+    def slow_start() -> None:
+        results.append(http("POST", f"{stack.url}/v3/workflow/start", {"params": {"workflowId": "pause_flow"}},
+                            headers, timeout=120)[0])
+
+    holders = [threading.Thread(target=slow_start) for _ in range(THREADS * 2)]
+    for holder in holders:
+        holder.start()
+    try:
+        probes = [stack.probe("/healthz")[0], stack.probe("/readyz")[0]]
+        in_flight = sum(holder.is_alive() for holder in holders)
+    finally:
+        for holder in holders:
+            holder.join(120)
+    assert probes == [200, 200]
+    assert in_flight > 0, "the probes should have been answered while the starts held the threads"
+    assert sorted(set(results)) == [200], results
+
+
 def test_sigterm_stops_every_child(stack: Stack) -> None:
     state = json.loads((stack.var_dir / "up.json").read_text())
-    assert set(state["children"]) == {"temporal", "redis", "api", "worker", "celery"}
+    assert set(state["children"]) == {"temporal", "redis", "demo", "api", "worker", "celery"}
     assert processes_mentioning(str(stack.var_dir)), "the children should be running before the stop"
 
     stack.process.send_signal(signal.SIGTERM)

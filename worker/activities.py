@@ -60,7 +60,8 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     started = time.perf_counter()
     node_type = request.node.get("type", "")
     try:
-        scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant))
+        scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant),
+                            tenant=request.tenant)
         if request.mock is not None:  # a test run's HTTP node: the mock is the response (worker/test_mode.py)
             outcome = http.call(request.node, scope, mock=request.mock)
         else:

@@ -61,15 +61,31 @@ def sandboxed_workflow_runner() -> SandboxedWorkflowRunner:
 
 
 class _HealthHandler(BaseHTTPRequestHandler):
+    """200 only while the worker polls AND its Temporal server answers a health check (a worker whose
+    server is gone polls nothing: it must not report ok). The check runs on the worker's loop, bounded."""
+
     healthy = threading.Event()
+    client: Client | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    probe_seconds = 2.0
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
-        ok = self.healthy.is_set()
-        body = json.dumps({"status": "ok" if ok else "starting"}).encode()
-        self.send_response(200 if ok else 503)
+        status = self._status()
+        body = json.dumps({"status": status}).encode()
+        self.send_response(200 if status == "ok" else 503)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(body)
+
+    def _status(self) -> str:
+        if not self.healthy.is_set() or self.client is None or self.loop is None:
+            return "starting"
+        probe = self.client.service_client.check_health(timeout=timedelta(seconds=self.probe_seconds))
+        try:
+            asyncio.run_coroutine_threadsafe(probe, self.loop).result(self.probe_seconds + 1)
+        except Exception as error:  # noqa: BLE001 - any failure means the server is not reachable
+            return f"temporal unreachable: {type(error).__name__}: {error}"[:300]
+        return "ok"
 
     def log_message(self, *args) -> None:
         return  # probes every few seconds would flood the log
@@ -101,6 +117,7 @@ async def run(*, health_port: int, metrics_port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    _HealthHandler.client, _HealthHandler.loop = client, loop
     async with worker:
         _HealthHandler.healthy.set()
         logger.info("worker polling", extra={"activity": settings.TEMPORAL_TASK_QUEUE})

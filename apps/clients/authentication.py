@@ -1,4 +1,10 @@
-"""`Authorization: Api-Key <key>` authentication, tenant headers and scope permissions."""
+"""`Authorization: Api-Key <key>` authentication, tenant headers and permissions.
+
+Two kinds of caller (docs/security.md):
+- an API key: its client's tenant, its scopes (`runtime`, `definitions`);
+- a staff user's admin session: only for tenants bound to the user (TenantMembership; superusers: all), and
+  only with the Django model permission of the action (`session_permissions` of the view, by HTTP method).
+"""
 
 from dataclasses import dataclass, field
 
@@ -8,7 +14,7 @@ from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from apps.clients.models import ApiKey
-from apps.clients.selectors import api_key_for_raw
+from apps.clients.selectors import api_key_for_raw, user_may_act_for
 
 # Canonical spelling first; the seed's underscore spelling reaches Django as HTTP_X_TENANT_ID too
 # when the proxy passes it, so both map to the same META key.
@@ -83,8 +89,17 @@ def principal_of(request: Request) -> Principal:
     return Principal(tenant, client_id, username, scopes, is_staff=True)
 
 
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def session_permission(view, method: str) -> str | None:
+    """The Django permission a session needs for `method` on `view` (HEAD/OPTIONS as GET); None: refused."""
+    permissions_by_method = getattr(view, "session_permissions", {})
+    return permissions_by_method.get("GET" if method in SAFE_METHODS else method)
+
+
 class HasScope(permissions.BasePermission):
-    """Allow API keys carrying `scope`, and active staff users."""
+    """Allow API keys carrying `scope`, and active staff sessions bound to the tenant with the action's permission."""
 
     scope = ""
     message = "This API key lacks the required scope."
@@ -93,7 +108,18 @@ class HasScope(permissions.BasePermission):
         user = request.user
         if isinstance(user, Principal):
             return self.scope in user.scopes
-        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+            self.message = "Only active staff users may use the API with a session."
+            return False
+        tenant = header(request, TENANT_HEADERS)
+        if tenant and not user_may_act_for(user, tenant):
+            self.message = f"User '{user.get_username()}' may not act for tenant '{tenant}'."
+            return False
+        needed = session_permission(view, request.method)
+        if needed is None or not user.has_perm(needed):
+            self.message = f"User '{user.get_username()}' lacks the permission '{needed}' for this action."
+            return False
+        return True
 
 
 class HasRuntimeScope(HasScope):

@@ -1,5 +1,6 @@
-"""API clients (one per tenant and client id) and their hashed API keys."""
+"""API clients (one per tenant and client id), their hashed API keys, and the tenants a staff user may act for."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -39,3 +40,18 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.client})"
+
+
+class TenantMembership(models.Model):
+    """A staff user may use the API with a session for this tenant (superusers: every tenant). See docs/security.md."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships")
+    tenant = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="uniq_membership_per_tenant")]
+        ordering = ["user", "tenant"]
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.tenant}"

@@ -2,19 +2,29 @@
 
 Node ids in the DOT text are generated (`n0`, `n1`, ...); user-provided names only ever appear inside
 quoted, escaped label strings, so no instance name, node type or rule can change the graph's structure.
+
+Bounded (issue 8.8: a 360 KB definition held an API thread 15 s): a workflow with more than
+DRIFT_GRAPH_MAX_STATES states or a DOT text over DRIFT_GRAPH_MAX_DOT_BYTES is refused (GraphTooLarge), `dot`
+is killed after DRIFT_GRAPH_TIMEOUT_SECONDS, at most DRIFT_GRAPH_MAX_CONCURRENT renders run at once (more
+answer "busy"), and pictures are cached by the hash of their DOT text (same text, same picture: no invalidation).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
+import threading
 from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
 
 from apps.definitions import graph
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
-DOT_TIMEOUT_SECONDS = 15
+CACHE_SECONDS = 24 * 3600
 MAX_LABEL = 60
 PATH_COLOR = "#1565c0"
 
@@ -34,7 +44,23 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class GraphRenderError(Exception):
-    """Graphviz is missing, timed out or failed."""
+    """Graphviz is missing, timed out, failed or is busy."""
+
+
+class GraphTooLarge(GraphRenderError):
+    """The workflow is too large to draw within the configured bounds."""
+
+
+_renders: threading.BoundedSemaphore | None = None
+_renders_lock = threading.Lock()
+
+
+def _render_slots() -> threading.BoundedSemaphore:
+    global _renders
+    with _renders_lock:
+        if _renders is None:
+            _renders = threading.BoundedSemaphore(max(1, settings.DRIFT_GRAPH_MAX_CONCURRENT))
+        return _renders
 
 
 def dot_quote(text: object, limit: int = MAX_LABEL) -> str:
@@ -151,17 +177,36 @@ def workflow_dot(definition: dict[str, Any], *, path: list[str] | None = None, t
     return "\n".join(lines) + "\n"
 
 
-def render_dot(dot: str, fmt: str = "png", *, timeout: float = DOT_TIMEOUT_SECONDS) -> bytes:
+def render_dot(dot: str, fmt: str = "png", *, timeout: float | None = None) -> bytes:
+    """The picture of `dot`, from the cache or drawn by Graphviz within the configured bounds."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
+    size = len(dot.encode())
+    if size > settings.DRIFT_GRAPH_MAX_DOT_BYTES:
+        raise GraphTooLarge(f"The graph's description is {size} bytes, over the limit of "
+                            f"{settings.DRIFT_GRAPH_MAX_DOT_BYTES} (DRIFT_GRAPH_MAX_DOT_BYTES).")
+    key = f"graph:{fmt}:{hashlib.sha256(dot.encode()).hexdigest()}"
+    picture = cache.get(key)
+    if picture is None:
+        picture = _draw(dot, fmt, timeout or settings.DRIFT_GRAPH_TIMEOUT_SECONDS)
+        cache.set(key, picture, CACHE_SECONDS)
+    return picture
+
+
+def _draw(dot: str, fmt: str, timeout: float) -> bytes:
     binary = shutil.which("dot")
     if binary is None:
         raise GraphRenderError("Graphviz (`dot`) is not installed; run scripts/bootstrap.")
+    slots = _render_slots()
+    if not slots.acquire(blocking=False):
+        raise GraphRenderError("Every graph renderer is busy; retry shortly.")
     try:
         done = subprocess.run([binary, f"-T{fmt}"], input=dot.encode(), capture_output=True, timeout=timeout,
                               check=False)
     except subprocess.TimeoutExpired as exc:
         raise GraphRenderError(f"Graphviz took longer than {timeout:g} s.") from exc
+    finally:
+        slots.release()
     if done.returncode != 0 or not done.stdout:
         raise GraphRenderError(f"Graphviz failed: {done.stderr.decode(errors='replace')[:500]}")
     return done.stdout
@@ -169,6 +214,11 @@ def render_dot(dot: str, fmt: str = "png", *, timeout: float = DOT_TIMEOUT_SECON
 
 def render_workflow(definition: dict[str, Any], fmt: str = "png", *, path: list[str] | None = None,
                     title: str | None = None) -> bytes:
+    states = definition.get("states")
+    count = len(states) if isinstance(states, dict) else 0
+    if count > settings.DRIFT_GRAPH_MAX_STATES:
+        raise GraphTooLarge(f"The workflow has {count} states; pictures are drawn up to "
+                            f"{settings.DRIFT_GRAPH_MAX_STATES} (DRIFT_GRAPH_MAX_STATES).")
     return render_dot(workflow_dot(definition, path=path, title=title), fmt)
 
 

@@ -5,6 +5,12 @@ from a multi-threaded, async parent, and it inherits nothing but the command lin
 `apps.nodes.sandbox_runtime` (stdlib + RestrictedPython), sets RLIMIT_AS, then answers one request
 per frame over its stdin/stdout pipes. The parent checks a child out of a queue, sends
 (source, names), and waits up to the time limit; on timeout it SIGKILLs the child and replaces it.
+
+Fairness: the pool is shared by every tenant, so checkout goes through `_TenantScheduler`. A tenant holds at
+most `tenant_share` children at once, and a freed child goes to the waiting tenant that holds the fewest
+(first come first served among equals), so a tenant flooding the pool with endless loops waits behind its own
+scripts while another tenant's script gets the next free child. A checkout waits at most `queue_seconds`, then
+the script fails with a clear "sandbox busy" error (bounded: the node's activity never hangs on the queue).
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ import functools
 import os
 import queue
 import select
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +134,18 @@ class _Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def death(self) -> str:
+        """What ended the child, from its exit status (the pipe closing alone says nothing about why)."""
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "the sandbox process stopped answering"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            cause = " (out of memory, or killed by an operator)" if -code == signal.SIGKILL else ""
+            return f"the sandbox process was killed by signal {name}{cause}"
+        return f"the sandbox process exited with status {code}"
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -133,21 +154,74 @@ class _Child:
             stream.close()
 
 
-class SandboxPool:
-    """A fixed number of warm sandbox children behind a thread-safe checkout queue."""
+class _TenantScheduler:
+    """Hands out `size` slots: at most `share` per tenant, the next free one to the waiting tenant holding fewest."""
 
-    def __init__(self, size: int, memory_mb: int) -> None:
+    def __init__(self, size: int, share: int) -> None:
+        self.free, self.share = size, max(1, min(share, size))
+        self._held: dict[str, int] = {}
+        self._waiting: list[tuple[str, int]] = []
+        self._tickets = 0
+        self._changed = threading.Condition()
+
+    def _next(self) -> tuple[str, int] | None:
+        eligible = [t for t in self._waiting if self._held.get(t[0], 0) < self.share]
+        return min(eligible, key=lambda t: (self._held.get(t[0], 0), t[1]), default=None)
+
+    @contextmanager
+    def slot(self, tenant: str, wait: float) -> Iterator[None]:
+        deadline = time.monotonic() + wait
+        with self._changed:
+            self._tickets += 1
+            ticket = (tenant, self._tickets)
+            self._waiting.append(ticket)
+            try:
+                while not (self.free > 0 and self._next() == ticket):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise ScriptError(
+                            f"the script sandbox is busy: no sandbox process was free for this tenant within "
+                            f"{wait:g} s ({self._held.get(tenant, 0)} of its share of {self.share} in use)"
+                        )
+                    self._changed.wait(remaining)
+            finally:
+                self._waiting.remove(ticket)
+                self._changed.notify_all()  # the head of the queue may have changed
+            self.free -= 1
+            self._held[tenant] = self._held.get(tenant, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.free += 1
+                self._held[tenant] -= 1
+                if not self._held[tenant]:
+                    del self._held[tenant]
+                self._changed.notify_all()
+
+
+class SandboxPool:
+    """A fixed number of warm sandbox children behind a per-tenant fair checkout (see the module docstring)."""
+
+    def __init__(self, size: int, memory_mb: int, *, tenant_share: int | None = None,
+                 queue_seconds: float = 20.0) -> None:
         self.size = size
         self.memory_mb = memory_mb
+        self.queue_seconds = queue_seconds
+        self._scheduler = _TenantScheduler(size, tenant_share or max(1, size // 2))
         self._idle: queue.Queue[_Child] = queue.Queue()
         self._closed = False
         for _ in range(size):
             self._idle.put(_Child(memory_mb))
 
-    def evaluate(self, source: str, names: dict[str, Any], timeout: float) -> Any:
+    def evaluate(self, source: str, names: dict[str, Any], timeout: float, *, tenant: str = "") -> Any:
         if self._closed:
             raise ScriptError("the script sandbox is shut down")
-        child = self._idle.get()
+        with self._scheduler.slot(tenant, self.queue_seconds):
+            return self._evaluate(source, names, timeout)
+
+    def _evaluate(self, source: str, names: dict[str, Any], timeout: float) -> Any:
+        child = self._idle.get_nowait()  # a slot guarantees an idle child
         try:
             if not child.alive():  # died while idle (killed, OOM): replace before use
                 child = self._replace(child)
@@ -156,8 +230,9 @@ class SandboxPool:
             child = self._replace(child)
             raise ScriptError(f"script exceeded its time limit of {timeout:g} s") from None
         except _Died:
+            death = child.death()
             child = self._replace(child)
-            raise ScriptError("script exceeded its memory limit or crashed the sandbox process") from None
+            raise ScriptError(f"script crashed the sandbox: {death}") from None
         except _TooLarge as exc:
             child = self._replace(child)
             raise ScriptError(f"script result of {exc.args[0]} bytes exceeds the limit of {MAX_RESULT_BYTES}") from None
@@ -205,7 +280,10 @@ def get_pool() -> SandboxPool:
             if _pool is None or _pool_pid != os.getpid():
                 from apps.nodes import settings
 
-                _pool = SandboxPool(settings.script_workers(), settings.script_memory_mb())
+                _pool = SandboxPool(
+                    settings.script_workers(), settings.script_memory_mb(),
+                    tenant_share=settings.script_tenant_share(), queue_seconds=settings.script_queue_seconds(),
+                )
                 _pool_pid = os.getpid()
     return _pool
 
@@ -221,8 +299,8 @@ def shutdown_pool() -> None:
 atexit.register(shutdown_pool)
 
 
-def evaluate(source: str, names: dict[str, Any], timeout: float | None = None) -> Any:
-    """Run a script body with `names` in scope; return its JSON result or raise ScriptError."""
+def evaluate(source: str, names: dict[str, Any], timeout: float | None = None, *, tenant: str = "") -> Any:
+    """Run a script body with `names` in scope (as `tenant`'s script); return its JSON result or raise ScriptError."""
     problems = compile_problems(source)
     if problems:
         raise ScriptError("script does not compile: " + "; ".join(problems))
@@ -230,7 +308,7 @@ def evaluate(source: str, names: dict[str, Any], timeout: float | None = None) -
         from apps.nodes import settings
 
         timeout = settings.script_timeout_seconds()
-    return get_pool().evaluate(source, names, timeout)
+    return get_pool().evaluate(source, names, timeout, tenant=tenant)
 
 
 __all__ = ["ScriptError", "SandboxPool", "compile_problems", "evaluate", "get_pool", "shutdown_pool"]

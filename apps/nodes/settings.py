@@ -21,6 +21,15 @@ def script_workers() -> int:
     return max(1, int(_get("DRIFT_SCRIPT_WORKERS")))
 
 
+def script_tenant_share() -> int:
+    """Sandbox children one tenant may hold at once (0: half the pool, at least one)."""
+    return int(_get("DRIFT_SCRIPT_TENANT_SHARE"))
+
+
+def script_queue_seconds() -> float:
+    return float(_get("DRIFT_SCRIPT_QUEUE_SECONDS"))
+
+
 def http_allowed_networks() -> list[str]:
     return list(_get("DRIFT_HTTP_ALLOWED_NETWORKS") or [])
 

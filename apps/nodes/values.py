@@ -104,7 +104,7 @@ def resolve_value(component: Any, scope: ScriptScope, *, field: str = "value", e
     try:
         value_type = value.get("type", "STRING")
         if component.get("type") == "SCRIPT":
-            data = evaluate(data, scope.names(**(extra or {})))
+            data = evaluate(data, scope.names(**(extra or {})), tenant=scope.tenant)
             if value_type == "STRING":
                 # A SCRIPT's STRING is its source text (the samples return objects under it): keep the result as is.
                 return data

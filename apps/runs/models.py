@@ -54,6 +54,11 @@ class Run(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["definition_key", "status"])]
+        # Session access to the runtime API (apps/clients/authentication.py); view_run covers GET.
+        permissions = [
+            ("start_run", "Can start and resume runs, send events and run disconnected nodes (API)"),
+            ("terminate_run", "Can terminate runs (API)"),
+        ]
 
     def __str__(self) -> str:
         return self.workflow_id

@@ -181,11 +181,20 @@ def _start_workflow(inp: RunInput, workflow_id: str) -> Reply:
     async def update_with_start(client: Client) -> dict:
         # Built on the client loop: the operation creates an asyncio future, and request threads have no loop.
         operation = WithStartWorkflowOperation(WORKFLOW_NAME, inp, **_start_options(workflow_id))
+        # The SDK sets the start error (a CancelledError when the sync wait times out) on the operation's
+        # handle future, which nothing awaits: retrieve it so asyncio does not log "Future exception was
+        # never retrieved" on every sync timeout.
+        operation._workflow_handle.add_done_callback(_retrieve_exception)
         return await client.execute_update_with_start_workflow(
             UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict
         )
 
     return _stable_or_accepted(workflow_id, update_with_start)
+
+
+def _retrieve_exception(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _check_id_free(*, tenant: str, workflow_id: str) -> Run | None:

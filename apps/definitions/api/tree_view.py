@@ -6,14 +6,20 @@ from django.http import HttpResponse
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
 from apps.definitions import selectors
 from apps.definitions.api.views import VERSION_PARAM, DriftAPIView, _query_version
-from apps.definitions.graph_render import FORMATS, GraphRenderError, render_workflow
-from drift.errors import InvalidInput, Problem, ServiceUnavailable
+from apps.definitions.graph_render import FORMATS, GraphRenderError, GraphTooLarge, render_workflow
+from drift.errors import DriftError, InvalidInput, Problem, ServiceUnavailable
+
+
+class TooLargeToDraw(DriftError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "TOO_LARGE"
 
 
 class _FormatIsThePictureType(DefaultContentNegotiation):
@@ -30,7 +36,8 @@ class WorkflowTreeView(DriftAPIView):
     @extend_schema(
         summary="The workflow graph as an image (PNG by default, SVG with format=svg)",
         parameters=[VERSION_PARAM, OpenApiParameter("format", str, enum=sorted(FORMATS), default="png")],
-        responses={(200, "image/png"): OpenApiTypes.BINARY, (200, "image/svg+xml"): OpenApiTypes.STR},
+        responses={(200, "image/png"): OpenApiTypes.BINARY, (200, "image/svg+xml"): OpenApiTypes.STR,
+                   422: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request, key: str) -> HttpResponse:
         fmt = (request.query_params.get("format") or "png").strip().lower()
@@ -40,6 +47,8 @@ class WorkflowTreeView(DriftAPIView):
         body = selectors.workflow_get(tenant=self.tenant(), key=key, version=version, enrich=True)
         try:
             image = render_workflow(body, fmt, title=f"{key} v{body.get('version')}")
+        except GraphTooLarge as exc:
+            raise TooLargeToDraw(str(exc)) from exc
         except GraphRenderError as exc:
             raise ServiceUnavailable(str(exc)) from exc
         response = HttpResponse(image, content_type=FORMATS[fmt])

@@ -71,8 +71,15 @@ def _validated(serializer_class, data: Any) -> dict:
     return serializer.validated_data
 
 
+def _model_permissions(model: str, post: str = "change") -> dict[str, str]:
+    """Session permissions by HTTP method on `definitions.<model>` (POST creates or acts: `post` says which)."""
+    return {"GET": f"definitions.view_{model}", "POST": f"definitions.{post}_{model}",
+            "PUT": f"definitions.change_{model}", "DELETE": f"definitions.delete_{model}"}
+
+
 class DriftAPIView(APIView):
     permission_classes = [HasDefinitionsScope]
+    session_permissions = _model_permissions("definition")
     parser_classes = [BoundedJSONParser]
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -93,6 +100,8 @@ class DefinitionView(DriftAPIView):
 
 
 class DefinitionCollectionView(DefinitionView):
+    session_permissions = _model_permissions("definition", post="add")
+
     @extend_schema(summary="List definitions", responses=s.HeadSerializer(many=True),
                    parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)])
     def get(self, request: Request) -> Response:
@@ -182,6 +191,8 @@ class DefinitionDiffView(DefinitionView):
 
 
 class RouteCollectionView(DriftAPIView):
+    session_permissions = _model_permissions("route")
+
     @extend_schema(summary="List routes", responses=s.RouteSerializer(many=True))
     def get(self, request: Request) -> Response:
         routes = [selectors.route_as_dict(r) for r in selectors.route_list(tenant=self.tenant())]
@@ -189,6 +200,8 @@ class RouteCollectionView(DriftAPIView):
 
 
 class RouteDetailView(DriftAPIView):
+    session_permissions = _model_permissions("route")
+
     @extend_schema(summary="The route of an issue", responses=s.RouteSerializer)
     def get(self, request: Request, issue_id: str) -> Response:
         return Response(selectors.route_get(tenant=self.tenant(), issue_id=issue_id))
@@ -212,6 +225,8 @@ class RouteDetailView(DriftAPIView):
 
 
 class EnumStoreView(DriftAPIView):
+    session_permissions = _model_permissions("enumentry")
+
     @extend_schema(summary="The whole enum store (key -> value)", responses=OpenApiTypes.OBJECT,
                    operation_id="enumStore_list")
     def get(self, request: Request) -> Response:
@@ -219,6 +234,8 @@ class EnumStoreView(DriftAPIView):
 
 
 class EnumEntryView(DriftAPIView):
+    session_permissions = _model_permissions("enumentry")
+
     @extend_schema(summary="One enum entry", responses=s.EnumEntrySerializer)
     def get(self, request: Request, key: str) -> Response:
         return Response(s.EnumEntrySerializer(selectors.enum_entry_get(tenant=self.tenant(), key=key)).data)
@@ -240,6 +257,8 @@ class EnumEntryView(DriftAPIView):
 
 
 class AuditLogView(DriftAPIView):
+    session_permissions = _model_permissions("auditentry")
+
     @extend_schema(summary="Audit trail, newest first", responses=s.AuditEntrySerializer(many=True), parameters=[
         OpenApiParameter("kind", str, enum=["NODE", "WORKFLOW", "ROUTE", "ENUM", "TASK"]), OpenApiParameter("id", str),
         OpenApiParameter("limit", int), OpenApiParameter("offset", int),

@@ -54,6 +54,8 @@ def _query_bool(request: Request, name: str) -> bool:
 
 class RuntimeView(APIView):
     permission_classes = [HasRuntimeScope]
+    session_permissions = {"GET": "runs.view_run", "POST": "runs.start_run", "PUT": "runs.start_run",
+                           "DELETE": "runs.terminate_run"}
     parser_classes = [BoundedJSONParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--path", type=Path, default=Path(settings.BASE_DIR).parent / "shared/spec/samples")
         parser.add_argument("--tenant", default="demo")
-        parser.add_argument("--oms-base-url", default="http://127.0.0.1:8000/demo/oms")
+        parser.add_argument("--oms-base-url", default="http://127.0.0.1:8010/demo/oms")
 
     def handle(self, *args, path: Path, tenant: str, oms_base_url: str, **options) -> None:
         try:

@@ -1,0 +1,81 @@
+"""The sandbox pool's bookkeeping: fair per-tenant checkout and the real cause of a crashed child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from apps.nodes.sandbox import SandboxPool, ScriptError
+
+SPIN = "while True:\n    pass"
+
+
+@pytest.fixture
+def pool():
+    instance = SandboxPool(2, 256, queue_seconds=30)
+    yield instance
+    instance.close()
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+
+
+def test_a_crashed_child_reports_the_signal_that_killed_it_not_a_memory_limit(pool):
+    assert pool.evaluate("return 1", {}, 5) == 1  # both children started and idle
+    before = set(pool.pids())
+    outcome: dict = {}
+
+    def spin() -> None:
+        try:
+            pool.evaluate(SPIN, {}, 60)
+        except ScriptError as error:
+            outcome["error"] = error.message
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    deadline = time.monotonic() + 30
+    busy = None
+    while busy is None and time.monotonic() < deadline:
+        running = [pid for pid in before if _state(pid) == "R"]
+        busy = running[0] if running else None
+    assert busy, "the spinning child never ran"
+    os.kill(busy, signal.SIGTERM)
+    thread.join(30)
+    assert "killed by signal SIGTERM" in outcome["error"], outcome
+    assert "memory" not in outcome["error"]
+    assert pool.evaluate("return 2", {}, 5) == 2
+
+
+def test_one_tenant_holds_at_most_its_share_and_waits_behind_its_own_scripts(pool):
+    with ThreadPoolExecutor(6) as executor:
+        noisy = [executor.submit(pool.evaluate, SPIN, {}, 1.0, tenant="noisy") for _ in range(4)]
+        quiet = executor.submit(pool.evaluate, "return 'mine'", {}, 5, tenant="quiet")
+        assert quiet.result(30) == "mine"
+        assert sum(not future.done() for future in noisy) >= 2  # the noisy tenant's queue is still draining
+        for future in noisy:
+            with pytest.raises(ScriptError, match="time limit"):
+                future.result(60)
+
+
+def test_a_checkout_past_the_queue_wait_fails_with_a_clear_busy_error():
+    pool = SandboxPool(1, 256, queue_seconds=0.5)
+    try:
+        with ThreadPoolExecutor(2) as executor:
+            first = executor.submit(pool.evaluate, SPIN, {}, 5, tenant="a")
+            second = executor.submit(pool.evaluate, SPIN, {}, 5, tenant="a")
+            errors = []
+            for future in (first, second):
+                try:
+                    future.result(60)
+                except ScriptError as error:
+                    errors.append(error.message)
+        assert any("sandbox is busy" in message for message in errors), errors
+    finally:
+        pool.close()
