@@ -130,17 +130,31 @@ class DriftWorkflow:
             return False
         self.definition, self.key, self.version = started["definition"], started["key"], started["version"]
         self.limits = started["limits"]
-        start = self.inp.start
-        self.context = {
+        self.context = self._initial_context()
+        self.node_name = self.definition.get("startNode")
+        return True
+
+    def _initial_context(self) -> dict[str, Any]:
+        """`_global` at start: the start request's parts plus the original Drift's run identity (spec §7)."""
+        start, inp = self.inp.start, self.inp
+        context = {
+            "workflowId": workflow.info().workflow_id,
+            "incidentId": inp.incident_id or None,
             "params": dict(start.get("params") or {}),
-            "threadContext": dict(start.get("threadContext") or {}),
+            # The caller's entries (e.g. perfFlag) plus who is calling, which the caller cannot override.
+            "threadContext": {**(start.get("threadContext") or {}), "clientId": inp.client_id, "tenant": inp.tenant,
+                              "userId": inp.username or inp.client_id},
             "issueDetail": start.get("issueDetail") or {},
             "customer": start.get("customer") or {},
             "orderDetails": start.get("orderDetails") or {},
             "config": start.get("config") or {},
         }
-        self.node_name = self.definition.get("startNode")
-        return True
+        for optional in ("queueDetail", "parentWorkflowId"):
+            if start.get(optional) is not None:
+                context[optional] = start[optional]
+        if inp.parent_workflow_id:  # a CHILD node's run: the parent that started it
+            context["parentWorkflowId"] = inp.parent_workflow_id
+        return context
 
     async def _walk(self) -> None:
         while self.node_name and self.status not in FINAL_STATUSES:
@@ -173,8 +187,7 @@ class DriftWorkflow:
             await self._finish("COMPLETED")
             return None
         if node["type"] == "FAILURE":
-            self._record(name, node["type"], "FAILURE", node.get("error") or "")
-            await self._finish("FAILED", node.get("error") or f"run failed at {name}")
+            await self._finish("FAILED", await self._failure_message(name, state))
             return None
         outcome = await self._node_activity(name, state, self.context)
         key = state.get("contextOverrideKey") or name
@@ -192,6 +205,17 @@ class DriftWorkflow:
             await self._finish("COMPLETED")
             return None
         return state.get("nextNode")
+
+    async def _failure_message(self, name: str, state: dict[str, Any]) -> str:
+        """The run's errorMessage at a FAILURE node. A computed `error` (value component or `{{path}}`
+        template; it may read `_global.errorMessage`) is used as it comes. Otherwise the cause of a jump to
+        `defaultFailureNode` stays visible: "<error>: <cause>", or the cause alone when there is no `error`."""
+        error, cause = state["nodeDefinition"].get("error"), self.error
+        if isinstance(error, dict) or (isinstance(error, str) and "{{" in error):
+            return (await self._node_activity(name, state, self.context))["error"]
+        message = f"{error}: {cause}" if error and cause else (error or cause or f"run failed at {name}")
+        self._record(name, "FAILURE", "FAILURE", message)
+        return message
 
     async def _on_node_error(self, name: str, message: str) -> str | None:
         if self.terminate_reason is not None:
@@ -425,7 +449,7 @@ class DriftWorkflow:
     def _response(self) -> dict[str, Any]:
         return {
             "workflowId": workflow.info().workflow_id,
-            "incidentId": self.inp.incident_id,
+            "incidentId": self.inp.incident_id or None,
             "workflowStatus": self.status,
             "disposition": self.disposition,
             "errorMessage": self.error,

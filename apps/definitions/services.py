@@ -20,7 +20,7 @@ from apps.definitions.models import (
     RouteVariant,
 )
 from apps.definitions.selectors import kind_label, node_lookup_for
-from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, is_version_number, parse_version, version_problem
+from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version, version_problem
 from drift.errors import Conflict, InvalidInput, NotFound, Problem
 
 MAX_AUDIT_CHANGES = 200
@@ -55,26 +55,16 @@ def _raise_if_invalid(problems: list[Problem], kind: str) -> list[Problem]:
     return warnings
 
 
-def _check_draft_version(body: dict) -> None:
-    """Saves write the SNAPSHOT only; a body naming a number is an attempt to edit a published version."""
-    raw = body.get("version")
-    if version_problem(raw, path="$.version", allowed=(SNAPSHOT,)) is None:
-        if is_version_number(raw):
-            raise Conflict("Published versions are immutable; update the SNAPSHOT and publish it.",
-                           [Problem("$.version", f"version {raw} is published and cannot change")])
-        return
-    raise InvalidInput("Invalid version.", [Problem("$.version", "must be SNAPSHOT (or left out) when saving")])
-
-
 @transaction.atomic
 def definition_save_snapshot(*, tenant: str, kind: str, body: Any, actor: str,
                              create: bool) -> tuple[DefinitionVersion, list[Problem]]:
     """Create (create=True; 409 if the id exists) or update (404 if it does not) the SNAPSHOT.
+    A `version` in the body is ignored (spec §7: the original's documents carry one; a GET -> edit -> PUT
+    round trip carries the fetched number): saves always write the SNAPSHOT.
     Returns the SNAPSHOT row and the validation warnings; errors raise InvalidInput."""
     key_problems = dsl.key_problems(body)
     if key_problems:
         raise InvalidInput(f"The {kind_label(kind)} is invalid.", key_problems)
-    _check_draft_version(body)
     key = body["id"]
     head = Definition.objects.select_for_update().filter(tenant=tenant, kind=kind, key=key).first()
     if create and head is not None:

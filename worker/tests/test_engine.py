@@ -138,10 +138,31 @@ def test_node_error_goes_to_default_failure_node(runs, tenant):
     )
     response = runs.start("errs")
     assert response["workflowStatus"] == "FAILED"
-    assert response["errorMessage"] == "could not compute"
+    # The FAILURE node's text, and the cause still visible on the run (issue 9).
+    assert response["errorMessage"].startswith("could not compute: node b failed: ")
+    assert "division by zero" in response["errorMessage"]
+    assert "division by zero" in Run.objects.get(workflow_id=response["workflowId"]).error_message
     output = runs.result(response["workflowId"])["output"]
     assert "division by zero" in output["errorMessage"]
     assert _path(response["workflowId"]) == ["b", "f"]
+
+
+def test_failure_node_with_a_computed_error_says_otherwise(runs, tenant):
+    """A template or value component `error` is the errorMessage as computed (it may read the cause)."""
+    scripted = {"id": "scripted", "type": "FAILURE",
+                "error": {"type": "SCRIPT", "value": {"type": "STRING",
+                                                      "data": "return 'refund failed for ' + _global.params.order"}}}
+    templated = {"id": "templated", "type": "FAILURE", "error": "order {{params.order}}: {{errorMessage}}"}
+    publish_definitions(
+        tenant, [script_node("boom", "return 1 / 0"), scripted, templated, success_node()],
+        [workflow("errs_s", "b", [state("b", "boom", "done"), state("done"), state("f", "scripted")],
+                  defaultFailureNode="f"),
+         workflow("errs_t", "b", [state("b", "boom", "done"), state("done"), state("f", "templated")],
+                  defaultFailureNode="f")],
+    )
+    assert runs.start("errs_s", {"order": "o-1"})["errorMessage"] == "refund failed for o-1"
+    templated_message = runs.start("errs_t", {"order": "o-2"})["errorMessage"]
+    assert templated_message.startswith("order o-2: node b failed: ") and "division by zero" in templated_message
 
 
 def test_terminal_instruction_completes_with_its_view(runs, tenant):

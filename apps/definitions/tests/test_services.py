@@ -42,10 +42,8 @@ def test_save_conflicts(sample_nodes):
         save(Kind.NODE, node)
     with pytest.raises(NotFound):
         save(Kind.NODE, {**node, "id": "other"}, create=False)
-    with pytest.raises(Conflict):
-        save(Kind.NODE, {**node, "version": 1}, create=False)
-    with pytest.raises(InvalidInput):
-        save(Kind.NODE, {**node, "version": "bogus"}, create=False)
+    # Spec §7: a saved document's `version` is ignored; the SNAPSHOT is written.
+    assert save(Kind.NODE, {**node, "version": 1}, create=False)[0].body["version"] == "SNAPSHOT"
 
 
 @pytest.mark.django_db
