@@ -19,7 +19,7 @@ from apps.definitions.models import (
     Route,
     RouteVariant,
 )
-from apps.definitions.selectors import kind_label, node_lookup_for
+from apps.definitions.selectors import kind_label, node_lookup_for, workflow_lookup_for
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version, version_problem
 from drift.errors import Conflict, InvalidInput, NotFound, Problem
 
@@ -43,7 +43,7 @@ def definition_validate(*, tenant: str, kind: str, body: Any) -> list[Problem]:
     """Every problem of a DSL document (errors and warnings), each with a JSON path."""
     if kind == Kind.NODE:
         return dsl.validate_node(body)
-    return dsl.validate_workflow(body, node_lookup_for(tenant))
+    return dsl.validate_workflow(body, node_lookup_for(tenant), workflow_lookup_for(tenant))
 
 
 def _raise_if_invalid(problems: list[Problem], kind: str) -> list[Problem]:

@@ -33,8 +33,9 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
         error = resolve_value(error, scope, field="error")
     elif isinstance(error, str):
         error = render_templates(error, scope)
-    name = node.get("id") or instance.get("instanceName")
-    return {"terminal": "FAILED", "error": str(error) if error not in (None, "") else f"the run reached the failure node {name}"}
+    if error in (None, ""):
+        error = f"the run reached the failure node {node.get('id') or instance.get('instanceName')}"
+    return {"terminal": "FAILED", "error": str(error)}
 
 
 NODE_TYPE = NodeType("FAILURE", validate, execute, local=True)
