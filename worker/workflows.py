@@ -146,7 +146,8 @@ class DriftWorkflow:
                               "userId": inp.username or inp.client_id},
             "issueDetail": start.get("issueDetail") or {},
             "customer": start.get("customer") or {},
-            "orderDetails": start.get("orderDetails") or {},
+            # An array (the original's set of order details) or an object, kept as sent (even empty).
+            "orderDetails": start["orderDetails"] if start.get("orderDetails") is not None else {},
             "config": start.get("config") or {},
         }
         for optional in ("queueDetail", "parentWorkflowId"):
