@@ -55,6 +55,15 @@ def _raise_if_invalid(problems: list[Problem], kind: str) -> list[Problem]:
     return warnings
 
 
+def _check_version_type(body: dict) -> None:
+    """The value of a saved document's `version` is ignored (spec §7), but it must still be a version-like
+    scalar: the original writes "1", our GET answers 1 or "SNAPSHOT"."""
+    raw = body.get("version")
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, str | int)):
+        raise InvalidInput("Invalid version.", [Problem("$.version", "must be a string or an integer (it is ignored: "
+                                                                     "saves write the SNAPSHOT)")])
+
+
 @transaction.atomic
 def definition_save_snapshot(*, tenant: str, kind: str, body: Any, actor: str,
                              create: bool) -> tuple[DefinitionVersion, list[Problem]]:
@@ -65,6 +74,7 @@ def definition_save_snapshot(*, tenant: str, kind: str, body: Any, actor: str,
     key_problems = dsl.key_problems(body)
     if key_problems:
         raise InvalidInput(f"The {kind_label(kind)} is invalid.", key_problems)
+    _check_version_type(body)
     key = body["id"]
     head = Definition.objects.select_for_update().filter(tenant=tenant, kind=kind, key=key).first()
     if create and head is not None:

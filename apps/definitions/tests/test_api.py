@@ -50,11 +50,11 @@ def test_get_edit_put_round_trip_writes_the_snapshot(api, sample_nodes, sample_w
 
 
 def test_create_with_a_numeric_version_creates_the_snapshot(api, sample_nodes):
-    for version in (1, "1", "7", "LATEST"):
-        node = {**sample_nodes[-1], "id": f"fresh_{version}", "version": version}
+    for index, version in enumerate((1, "1", "7", "LATEST")):
+        node = {**sample_nodes[-1], "id": f"fresh_{index}", "version": version}
         response = api.post("/nodeDefinition/", node, format="json")
         assert response.status_code == 201, response.json()
-        assert api.get(f"/nodeDefinition/fresh_{version}?version=SNAPSHOT").json()["version"] == "SNAPSHOT"
+        assert api.get(f"/nodeDefinition/fresh_{index}?version=SNAPSHOT").json()["version"] == "SNAPSHOT"
 
 
 def test_create_twice_conflicts_and_update_unknown_is_404(api, sample_nodes):
