@@ -186,6 +186,13 @@ def dsl_json_schema() -> dict:
     }
 
 
+def dsl_json_schema_for(kind: str) -> dict:
+    """The schema of one kind of document ("NODE" or "WORKFLOW"), for the admin editor."""
+    root = "NodeDefinition" if kind == "NODE" else "WorkflowDefinition"
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, "title": f"Drift {root}",
+            "$ref": f"#/$defs/{root}", "$defs": _definitions()}
+
+
 def openapi_components() -> dict[str, dict]:
     """The definitions as OpenAPI 3.0 components (`Dsl<Name>`): refs rewritten, `null` as `nullable`."""
     return {f"{OPENAPI_PREFIX}{name}": _to_openapi(schema) for name, schema in _definitions().items()}
