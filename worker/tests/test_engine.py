@@ -384,3 +384,25 @@ def test_an_oversized_node_output_fails_the_node_not_the_run_machinery(runs, ten
     response = runs.start("big", timeout=10)
     assert response["workflowStatus"] == "FAILED"
     assert "DRIFT_MAX_NODE_OUTPUT_BYTES" in response["errorMessage"]
+
+
+def test_disposition_changes_only_when_a_screen_sets_one_and_stays_to_the_end(runs, tenant):
+    """docs/engine.md: the run's disposition is the last non-empty one a screen set (issue 9)."""
+    publish_definitions(
+        tenant,
+        [instruction_node("first", [{"id": "ok"}], disposition="FIRST_SHOWN"),
+         instruction_node("plain", [{"id": "ok"}]),
+         instruction_node("second", [{"id": "ok"}], disposition="SECOND_SHOWN"),
+         script_node("work", "return 1"), success_node()],
+        [workflow("dispo", "a", [state("a", "first", "b"), state("b", "plain", "c"), state("c", "second", "w"),
+                                 state("w", "work", "done"), state("done")])],
+    )
+    first = runs.start("dispo")
+    assert (first["currentNode"], first["disposition"]) == ("a", "FIRST_SHOWN")
+    plain = runs.update(first["workflowId"], UPDATE_RESUME, {"viewResponse": {}})
+    assert (plain["currentNode"], plain["disposition"]) == ("b", "FIRST_SHOWN")  # no disposition: kept
+    second = runs.update(first["workflowId"], UPDATE_RESUME, {"viewResponse": {}})
+    assert (second["currentNode"], second["disposition"]) == ("c", "SECOND_SHOWN")
+    done = runs.update(first["workflowId"], UPDATE_RESUME, {"viewResponse": {}})
+    assert (done["workflowStatus"], done["disposition"]) == ("COMPLETED", "SECOND_SHOWN")
+    assert Run.objects.get(workflow_id=first["workflowId"]).disposition == "SECOND_SHOWN"
