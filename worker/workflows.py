@@ -266,7 +266,9 @@ class DriftWorkflow:
             self._record(name, node["type"], "FAILURE", message)
             raise NodeFailed(f"node {name} failed: {message}") from error
         meta = outcome.pop("_meta", {})
-        self._record(name, node["type"], "SUCCESS", "", meta)
+        failed = outcome.get("terminal") == "FAILED"  # a FAILURE node with a computed error
+        self._record(name, node["type"], "FAILURE" if failed else "SUCCESS", outcome.get("error", "") if failed else "",
+                     meta)
         return outcome
 
     async def _unless_terminated(self, call: Awaitable[Any]) -> Any:

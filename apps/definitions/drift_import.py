@@ -36,13 +36,20 @@ def drift_files(path: Path) -> list[Path]:
     """The JSON files under `path` (or `path` itself), files of node documents only first: workflows
     that reference nodes are checked against what the earlier files saved."""
     files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
-    return sorted(files, key=lambda file: _holds_workflow(file))
+    return sorted(files, key=lambda file: _text_holds_workflow(_read_or_empty(file)))
 
 
-def _holds_workflow(file: Path) -> bool:
+def _read_or_empty(file: Path) -> str:
     try:
-        data = json.loads(file.read_text())
-    except (OSError, ValueError):
+        return file.read_text()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _text_holds_workflow(text: str) -> bool:
+    try:
+        data = json.loads(text)
+    except ValueError:
         return False
     return any(isinstance(doc, dict) and "states" in doc for doc in (data if isinstance(data, list) else [data]))
 
@@ -76,12 +83,19 @@ def translate_document(body: Any, path: str = "$") -> tuple[Any, list[Problem]]:
 def import_file(*, tenant: str, file: Path, name: str, actor: str, publish: bool = False,
                 activate: bool = False) -> FileReport:
     """Translate and load one file; nothing of it is saved when any part fails."""
+    try:
+        text = file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        return FileReport(name, problems=[Problem(f"{name}:$", f"cannot be read: {exc}")])
+    return import_text(tenant=tenant, text=text, name=name, actor=actor, publish=publish, activate=activate)
+
+
+def import_text(*, tenant: str, text: str, name: str, actor: str, publish: bool = False,
+                activate: bool = False) -> FileReport:
+    """Translate and load one file's content (the command's files, the admin's uploads)."""
     report = FileReport(name)
     try:
-        data = json.loads(file.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        report.problems.append(Problem(f"{name}:$", f"cannot be read: {exc}"))
-        return report
+        data = json.loads(text)
     except ValueError as exc:
         report.problems.append(Problem(f"{name}:$", f"is not valid JSON: {exc}"))
         return report
@@ -101,6 +115,11 @@ def import_file(*, tenant: str, file: Path, name: str, actor: str, publish: bool
         return report
     report.lines, report.warnings = result.lines, result.warnings
     return report
+
+
+def sort_for_import(named_texts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Files of node documents before files holding workflows (which reference them)."""
+    return sorted(named_texts, key=lambda item: _text_holds_workflow(item[1]))
 
 
 def import_drift(*, tenant: str, path: Path, actor: str, publish: bool = False,

@@ -211,6 +211,36 @@ class DefinitionForm(forms.ModelForm):
         self.data = data
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleJsonFileField(forms.FileField):
+    """Several uploaded files, each at most MAX_BYTES."""
+
+    MAX_BYTES = 5 * 1024 * 1024
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".json,application/json"}))
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list:
+        files = [super(MultipleJsonFileField, self).clean(item, initial)
+                 for item in (data if isinstance(data, list | tuple) else [data])]
+        too_big = [item.name for item in files if item.size > self.MAX_BYTES]
+        if too_big:
+            raise ValidationError(f"Larger than {self.MAX_BYTES // (1024 * 1024)} MB: {', '.join(too_big)}.")
+        return files
+
+
+class DriftImportForm(forms.Form):
+    """Upload of the original Drift's definition files (docs/migrating-from-drift.md)."""
+
+    tenant = forms.CharField(max_length=64, help_text="Tenant the definitions are imported into.")
+    files = MultipleJsonFileField(help_text="JSON files: a node or workflow document, or a list of them, per file.")
+    publish = forms.BooleanField(required=False, help_text="Also publish each imported definition that changed.")
+
+
 def _starter(kind: str) -> dict:
     if kind == Kind.NODE:
         return {"id": "", "name": "", "type": "SCRIPT", "parameters": [],

@@ -160,7 +160,11 @@ def test_failure_node_with_a_computed_error_says_otherwise(runs, tenant):
          workflow("errs_t", "b", [state("b", "boom", "done"), state("done"), state("f", "templated")],
                   defaultFailureNode="f")],
     )
-    assert runs.start("errs_s", {"order": "o-1"})["errorMessage"] == "refund failed for o-1"
+    scripted_run = runs.start("errs_s", {"order": "o-1"})
+    assert scripted_run["errorMessage"] == "refund failed for o-1"
+    assert _path(scripted_run["workflowId"]) == ["b", "f"]
+    outcomes = NodeExecution.objects.filter(run__workflow_id=scripted_run["workflowId"]).order_by("seq")
+    assert [(row.outcome, row.error) for row in outcomes][-1] == ("FAILURE", "refund failed for o-1")
     templated_message = runs.start("errs_t", {"order": "o-2"})["errorMessage"]
     assert templated_message.startswith("order o-2: node b failed: ") and "division by zero" in templated_message
 
