@@ -183,3 +183,34 @@ def test_groovy_examples_load_after_import_drift_or_fail_precisely(api, tenant, 
     assert {(p.path, p.problem) for p in problems} >= {
         ("$.transformer.value.data", "cannot translate Groovy: object construction (`new`)"),
         ("$.transformer.value.data", "cannot translate Groovy: evaluate()")}
+
+
+def test_complete_workflow_example_runs_after_import_drift(api, runs, tenant, tmp_path, httpserver, settings):
+    """The original's "Complete Workflow Example", imported as it is, runs end to end: its HTTP node calls
+    the incident service named in the enum store, its Groovy-built widget is the view, its disposition is set."""
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    (example,) = _classified()["workflow"]
+    (tmp_path / "sample_status_workflow.json").write_text(json.dumps(example))
+    out = io.StringIO()
+    call_command("import_drift", str(tmp_path), tenant=tenant, activate=True, stdout=out, stderr=io.StringIO())
+    assert "sample_status_workflow: ACTIVE = 1" in out.getvalue()
+    host = f"{httpserver.host}:{httpserver.port}"
+    assert api.put("/enumStore/ims", {"value": {"vip": host}}, format="json").status_code in (200, 201)
+    httpserver.expect_request("/incidents/IN-98765", method="GET").respond_with_json(
+        {"statusResponse": {"id": 219, "status": "Solved", "statusType": "RESOLVED"}})
+    route_save(tenant=tenant, issue_id="289", workflow_key="sample_status_workflow", actor="tests")
+
+    started = api.post("/v3/workflow/start", {"issueDetail": {"issueId": "289"},
+                                              "params": {"incidentId": "IN-98765"}}, format="json")
+    assert started.status_code == 200, started.json()
+    body = started.json()
+    assert (body["workflowStatus"], body["currentNode"], body["disposition"]) == (
+        "WAITING", "show_status", "STATUS_DISPLAYED")
+    assert body["view"]["inputOptions"] == [{
+        "id": "asc_instruction", "description": "ASC instructions", "tags": {"values": ["ehc.static_text"]},
+        "instructions": [{"templateId": "asc_instruction", "templateVariables": {"status_name": "Solved"}}]}]
+    done = api.put(f"/v3/workflow/resume/{body['workflowId']}", {"viewResponse": {"selectedOptions": {}}},
+                   format="json")
+    assert (done.json()["workflowStatus"], done.json()["disposition"]) == ("COMPLETED", "STATUS_DISPLAYED")
+    context = api.get(f"/v3/workflow/{body['workflowId']}?includeContext=true").json()["_global"]
+    assert context["get_incident_status"]["statusName"] == "Solved"
