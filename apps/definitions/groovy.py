@@ -3,8 +3,10 @@
 Only what maps one to one is translated: map/list literals (`[:]`, `['k': v]`), safe navigation `?.`
 (Drift's context values are null-safe already), elvis `?:` (`or`), `&&` `||` `!`, `null/true/false`,
 `def` and typed declarations, and string concatenation with non-strings (`'a' + n` -> `'a' + str(n)`).
-Anything else (closures and blocks, `new`, Java classes, GStrings, ternaries, method calls without a
-Python twin, regexes, `++`) is reported, never guessed. Pure: no Django.
+Common methods with a Python twin are rewritten (`x.size()` -> `len(x)`, `.isEmpty()`, `.toString()`,
+`.contains(v)`, `.equals(v)`, `.toUpperCase()`, `.toLowerCase()`, `.trim()`, `.startsWith()`, `.endsWith()`,
+`.keySet()`). Anything else (closures and blocks, `new`, Java classes, GStrings, ternaries, other method
+calls, regexes, `++`) is reported, never guessed. Pure: no Django.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ UNSUPPORTED_WORDS = {
 }
 # Methods that mean the same on Python dicts (and Drift's context views).
 PYTHON_METHODS = {"get", "keys", "values"}
+# Groovy methods with a one-to-one Python spelling ({r}: the receiver, {a}: the arguments).
+GROOVY_METHODS = {
+    "size": "len({r})", "isEmpty": "(len({r}) == 0)", "toString": "str({r})", "contains": "(({a}) in {r})",
+    "equals": "({r} == ({a}))", "toUpperCase": "str({r}).upper()", "toLowerCase": "str({r}).lower()",
+    "trim": "str({r}).strip()", "startsWith": "str({r}).startswith({a})", "endsWith": "str({r}).endswith({a})",
+    "keySet": "list({r}.keys())",
+}
+STRING_METHODS = {"toString", "toUpperCase", "toLowerCase", "trim"}  # their result is a string
 BREAKERS = {",", ";", "\n", "=", "==", "!=", "<", ">", "<=", ">=", "and", "or", "not", "return", ":", "+=", "-=",
             "-", "in"}
 
@@ -117,7 +127,8 @@ def _call_problems(tokens: list[Token]) -> list[str]:
         following = tokens[index + 2] if index + 2 < len(tokens) else None
         if token.text[0].isupper() and before not in (".", "?.") and not (after and after.kind == "ident"):
             problems.add(f"Java/Groovy class {token.text}")
-        if before in (".", "?.") and after and after.text == "(" and token.text not in PYTHON_METHODS:
+        known = token.text in PYTHON_METHODS or token.text in GROOVY_METHODS
+        if before in (".", "?.") and after and after.text == "(" and not known:
             problems.add(f"method call .{token.text}()")
         if token.text[0].isupper() and after and after.kind == "ident" and following and following.text != "=":
             problems.add(f"Java/Groovy class {token.text}")
@@ -163,11 +174,18 @@ def _emit(items: list) -> str:
 
 
 def _units(items: list) -> list[Unit]:
-    """Each token or group translated, with Groovy declarations dropped."""
+    """Each token or group translated, with Groovy declarations dropped and known methods rewritten."""
     units: list[Unit] = []
     previous: object = None
-    for index, item in enumerate(items):
+    index = 0
+    while index < len(items):
+        item = items[index]
         following = items[index + 1] if index + 1 < len(items) else None
+        if _is_method_call(item, following, units):
+            units.append(Unit(_method(item.text, _pop_receiver(units), _emit(following.items)),
+                              string=item.text in STRING_METHODS))
+            previous, index = following, index + 2
+            continue
         if isinstance(item, Group):
             units.append(Unit(_emit_group(item, literal=not _is_operand_end(previous)), False))
             units[-1].text = ("\0" if _is_operand_end(previous) else "") + units[-1].text
@@ -188,7 +206,28 @@ def _units(items: list) -> list[Unit]:
             units.append(Unit({"?.": "\0.\0", ".": "\0.\0", "?:": "or", "&&": "and", "||": "or", "!": "not"}.get(
                 item.text, item.text)))
         previous = item
+        index += 1
     return units
+
+
+def _is_method_call(item: object, following: object, units: list[Unit]) -> bool:
+    return (isinstance(item, Token) and item.kind == "ident" and item.text in GROOVY_METHODS
+            and isinstance(following, Group) and following.open == "(" and bool(units) and units[-1].text == "\0.\0")
+
+
+def _pop_receiver(units: list[Unit]) -> str:
+    """Remove and return the operand chain before `.method(` (`a.b[0]`, `f(x).y`, `(a + b)`)."""
+    units.pop()  # the dot
+    start = len(units) - 1
+    while start > 0 and (units[start].text.startswith("\0") or units[start - 1].text == "\0.\0"):
+        start -= 1
+    receiver = " ".join(unit.text for unit in units[start:])
+    del units[start:]
+    return receiver
+
+
+def _method(name: str, receiver: str, args: str) -> str:
+    return GROOVY_METHODS[name].format(r=receiver, a=args)
 
 
 def _emit_group(group: Group, *, literal: bool) -> str:

@@ -30,6 +30,9 @@ CONTEXT = {"_global": {"a": {"b": 2}, "n": 3, "params": {"id": 7}, "flag": True,
      [{"id": "w", "possibleValues": [{"value": "A"}]}]),
     ("// comment\nreturn null /* block */", None),
     ("return 10L + 2", 12),
+    ("return _global.params?.keySet()?.size() + _global.a.b.toString().size()", 2),
+    ("return !_global.params.isEmpty() && ['x', 'y'].contains('y') && 'Ab '.trim().toUpperCase() == 'AB'", True),
+    ("return 'n=' + _global.n.toString() + ' ' + 'abc'.startsWith('ab') + ' ' + _global.missing.size()", "n=3 True 0"),
 ])
 def test_mechanical_translations_compile_and_mean_the_same(groovy, expected):
     translation = translate(groovy)
@@ -44,7 +47,7 @@ def test_mechanical_translations_compile_and_mean_the_same(groovy, expected):
     ('return "hello ${name}"', 'GString interpolation in "hello ${name}"'),
     ("return a ? b : c", "the ternary a ? b : c"),
     ("if (a) return 1", "if/else statements"),
-    ("return x.size()", "method call .size()"),
+    ("return x.sum()", "method call .sum()"),
     ("return Math.max(1, 2)", "Java/Groovy class Math"),
     ("return x =~ /a/", "regular expressions"),
     ("x++", "++ (write x += 1)"),
