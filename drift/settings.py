@@ -193,6 +193,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Runtime (/v3) and definition APIs of the Drift workflow platform.",
     "VERSION": "3.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Drift compatibility (issue 9): the DSL's JSON Schema joins the components as Dsl* schemas.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "apps.definitions.dsl_schema.spectacular_postprocess"],
 }
 
 AUTH_PASSWORD_VALIDATORS = []

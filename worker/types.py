@@ -25,18 +25,6 @@ ACTIVITY_EXECUTE_NODE = "execute_node"
 ACTIVITY_PERSIST_RUN = "persist_run"
 
 
-def initial_context(start: dict[str, Any]) -> dict[str, Any]:
-    """A run's `_global` from its start body."""
-    return {
-        "params": dict(start.get("params") or {}),
-        "threadContext": dict(start.get("threadContext") or {}),
-        "issueDetail": start.get("issueDetail") or {},
-        "customer": start.get("customer") or {},
-        "orderDetails": start.get("orderDetails") or {},
-        "config": start.get("config") or {},
-    }
-
-
 @dataclass
 class RunInput:
     """What a run starts with; `carry` holds the state handed over by continue-as-new."""
@@ -56,6 +44,30 @@ class RunInput:
     depth: int = 0
     carry: dict[str, Any] | None = None
     test: dict[str, Any] | None = None  # a test case (spec §9): the run is a test run (worker/test_mode.py)
+
+
+def initial_context(inp: RunInput, workflow_id: str) -> dict[str, Any]:
+    """`_global` at start: the start request's parts plus the original Drift's run identity (spec §7)."""
+    start = inp.start
+    context = {
+        "workflowId": workflow_id,
+        "incidentId": inp.incident_id or None,
+        "params": dict(start.get("params") or {}),
+        # The caller's entries (e.g. perfFlag) plus who is calling, which the caller cannot override.
+        "threadContext": {**(start.get("threadContext") or {}), "clientId": inp.client_id, "tenant": inp.tenant,
+                          "userId": inp.username or inp.client_id},
+        "issueDetail": start.get("issueDetail") or {},
+        "customer": start.get("customer") or {},
+        # An array (the original's set of order details) or an object, kept as sent (even empty).
+        "orderDetails": start["orderDetails"] if start.get("orderDetails") is not None else {},
+        "config": start.get("config") or {},
+    }
+    for optional in ("queueDetail", "parentWorkflowId"):
+        if start.get(optional) is not None:
+            context[optional] = start[optional]
+    if inp.parent_workflow_id:  # a CHILD node's run: the parent that started it
+        context["parentWorkflowId"] = inp.parent_workflow_id
+    return context
 
 
 @dataclass

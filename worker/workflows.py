@@ -139,7 +139,7 @@ class DriftWorkflow:
             return False
         self.definition, self.key, self.version = started["definition"], started["key"], started["version"]
         self.limits = started["limits"]
-        self.context = initial_context(self.inp.start)
+        self.context = initial_context(self.inp, workflow.info().workflow_id)
         self.node_name = self.definition.get("startNode")
         return True
 
@@ -174,8 +174,7 @@ class DriftWorkflow:
             await self._finish("COMPLETED")
             return None
         if node["type"] == "FAILURE":
-            self._record(name, node["type"], "FAILURE", node.get("error") or "")
-            await self._finish("FAILED", node.get("error") or f"run failed at {name}")
+            await self._finish("FAILED", await self._failure_message(name, state))
             return None
         outcome = await self._node_activity(name, state, self.context)
         key = state.get("contextOverrideKey") or name
@@ -193,6 +192,17 @@ class DriftWorkflow:
             await self._finish("COMPLETED")
             return None
         return state.get("nextNode")
+
+    async def _failure_message(self, name: str, state: dict[str, Any]) -> str:
+        """The run's errorMessage at a FAILURE node. A computed `error` (value component or `{{path}}`
+        template; it may read `_global.errorMessage`) is used as it comes. Otherwise the cause of a jump to
+        `defaultFailureNode` stays visible: "<error>: <cause>", or the cause alone when there is no `error`."""
+        error, cause = state["nodeDefinition"].get("error"), self.error
+        if isinstance(error, dict) or (isinstance(error, str) and "{{" in error):
+            return (await self._node_activity(name, state, self.context))["error"]
+        message = f"{error}: {cause}" if error and cause else (error or cause or f"run failed at {name}")
+        self._record(name, "FAILURE", "FAILURE", message)
+        return message
 
     async def _on_node_error(self, name: str, message: str) -> str | None:
         if self.terminate_reason is not None:
@@ -247,7 +257,9 @@ class DriftWorkflow:
             self._record(name, node["type"], "FAILURE", message)
             raise NodeFailed(f"node {name} failed: {message}") from error
         meta = outcome.pop("_meta", {})
-        self._record(name, node["type"], "SUCCESS", "", meta)
+        failed = outcome.get("terminal") == "FAILED"  # a FAILURE node with a computed error
+        self._record(name, node["type"], "FAILURE" if failed else "SUCCESS", outcome.get("error", "") if failed else "",
+                     meta)
         return outcome
 
     def _test_mock(self, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
@@ -510,7 +522,7 @@ class DriftWorkflow:
     def _response(self) -> dict[str, Any]:
         return {
             "workflowId": workflow.info().workflow_id,
-            "incidentId": self.inp.incident_id,
+            "incidentId": self.inp.incident_id or None,
             "workflowStatus": self.status,
             "disposition": self.disposition,
             "errorMessage": self.error,

@@ -19,9 +19,11 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from apps.definitions import dsl, selectors, services
+from apps.definitions.drift_import import import_text, sort_for_import
 from apps.definitions.forms import (
     ActivateForm,
     DefinitionForm,
+    DriftImportForm,
     EnumEntryForm,
     RouteForm,
     RouteVariantForm,
@@ -82,6 +84,7 @@ class DefinitionAdmin(admin.ModelAdmin):
     ordering = ("tenant", "key")
     actions = ["validate_snapshots", "publish_snapshots", "activate_latest"]
     change_form_template = "admin/definitions/definition_change_form.html"
+    change_list_template = "admin/definitions/definition_change_list.html"
     readonly_on_change = ("tenant", "key", "latest", "active", "created_at", "updated_at")
 
     class Media:
@@ -162,6 +165,7 @@ class DefinitionAdmin(admin.ModelAdmin):
             path("<int:pk>/versions/", wrap(self.versions_view), name=f"{prefix}_versions"),
             path("<int:pk>/versions/<str:version>/", wrap(self.version_view), name=f"{prefix}_version"),
             path("<int:pk>/diff/", wrap(self.diff_view), name=f"{prefix}_diff"),
+            path("import-drift/", wrap(self.import_drift_view), name=f"{prefix}_import_drift"),
             *super().get_urls(),
         ]
 
@@ -239,6 +243,26 @@ class DefinitionAdmin(admin.ModelAdmin):
                 "has_change_permission": self.has_change_permission(request, obj),
                 "change_url": self._url("change", obj.pk), "versions_url": self._url("versions", obj.pk),
                 "diff_url": self._url("diff", obj.pk), "activate_url": self._url("activate", obj.pk), **extra}
+
+    def import_drift_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload the original Drift's definition files: Groovy translated where mechanical, each file saved
+        whole or not at all, a report per file and JSON path (as `manage.py import_drift`)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = DriftImportForm(request.POST or None, request.FILES or None)
+        reports = []
+        if request.method == "POST" and form.is_valid():
+            uploads = [(upload.name, upload.read().decode("utf-8", errors="replace"))
+                       for upload in form.cleaned_data["files"]]
+            reports = [import_text(tenant=form.cleaned_data["tenant"], text=text, name=name,
+                                   actor=actor_of(request), publish=form.cleaned_data["publish"])
+                       for name, text in sort_for_import(uploads)]
+            imported = sum(1 for report in reports if report.imported)
+            level = messages.SUCCESS if imported == len(reports) else messages.WARNING
+            messages.add_message(request, level, f"{imported} of {len(reports)} file(s) imported.")
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "reports": reports,
+                   "title": "Import definitions from the original Drift"}
+        return TemplateResponse(request, "admin/definitions/import_drift.html", context)
 
     def versions_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = self._object(request, pk, write=False)

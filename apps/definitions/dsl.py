@@ -17,6 +17,8 @@ TERMINAL_TYPES = frozenset({"SUCCESS", "FAILURE"})
 
 # (resourceId, version spec) -> the node definition body, or None when it does not exist.
 NodeLookup = Callable[[str, str | int], dict | None]
+# (workflow id, version spec) -> the workflow definition body, or None (same contract, for CHILD targets).
+WorkflowLookup = NodeLookup
 
 
 def warning(path: str, text: str) -> Problem:
@@ -54,7 +56,7 @@ def validate_node(body: object) -> list[Problem]:
     return problems
 
 
-def validate_workflow(body: object, lookup: NodeLookup) -> list[Problem]:
+def validate_workflow(body: object, lookup: NodeLookup, workflow_lookup: WorkflowLookup | None = None) -> list[Problem]:
     problems = key_problems(body)
     if not isinstance(body, dict):
         return problems
@@ -69,7 +71,44 @@ def validate_workflow(body: object, lookup: NodeLookup) -> list[Problem]:
     problems += _check_targets(body, states, nodes)
     problems += _cycle_warnings(states, nodes)
     problems += validate_tests(body.get("tests"), {name: (node or {}).get("type") for name, node in nodes.items()})
+    if workflow_lookup is not None:
+        problems += _child_parameter_warnings(states, nodes, workflow_lookup)
     return problems
+
+
+def _child_parameter_warnings(states: dict, nodes: dict[str, dict | None],
+                              workflow_lookup: WorkflowLookup) -> list[Problem]:
+    """A CHILD run's `params` are exactly the CHILD state's resolved `parameters`: warn when the child's
+    states map `$.params.X` from a start input this state does not give."""
+    problems = []
+    for name, node in nodes.items():
+        child_key = node.get("childWorkflowId") if isinstance(node, dict) and node.get("type") == "CHILD" else None
+        if not isinstance(child_key, str):
+            continue
+        version = str(node.get("childWorkflowVersion") or "ACTIVE").strip().upper()
+        spec = int(version) if version.isascii() and version.isdigit() else version
+        # Not activated yet (the usual order while building a flow): judge by the latest version.
+        child = workflow_lookup(child_key, spec) or workflow_lookup(child_key, LATEST)
+        given = states[name].get("parameters") if isinstance(states[name].get("parameters"), dict) else {}
+        for child_state, param in sorted(_params_read(child)):
+            if param not in given:
+                problems.append(warning(
+                    f"$.states.{name}.parameters",
+                    f"child workflow '{child_key}' maps $.params.{param} (state '{child_state}') but this CHILD "
+                    f"state's parameters do not give '{param}'; the child's params are this state's parameters"))
+    return problems
+
+
+def _params_read(workflow: dict | None) -> set[tuple[str, str]]:
+    """(state, param) for every `$.params.<param>` mapping in a workflow's states."""
+    found = set()
+    child_states = workflow.get("states") if isinstance(workflow, dict) else None
+    for state_name, state in (child_states.items() if isinstance(child_states, dict) else []):
+        mapping = state.get("parameters") if isinstance(state, dict) else None
+        for source in (mapping.values() if isinstance(mapping, dict) else []):
+            if isinstance(source, str) and source.startswith("$.params."):
+                found.add((state_name, source.removeprefix("$.params.").split(".")[0]))
+    return found
 
 
 def _check_state(name: str, state: object, lookup: NodeLookup) -> tuple[dict | None, list[Problem]]:

@@ -11,6 +11,7 @@ from django.template import loader
 from django.utils.safestring import mark_safe
 
 from apps.definitions import dsl, selectors, services
+from apps.definitions.dsl_schema import dsl_json_schema_for
 from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
 from apps.definitions.models import Definition, EnumEntry, Kind, Route, RouteVariant
 from apps.definitions.versions import SNAPSHOT, parse_version, version_problem
@@ -83,6 +84,7 @@ class JsonEditorWidget(forms.Textarea):
                 "autocomplete": "off", "autocapitalize": "off"}
         super().__init__({**base, **(attrs or {})})
         self.problems: list[dict[str, Any]] = []
+        self.schema: dict | None = None  # the DSL's JSON Schema, for checks and field hints in the browser
 
     def format_value(self, value: Any) -> str | None:
         if value is None or isinstance(value, str):
@@ -96,6 +98,8 @@ class JsonEditorWidget(forms.Textarea):
     def get_context(self, name: str, value: Any, attrs: dict | None) -> dict:
         context = super().get_context(name, value, attrs)
         context["widget"]["problems"] = self.problems
+        context["widget"]["schema"] = self.schema
+        context["widget"]["schema_id"] = f"{context['widget']['attrs'].get('id')}_schema"
         context["widget"]["error_count"] = sum(1 for p in self.problems if p["severity"] != "warning")
         context["widget"]["problem_lines"] = ",".join(
             f"{p['line']}:{'w' if p['severity'] == 'warning' else 'e'}" for p in self.problems if p["line"]
@@ -157,6 +161,7 @@ class DefinitionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.warnings: list[Problem] = []
         self.body: dict | None = None
+        self.fields["document"].widget.schema = dsl_json_schema_for(self.kind)
         if self.instance.pk:
             self.fields.pop("tenant", None)
             snapshot = self.instance.versions.filter(version=SNAPSHOT_NUMBER).first()
@@ -204,6 +209,36 @@ class DefinitionForm(forms.ModelForm):
         data = self.data.copy()
         data[self.add_prefix("document")] = pretty_json(body)[0]
         self.data = data
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleJsonFileField(forms.FileField):
+    """Several uploaded files, each at most MAX_BYTES."""
+
+    MAX_BYTES = 5 * 1024 * 1024
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".json,application/json"}))
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list:
+        files = [super(MultipleJsonFileField, self).clean(item, initial)
+                 for item in (data if isinstance(data, list | tuple) else [data])]
+        too_big = [item.name for item in files if item.size > self.MAX_BYTES]
+        if too_big:
+            raise ValidationError(f"Larger than {self.MAX_BYTES // (1024 * 1024)} MB: {', '.join(too_big)}.")
+        return files
+
+
+class DriftImportForm(forms.Form):
+    """Upload of the original Drift's definition files (docs/migrating-from-drift.md)."""
+
+    tenant = forms.CharField(max_length=64, help_text="Tenant the definitions are imported into.")
+    files = MultipleJsonFileField(help_text="JSON files: a node or workflow document, or a list of them, per file.")
+    publish = forms.BooleanField(required=False, help_text="Also publish each imported definition that changed.")
 
 
 def _starter(kind: str) -> dict:

@@ -80,6 +80,15 @@ def node_lookup_for(tenant: str):
     return lookup
 
 
+def workflow_lookup_for(tenant: str):
+    """The DSL validator's view of this tenant's workflow definitions (CHILD targets)."""
+
+    def lookup(key: str, version: VersionSpec) -> dict | None:
+        return definition_find(tenant=tenant, kind=Kind.WORKFLOW, key=key, version=version)
+
+    return lookup
+
+
 # --- listing, history, diff (uncached: operator reads)
 
 

@@ -19,8 +19,8 @@ from apps.definitions.models import (
     Route,
     RouteVariant,
 )
-from apps.definitions.selectors import kind_label, node_lookup_for
-from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, is_version_number, parse_version, version_problem
+from apps.definitions.selectors import kind_label, node_lookup_for, workflow_lookup_for
+from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version, version_problem
 from drift.errors import Conflict, InvalidInput, NotFound, Problem
 
 MAX_AUDIT_CHANGES = 200
@@ -43,7 +43,7 @@ def definition_validate(*, tenant: str, kind: str, body: Any) -> list[Problem]:
     """Every problem of a DSL document (errors and warnings), each with a JSON path."""
     if kind == Kind.NODE:
         return dsl.validate_node(body)
-    return dsl.validate_workflow(body, node_lookup_for(tenant))
+    return dsl.validate_workflow(body, node_lookup_for(tenant), workflow_lookup_for(tenant))
 
 
 def _raise_if_invalid(problems: list[Problem], kind: str) -> list[Problem]:
@@ -55,26 +55,26 @@ def _raise_if_invalid(problems: list[Problem], kind: str) -> list[Problem]:
     return warnings
 
 
-def _check_draft_version(body: dict) -> None:
-    """Saves write the SNAPSHOT only; a body naming a number is an attempt to edit a published version."""
+def _check_version_type(body: dict) -> None:
+    """The value of a saved document's `version` is ignored (spec §7), but it must still be a version-like
+    scalar: the original writes "1", our GET answers 1 or "SNAPSHOT"."""
     raw = body.get("version")
-    if version_problem(raw, path="$.version", allowed=(SNAPSHOT,)) is None:
-        if is_version_number(raw):
-            raise Conflict("Published versions are immutable; update the SNAPSHOT and publish it.",
-                           [Problem("$.version", f"version {raw} is published and cannot change")])
-        return
-    raise InvalidInput("Invalid version.", [Problem("$.version", "must be SNAPSHOT (or left out) when saving")])
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, str | int)):
+        raise InvalidInput("Invalid version.", [Problem("$.version", "must be a string or an integer (it is ignored: "
+                                                                     "saves write the SNAPSHOT)")])
 
 
 @transaction.atomic
 def definition_save_snapshot(*, tenant: str, kind: str, body: Any, actor: str,
                              create: bool) -> tuple[DefinitionVersion, list[Problem]]:
     """Create (create=True; 409 if the id exists) or update (404 if it does not) the SNAPSHOT.
+    A `version` in the body is ignored (spec §7: the original's documents carry one; a GET -> edit -> PUT
+    round trip carries the fetched number): saves always write the SNAPSHOT.
     Returns the SNAPSHOT row and the validation warnings; errors raise InvalidInput."""
     key_problems = dsl.key_problems(body)
     if key_problems:
         raise InvalidInput(f"The {kind_label(kind)} is invalid.", key_problems)
-    _check_draft_version(body)
+    _check_version_type(body)
     key = body["id"]
     head = Definition.objects.select_for_update().filter(tenant=tenant, kind=kind, key=key).first()
     if create and head is not None:

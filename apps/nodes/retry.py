@@ -27,7 +27,9 @@ def validate_retry(retry: Any, path: str) -> list[Problem]:
         return []
     if not isinstance(retry, dict):
         return [Problem(path, "must be an object")]
-    problems = [Problem(f"{path}.{key}", "is not a retry setting") for key in retry if key not in RETRY_DEFAULTS]
+    valid = ", ".join(RETRY_DEFAULTS)
+    problems = [Problem(f"{path}.{key}", f"is not a retry setting; valid keys: {valid}")
+                for key in retry if key not in RETRY_DEFAULTS]
     attempts = retry.get("maxAttempts")
     if attempts is not None and (not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1):
         problems.append(Problem(f"{path}.maxAttempts", "must be an integer of at least 1"))

@@ -25,12 +25,19 @@ def is_value_component(value: Any) -> bool:
     return isinstance(value, dict) and "type" in value and "value" in value
 
 
+def is_bare_literal(value: Any) -> bool:
+    """A plain string, number, boolean or list given where a value component is allowed (used as-is)."""
+    return isinstance(value, str | int | float | bool | list)
+
+
 def validate_value_component(component: Any, path: str, *, required: bool = True) -> list[Problem]:
     """Problems of one value component at `path` (SCRIPT sources are compiled)."""
     if component is None:
         return [Problem(path, "is required")] if required else []
+    if is_bare_literal(component):
+        return []  # taken as-is by resolve_value
     if not isinstance(component, dict):
-        return [Problem(path, "must be a value component object {type, value}")]
+        return [Problem(path, "must be a value component object {type, value} or a bare literal")]
     problems = []
     if component.get("type") not in COMPONENT_TYPES:
         problems.append(Problem(f"{path}.type", f"must be one of {', '.join(COMPONENT_TYPES)}"))

@@ -33,7 +33,7 @@ from apps.clients.authentication import Principal
 from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.runs.models import FINAL_STATUSES, Run, RunMode, RunStatus
 from apps.runs.selectors import run_find, run_get, run_response, workflow_response
-from apps.runs.services import run_register
+from apps.runs.services import customer_id_of, run_register
 from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
 from drift.metrics import SYNC_WAIT_SECONDS
 from drift.temporal import run_async, temporal_client
@@ -51,7 +51,8 @@ from worker.types import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-START_FIELDS = ("issueDetail", "customer", "orderDetails", "params", "config", "threadContext")
+START_FIELDS = ("issueDetail", "customer", "orderDetails", "params", "config", "threadContext", "queueDetail",
+                "parentWorkflowId")
 # Workflow validators reject updates with these ApplicationError types.
 _REJECTIONS: dict[str, type[DriftError]] = {"Conflict": Conflict, "NotFound": NotFound, "Invalid": InvalidInput}
 
@@ -224,7 +225,7 @@ def _run_input(principal: Principal, data: dict[str, Any], workflow_id: str) -> 
     params = data.get("params") or {}
     issue_id = str((data.get("issueDetail") or {}).get("issueId") or "") or None
     incident_id = data.get("incidentId") or ""
-    bucket_key = incident_id or str((data.get("customer") or {}).get("id") or "") or workflow_id
+    bucket_key = incident_id or customer_id_of(data.get("customer")) or workflow_id
     resolved = workflow_resolve_for_run(
         tenant=principal.tenant, workflow_key=params.get("workflowId"), version=_version(params.get("version")),
         issue_id=issue_id, bucket_key=bucket_key,

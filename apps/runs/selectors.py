@@ -45,7 +45,7 @@ def workflow_response(response: dict[str, Any]) -> dict[str, Any]:
 def run_response(run: Run) -> dict[str, Any]:
     """The WorkflowResponse as the Run mirror last recorded it."""
     return {
-        "incidentId": run.incident_id,
+        "incidentId": run.incident_id or None,
         "workflowId": run.workflow_id,
         "workflowStatus": run.status,
         "disposition": run.disposition or None,

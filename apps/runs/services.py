@@ -18,6 +18,16 @@ from drift.errors import Conflict, NotFound
 from worker.types import PersistRequest, RunInput
 
 
+def customer_id_of(customer: Any) -> str:
+    """Spec §7: `customer.id`, or the original's `customer.customerId`, is the customer id."""
+    if not isinstance(customer, dict):
+        return ""
+    found = customer.get("id")
+    if found is None or found == "":
+        found = customer.get("customerId")
+    return "" if found is None else str(found)[:200]
+
+
 def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
     """Create the Run row of a run (idempotent: a repeated start keeps the first row)."""
     start = inp.start or {}
@@ -27,7 +37,7 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         "username": inp.username,
         "incident_id": inp.incident_id,
         "issue_id": inp.issue_id or str((start.get("issueDetail") or {}).get("issueId") or ""),
-        "customer_id": str((start.get("customer") or {}).get("id") or "")[:200],
+        "customer_id": customer_id_of(start.get("customer")),
         "definition_key": inp.workflow_key or "",
         "mode": inp.mode,
         "callback_url": inp.callback_url,

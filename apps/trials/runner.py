@@ -44,26 +44,28 @@ def run_cases(*, tenant: str, key: str, version: int, definition: dict[str, Any]
 
 
 def _run_input(tenant: str, key: str, version: int, definition: dict[str, Any], limits: dict[str, int],
-               case: dict[str, Any]) -> RunInput:
+               case: dict[str, Any]) -> tuple[str, RunInput]:
     start = case.get("start") or {}
-    carry = {"definition": definition, "key": key, "version": version, "limits": limits,
-             "context": initial_context(start), "node_name": definition.get("startNode")}
-    return RunInput(tenant=tenant, workflow_key=key, version=str(version), start=start, mode="SYNC",
-                    client_id="tests", username="tests", carry=carry, test=case_input(case))
+    inp = RunInput(tenant=tenant, workflow_key=key, version=str(version), start=start, mode="SYNC",
+                   client_id="tests", username="tests", test=case_input(case))
+    workflow_id = f"{TEST_ID_PREFIX}{uuid.uuid4().hex}"
+    inp.carry = {"definition": definition, "key": key, "version": version, "limits": limits,
+                 "context": initial_context(inp, workflow_id), "node_name": definition.get("startNode")}
+    return workflow_id, inp
 
 
-async def _run_all(inputs: list[RunInput], timeout: float) -> list[dict[str, Any] | BaseException]:
+async def _run_all(inputs: list[tuple[str, RunInput]], timeout: float) -> list[dict[str, Any] | BaseException]:
     client = await temporal_client()
     limit = asyncio.Semaphore(max(settings.DRIFT_TEST_CONCURRENCY, 1))
 
-    async def one(inp: RunInput) -> dict[str, Any]:
+    async def one(workflow_id: str, inp: RunInput) -> dict[str, Any]:
         async with limit:
             return await client.execute_workflow(
-                WORKFLOW_NAME, inp, id=f"{TEST_ID_PREFIX}{uuid.uuid4().hex}", task_queue=settings.TEMPORAL_TASK_QUEUE,
+                WORKFLOW_NAME, inp, id=workflow_id, task_queue=settings.TEMPORAL_TASK_QUEUE,
                 execution_timeout=timedelta(seconds=timeout), result_type=dict,
             )
 
-    return await asyncio.gather(*(one(inp) for inp in inputs), return_exceptions=True)
+    return await asyncio.gather(*(one(workflow_id, inp) for workflow_id, inp in inputs), return_exceptions=True)
 
 
 def _case_report(case: dict[str, Any], result: dict[str, Any] | BaseException) -> dict[str, Any]:

@@ -138,10 +138,35 @@ def test_node_error_goes_to_default_failure_node(runs, tenant):
     )
     response = runs.start("errs")
     assert response["workflowStatus"] == "FAILED"
-    assert response["errorMessage"] == "could not compute"
+    # The FAILURE node's text, and the cause still visible on the run (issue 9).
+    assert response["errorMessage"].startswith("could not compute: node b failed: ")
+    assert "division by zero" in response["errorMessage"]
+    assert "division by zero" in Run.objects.get(workflow_id=response["workflowId"]).error_message
     output = runs.result(response["workflowId"])["output"]
     assert "division by zero" in output["errorMessage"]
     assert _path(response["workflowId"]) == ["b", "f"]
+
+
+def test_failure_node_with_a_computed_error_says_otherwise(runs, tenant):
+    """A template or value component `error` is the errorMessage as computed (it may read the cause)."""
+    scripted = {"id": "scripted", "type": "FAILURE",
+                "error": {"type": "SCRIPT", "value": {"type": "STRING",
+                                                      "data": "return 'refund failed for ' + _global.params.order"}}}
+    templated = {"id": "templated", "type": "FAILURE", "error": "order {{params.order}}: {{errorMessage}}"}
+    publish_definitions(
+        tenant, [script_node("boom", "return 1 / 0"), scripted, templated, success_node()],
+        [workflow("errs_s", "b", [state("b", "boom", "done"), state("done"), state("f", "scripted")],
+                  defaultFailureNode="f"),
+         workflow("errs_t", "b", [state("b", "boom", "done"), state("done"), state("f", "templated")],
+                  defaultFailureNode="f")],
+    )
+    scripted_run = runs.start("errs_s", {"order": "o-1"})
+    assert scripted_run["errorMessage"] == "refund failed for o-1"
+    assert _path(scripted_run["workflowId"]) == ["b", "f"]
+    outcomes = NodeExecution.objects.filter(run__workflow_id=scripted_run["workflowId"]).order_by("seq")
+    assert [(row.outcome, row.error) for row in outcomes][-1] == ("FAILURE", "refund failed for o-1")
+    templated_message = runs.start("errs_t", {"order": "o-2"})["errorMessage"]
+    assert templated_message.startswith("order o-2: node b failed: ") and "division by zero" in templated_message
 
 
 def test_terminal_instruction_completes_with_its_view(runs, tenant):
@@ -363,3 +388,25 @@ def test_an_oversized_node_output_fails_the_node_not_the_run_machinery(runs, ten
     response = runs.start("big", timeout=10)
     assert response["workflowStatus"] == "FAILED"
     assert "DRIFT_MAX_NODE_OUTPUT_BYTES" in response["errorMessage"]
+
+
+def test_disposition_changes_only_when_a_screen_sets_one_and_stays_to_the_end(runs, tenant):
+    """docs/engine.md: the run's disposition is the last non-empty one a screen set (issue 9)."""
+    publish_definitions(
+        tenant,
+        [instruction_node("first", [{"id": "ok"}], disposition="FIRST_SHOWN"),
+         instruction_node("plain", [{"id": "ok"}]),
+         instruction_node("second", [{"id": "ok"}], disposition="SECOND_SHOWN"),
+         script_node("work", "return 1"), success_node()],
+        [workflow("dispo", "a", [state("a", "first", "b"), state("b", "plain", "c"), state("c", "second", "w"),
+                                 state("w", "work", "done"), state("done")])],
+    )
+    first = runs.start("dispo")
+    assert (first["currentNode"], first["disposition"]) == ("a", "FIRST_SHOWN")
+    plain = runs.update(first["workflowId"], UPDATE_RESUME, {"viewResponse": {}})
+    assert (plain["currentNode"], plain["disposition"]) == ("b", "FIRST_SHOWN")  # no disposition: kept
+    second = runs.update(first["workflowId"], UPDATE_RESUME, {"viewResponse": {}})
+    assert (second["currentNode"], second["disposition"]) == ("c", "SECOND_SHOWN")
+    done = runs.update(first["workflowId"], UPDATE_RESUME, {"viewResponse": {}})
+    assert (done["workflowStatus"], done["disposition"]) == ("COMPLETED", "SECOND_SHOWN")
+    assert Run.objects.get(workflow_id=first["workflowId"]).disposition == "SECOND_SHOWN"

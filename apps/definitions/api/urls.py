@@ -31,4 +31,5 @@ urlpatterns = [
     path("enumStore/", views.EnumStoreView.as_view(), name="enum-store"),
     path("enumStore/<str:key>", views.EnumEntryView.as_view(), name="enum-entry"),
     path("auditLog/", views.AuditLogView.as_view(), name="audit-log"),
+    path("dslSchema/", views.DslSchemaView.as_view(), name="dsl-schema"),
 ]

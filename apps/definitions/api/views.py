@@ -19,6 +19,7 @@ from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key sc
 from apps.definitions.api import serializers as s
 from apps.definitions.api.parsers import BoundedJSONParser, PayloadTooLarge
 from apps.definitions.dsl import KEY_PATTERN, errors_of, warnings_of
+from apps.definitions.dsl_schema import dsl_json_schema
 from apps.definitions.models import Kind
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version
 from drift.errors import InvalidInput, Problem
@@ -124,6 +125,13 @@ class DefinitionCollectionView(DefinitionView):
         data = {"id": snapshot.body["id"], "version": SNAPSHOT, "definition": snapshot.body,
                 "warnings": _problems(warnings)}
         return Response(data, status=status.HTTP_201_CREATED if create else status.HTTP_200_OK)
+
+
+class DslSchemaView(DriftAPIView):
+    @extend_schema(summary="The DSL as a JSON Schema (2020-12)", responses=OpenApiTypes.OBJECT,
+                   description="Node and workflow definition documents; also in the OpenAPI components as Dsl*.")
+    def get(self, request: Request) -> Response:
+        return Response(dsl_json_schema())
 
 
 class DefinitionValidateView(DefinitionView):

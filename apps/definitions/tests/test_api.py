@@ -36,12 +36,25 @@ def test_sample_lifecycle_through_rest(api, sample_nodes, sample_workflow):
     assert AuditEntry.objects.filter(key="order_status", action="PUBLISH").count() == 2
 
 
-def test_update_of_published_version_conflicts(api, sample_nodes, sample_workflow):
+def test_get_edit_put_round_trip_writes_the_snapshot(api, sample_nodes, sample_workflow):
+    """Spec §7: a `version` in a saved document is ignored; published versions stay as they were."""
     create_samples(api, sample_nodes, sample_workflow)
     api.post("/workflowDefinition/order_status/publishWorkflow/")
-    response = api.put("/workflowDefinition/", {**sample_workflow, "version": 1}, format="json")
-    assert response.status_code == 409
-    assert response.json()["details"][0]["path"] == "$.version"
+    fetched = api.get("/workflowDefinition/order_status?version=1").json()
+    assert fetched["version"] == 1
+    response = api.put("/workflowDefinition/", {**fetched, "comment": "edited"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["definition"]["version"] == "SNAPSHOT"
+    assert api.get("/workflowDefinition/order_status?version=SNAPSHOT").json()["comment"] == "edited"
+    assert api.get("/workflowDefinition/order_status?version=1").json().get("comment") != "edited"
+
+
+def test_create_with_a_numeric_version_creates_the_snapshot(api, sample_nodes):
+    for index, version in enumerate((1, "1", "7", "LATEST")):
+        node = {**sample_nodes[-1], "id": f"fresh_{index}", "version": version}
+        response = api.post("/nodeDefinition/", node, format="json")
+        assert response.status_code == 201, response.json()
+        assert api.get(f"/nodeDefinition/fresh_{index}?version=SNAPSHOT").json()["version"] == "SNAPSHOT"
 
 
 def test_create_twice_conflicts_and_update_unknown_is_404(api, sample_nodes):

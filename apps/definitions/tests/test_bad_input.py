@@ -92,7 +92,7 @@ def test_deeply_nested_json_is_400(api, path):
 @pytest.mark.parametrize("path", ["/nodeDefinition/", "/workflowDefinition/"])
 @pytest.mark.parametrize(("body", "bad_path"), [
     ({}, "$.id"), ({"id": 5}, "$.id"), ({"id": "a/b"}, "$.id"), ({"id": "validate"}, "$.id"),
-    ({"id": "ok", "version": "LATEST"}, "$.version"), ({"id": "ok", "version": True}, "$.version"),
+    ({"id": "ok", "version": {"n": 1}}, "$.version"), ({"id": "ok", "version": True}, "$.version"),
 ])
 def test_wrong_types_name_the_path(api, path, body, bad_path):
     response = api.post(path, body, format="json")

@@ -42,10 +42,8 @@ def test_save_conflicts(sample_nodes):
         save(Kind.NODE, node)
     with pytest.raises(NotFound):
         save(Kind.NODE, {**node, "id": "other"}, create=False)
-    with pytest.raises(Conflict):
-        save(Kind.NODE, {**node, "version": 1}, create=False)
-    with pytest.raises(InvalidInput):
-        save(Kind.NODE, {**node, "version": "bogus"}, create=False)
+    # Spec §7: a saved document's `version` is ignored; the SNAPSHOT is written.
+    assert save(Kind.NODE, {**node, "version": 1}, create=False)[0].body["version"] == "SNAPSHOT"
 
 
 @pytest.mark.django_db
@@ -85,3 +83,37 @@ def test_post_completion_nodes_may_only_notify_or_record():
     assert [(p.path, p.severity) for p in problems if "after completion" in p.problem] == [
         ("$.postWorkflowCompletionNodes[1]", "error")
     ]
+
+
+def _child_parent(parameters: dict) -> dict:
+    child_node = {"id": "launch", "type": "CHILD", "childWorkflowId": "refund_child", "executionMode": "SYNC"}
+    return {"id": "parent", "startNode": "c", "states": {
+        "c": {"instanceName": "c", "type": "NODE", "nodeDefinition": child_node, "parameters": parameters}}}
+
+
+@pytest.mark.django_db
+def test_child_state_warns_when_the_child_reads_params_its_mapping_does_not_give():
+    """Issue 9: a CHILD run's params are the CHILD state's parameters; the child reads $.params.orderId."""
+    save(Kind.NODE, {"id": "lookup", "type": "SCRIPT", "parameters": ["orderId"],
+                     "transformer": {"type": "SCRIPT", "value": {"type": "STRING", "data": "return 1"}}})
+    save(Kind.WORKFLOW, {"id": "refund_child", "startNode": "l", "states": {
+        "l": {"instanceName": "l", "resourceId": "lookup", "resourceVersion": "SNAPSHOT",
+              "parameters": {"orderId": "$.params.orderId"}}}})
+    services.definition_publish(tenant=T, kind=Kind.WORKFLOW, key="refund_child", actor="alice")
+    warned = services.definition_validate(tenant=T, kind=Kind.WORKFLOW, body=_child_parent({}))
+    assert [(p.path, p.severity) for p in warned] == [("$.states.c.parameters", "warning")]
+    assert "$.params.orderId" in warned[0].problem and "state 'l'" in warned[0].problem
+    given = _child_parent({"orderId": "$.params.orderId"})
+    assert services.definition_validate(tenant=T, kind=Kind.WORKFLOW, body=given) == []
+    _, warnings = save(Kind.WORKFLOW, _child_parent({}))  # a warning, not an error: it saves
+    assert len(warnings) == 1
+
+
+def test_unknown_retry_key_lists_the_valid_ones():
+    from apps.nodes.registry import validate_node_definition
+
+    node = {"id": "h", "type": "HTTP", "httpComponents": {"url": "https://x.example/"}, "retry": {"attempts": 5}}
+    (problem,) = validate_node_definition(node, "$")
+    assert problem.path == "$.retry.attempts"
+    assert problem.problem == ("is not a retry setting; valid keys: maxAttempts, initialIntervalSeconds, "
+                               "backoffCoefficient, maximumIntervalSeconds, retryOn4xx")

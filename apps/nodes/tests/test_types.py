@@ -27,7 +27,10 @@ def paths(problems):
 
 SCOPE = ScriptScope(
     context={"get_order": {"status": "DELIVERED", "returnable": True, "amount": 12.5},
-             "options": [{"displayValue": "One", "value": 1}], "customer": {"name": "Ada"},
+             "options": [{"id": "picked", "possibleValues": [{"displayValue": "One", "value": 1}],
+                          "instructions": [{"templateId": "t", "templateVariables": {"who": "{{customer.name}}"}}]},
+                         {"id": "second"}, "not an option"],
+             "customer": {"name": "Ada"},
              "nodeParameters": {"orderId": 7}},
     enum_store={"oms": {"base_url": "https://oms.example"}},
 )
@@ -219,8 +222,7 @@ INSTRUCTION = {
          "instructions": [{"templateId": "hello", "templateVariables": {
              "name": "{{customer.name}}", "line": "Order is {{get_order.status}} ({{get_order.amount}})",
              "missing": "{{nope.nothing}}", "nested": {"list": ["{{customer.name}}!"]}}}]},
-        {"id": "choice", "tags": {"values": ["ui.dropdown"]}, "possibleDynamicValues": "options",
-         "possibleValues": [{"displayValue": "static", "value": "S"}]},
+        {"possibleDynamicValues": "options"},
         {"id": "parent", "possibleValues": [{"value": "A"}],
          "possibleDependentValues": {"A": {"id": "child", "instructions": [
              {"templateId": "t", "templateVariables": {"who": "{{customer.name}}"}}]}}},
@@ -230,7 +232,7 @@ INSTRUCTION = {
 
 def test_instruction_validate():
     assert validate_node_definition(INSTRUCTION, "$") == []
-    bad = {"id": "i", "type": "INSTRUCTION", "layoutId": "form", "workflowStatus": {"attribute": script("return (")},
+    bad = {"id": "i", "type": "INSTRUCTION", "layoutId": {"x": 1}, "workflowStatus": {"attribute": script("return (")},
            "inputOptions": [{"tags": {"values": [1]}, "instructions": [{"templateId": 1}], "possibleValues": [1],
                              "possibleDependentValues": {"A": {"description": 5}}}]}
     assert paths(validate_node_definition(bad, "$")) == [
@@ -249,14 +251,36 @@ def test_instruction_execute():
     variables = view["inputOptions"][0]["instructions"][0]["templateVariables"]
     assert variables == {"name": "Ada", "line": "Order is DELIVERED (12.5)", "missing": "",
                          "nested": {"list": ["Ada!"]}}
+    # Spec §7: the entry naming possibleDynamicValues is replaced by the Options found at that path.
+    assert [option["id"] for option in view["inputOptions"]] == ["greet", "picked", "second", "parent"]
     assert view["inputOptions"][1]["possibleValues"] == [{"displayValue": "One", "value": 1}]
-    assert "possibleDynamicValues" not in view["inputOptions"][1]
-    child = view["inputOptions"][2]["possibleDependentValues"]["A"]
+    assert view["inputOptions"][1]["instructions"][0]["templateVariables"] == {"who": "Ada"}
+    child = view["inputOptions"][3]["possibleDependentValues"]["A"]
     assert child["instructions"][0]["templateVariables"] == {"who": "Ada"}
     assert INSTRUCTION["inputOptions"][0]["instructions"][0]["templateVariables"]["name"] == "{{customer.name}}"
 
 
 # --- SUCCESS, FAILURE, CHILD ----------------------------------------------------------------
+
+
+def test_instruction_dynamic_values_alone_make_the_whole_view_and_missing_gives_none():
+    node = {"id": "i", "type": "INSTRUCTION", "inputOptions": [{"possibleDynamicValues": "options"}]}
+    assert validate_node_definition(node, "$") == []
+    assert [o["id"] for o in execute_node(node, {}, SCOPE)["view"]["inputOptions"]] == ["picked", "second"]
+    missing = {**node, "inputOptions": [{"possibleDynamicValues": "nope"}]}
+    assert execute_node(missing, {}, SCOPE)["view"]["inputOptions"] == []
+
+
+def test_bare_literals_are_accepted_where_a_component_is_allowed():
+    """apps/nodes/README.md: a bare literal where a component is allowed is taken as-is (validate agrees)."""
+    node = {"id": "i", "type": "INSTRUCTION", "inputOptions": [], "layoutId": "form",
+            "disposition": {"attribute": "SHOWN"}}
+    assert validate_node_definition(node, "$") == []
+    outcome = execute_node(node, {}, SCOPE)
+    assert (outcome["view"]["layoutId"], outcome["disposition"]) == ("form", "SHOWN")
+    http = {"id": "h", "type": "HTTP", "httpComponents": {"url": "https://x.example/y", "method": "GET"}}
+    assert validate_node_definition(http, "$") == []
+    assert paths(validate_node_definition({**node, "layoutId": {"x": 1}}, "$")) == ["$.layoutId"]
 
 
 def test_terminals():

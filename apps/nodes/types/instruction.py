@@ -10,7 +10,7 @@ from typing import Any
 from apps.nodes import assignment, checks
 from apps.nodes.base import NodeType
 from apps.nodes.scope import ScriptScope
-from apps.nodes.values import resolve_value, validate_value_component
+from apps.nodes.values import is_bare_literal, resolve_value, validate_value_component
 from drift.errors import Problem
 
 ATTRIBUTES = ("layoutId", "disposition", "workflowStatus")
@@ -30,17 +30,18 @@ def validate(node: dict, path: str) -> list[Problem]:
 
 
 def _validate_attribute(value: Any, path: str) -> list[Problem]:
-    if value is None:
-        return []
+    if value is None or is_bare_literal(value):
+        return []  # a bare literal is the attribute's value as-is
     if not isinstance(value, dict) or "attribute" not in value:
-        return [Problem(path, 'must be {"attribute": value component}')]
+        return [Problem(path, 'must be {"attribute": value component} or a bare literal')]
     return validate_value_component(value["attribute"], f"{path}.attribute")
 
 
 def _validate_option(option: Any, path: str) -> list[Problem]:
     if not isinstance(option, dict):
         return [Problem(path, "must be an Option object")]
-    problems = checks.string(option, "id", path, required=True)
+    # An Option that only names possibleDynamicValues is a placeholder for the Options found there.
+    problems = checks.string(option, "id", path, required="possibleDynamicValues" not in option)
     for key in ("parentId", "description", "possibleDynamicValues"):
         problems += checks.string(option, key, path)
     problems += checks.obj(option, "tags", path) + checks.array(option, "possibleValues", path)
@@ -75,7 +76,7 @@ def _list_of(values: Any, kind: type) -> bool:
 def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
     view = {
         "layoutId": _attribute(node, "layoutId", scope),
-        "inputOptions": [_build_option(option, scope) for option in node.get("inputOptions") or []],
+        "inputOptions": [built for option in node.get("inputOptions") or [] for built in _options(option, scope)],
     }
     return {"output": None, "view": view, "disposition": _attribute(node, "disposition", scope),
             "workflowStatus": _attribute(node, "workflowStatus", scope),
@@ -89,14 +90,21 @@ def _attribute(node: dict, key: str, scope: ScriptScope) -> Any:
     return resolve_value(holder.get("attribute"), scope, field=f"{key}.attribute")
 
 
+def _options(option: dict, scope: ScriptScope) -> list[dict]:
+    """The Options an inputOptions entry stands for. As in the original Drift, an entry naming
+    `possibleDynamicValues` is replaced by the list of Options at that `_global` path (so the original's
+    single such entry makes the whole inputOptions); a missing or non-list value gives no Options."""
+    dynamic_path = option.get("possibleDynamicValues")
+    if not dynamic_path:
+        return [_build_option(option, scope)]
+    dynamic = scope.lookup(dynamic_path)
+    return [_build_option(item, scope) for item in dynamic if isinstance(item, dict)] if isinstance(dynamic, list) \
+        else []
+
+
 def _build_option(option: dict, scope: ScriptScope) -> dict:
-    """A copy of the Option with dynamic values looked up and templates resolved (recursively)."""
+    """A copy of the Option with templates resolved (recursively)."""
     built = copy.deepcopy(option)
-    dynamic_path = built.pop("possibleDynamicValues", None)
-    if dynamic_path:
-        # The list at `_global.<path>` replaces the static possibleValues.
-        dynamic = scope.lookup(dynamic_path)
-        built["possibleValues"] = dynamic if isinstance(dynamic, list) else []
     for instruction in built.get("instructions") or []:
         if isinstance(instruction, dict) and isinstance(instruction.get("templateVariables"), dict):
             instruction["templateVariables"] = render_templates(instruction["templateVariables"], scope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.runs.models import RunMode, RunStatus
@@ -34,6 +35,20 @@ class JSONObjectField(serializers.JSONField):
         return value
 
 
+@extend_schema_field({"oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}],
+                     "description": "The original Drift's set of order details (an array of objects), or an object."})
+class OrderDetailsField(serializers.JSONField):
+    """Spec §7: an array of objects (the original's `Set<OrderDetail>`) or one object."""
+
+    default_error_messages = {"invalid_shape": "Must be a JSON array of objects or a JSON object."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if isinstance(value, dict) or (isinstance(value, list) and all(isinstance(item, dict) for item in value)):
+            return value
+        self.fail("invalid_shape")
+
+
 class IssueDetailSerializer(serializers.Serializer):
     issueId = serializers.CharField(max_length=200, required=False)  # noqa: N815 - wire names
     issueName = serializers.CharField(max_length=500, required=False, allow_blank=True)  # noqa: N815
@@ -60,7 +75,11 @@ class StartParamsSerializer(serializers.Serializer):
 class StartSerializer(StrictSerializer):
     issueDetail = IssueDetailSerializer(required=False)  # noqa: N815
     customer = JSONObjectField(required=False)
-    orderDetails = JSONObjectField(required=False)  # noqa: N815
+    orderDetails = OrderDetailsField(required=False)  # noqa: N815
+    # Accepted as the original documents them and kept in the run's context (`_global.queueDetail`,
+    # `_global.parentWorkflowId`); a client's parentWorkflowId does not link runs (only CHILD nodes do).
+    queueDetail = JSONObjectField(required=False)  # noqa: N815
+    parentWorkflowId = serializers.CharField(max_length=200, required=False, allow_blank=True)  # noqa: N815
     params = StartParamsSerializer(required=False)
     config = JSONObjectField(required=False)
     threadContext = JSONObjectField(required=False)  # noqa: N815
@@ -104,7 +123,7 @@ class DisconnectedSerializer(StrictSerializer):
 
 
 class WorkflowResponseSerializer(serializers.Serializer):
-    incidentId = serializers.CharField(allow_blank=True)  # noqa: N815
+    incidentId = serializers.CharField(allow_null=True, help_text="null when the start sent none.")  # noqa: N815
     workflowId = serializers.CharField()  # noqa: N815
     workflowStatus = serializers.ChoiceField(choices=RunStatus.choices)  # noqa: N815
     disposition = serializers.CharField(allow_null=True)

@@ -1,5 +1,7 @@
 /* Drift admin JSON editor: line numbers, pretty-print, tab indentation, a syntax check that names the
    line and column of the first error (checked again before submit), and jumps to the server's problems.
+   With the DSL's JSON Schema (embedded by the form; the same document GET /dslSchema/ serves) it also lists
+   schema problems per JSON path as you type and hints the fields allowed where the caret is.
    Self-contained: no libraries, no network. */
 (function () {
   "use strict";
@@ -108,11 +110,172 @@
     }
   }
 
+
+  /* ---- the DSL's JSON Schema: a validator for the keywords the schema uses, and field hints ---- */
+
+  function typeOf(value) {
+    if (value === null) return "null";
+    if (Array.isArray(value)) return "array";
+    if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+    return typeof value;
+  }
+
+  function typeMatches(value, type) {
+    var actual = typeOf(value);
+    return actual === type || (type === "number" && actual === "integer");
+  }
+
+  function member(path, key) {
+    return /^[A-Za-z0-9_]+$/.test(key) ? path + "." + key : path + "[" + JSON.stringify(key) + "]";
+  }
+
+  function Schema(root) { this.root = root; }
+
+  Schema.prototype.resolve = function (node) {
+    var guard = 0;
+    while (node && node.$ref && guard++ < 50) node = this.root.$defs[node.$ref.replace("#/$defs/", "")];
+    return node || {};
+  };
+
+  Schema.prototype.errors = function (value, node, path, out) {
+    node = this.resolve(node);
+    var self = this, k;
+    if (node.type !== undefined) {
+      var types = Array.isArray(node.type) ? node.type : [node.type];
+      if (!types.some(function (t) { return typeMatches(value, t); })) {
+        out.push({ path: path, message: "must be " + types.join(" or ") });
+        return out;
+      }
+    }
+    if (node.enum && !node.enum.some(function (e) { return JSON.stringify(e) === JSON.stringify(value); })) {
+      out.push({ path: path, message: "must be one of " + node.enum.map(function (e) { return JSON.stringify(e); }).join(", ") });
+    }
+    if (typeof value === "number") {
+      if (node.minimum !== undefined && value < node.minimum) out.push({ path: path, message: "must be at least " + node.minimum });
+      if (node.exclusiveMinimum !== undefined && value <= node.exclusiveMinimum) out.push({ path: path, message: "must be more than " + node.exclusiveMinimum });
+    }
+    if (typeof value === "string") {
+      if (node.minLength !== undefined && value.length < node.minLength) out.push({ path: path, message: "must not be empty" });
+      if (node.pattern && !new RegExp(node.pattern).test(value)) out.push({ path: path, message: "must match " + node.pattern });
+    }
+    if (typeOf(value) === "object") {
+      (node.required || []).forEach(function (name) {
+        if (!(name in value)) out.push({ path: member(path, name), message: "is required" });
+      });
+      if (node.minProperties && Object.keys(value).length < node.minProperties) out.push({ path: path, message: "must not be empty" });
+      for (k in value) {
+        if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
+        if (node.properties && node.properties[k]) self.errors(value[k], node.properties[k], member(path, k), out);
+        else if (node.additionalProperties === false) out.push({ path: member(path, k), message: "is not an allowed field here" });
+        else if (node.additionalProperties) self.errors(value[k], node.additionalProperties, member(path, k), out);
+      }
+    }
+    if (Array.isArray(value) && node.items) {
+      value.forEach(function (item, index) { self.errors(item, node.items, path + "[" + index + "]", out); });
+    }
+    if (node.anyOf && !node.anyOf.some(function (option) { return self.errors(value, option, path, []).length === 0; })) {
+      var first = self.errors(value, node.anyOf[0], path, []);
+      out.push({ path: path, message: "does not fit any allowed shape" + (first.length ? " (e.g. " + first[0].path + " " + first[0].message + ")" : "") });
+    }
+    (node.allOf || []).forEach(function (part) { self.errors(value, part, path, out); });
+    if (node["if"]) {
+      var branch = self.errors(value, node["if"], path, []).length === 0 ? node.then : node["else"];
+      if (branch) self.errors(value, branch, path, out);
+    }
+    return out;
+  };
+
+  /* The object schemas that apply to `value` (following $ref, allOf and if/then/else). */
+  Schema.prototype.objectParts = function (value, node, out) {
+    node = this.resolve(node);
+    var self = this;
+    out.push(node);
+    (node.allOf || []).forEach(function (part) { self.objectParts(value, part, out); });
+    if (node["if"]) {
+      var branch = self.errors(value, node["if"], "$", []).length === 0 ? node.then : node["else"];
+      if (branch) self.objectParts(value, branch, out);
+    }
+    (node.anyOf || []).forEach(function (option) {
+      var resolved = self.resolve(option);
+      if (resolved.type === "object" || resolved.properties) self.objectParts(value, option, out);
+    });
+    return out;
+  };
+
+  /* The schema of the value at `segments` inside `doc`. */
+  Schema.prototype.at = function (doc, segments) {
+    var node = this.root, value = doc, self = this;
+    for (var s = 0; s < segments.length; s++) {
+      var key = segments[s], next = null;
+      self.objectParts(value, node, []).forEach(function (part) {
+        if (next) return;
+        if (typeof key === "number" && part.items) next = part.items;
+        else if (part.properties && part.properties[key]) next = part.properties[key];
+        else if (part.additionalProperties && typeof part.additionalProperties === "object") next = part.additionalProperties;
+      });
+      if (!next) return null;
+      node = next;
+      value = value == null ? undefined : value[key];
+    }
+    return { node: node, value: value };
+  };
+
+  Schema.prototype.fieldsAt = function (doc, segments) {
+    var found = this.at(doc, segments);
+    if (!found || typeOf(found.value) !== "object") return null;
+    var names = [], seen = {};
+    this.objectParts(found.value, found.node, []).forEach(function (part) {
+      Object.keys(part.properties || {}).forEach(function (name) {
+        if (!seen[name]) { seen[name] = true; names.push(name); }
+      });
+    });
+    return names;
+  };
+
+  /* The container path (keys and indexes) enclosing text position `pos`. Tolerant of unfinished text. */
+  function pathAt(text, pos) {
+    var stack = [], i = 0;
+    while (i < pos) {
+      var c = text[i];
+      if (c === "\"") {
+        var end = i + 1;
+        while (end < text.length && text[end] !== "\"") end += text[end] === "\\" ? 2 : 1;
+        if (end >= pos) break;
+        var top = stack[stack.length - 1];
+        var after = text.slice(end + 1).match(/^\s*:/);
+        if (top && top.kind === "object" && after) {
+          try { top.key = JSON.parse(text.slice(i, end + 1)); } catch (e) { top.key = null; }
+        }
+        i = end + 1; continue;
+      }
+      if (c === "{") stack.push({ kind: "object", key: null });
+      else if (c === "[") stack.push({ kind: "array", index: 0 });
+      else if (c === "}" || c === "]") stack.pop();
+      else if (c === "," && stack.length && stack[stack.length - 1].kind === "array") stack[stack.length - 1].index++;
+      else if (c === "," && stack.length) stack[stack.length - 1].key = null;
+      i++;
+    }
+    var segments = [];
+    for (var s = 0; s < stack.length - 1; s++) segments.push(stack[s].kind === "array" ? stack[s].index : stack[s].key);
+    return segments;
+  }
+
+  function pathText(segments) {
+    return segments.reduce(function (path, key) {
+      return typeof key === "number" ? path + "[" + key + "]" : member(path, String(key));
+    }, "$");
+  }
+
   function Editor(root) {
     this.root = root;
     this.area = root.querySelector("textarea");
     this.gutter = root.querySelector(".drift-json-gutter");
     this.status = root.querySelector(".drift-json-status");
+    this.schemaList = root.querySelector(".drift-schema-problems");
+    this.hint = root.querySelector(".drift-json-hint");
+    var schemaNode = document.getElementById(root.getAttribute("data-schema") || "");
+    this.schema = schemaNode ? new Schema(JSON.parse(schemaNode.textContent)) : null;
+    this.parsed = undefined;
     this.serverLines = {};
     var spec = root.getAttribute("data-problem-lines") || "";
     var self = this;
@@ -136,6 +299,9 @@
       timer = setTimeout(function () { self.check(false); }, 250);
     });
     this.area.addEventListener("scroll", function () { self.gutter.scrollTop = self.area.scrollTop; });
+    ["click", "keyup"].forEach(function (name) {
+      self.area.addEventListener(name, function () { self.showHint(); });
+    });
     this.root.querySelectorAll("[data-action]").forEach(function (button) {
       button.addEventListener("click", function (event) {
         event.preventDefault();
@@ -208,8 +374,43 @@
       if (focus) this.goTo(error.line, error.column, true);
       return false;
     }
-    this.setStatus(true, "Valid JSON");
+    this.parsed = JSON.parse(this.area.value);
+    var problems = this.schemaCheck();
+    this.setStatus(true, problems ? "Valid JSON; " + problems + " schema problem" + (problems > 1 ? "s" : "") +
+      " (listed below; the server checks again on save)" : "Valid JSON" + (this.schema ? ", fits the DSL schema" : ""));
     return true;
+  };
+
+  /* Lists the document's schema problems (not blocking: the server's validation decides); returns the count. */
+  Editor.prototype.schemaCheck = function () {
+    if (!this.schema || !this.schemaList) return 0;
+    var problems = this.schema.errors(this.parsed, this.schema.root, "$", []);
+    this.schemaList.innerHTML = "";
+    var list = this.schemaList;
+    problems.slice(0, 50).forEach(function (problem) {
+      var item = document.createElement("li");
+      item.className = "drift-error";
+      var code = document.createElement("code");
+      code.textContent = problem.path;
+      item.appendChild(code);
+      item.appendChild(document.createTextNode(": " + problem.message));
+      list.appendChild(item);
+    });
+    list.hidden = problems.length === 0;
+    return problems.length;
+  };
+
+  /* Field hints: the fields the schema allows in the object around the caret (missing ones first). */
+  Editor.prototype.showHint = function () {
+    if (!this.schema || !this.hint || this.parsed === undefined) return;
+    var segments = pathAt(this.area.value, this.area.selectionStart);
+    var fields = this.schema.fieldsAt(this.parsed, segments);
+    if (!fields || !fields.length) { this.hint.textContent = ""; return; }
+    var found = this.schema.at(this.parsed, segments), present = found && found.value ? found.value : {};
+    var missing = fields.filter(function (name) { return !(name in present); });
+    var used = fields.filter(function (name) { return name in present; });
+    this.hint.textContent = "Fields at " + pathText(segments) + ": " +
+      (missing.length ? "available " + missing.join(", ") : "all used") + (used.length ? "; set " + used.join(", ") : "");
   };
 
   Editor.prototype.format = function () {
@@ -246,7 +447,7 @@
     });
   }
 
-  window.DriftJsonEditor = { syntaxError: syntaxError };
+  window.DriftJsonEditor = { syntaxError: syntaxError, Schema: Schema, pathAt: pathAt };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();

@@ -1,0 +1,232 @@
+"""The DSL as a JSON Schema (2020-12): served at `GET /dslSchema/`, appended to the OpenAPI components
+(`openapi_components`), and used by the admin JSON editor for validation and field hints.
+
+The Python validators (`dsl.py`, `apps/nodes/types`) stay the authority (they also check references,
+scripts and graphs); this schema describes shapes and is open to unknown fields, as the server is, so the
+original Drift's documents (which carry extra fields) pass it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from apps.nodes.retry import RETRY_DEFAULTS
+from apps.nodes.types.child import MODES as CHILD_MODES
+from apps.nodes.types.http import COMPONENTS as HTTP_COMPONENTS
+from apps.nodes.types.http import METHODS
+from apps.nodes.types.wait import MODES as WAIT_MODES
+from apps.nodes.types.wait import WAIT_TYPES
+from apps.nodes.values import COMPONENT_TYPES, VALUE_TYPES
+
+SCHEMA_ID = "https://drift.local/dsl.schema.json"
+NODE_SCHEMAS = {"HTTP": "HttpNode", "SCRIPT": "ScriptNode", "BRANCH": "BranchNode", "WAIT": "WaitNode",
+                "INSTRUCTION": "InstructionNode", "SUCCESS": "SuccessNode", "FAILURE": "FailureNode",
+                "CHILD": "ChildNode"}
+OPENAPI_PREFIX = "Dsl"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _str(description: str, **extra: Any) -> dict:
+    return {"type": "string", "description": description, **extra}
+
+
+def _node(node_type: str, description: str, properties: dict | None = None, required: tuple = ()) -> dict:
+    return {
+        "type": "object", "description": description,
+        "properties": {"type": {"enum": [node_type]}, **(properties or {})},
+        "required": ["id", "type", *required],
+    }
+
+
+def _definitions() -> dict[str, dict]:
+    component = _ref("ValueComponent")
+    number_or_component = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, component]}
+    return {
+        "ValueComponent": {
+            "description": "How a configurable field is given: STATIC data, or a SCRIPT (a Python function body) "
+                           "whose return value is the field's value. A bare literal is taken as-is.",
+            "anyOf": [
+                {"type": "object", "required": ["type", "value"], "properties": {
+                    "type": {"enum": list(COMPONENT_TYPES)},
+                    "value": {"type": "object", "required": ["data"], "properties": {
+                        "type": {"enum": list(VALUE_TYPES), "description": "Conversion of the resolved value."},
+                        "data": {"description": "STATIC: the value; SCRIPT: the Python source."}}}}},
+                {"type": ["string", "number", "boolean", "array"]},
+            ],
+        },
+        "Attribute": {"description": 'An INSTRUCTION attribute: {"attribute": value component} or a bare literal.',
+                      "anyOf": [{"type": "object", "required": ["attribute"], "properties": {"attribute": component}},
+                                {"type": ["string", "number", "boolean"]}]},
+        "Instruction": {"type": "object", "properties": {
+            "templateId": _str("Client-side message template."),
+            "templateVariables": {"type": "object", "description": "{{dotted.path}} values are resolved by Drift."}}},
+        "PossibleValue": {"type": "object", "properties": {
+            "displayValue": {"description": "Text to show."}, "value": {"description": "Token sent back."},
+            "metaData": {"description": "Extra data (any JSON)."}}},
+        "Option": {
+            "type": "object",
+            "description": "A widget. An entry with only `possibleDynamicValues` is replaced by the list of Options "
+                           "found at that dotted _global path (the original Drift's behaviour).",
+            "properties": {
+                "id": _str("Unique id (the key of the resume's selectedOptions)."),
+                "parentId": _str("Parent widget, for hierarchies."),
+                "description": {"type": "string"},
+                "tags": {"type": "object", "properties": {"values": {"type": "array", "items": {"type": "string"}}}},
+                "instructions": {"type": "array", "items": _ref("Instruction")},
+                "possibleValues": {"type": "array", "items": _ref("PossibleValue")},
+                "possibleDependentValues": {"type": "object", "additionalProperties": _ref("Option")},
+                "possibleDynamicValues": _str("Dotted path into _global holding a list of Options."),
+            },
+            "anyOf": [{"required": ["id"]}, {"required": ["possibleDynamicValues"]}],
+        },
+        "Retry": {
+            "type": "object", "additionalProperties": False,
+            "description": "HTTP retries (defaults: " + ", ".join(f"{k}={v}" for k, v in RETRY_DEFAULTS.items()) + ").",
+            "properties": {
+                "maxAttempts": {"type": "integer", "minimum": 1},
+                "initialIntervalSeconds": {"type": "number", "exclusiveMinimum": 0},
+                "backoffCoefficient": {"type": "number", "minimum": 1},
+                "maximumIntervalSeconds": {"type": "number", "exclusiveMinimum": 0},
+                "retryOn4xx": {"type": "boolean"},
+            },
+        },
+        "HttpNode": _node("HTTP", "Calls a URL; output = the transformer's result (or the parsed response).", {
+            "httpComponents": {"type": "object", "required": ["url"], "properties": {
+                **{key: component for key in HTTP_COMPONENTS},
+                "method": {"enum": list(METHODS)}, "contentType": {"type": "string"}}},
+            "transformerComponents": {"type": "object", "properties": {"transformer": component}},
+            "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0},
+            "retry": _ref("Retry"),
+        }, ("httpComponents",)),
+        "ScriptNode": _node("SCRIPT", "Output = the script's return value (Drift's GROOVY node; Python here).",
+                            {"transformer": component}, ("transformer",)),
+        "BranchNode": _node("BRANCH", "First true rule picks the next state; else defaultNode.", {
+            "choices": {"type": "array", "items": {"type": "object", "required": ["rule", "nextNode"],
+                                                   "properties": {"rule": component, "nextNode": {"type": "string"}}}},
+            "defaultNode": {"type": "string"},
+        }, ("choices",)),
+        "WaitNode": _node("WAIT", "Pauses the run (durable timer or event).", {
+            "config": {"type": "object", "required": ["waitType"], "properties": {
+                "waitType": {"enum": list(WAIT_TYPES)},
+                "duration": number_or_component, "executionMode": {"enum": list(WAIT_MODES)},
+                "timestamp": {"anyOf": [{"type": "string"}, {"type": "number"}, component]},
+                "eventName": {"type": "string"}, "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0}}},
+        }, ("config",)),
+        "InstructionNode": _node("INSTRUCTION", "Builds a View; the run waits for a resume.", {
+            "inputOptions": {"type": "array", "items": _ref("Option")},
+            "layoutId": _ref("Attribute"), "disposition": _ref("Attribute"), "workflowStatus": _ref("Attribute"),
+        }),
+        "SuccessNode": _node("SUCCESS", "The run ends COMPLETED.", {"comment": {"type": "string"}}),
+        "FailureNode": _node("FAILURE", "The run ends FAILED. errorMessage: a computed `error` (value component "
+                                        "or {{path}} template) as is; else '<error>: <cause>' after a node error.",
+                             {"error": {"anyOf": [{"type": "string"}, component]}}),
+        "ChildNode": _node("CHILD", "Starts another workflow; its params are this state's resolved parameters.", {
+            "childWorkflowId": {"type": "string"},
+            "childWorkflowVersion": {"anyOf": [{"enum": ["ACTIVE", "LATEST"]}, {"type": "integer", "minimum": 1},
+                                               {"type": "string", "pattern": "^[0-9]+$"}]},
+            "executionMode": {"enum": list(CHILD_MODES)},
+        }, ("childWorkflowId",)),
+        "NodeDefinition": {
+            "type": "object",
+            "description": "A node definition. `version` is ignored on save (the SNAPSHOT is written).",
+            "properties": {
+                "id": _str("Unique per tenant.", pattern="^[A-Za-z0-9_][A-Za-z0-9_.\\-]{0,199}$"),
+                "name": {"type": "string"}, "comment": {"type": "string"},
+                "type": {"enum": list(NODE_SCHEMAS)},
+                "parameters": {"type": "array", "items": {"type": "string"}},
+                "version": {"type": ["string", "integer"]},
+            },
+            "required": ["id", "type"],
+            # if/then per type (not oneOf): a validator then names the field at fault, not "no schema matched".
+            "allOf": [{"if": {"required": ["type"], "properties": {"type": {"enum": [node_type]}}}, "then": _ref(name)}
+                      for node_type, name in NODE_SCHEMAS.items()],
+        },
+        "State": {
+            "type": "object",
+            "description": "A node instance. Either resourceId (+ resourceVersion) or an inline nodeDefinition.",
+            "properties": {
+                "instanceName": {"type": "string"}, "resourceId": {"type": "string"},
+                "resourceVersion": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1}]},
+                "type": {"enum": ["NODE"]},
+                "parameters": {"type": "object", "description": "Name -> `$.`-path into _global, or a literal."},
+                "contextOverrideKey": _nullable({"type": "string", "minLength": 1}),
+                "nextNode": _nullable({"type": "string"}), "end": {"type": "boolean"},
+                "nodeDefinition": _nullable(_ref("NodeDefinition")),
+            },
+        },
+        "WorkflowDefinition": {
+            "type": "object",
+            "description": "A workflow definition. `version` is ignored on save (the SNAPSHOT is written).",
+            "required": ["id", "startNode", "states"],
+            "properties": {
+                "id": {"type": "string"}, "comment": {"type": "string"}, "startNode": {"type": "string"},
+                "defaultFailureNode": _nullable({"type": "string"}),
+                "postWorkflowCompletionNodes": {"type": "array", "items": {"type": "string"}},
+                "states": {"type": "object", "minProperties": 1, "additionalProperties": _ref("State")},
+                "version": {"type": ["string", "integer"]},
+            },
+        },
+    }
+
+
+def dsl_json_schema() -> dict:
+    """The whole document: a node or a workflow definition."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, "title": "Drift DSL",
+        "if": {"required": ["states"]}, "then": _ref("WorkflowDefinition"), "else": _ref("NodeDefinition"),
+        "$defs": _definitions(),
+    }
+
+
+def dsl_json_schema_for(kind: str) -> dict:
+    """The schema of one kind of document ("NODE" or "WORKFLOW"), for the admin editor."""
+    root = "NodeDefinition" if kind == "NODE" else "WorkflowDefinition"
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, "title": f"Drift {root}",
+            "$ref": f"#/$defs/{root}", "$defs": _definitions()}
+
+
+def openapi_components() -> dict[str, dict]:
+    """The definitions as OpenAPI 3.0 components (`Dsl<Name>`): refs rewritten, `null` as `nullable`."""
+    return {f"{OPENAPI_PREFIX}{name}": _to_openapi(schema) for name, schema in _definitions().items()}
+
+
+def _to_openapi(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_to_openapi(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: _to_openapi(value) for key, value in copy.deepcopy(schema).items()}
+    branches = converted.get("allOf")
+    if isinstance(branches, list) and branches and all("then" in branch for branch in branches):
+        converted["oneOf"] = [branch["then"] for branch in converted.pop("allOf")]  # OpenAPI 3.0 has no if/then
+    ref = converted.get("$ref")
+    if isinstance(ref, str):
+        return {"$ref": ref.replace("#/$defs/", f"#/components/schemas/{OPENAPI_PREFIX}")}
+    options = converted.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        converted.pop("anyOf")
+        base = rest[0] if len(rest) == 1 else {"anyOf": rest}
+        if "$ref" in base:  # OpenAPI 3.0 ignores siblings of $ref
+            base = {"allOf": [base]}
+        return {**converted, **base, "nullable": True}
+    if isinstance(converted.get("type"), list):
+        types = converted.pop("type")
+        converted["anyOf"] = [{"type": t} if t != "array" else {"type": "array", "items": {}} for t in types]
+    if "exclusiveMinimum" in converted:
+        converted["minimum"], converted["exclusiveMinimum"] = converted["exclusiveMinimum"], True
+    return converted
+
+
+def spectacular_postprocess(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular hook: the DSL's components join the API's (POSTPROCESSING_HOOKS)."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(openapi_components())
+    return result
