@@ -77,14 +77,15 @@ def test_branch_rule_error_has_its_line(api, tenant):
 
 
 def test_instruction_builds_the_view(api, tenant):
-    options = [{"id": "pick", "possibleDynamicValues": "params.choices",
-                "instructions": [{"templateId": "t", "templateVariables": {"order": "Order {{params.id}}"}}]}]
+    options = [{"id": "intro",
+                "instructions": [{"templateId": "t", "templateVariables": {"order": "Order {{params.id}}"}}]},
+               {"possibleDynamicValues": "params.choices"}]
     publish_definitions(tenant, [instruction_node("screen", options, layoutId="review")], [])
-    report = dry_run(api, "screen", {"context": {"params": {"id": 7, "choices": [{"value": "a"}]}}}).json()
+    report = dry_run(api, "screen", {"context": {"params": {"id": 7, "choices": [{"id": "a"}]}}}).json()
     view = report["outcome"]["view"]
     assert view["layoutId"] == "review"
-    assert view["inputOptions"][0]["possibleValues"] == [{"value": "a"}]
     assert view["inputOptions"][0]["instructions"][0]["templateVariables"] == {"order": "Order 7"}
+    assert view["inputOptions"][1:] == [{"id": "a"}]  # the dynamic entry became the Options found there
 
 
 def test_wait_child_success_and_failure_describe_what_a_run_would_do(api, tenant):
