@@ -1,6 +1,6 @@
 import hmac
 
-from apps.clients.models import ApiKey
+from apps.clients.models import ApiClient, ApiKey
 from apps.clients.services import KEY_SEPARATOR, hash_key
 
 
@@ -13,3 +13,7 @@ def api_key_for_raw(raw_key: str) -> ApiKey | None:
     if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw_key)):
         return None
     return key
+
+
+def api_client_get(*, tenant: str, client_id: str) -> ApiClient:
+    return ApiClient.objects.get(tenant=tenant, client_id=client_id)
