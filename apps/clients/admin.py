@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin
-from django.db import models, transaction
+from django.db import transaction
 from django.template.response import TemplateResponse
 
 from apps.clients.models import ApiClient, ApiKey
@@ -20,6 +20,9 @@ class ApiKeyInline(admin.TabularInline):
 
 
 class ApiClientForm(forms.ModelForm):
+    callback_url = forms.URLField(max_length=500, required=False, assume_scheme="https",
+                                  help_text=ApiClient._meta.get_field("callback_url").help_text)
+
     class Meta:
         model = ApiClient
         fields = ("tenant", "client_id", "name", "callback_url")
@@ -43,7 +46,6 @@ class ApiClientAdmin(admin.ModelAdmin):
     readonly_fields = ("signed",)
     inlines = [ApiKeyInline]
     actions = ["rotate_webhook_secrets"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="webhooks signed", boolean=True)
     def signed(self, obj: ApiClient) -> bool:

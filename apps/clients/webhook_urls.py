@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from rest_framework import serializers
-
 from apps.nodes.http_guard import BlockedAddress, check_url
 
 logger = logging.getLogger(__name__)
@@ -24,11 +22,3 @@ def webhook_url_problem(url: str) -> str | None:
         return "Refused: the host is not a public address (private, loopback or reserved targets need "\
                "DRIFT_HTTP_ALLOWED_NETWORKS on the server)."
     return None
-
-
-def validate_webhook_url(value: str) -> str:
-    """DRF validator form: blank passes (no URL given)."""
-    problem = webhook_url_problem(value) if value else None
-    if problem:
-        raise serializers.ValidationError(problem)
-    return value

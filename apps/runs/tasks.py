@@ -65,8 +65,11 @@ def _post(delivery: WebhookDelivery) -> AttemptOutcome:
                 delivery.url, data=body, headers=webhook_headers(delivery, body), timeout=seconds,
                 allow_redirects=False, stream=True,
             ) as response:
-                status_code = response.status_code
-                error = "" if response.ok else _error_body(response)
+                if deadline.expired:  # http.client takes the EOF of the cut connection for the end of the headers
+                    error = f"incomplete answer (status line {response.status_code}, headers cut)"
+                else:
+                    status_code = response.status_code
+                    error = "" if response.ok else _error_body(response)
         except BlockedAddress as exc:  # a ValueError the guard raises before connecting: never retried
             error, retryable = f"refused by the SSRF guard: {exc}", False
         except (requests.RequestException, ValueError, OSError) as exc:

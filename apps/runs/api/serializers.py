@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.clients.webhook_urls import validate_webhook_url
+from apps.clients.webhook_urls import webhook_url_problem
 from apps.runs.models import RunMode, RunStatus
 
 WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$"
@@ -71,9 +71,15 @@ class StartSerializer(StrictSerializer):
     callbackUrl = serializers.URLField(max_length=500, required=False, allow_blank=True)  # noqa: N815
 
     def validate_callbackUrl(self, value: str) -> str:  # noqa: N802 - DRF names it after the field
-        return validate_webhook_url(value)
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Must be an http(s) URL.")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("mode") == RunMode.ASYNC and attrs.get("callbackUrl"):  # only ASYNC runs call it back
+            problem = webhook_url_problem(attrs["callbackUrl"])
+            if problem:
+                raise serializers.ValidationError({"callbackUrl": [problem]})
         if not (attrs.get("params") or {}).get("workflowId") and not (attrs.get("issueDetail") or {}).get("issueId"):
             raise serializers.ValidationError(
                 {"issueDetail": {"issueId": ["Name an issue (issueDetail.issueId) or a workflow (params.workflowId)."]}}
