@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,3 +267,34 @@ def test_the_delivery_task_has_time_limits_past_its_deadline():
 
     assert deliver_webhook.soft_time_limit == SOFT_TIME_LIMIT > django_settings.DRIFT_WEBHOOK_TIMEOUT_SECONDS
     assert deliver_webhook.time_limit == HARD_TIME_LIMIT > SOFT_TIME_LIMIT
+
+
+def _docs_verify() -> Callable[[str, bytes, str], bool]:
+    """The verification example of docs/runtime-api.md, run as written."""
+    text = (Path(django_settings.BASE_DIR) / "docs" / "runtime-api.md").read_text()
+    code = text.split("### Verifying a webhook", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # our own documentation
+    return namespace["verify"]
+
+
+def test_a_client_rotates_its_secret_and_sets_its_default_url_then_verifies_the_webhook(
+        api, runs, tenant, httpserver, celery_worker):
+    _one_step_flow(tenant)
+    receiver = Receiver(httpserver, "/default")
+    old_secret = ApiClient.objects.get(tenant=tenant, client_id="tests").webhook_secret
+    rotated = api.post("/v3/client/webhook/rotate-secret")
+    assert rotated.status_code == 200, rotated.json()
+    secret = rotated.json()["webhookSecret"]
+    assert secret != old_secret and len(secret) == 64
+    updated = api.patch("/v3/client/webhook", {"callbackUrl": receiver.url}, format="json")
+    assert updated.json() == {"callbackUrl": receiver.url, "webhookSecretSet": True}
+    assert secret not in api.get("/v3/client/webhook").content.decode()  # shown once, by the rotation only
+
+    workflow_id = start(api, params={"workflowId": "quick"}, mode="ASYNC").json()["workflowId"]
+    wait_for(lambda: _delivered(workflow_id, "COMPLETED"), "the COMPLETED callback")
+    [(body, headers)] = receiver.calls
+    verify = _docs_verify()
+    assert verify(secret, body, headers["X-Drift-Signature"])
+    assert not verify(old_secret, body, headers["X-Drift-Signature"])
+    assert not verify(secret, body + b" ", headers["X-Drift-Signature"])
