@@ -16,10 +16,10 @@ from django.conf import settings as django_settings
 from werkzeug import Request, Response
 
 from apps.clients.models import ApiClient
+from apps.nodes.tests.slow_receiver import SlowReceiver
 from apps.runs.models import DeliveryStatus, Run, WebhookDelivery
 from apps.runs.tasks import deliver_webhook
 from apps.runs.tests.rest import start, start_order, wait_for
-from apps.runs.tests.slow_receiver import SlowReceiver
 from conftest import publish_definitions
 from worker.tests.builders import state, success_node, workflow
 
