@@ -165,6 +165,9 @@ DRIFT_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_WEBHOOK_TIMEOUT_SECO
 # Celery processes one callback host / one API client may hold at once; more deliveries wait (deferred).
 DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_HOST = env_int("DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_HOST", 2)
 DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT = env_int("DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT", 2)
+# Receivers (host or client) cut by the deadline share one "slow lane" of this many processes for a while.
+DRIFT_WEBHOOK_MAX_IN_FLIGHT_SLOW = env_int("DRIFT_WEBHOOK_MAX_IN_FLIGHT_SLOW", 1)
+DRIFT_WEBHOOK_SLOW_MARK_SECONDS = env_int("DRIFT_WEBHOOK_SLOW_MARK_SECONDS", 600)
 DRIFT_WEBHOOK_DEFER_MAX_SECONDS = float(os.environ.get("DRIFT_WEBHOOK_DEFER_MAX_SECONDS", "30"))
 DRIFT_WEBHOOK_STALE_SECONDS = float(os.environ.get("DRIFT_WEBHOOK_STALE_SECONDS", "60"))
 

@@ -2,8 +2,9 @@
 
 One receiver cannot stall delivery for the others: each attempt has one total deadline (connect, send, status
 and headers; the body of a 2xx answer is never read, that of a refusal only up to a small cap), the task has
-Celery soft/hard time limits as a backstop, and per-host / per-client slots (apps/runs/webhook_slots.py) bound
-how many Celery processes one slow receiver can hold. Addresses the SSRF guard refuses fail at once.
+Celery soft/hard time limits as a backstop, and per-host / per-client slots plus a shared slow lane
+(apps/runs/webhook_slots.py) bound how many Celery processes slow receivers can hold. Addresses the SSRF
+guard refuses fail at once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from apps.nodes.http_guard import BlockedAddress, Deadline, guarded_session
 from apps.runs.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
-from apps.runs.webhook_slots import receiver_keys, receiver_slots
+from apps.runs.webhook_slots import mark_slow, receiver_keys, receiver_slots
 from apps.runs.webhooks import (
     webhook_backoff,
     webhook_body,
@@ -48,6 +49,7 @@ class AttemptOutcome:
     error: str
     duration_ms: float
     retryable: bool = True
+    cut: bool = False  # by the delivery deadline
 
     @property
     def ok(self) -> bool:
@@ -79,7 +81,7 @@ def _post(delivery: WebhookDelivery) -> AttemptOutcome:
     outcome = AttemptOutcome(status_code, error, (time.perf_counter() - started) * 1000, retryable)
     if deadline.expired and not outcome.ok:
         error = f"{error} [cut off by the {seconds:g} s delivery deadline]".strip()
-    return replace(outcome, error=error[:1000])
+    return replace(outcome, error=error[:1000], cut=deadline.expired and not outcome.ok)
 
 
 def _error_body(response: requests.Response) -> str:
@@ -123,10 +125,12 @@ def deliver_webhook(self, delivery_id: str, deferrals: int = 0) -> str | None:
     caps = receiver_keys(url=delivery.url, tenant=delivery.run.tenant, client_id=delivery.run.client_id)
     with receiver_slots(caps, lease_seconds=webhook_setting("DRIFT_WEBHOOK_TIMEOUT_SECONDS") + 35) as acquired:
         outcome = _post(delivery) if acquired else None
-    if outcome is None:  # its host or client is at the cap: try again later, no attempt spent
+    if outcome is None:  # its host, client or the slow lane is at the cap: try again later, no attempt spent
         countdown = webhook_defer_delay(deferrals)
         _mark(delivery, delivery.status, due_in=countdown)
         raise self.retry(args=(delivery_id,), kwargs={"deferrals": deferrals + 1}, countdown=countdown)
+    if outcome.cut:
+        mark_slow(caps)
     number = _record(delivery, outcome)
     if outcome.ok:
         _mark(delivery, DeliveryStatus.DELIVERED)

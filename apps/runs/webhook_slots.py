@@ -6,6 +6,10 @@ always find a free process. A delivery that finds its host or client at the cap 
 countdown), not run. Each slot is a lease (a sorted-set member scored by its expiry, on Redis' clock), so a
 process killed mid-delivery frees its slots when the lease runs out. Without Redis (eager local mode) there are
 no caps; a Redis error lets the delivery through (availability first: the deadline still bounds it).
+
+The slow lane: a host or client whose attempt was cut by the deadline is marked slow for a while
+(`mark_slow`); while marked, its deliveries also need a slot of one shared semaphore, so all slow receivers
+together hold at most DRIFT_WEBHOOK_MAX_IN_FLIGHT_SLOW processes, however many of them there are.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "drift:webhooks:slots:"
+SLOW_LANE = f"{KEY_PREFIX}slow-lane"
 
 # KEYS: one sorted set per cap. ARGV: lease ms, token, then one cap per key. All slots or none.
 _ACQUIRE = """
@@ -66,6 +71,8 @@ def receiver_slots(caps: dict[str, int], lease_seconds: float) -> Iterator[bool]
         return
     token = uuid.uuid4().hex
     try:
+        if redis.exists(*(_slow_flag(key) for key in caps)):
+            caps = {**caps, SLOW_LANE: int(settings.DRIFT_WEBHOOK_MAX_IN_FLIGHT_SLOW)}
         acquired = bool(redis.eval(_ACQUIRE, len(caps), *caps, int(lease_seconds * 1000), token, *caps.values()))
     except Exception:  # any Redis failure: deliver uncapped rather than not at all
         logger.warning("webhook slot semaphore unavailable; delivering without a cap", exc_info=True)
@@ -86,3 +93,23 @@ def _release(redis, caps: dict[str, int], token: str) -> None:
             pipe.execute()
     except Exception:  # the lease expires on its own
         logger.warning("could not release webhook slots; their lease will expire", exc_info=True)
+
+
+def _slow_flag(key: str) -> str:
+    return f"{key}:slow"
+
+
+def mark_slow(caps: dict[str, int]) -> None:
+    """Send the deliveries of these receivers (host and client) through the slow lane for a while."""
+    redis = _redis()
+    if redis is None:
+        return
+    seconds = int(settings.DRIFT_WEBHOOK_SLOW_MARK_SECONDS)
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            for key in caps:
+                if key != SLOW_LANE:
+                    pipe.set(_slow_flag(key), 1, ex=seconds)
+            pipe.execute()
+    except Exception:  # without the mark, the per-host and per-client caps still hold
+        logger.warning("could not mark a slow webhook receiver", exc_info=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django_redis import get_redis_connection
 from werkzeug import Request, Response
 
 from apps.clients.models import ApiClient
@@ -20,6 +21,7 @@ from apps.nodes.tests.slow_receiver import SlowReceiver
 from apps.runs.models import DeliveryStatus, Run, WebhookDelivery
 from apps.runs.tasks import deliver_webhook
 from apps.runs.tests.rest import start, start_order, wait_for
+from apps.runs.webhook_slots import KEY_PREFIX
 from conftest import publish_definitions
 from worker.tests.builders import state, success_node, workflow
 
@@ -66,6 +68,9 @@ def slow_receivers() -> Iterator[Callable[..., SlowReceiver]]:
     yield make
     for receiver in made:
         receiver.close()
+    redis = get_redis_connection("default")  # slots and slow marks of this test's ports must not outlive it
+    for key in redis.scan_iter(f"{KEY_PREFIX}*"):
+        redis.delete(key)
 
 
 class Receiver:
@@ -259,6 +264,39 @@ def test_a_slow_receiver_cannot_starve_the_other_clients(transactional_db, tenan
     wait_for(lambda: finished.count() == 3, "the slow client's deliveries, one at a time", timeout=90)
     assert slow.max_open == 1
     assert all(d.attempts == 1 for d in finished)  # waiting for a slot spends no attempt
+
+
+def test_receivers_cut_by_the_deadline_share_one_slow_lane(transactional_db, tenant, settings, httpserver,
+                                                           slow_receivers, celery_pool):
+    """Two slow clients on two hosts (each within its own caps) would hold both workers; once the deadline has
+    cut them, they share the slow lane (one worker) and the other clients keep the other."""
+    settings.DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_HOST = settings.DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT = 1
+    settings.DRIFT_WEBHOOK_MAX_IN_FLIGHT_SLOW = 1
+    settings.DRIFT_WEBHOOK_MAX_ATTEMPTS = 1
+    settings.DRIFT_WEBHOOK_TIMEOUT_SECONDS = 1
+    slow = {name: slow_receivers(drip="headers", total=100_000, interval=0.25) for name in ("a", "b")}
+    first = {name: _delivery(tenant, receiver.url, client_id=name) for name, receiver in slow.items()}
+    for delivery in first.values():
+        deliver_webhook.delay(delivery.delivery_id)
+    for delivery in first.values():  # cut by the deadline: both receivers are now marked slow
+        assert "deadline" in wait_for(lambda d=delivery: _delivered(d.run.workflow_id, "COMPLETED"),
+                                      "the first, cut, delivery").attempt_log.get().error
+
+    settings.DRIFT_WEBHOOK_TIMEOUT_SECONDS = 120  # from now on a slow receiver holds its worker until released
+    held = [_delivery(tenant, receiver.url, client_id=name) for name, receiver in slow.items()]
+    for delivery in held:
+        deliver_webhook.delay(delivery.delivery_id)
+    wait_for(lambda: any(receiver.open for receiver in slow.values()), "a slow receiver to hold a worker")
+    fast = Receiver(httpserver, "/fast")
+    other = _delivery(f"{tenant}-b", fast.url, client_id="fast")
+    deliver_webhook.delay(other.delivery_id)
+    assert wait_for(lambda: _delivered(other.run.workflow_id, "COMPLETED"), "the other client's delivery").status \
+        == DeliveryStatus.DELIVERED
+    assert sum(receiver.open for receiver in slow.values()) == 1  # the slow lane: one worker for both
+    for receiver in slow.values():
+        receiver.release()
+    wait_for(lambda: WebhookDelivery.objects.filter(pk__in=[d.pk for d in held], status=DeliveryStatus.DELIVERED)
+             .count() == 2, "the slow deliveries once released", timeout=90)
 
 
 def test_the_delivery_task_has_time_limits_past_its_deadline():
