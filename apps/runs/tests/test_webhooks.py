@@ -281,6 +281,7 @@ def test_receivers_cut_by_the_deadline_share_one_slow_lane(transactional_db, ten
     for delivery in first.values():  # cut by the deadline: both receivers are now marked slow
         assert "deadline" in wait_for(lambda d=delivery: _delivered(d.run.workflow_id, "COMPLETED"),
                                       "the first, cut, delivery").attempt_log.get().error
+    wait_for(lambda: all(receiver.outcomes == ["cut"] for receiver in slow.values()), "the receivers to see the cut")
 
     settings.DRIFT_WEBHOOK_TIMEOUT_SECONDS = 120  # from now on a slow receiver holds its worker until released
     held = [_delivery(tenant, receiver.url, client_id=name) for name, receiver in slow.items()]
