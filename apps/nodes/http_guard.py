@@ -16,7 +16,6 @@ import contextlib
 import ipaddress
 import socket
 import threading
-import time
 from contextvars import ContextVar, Token
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,18 +106,13 @@ class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
-        self._ends = 0.0
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
         self._token: Token | None = None
 
-    def remaining(self) -> float:
-        return max(0.0, self._ends - time.monotonic())
-
     def __enter__(self) -> Deadline:
-        self._ends = time.monotonic() + self.seconds
         self._token = _deadline.set(self)
         self._timer.start()
         return self

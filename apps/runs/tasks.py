@@ -41,6 +41,7 @@ ERROR_BODY_BYTES = 1024  # of a refusal's body, kept in the attempt log; a 2xx b
 # process (prefork pool); the slot lease outlives it so a killed delivery frees its slots soon after.
 SOFT_TIME_LIMIT = settings.DRIFT_WEBHOOK_TIMEOUT_SECONDS + 15
 HARD_TIME_LIMIT = settings.DRIFT_WEBHOOK_TIMEOUT_SECONDS + 30
+SLOT_LEASE_PAST_DEADLINE = 35  # seconds: past the hard limit, so only a killed process leaves its slots (briefly)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def deliver_webhook(self, delivery_id: str, deferrals: int = 0) -> str | None:
     if delivery is None:
         return None
     caps = receiver_keys(url=delivery.url, tenant=delivery.run.tenant, client_id=delivery.run.client_id)
-    with receiver_slots(caps, lease_seconds=webhook_setting("DRIFT_WEBHOOK_TIMEOUT_SECONDS") + 35) as acquired:
+    lease = webhook_setting("DRIFT_WEBHOOK_TIMEOUT_SECONDS") + SLOT_LEASE_PAST_DEADLINE
+    with receiver_slots(caps, lease_seconds=lease) as acquired:
         outcome = _post(delivery) if acquired else None
     if outcome is None:  # its host, client or the slow lane is at the cap: try again later, no attempt spent
         countdown = webhook_defer_delay(deferrals)
