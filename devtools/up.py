@@ -34,7 +34,6 @@ from devtools import services
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DEV_ALLOWED_NETWORKS = "127.0.0.0/8"
 TENANT = CLIENT = "demo"
 
 
@@ -136,9 +135,11 @@ class Stack:
             DRIFT_METRICS_PORT=str(o.metrics_port),
             DRIFT_HEALTH_PORT=str(o.health_port),
             DRIFT_METRICS_TOKEN=os.environ.get("DRIFT_METRICS_TOKEN") or self._metrics_token(),
+            DRIFT_DEV_ALLOW_LOOPBACK="1",  # every process alike: see drift/settings.py
             PYTHONUNBUFFERED="1",
         )
         env.pop("CELERY_BROKER_URL", None)  # the broker is the Redis started here
+        env.pop("DJANGO_SECRET_KEY", None)  # the dev key: settings refuse the dev loopback allowance with a real one
         if o.temporal_ui_port:
             env["TEMPORAL_UI_URL"] = f"http://localhost:{o.temporal_ui_port}"
         return env
@@ -293,11 +294,11 @@ class Stack:
         secrets_ = self.seed()
         self.load_samples()
 
-        worker_env = dict(self.env, DRIFT_HTTP_ALLOWED_NETWORKS=DEV_ALLOWED_NETWORKS)
-        say(f"DRIFT_HTTP_ALLOWED_NETWORKS={DEV_ALLOWED_NETWORKS} for the worker: a DEV setting so the sample's "
-            "HTTP node can reach the demo order service on loopback; never use it in production")
         # The sample's order service: its own small server, so the HTTP node's calls never need an API thread.
         self.spawn("demo", [PYTHON, "-m", "drift.demo", "--port", str(o.demo_port)], port=o.demo_port)
+        say("WARNING: DRIFT_DEV_ALLOW_LOOPBACK=1 for the API, worker and Celery: a DEV setting so the sample's HTTP "
+            "node reaches the demo order service and webhooks reach local receivers on loopback; never use it in "
+            "production (refused with a real DJANGO_SECRET_KEY)")
         api = self.spawn("api", [
             PYTHON, "-m", "gunicorn", "drift.wsgi", "-c", "python:drift.gunicorn_conf", "-b", f"{o.host}:{o.port}",
             "--workers", "1", "--threads", str(o.threads), "--timeout", "120", "--graceful-timeout", "10",
@@ -308,9 +309,10 @@ class Stack:
         worker = self.spawn("worker", [
             PYTHON, "manage.py", "run_worker", "--health-port", str(o.worker_health_port),
             "--metrics-port", str(o.metrics_port),
-        ], env=worker_env)
-        # -B: the periodic upkeep (stale webhook redelivery) runs inside the one dev Celery process.
-        self.spawn("celery", [PYTHON, "-m", "celery", "-A", "drift", "worker", "-B", "-l", "info", "--concurrency", "2",
+        ])
+        # -B: the periodic upkeep (stale webhook redelivery) runs inside the one dev Celery process. Four processes:
+        # one slow receiver holds at most DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_HOST (2) of them.
+        self.spawn("celery", [PYTHON, "-m", "celery", "-A", "drift", "worker", "-B", "-l", "info", "--concurrency", "4",
                               "--schedule", str(self.var / "celerybeat-schedule")])
         self.wait_http(f"{self.api_url()}/healthz", api)
         self.wait_http(f"http://127.0.0.1:{o.health_port}/healthz", api)

@@ -22,7 +22,8 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "drift-local-development-only-secret-key-change-me")
+DEV_SECRET_KEY = "drift-local-development-only-secret-key-change-me"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -155,6 +156,33 @@ DRIFT_SCRIPT_QUEUE_SECONDS = float(os.environ.get("DRIFT_SCRIPT_QUEUE_SECONDS", 
 # Private, loopback and link-local targets are refused unless listed here (CIDRs or "*").
 DRIFT_HTTP_ALLOWED_NETWORKS = env_list("DRIFT_HTTP_ALLOWED_NETWORKS")
 DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS", "30"))
+# Local dev stack only (devtools/up.py sets it for the API, worker and Celery alike, so a start-time check, the
+# HTTP nodes and webhook delivery agree): loopback targets are allowed, so the demo order service and local
+# webhook receivers work. Every process logs a warning at start (apps/nodes/apps.py); refused outright with a
+# real DJANGO_SECRET_KEY, i.e. in production settings.
+DRIFT_DEV_ALLOW_LOOPBACK = env_bool("DRIFT_DEV_ALLOW_LOOPBACK", False)
+if DRIFT_DEV_ALLOW_LOOPBACK:
+    if SECRET_KEY != DEV_SECRET_KEY:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("DRIFT_DEV_ALLOW_LOOPBACK is for the local dev stack only; it is refused with a "
+                                   "real DJANGO_SECRET_KEY (production settings). Use DRIFT_HTTP_ALLOWED_NETWORKS.")
+    DRIFT_HTTP_ALLOWED_NETWORKS = [*DRIFT_HTTP_ALLOWED_NETWORKS, "127.0.0.0/8", "::1/128"]
+
+# --- Webhook delivery (apps/runs/tasks.py): retries, one total deadline per attempt, per-receiver caps.
+DRIFT_WEBHOOK_MAX_ATTEMPTS = env_int("DRIFT_WEBHOOK_MAX_ATTEMPTS", 8)
+DRIFT_WEBHOOK_BACKOFF_BASE_SECONDS = float(os.environ.get("DRIFT_WEBHOOK_BACKOFF_BASE_SECONDS", "1"))
+DRIFT_WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("DRIFT_WEBHOOK_BACKOFF_MAX_SECONDS", "300"))
+# Total for one attempt (connect, send, status line and headers; a refusal's body up to 1 KiB), not per read.
+DRIFT_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Celery processes one callback host / one API client may hold at once; more deliveries wait (deferred).
+DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_HOST = env_int("DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_HOST", 2)
+DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT = env_int("DRIFT_WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT", 2)
+# Receivers (host or client) cut by the deadline share one "slow lane" of this many processes for a while.
+DRIFT_WEBHOOK_MAX_IN_FLIGHT_SLOW = env_int("DRIFT_WEBHOOK_MAX_IN_FLIGHT_SLOW", 1)
+DRIFT_WEBHOOK_SLOW_MARK_SECONDS = env_int("DRIFT_WEBHOOK_SLOW_MARK_SECONDS", 600)
+DRIFT_WEBHOOK_DEFER_MAX_SECONDS = float(os.environ.get("DRIFT_WEBHOOK_DEFER_MAX_SECONDS", "30"))
+DRIFT_WEBHOOK_STALE_SECONDS = float(os.environ.get("DRIFT_WEBHOOK_STALE_SECONDS", "60"))
 
 # --- Workflow pictures (treeView, admin): bounded so drawing cannot hold API threads (issue 8.8).
 DRIFT_GRAPH_MAX_STATES = env_int("DRIFT_GRAPH_MAX_STATES", 300)

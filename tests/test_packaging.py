@@ -170,6 +170,12 @@ def test_expected_resources_exist() -> None:
     assert "stringData" in resource("Secret", "drift-secrets")
 
 
+def test_production_config_has_no_dev_allowances() -> None:
+    data = resource("ConfigMap", "drift-config")["data"]
+    assert data["DRIFT_DEV_ALLOW_LOOPBACK"] == "false"
+    assert data["DRIFT_HTTP_ALLOWED_NETWORKS"] == ""
+
+
 def _containers(kind: str, name: str) -> tuple[dict, list[dict]]:
     spec = resource(kind, name)["spec"]["template"]
     return spec, spec["spec"]["containers"]

@@ -7,6 +7,8 @@ then SIGTERM stops the launcher and every process it started.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -17,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -148,7 +151,7 @@ def test_stack_serves_health_admin_and_schema(stack: Stack) -> None:
 
     text = stack.text()
     assert "admin" in text and "test-admin-password" in text
-    assert "DRIFT_HTTP_ALLOWED_NETWORKS=127.0.0.0/8" in text and "DEV setting" in text
+    assert "DRIFT_DEV_ALLOW_LOOPBACK=1" in text and "DEV setting" in text
     assert "/v3/workflow/start" in text and "X-Tenant-Id: demo" in text
     for name in ("api", "worker", "celery", "temporal", "redis"):
         assert (stack.var_dir / "logs" / f"{name}.log").exists()
@@ -210,6 +213,74 @@ def test_probes_answer_while_every_request_thread_is_busy(stack: Stack) -> None:
     assert probes == [200, 200]
     assert in_flight > 0, "the probes should have been answered while the starts held the threads"
     assert sorted(set(results)) == [200], results
+
+
+class HookReceiver(ThreadingHTTPServer):
+    """A local webhook receiver: records every POST (body and headers) and answers 200."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bytes, dict[str, str]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.calls.append((body, dict(self.headers)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.daemon_threads = True
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+def test_dev_stack_delivers_webhooks_to_a_local_receiver(stack: Stack) -> None:
+    """The loopback allowance is the same in the API (start-time check), the worker and Celery (delivery)."""
+    headers = {"Authorization": f"Api-Key {stack.api_key()}", "X-Tenant-Id": "demo", "X-Client-Id": "demo",
+               "Content-Type": "application/json"}
+    status, raw = http("POST", f"{stack.url}/v3/client/webhook/rotate-secret", {}, headers)
+    assert status == 200, raw
+    secret = json.loads(raw)["webhookSecret"]
+    receiver = HookReceiver()
+    try:
+        body = {"issueDetail": {"issueId": "order_status"}, "params": {"orderId": "42"}, "mode": "ASYNC",
+                "callbackUrl": receiver.url}
+        status, raw = http("POST", f"{stack.url}/v3/workflow/start", body, headers, timeout=60)
+        assert status == 202, raw
+        deadline = time.monotonic() + 90
+        while not receiver.calls and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert receiver.calls, f"no webhook reached the local receiver; celery log:\n{_log_tail(stack, 'celery')}"
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    payload, call_headers = receiver.calls[0]
+    assert json.loads(payload)["workflowId"] == json.loads(raw)["workflowId"]
+    expected = "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+    assert call_headers["X-Drift-Signature"] == expected
+    for name in ("api", "worker", "celery"):  # every process said it runs with the dev allowance
+        assert "DEV ONLY: DRIFT_DEV_ALLOW_LOOPBACK" in _log_tail(stack, name, 10**7), name
+
+
+def _log_tail(stack: Stack, name: str, size: int = 4000) -> str:
+    return (stack.var_dir / "logs" / f"{name}.log").read_text(errors="replace")[-size:]
+
+
+def test_the_dev_loopback_allowance_is_refused_in_production_settings() -> None:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="drift.settings", DRIFT_DEV_ALLOW_LOOPBACK="1",
+               DJANGO_SECRET_KEY="a-real-production-secret")
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "DRIFT_DEV_ALLOW_LOOPBACK is for the local dev stack only" in result.stderr
 
 
 def test_sigterm_stops_every_child(stack: Stack) -> None:

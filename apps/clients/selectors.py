@@ -1,6 +1,6 @@
 import hmac
 
-from apps.clients.models import ApiKey, TenantMembership
+from apps.clients.models import ApiClient, ApiKey, TenantMembership
 from apps.clients.services import KEY_SEPARATOR, hash_key
 
 
@@ -18,3 +18,7 @@ def api_key_for_raw(raw_key: str) -> ApiKey | None:
 def user_may_act_for(user, tenant: str) -> bool:
     """Superusers act for every tenant; other staff only for the tenants they are bound to."""
     return user.is_superuser or TenantMembership.objects.filter(user=user, tenant=tenant).exists()
+
+
+def api_client_get(*, tenant: str, client_id: str) -> ApiClient:
+    return ApiClient.objects.get(tenant=tenant, client_id=client_id)

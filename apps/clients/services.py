@@ -4,6 +4,7 @@ import secrets
 from django.db import transaction
 
 from apps.clients.models import ApiClient, ApiKey, Scope
+from apps.clients.webhook_urls import webhook_url_problem
 from drift.errors import InvalidInput, Problem
 
 KEY_SEPARATOR = "."
@@ -16,8 +17,32 @@ def hash_key(raw_key: str) -> str:
 
 def api_client_get_or_create(*, tenant: str, client_id: str) -> ApiClient:
     client, _ = ApiClient.objects.get_or_create(
-        tenant=tenant, client_id=client_id, defaults={"webhook_secret": secrets.token_hex(32)}
+        tenant=tenant, client_id=client_id, defaults={"webhook_secret": new_webhook_secret()}
     )
+    if not client.webhook_secret:  # e.g. added in the admin before secrets were generated there
+        api_client_rotate_webhook_secret(client=client)
+    return client
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def api_client_rotate_webhook_secret(*, client: ApiClient) -> str:
+    """Replace the client's webhook signing secret; the new one is returned to be shown once. Attempts made from
+    now on (retries of older deliveries too) are signed with it."""
+    client.webhook_secret = new_webhook_secret()
+    client.save(update_fields=["webhook_secret"])
+    return client.webhook_secret
+
+
+def api_client_set_callback_url(*, client: ApiClient, url: str) -> ApiClient:
+    """Set (or clear, with "") the default webhook URL of the client's ASYNC runs; the SSRF guard must allow it."""
+    problem = webhook_url_problem(url) if url else None
+    if problem:
+        raise InvalidInput("The callback URL is refused.", [Problem("$.callbackUrl", problem)])
+    client.callback_url = url
+    client.save(update_fields=["callback_url"])
     return client
 
 

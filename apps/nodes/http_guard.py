@@ -5,13 +5,20 @@ loopback, private, link-local, reserved, multicast and unspecified addresses unl
 settings.DRIFT_HTTP_ALLOWED_NETWORKS lists them, and then connects to the very address that was
 checked (no second DNS lookup, so DNS rebinding cannot swap the target). TLS still verifies the
 certificate against the host name. Environment proxies are ignored (`trust_env = False`).
+
+`Deadline` gives the calls made under it one total time budget (requests' timeouts are per connect and per
+read); `check_url` tells up front whether the guard would refuse a URL (e.g. a webhook URL at run start).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
+from contextvars import ContextVar, Token
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -74,8 +81,78 @@ def resolve_checked(host: str, port: int) -> list[str]:
     return addresses
 
 
+def check_url(url: str) -> None:
+    """Raise BlockedAddress if the guard would refuse `url`'s host. A name that does not resolve (now) passes:
+    the call itself fails later and is retried like any unreachable host."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise BlockedAddress("the URL has no host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise BlockedAddress(f"invalid port: {exc}") from None
+    with contextlib.suppress(socket.gaierror, UnicodeError):
+        resolve_checked(parts.hostname, port)
+
+
+class Deadline:
+    """One total time budget for the HTTP calls made inside `with Deadline(seconds):` on this thread.
+
+    requests' timeouts bound each connect and each socket read, so a peer answering a byte per read (headers or
+    body) never trips them. At expiry every connection opened under the budget is shut down, which ends a
+    blocked read at once: the caller gets a connection error and `expired` is True.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._token: Token | None = None
+
+    def __enter__(self) -> Deadline:
+        self._token = _deadline.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        _deadline.reset(self._token)
+
+    def track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+
+_deadline: ContextVar[Deadline | None] = ContextVar("http_guard_deadline", default=None)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # The plain socket method, also for an SSLSocket: its own shutdown() would drop the TLS object under the
+    # reading thread. A closed socket has no descriptor any more (OSError), so no reused one is ever hit.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 class _GuardedMixin:
-    """urllib3's `_new_conn`, connecting to the checked address (Host header and TLS keep `host`)."""
+    """urllib3's `_new_conn`, connecting to the checked address (Host header and TLS keep `host`); connections
+    made under a `Deadline` are registered with it."""
+
+    def connect(self) -> None:
+        super().connect()
+        deadline = _deadline.get()
+        if deadline is not None:
+            deadline.track(self.sock)
 
     def _new_conn(self) -> socket.socket:
         try:

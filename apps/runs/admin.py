@@ -242,8 +242,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("run",)
     inlines = [WebhookAttemptInline]
-    fields = ("delivery_id", "run_link", "event", "url", "status", "attempts", "created_at", "delivered_at",
-              "pretty_payload")
+    fields = ("delivery_id", "run_link", "event", "url", "status", "attempts", "created_at", "next_attempt_at",
+              "delivered_at", "pretty_payload")
     readonly_fields = fields
 
     class Media:

@@ -5,6 +5,7 @@ for the runtime API's tenant checks. The worker updates them at every state chan
 """
 
 from django.db import models
+from django.utils import timezone
 
 
 class RunStatus(models.TextChoices):
@@ -117,6 +118,10 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(
+        default=timezone.now, db_index=True,
+        help_text="When its queued task is due (retry backoff or a deferral); the stale sweep re-enqueues "
+                  "deliveries long past it.")
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,20 +1,33 @@
-"""Celery tasks of the runs app: webhook delivery, at-least-once with exponential backoff."""
+"""Celery tasks of the runs app: webhook delivery, at-least-once with exponential backoff.
+
+One receiver cannot stall delivery for the others: each attempt has one total deadline (connect, send, status
+and headers; the body of a 2xx answer is never read, that of a refusal only up to a small cap), the task has
+Celery soft/hard time limits as a backstop, and per-host / per-client slots plus a shared slow lane
+(apps/runs/webhook_slots.py) bound how many Celery processes slow receivers can hold. Addresses the SSRF
+guard refuses fail at once.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import requests
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from apps.nodes.http_guard import BlockedAddress, Deadline, guarded_session
 from apps.runs.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from apps.runs.webhook_slots import mark_slow, receiver_keys, receiver_slots
 from apps.runs.webhooks import (
     webhook_backoff,
     webhook_body,
+    webhook_defer_delay,
     webhook_headers,
     webhook_pending,
     webhook_setting,
@@ -23,41 +36,66 @@ from apps.runs.webhooks import (
 
 logger = logging.getLogger(__name__)
 
+ERROR_BODY_BYTES = 1024  # of a refusal's body, kept in the attempt log; a 2xx body is never read
+# Backstops past the delivery deadline (time for the database writes around it). The hard limit kills the
+# process (prefork pool); the slot lease outlives it so a killed delivery frees its slots soon after.
+SOFT_TIME_LIMIT = settings.DRIFT_WEBHOOK_TIMEOUT_SECONDS + 15
+HARD_TIME_LIMIT = settings.DRIFT_WEBHOOK_TIMEOUT_SECONDS + 30
+SLOT_LEASE_PAST_DEADLINE = 35  # seconds: past the hard limit, so only a killed process leaves its slots (briefly)
+
 
 @dataclass(frozen=True)
 class AttemptOutcome:
     status_code: int | None
     error: str
     duration_ms: float
+    retryable: bool = True
+    cut: bool = False  # by the delivery deadline
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _session() -> requests.Session:
-    """Webhook URLs obey the HTTP nodes' SSRF policy when the guard is available."""
-    try:
-        from apps.nodes.http_guard import guarded_session
-    except ImportError:  # pragma: no cover - the guard lands with apps/nodes
-        session = requests.Session()
-        session.trust_env = False
-        return session
-    return guarded_session(max_redirects=0)
-
-
 def _post(delivery: WebhookDelivery) -> AttemptOutcome:
     body = webhook_body(delivery.payload)
-    timeout = webhook_setting("DRIFT_WEBHOOK_TIMEOUT_SECONDS", 10)
+    seconds = webhook_setting("DRIFT_WEBHOOK_TIMEOUT_SECONDS")
     started = time.perf_counter()
+    status_code, error, retryable = None, "", True
+    with Deadline(seconds) as deadline:
+        try:
+            with guarded_session(max_redirects=0) as session, session.post(
+                delivery.url, data=body, headers=webhook_headers(delivery, body), timeout=seconds,
+                allow_redirects=False, stream=True,
+            ) as response:
+                if deadline.expired:  # http.client takes the EOF of the cut connection for the end of the headers
+                    error = f"incomplete answer (status line {response.status_code}, headers cut)"
+                else:
+                    status_code = response.status_code
+                    error = "" if response.ok else _error_body(response)
+        except BlockedAddress as exc:  # a ValueError the guard raises before connecting: never retried
+            error, retryable = f"refused by the SSRF guard: {exc}", False
+        except (requests.RequestException, ValueError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except SoftTimeLimitExceeded:
+            error = "the task's soft time limit was reached"
+    outcome = AttemptOutcome(status_code, error, (time.perf_counter() - started) * 1000, retryable)
+    if deadline.expired and not outcome.ok:
+        error = f"{error} [cut off by the {seconds:g} s delivery deadline]".strip()
+    return replace(outcome, error=error[:1000], cut=deadline.expired and not outcome.ok)
+
+
+def _error_body(response: requests.Response) -> str:
+    """The start of a refusal's body: at most ERROR_BODY_BYTES, and only what arrives before the deadline."""
+    chunks: list[bytes] = []
     try:
-        with _session() as session:
-            response = session.post(delivery.url, data=body, headers=webhook_headers(delivery, body),
-                                    timeout=timeout, allow_redirects=False)
-        status_code, error = response.status_code, "" if response.ok else response.text[:500]
-    except (requests.RequestException, ValueError) as exc:  # ValueError: the SSRF guard refused the address
-        status_code, error = None, f"{type(exc).__name__}: {exc}"[:1000]
-    return AttemptOutcome(status_code, error, (time.perf_counter() - started) * 1000)
+        for chunk in response.iter_content(256):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) >= ERROR_BODY_BYTES:
+                break
+    except (requests.RequestException, OSError):
+        pass
+    return b"".join(chunks)[:ERROR_BODY_BYTES].decode("utf-8", "replace")
 
 
 def _record(delivery: WebhookDelivery, outcome: AttemptOutcome) -> int:
@@ -71,26 +109,44 @@ def _record(delivery: WebhookDelivery, outcome: AttemptOutcome) -> int:
     return delivery.attempts
 
 
-@shared_task(bind=True, max_retries=None, acks_late=True, name="apps.runs.tasks.deliver_webhook")
-def deliver_webhook(self, delivery_id: str) -> str | None:
+def _mark(delivery: WebhookDelivery, status: str, *, due_in: float = 0) -> None:
+    """Set the status; a queued next try is due in `due_in` seconds (the stale sweep leaves it alone till then)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=status, next_attempt_at=timezone.now() + timedelta(seconds=due_in),
+        **({"delivered_at": timezone.now()} if status == DeliveryStatus.DELIVERED else {}),
+    )
+
+
+@shared_task(bind=True, max_retries=None, acks_late=True, name="apps.runs.tasks.deliver_webhook",
+             soft_time_limit=SOFT_TIME_LIMIT, time_limit=HARD_TIME_LIMIT)
+def deliver_webhook(self, delivery_id: str, deferrals: int = 0) -> str | None:
     delivery = webhook_pending(delivery_id)
     if delivery is None:
         return None
-    outcome = _post(delivery)
+    caps = receiver_keys(url=delivery.url, tenant=delivery.run.tenant, client_id=delivery.run.client_id)
+    lease = webhook_setting("DRIFT_WEBHOOK_TIMEOUT_SECONDS") + SLOT_LEASE_PAST_DEADLINE
+    with receiver_slots(caps, lease_seconds=lease) as acquired:
+        outcome = _post(delivery) if acquired else None
+    if outcome is None:  # its host, client or the slow lane is at the cap: try again later, no attempt spent
+        countdown = webhook_defer_delay(deferrals)
+        _mark(delivery, delivery.status, due_in=countdown)
+        raise self.retry(args=(delivery_id,), kwargs={"deferrals": deferrals + 1}, countdown=countdown)
+    if outcome.cut:
+        mark_slow(caps)
     number = _record(delivery, outcome)
     if outcome.ok:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.DELIVERED,
-                                                              delivered_at=timezone.now())
+        _mark(delivery, DeliveryStatus.DELIVERED)
         return DeliveryStatus.DELIVERED
-    if number >= webhook_setting("DRIFT_WEBHOOK_MAX_ATTEMPTS", 8):
+    if not outcome.retryable or number >= webhook_setting("DRIFT_WEBHOOK_MAX_ATTEMPTS"):
         logger.warning("webhook delivery failed for good", extra={"workflow_id": delivery.run.workflow_id})
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
+        _mark(delivery, DeliveryStatus.FAILED)
         return DeliveryStatus.FAILED
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.RETRYING)
-    raise self.retry(countdown=webhook_backoff(number))
+    countdown = webhook_backoff(number)
+    _mark(delivery, DeliveryStatus.RETRYING, due_in=countdown)
+    raise self.retry(args=(delivery_id,), kwargs={"deferrals": 0}, countdown=countdown)
 
 
-@shared_task(name="apps.runs.tasks.redeliver_stale_webhooks")
+@shared_task(name="apps.runs.tasks.redeliver_stale_webhooks", soft_time_limit=50, time_limit=60)
 def redeliver_stale_webhooks() -> int:
     """Periodic (Celery beat): enqueue deliveries whose task was lost, e.g. a crash between the commit of
     the state change and the hand-over to the broker. Delivery is at-least-once; receivers dedupe by id."""

@@ -7,14 +7,13 @@ import hashlib
 import hmac
 import json
 import logging
-import os
+import random
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.clients.models import ApiClient
@@ -30,9 +29,9 @@ _OWN_EVENTS = frozenset({RunStatus.WAITING, RunStatus.SCHEDULER_WAITING, RunStat
                          RunStatus.TERMINATED})
 
 
-def webhook_setting(name: str, default: float) -> float:
-    """DRIFT_WEBHOOK_* from settings (tests shrink them), else the environment, else the default."""
-    return float(getattr(settings, name, os.environ.get(name, default)))
+def webhook_setting(name: str) -> float:
+    """A DRIFT_WEBHOOK_* setting (drift/settings.py; tests shrink them)."""
+    return float(getattr(settings, name))
 
 
 def webhook_event(status: str) -> str:
@@ -87,9 +86,16 @@ def webhook_headers(delivery: WebhookDelivery, body: bytes) -> dict[str, str]:
 
 def webhook_backoff(attempt: int) -> float:
     """Seconds before retry number `attempt` + 1: base * 2^(attempt-1), capped."""
-    base = webhook_setting("DRIFT_WEBHOOK_BACKOFF_BASE_SECONDS", 1)
-    cap = webhook_setting("DRIFT_WEBHOOK_BACKOFF_MAX_SECONDS", 300)
+    base = webhook_setting("DRIFT_WEBHOOK_BACKOFF_BASE_SECONDS")
+    cap = webhook_setting("DRIFT_WEBHOOK_BACKOFF_MAX_SECONDS")
     return min(base * 2 ** (attempt - 1), cap)
+
+
+def webhook_defer_delay(deferrals: int) -> float:
+    """Seconds before a delivery deferred `deferrals` times (its receiver at the cap) looks again: doubling from
+    a quarter of a second up to DRIFT_WEBHOOK_DEFER_MAX_SECONDS, jittered so deferred tasks spread out."""
+    cap = webhook_setting("DRIFT_WEBHOOK_DEFER_MAX_SECONDS")
+    return min(0.25 * 2 ** min(deferrals, 16), cap) * random.uniform(0.75, 1.25)
 
 
 def webhook_pending(delivery_id: str) -> WebhookDelivery | None:
@@ -101,10 +107,8 @@ def webhook_pending(delivery_id: str) -> WebhookDelivery | None:
 
 
 def webhook_stale_ids() -> list[str]:
-    """Deliveries nobody is working on: never attempted for a minute, or retrying well past their backoff."""
-    now = timezone.now()
-    grace = timedelta(seconds=webhook_setting("DRIFT_WEBHOOK_STALE_SECONDS", 60))
-    longest_wait = timedelta(seconds=webhook_setting("DRIFT_WEBHOOK_BACKOFF_MAX_SECONDS", 300)) + grace
-    never_tried = Q(status=DeliveryStatus.PENDING, attempts=0, created_at__lt=now - grace)
-    stuck = Q(status=DeliveryStatus.RETRYING) & ~Q(attempt_log__attempted_at__gte=now - longest_wait)
-    return list(WebhookDelivery.objects.filter(never_tried | stuck).values_list("delivery_id", flat=True).distinct())
+    """Deliveries nobody is working on: pending or retrying well past the time their queued task was due."""
+    grace = timedelta(seconds=webhook_setting("DRIFT_WEBHOOK_STALE_SECONDS"))
+    overdue = WebhookDelivery.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
+                                             next_attempt_at__lt=timezone.now() - grace)
+    return list(overdue.values_list("delivery_id", flat=True))

@@ -11,6 +11,7 @@ from apps.nodes.base import NodeError
 from apps.nodes.http_guard import BlockedAddress, check_ip, resolve_checked
 from apps.nodes.registry import execute_node
 from apps.nodes.scope import ScriptScope
+from apps.nodes.tests.slow_receiver import SlowReceiver
 
 LOCAL = ["127.0.0.0/8", "::1/128"]
 
@@ -99,6 +100,19 @@ def test_timeout_is_retryable(httpserver, local_allowed):
     with pytest.raises(NodeError) as caught:
         execute_node(http_node(static(httpserver.url_for("/slow")), timeoutSeconds=0.3), {}, ScriptScope())
     assert caught.value.retryable and "timed out" in caught.value.message
+
+
+@pytest.mark.parametrize("drip", ["body", "headers"])
+def test_the_timeout_is_total_not_per_read(local_allowed, drip):
+    """An upstream sending a byte every 0.25 s never trips a 1 s per-read timeout; the node still ends at 1 s."""
+    upstream = SlowReceiver(drip=drip, total=40, interval=0.25)  # the whole answer takes 10 s
+    try:
+        with pytest.raises(NodeError) as caught:
+            execute_node(http_node(static(upstream.url), timeoutSeconds=1), {}, ScriptScope())
+        assert caught.value.retryable and "timed out after 1 s" in caught.value.message
+        assert upstream.outcomes in ([], ["cut"])  # not served to the end (the server may not have noticed yet)
+    finally:
+        upstream.close()
 
 
 def test_connection_refused_is_retryable(local_allowed):

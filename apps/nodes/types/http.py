@@ -11,7 +11,7 @@ import requests
 from apps.nodes import checks
 from apps.nodes.base import NodeError, NodeType
 from apps.nodes.extensions import token_provider
-from apps.nodes.http_guard import BlockedAddress, guarded_session
+from apps.nodes.http_guard import BlockedAddress, Deadline, guarded_session
 from apps.nodes.retry import retry_policy_fields, validate_retry
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
@@ -117,21 +117,26 @@ def _timeout(node: dict) -> float:
 
 
 def send(request: dict[str, Any], timeout: float) -> requests.Response:
-    """One guarded call; connection problems are retryable, refused targets are not."""
-    with guarded_session() as session:
+    """One guarded call, `timeout` in total (not per read: an upstream dripping bytes cannot hold the activity
+    slot); connection problems and timeouts are retryable, refused targets are not."""
+    timed_out = f"HTTP {request['method']} {request['url']} timed out after {timeout:g} s"
+    with Deadline(timeout) as deadline, guarded_session() as session:
         try:
             response = session.request(timeout=timeout, stream=True, **request)
             response._content = _read_limited(response)
-            return response
         except BlockedAddress as exc:
             raise NodeError(str(exc), retryable=False) from None
         except requests.TooManyRedirects as exc:
             raise NodeError(f"too many redirects: {exc}", retryable=False) from None
         except requests.Timeout:
-            raise NodeError(f"HTTP {request['method']} {request['url']} timed out after {timeout:g} s",
-                            retryable=True) from None
+            raise NodeError(timed_out, retryable=True) from None
         except requests.RequestException as exc:
+            if deadline.expired:
+                raise NodeError(timed_out, retryable=True) from None
             raise NodeError(f"HTTP {request['method']} {request['url']} failed: {exc}", retryable=True) from None
+    if deadline.expired:  # cut inside the headers or body: http.client may take the EOF for their end
+        raise NodeError(timed_out, retryable=True)
+    return response
 
 
 def mocked_response(request: dict[str, Any], mock: dict) -> requests.Response:

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.clients.webhook_urls import webhook_url_problem
 from apps.runs.models import RunMode, RunStatus
 
 WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$"
@@ -94,6 +95,10 @@ class StartSerializer(StrictSerializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("mode") == RunMode.ASYNC and attrs.get("callbackUrl"):  # only ASYNC runs call it back
+            problem = webhook_url_problem(attrs["callbackUrl"])
+            if problem:
+                raise serializers.ValidationError({"callbackUrl": [problem]})
         if not (attrs.get("params") or {}).get("workflowId") and not (attrs.get("issueDetail") or {}).get("issueId"):
             raise serializers.ValidationError(
                 {"issueDetail": {"issueId": ["Name an issue (issueDetail.issueId) or a workflow (params.workflowId)."]}}

@@ -2,9 +2,12 @@
 
 from django.urls import path
 
-from apps.runs.api import views
+from apps.runs.api import client_views, views
 
 urlpatterns = [
+    path("client/webhook", client_views.WebhookSettingsView.as_view(), name="client-webhook"),
+    path("client/webhook/rotate-secret", client_views.WebhookSecretRotateView.as_view(),
+         name="client-webhook-rotate-secret"),
     path("workflow/start", views.StartView.as_view(), name="runtime-start"),
     path("workflow/resume/<str:workflow_id>", views.ResumeView.as_view(), name="runtime-resume"),
     path("workflow/terminate/<str:workflow_id>", views.TerminateView.as_view(), name="runtime-terminate"),

@@ -94,6 +94,7 @@ def test_webhook_deliveries(admin_client, some_runs):
     assert "d-1" in admin_client.get(changelist, {"event": "run.completed"}).content.decode()
     html = admin_client.get(reverse("admin:runs_webhookdelivery_change", args=[delivery.pk])).content.decode()
     assert "unavailable" in html and "timeout" in html and "&quot;workflowStatus&quot;" in html
+    assert "Next attempt at" in html  # when the queued retry (or a deferred try) is due
 
 
 def test_api_client_admin_renders(admin_client, db):
