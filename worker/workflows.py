@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
+    from drift.json_safety import scrubbed
     from worker.types import (
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         QUERY_STATE,
         SIGNAL_EVENT,
         STABLE_STATUSES,
+        UNPERSISTABLE,
         UPDATE_DISCONNECTED,
         UPDATE_RESUME,
         UPDATE_TERMINATE,
@@ -51,6 +53,10 @@ class Terminated(Exception):
     """A terminate request arrived: the run ends TERMINATED wherever it is (a wait, an activity, a child)."""
 
 
+class RunAborted(Exception):
+    """The run's state could not be stored (see `_abort`): the run has ended FAILED wherever it was."""
+
+
 class NodeFailed(Exception):
     """A node ended in error; routed to `defaultFailureNode` or fails the run."""
 
@@ -64,6 +70,12 @@ def _failure_message(error: BaseException) -> str:
     while isinstance(error, FailureError) and error.cause is not None:
         error = error.cause
     return error.message if isinstance(error, FailureError) else str(error)
+
+
+def _failure_type(error: BaseException) -> str | None:
+    while isinstance(error, FailureError) and error.cause is not None:
+        error = error.cause
+    return error.type if isinstance(error, ApplicationError) else None
 
 
 def _http_retry_policy(node: dict[str, Any]) -> RetryPolicy:
@@ -102,6 +114,7 @@ class DriftWorkflow:
         self.waiting_for: str | None = None
         self.resume_input: dict[str, Any] | None = None
         self.terminate_reason: str | None = None
+        self.aborted = False  # the state could not be stored: the run ended FAILED (see _abort)
         self.handing_over = False  # continue-as-new pending: waiting callers are answered at once
         self.timeline: list[dict[str, Any]] = carry.get("timeline") or []  # not yet persisted
 
@@ -114,9 +127,13 @@ class DriftWorkflow:
         except asyncio.CancelledError:
             # A SYNC parent stopped waiting for this child (it was terminated): record the end, then stop.
             self.terminate_reason = self.terminate_reason or "cancelled by the parent run"
-            await self._finish("TERMINATED", self.terminate_reason)
+            with contextlib.suppress(RunAborted):
+                await self._finish("TERMINATED", self.terminate_reason)
+        except RunAborted:
+            pass  # already recorded FAILED
         if self.status == "COMPLETED":
-            await self._post_completion()
+            with contextlib.suppress(RunAborted):
+                await self._post_completion()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 
@@ -247,13 +264,18 @@ class DriftWorkflow:
     async def _unless_terminated(self, call: Awaitable[Any]) -> Any:
         """Await `call`, but give up on it when a terminate arrives meanwhile."""
         task = asyncio.ensure_future(call)
-        await workflow.wait_condition(lambda: task.done() or self.terminate_reason is not None)
+        await workflow.wait_condition(lambda: task.done() or self._stopping())
         if not task.done():
             task.cancel()
-            raise Terminated
+            self._raise_if_terminated()
         return task.result()
 
+    def _stopping(self) -> bool:
+        return self.terminate_reason is not None or self.aborted
+
     def _raise_if_terminated(self) -> None:
+        if self.aborted:
+            raise RunAborted
         if self.terminate_reason is not None:
             raise Terminated
 
@@ -266,10 +288,10 @@ class DriftWorkflow:
             return None
         self.waiting_for = "INSTRUCTION"
         await self._stable(requested if requested in WAITING_STATUSES else "WAITING")
-        await workflow.wait_condition(lambda: self.resume_input is not None or self.terminate_reason is not None)
+        await workflow.wait_condition(lambda: self.resume_input is not None or self._stopping())
         self.waiting_for = None
         if self.resume_input is None:
-            raise Terminated
+            self._raise_if_terminated()
         payload, self.resume_input = self.resume_input, None
         key = state.get("contextOverrideKey") or name
         self.context[f"{key}:viewResponse"] = payload.get("viewResponse") or {}
@@ -304,7 +326,7 @@ class DriftWorkflow:
             timeout = wait.get("timeoutSeconds")
             try:
                 await workflow.wait_condition(
-                    lambda: event_name in self.events or self.terminate_reason is not None,
+                    lambda: event_name in self.events or self._stopping(),
                     timeout=timedelta(seconds=float(timeout)) if timeout else None,
                 )
             except TimeoutError:
@@ -321,7 +343,7 @@ class DriftWorkflow:
     async def _sleep(self, seconds: float) -> None:
         """A durable timer that a terminate interrupts."""
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: self.terminate_reason is not None, timeout=timedelta(seconds=seconds))
+            await workflow.wait_condition(self._stopping, timeout=timedelta(seconds=seconds))
         self._raise_if_terminated()
 
     async def _child(self, name: str, child: dict[str, Any]) -> dict[str, Any]:
@@ -381,11 +403,25 @@ class DriftWorkflow:
             tenant=self.inp.tenant,
         )
         self.timeline = []
-        await workflow.execute_local_activity(
-            ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=PERSIST_RETRY
-        )
+        try:
+            await workflow.execute_local_activity(
+                ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=PERSIST_RETRY
+            )
+        except FailureError as error:  # a local activity's failure may arrive unwrapped
+            if _failure_type(error) != UNPERSISTABLE or self.aborted:
+                raise
+            await self._abort(_failure_message(error))
         if stable:
             self.stable_seq = max(self.stable_seq, seq)
+
+    async def _abort(self, message: str) -> None:
+        """A persist that can never succeed (the state holds NaN, a lone surrogate...) ends the run FAILED
+        with that message, the offending values nulled so that the end itself is stored, then unwinds."""
+        self.aborted = True
+        self.context, self.view = scrubbed(self.context), scrubbed(self.view)
+        self.status, self.error, self.waiting_for = "FAILED", message, None
+        await self._persist(stable=True, notify=True)
+        raise RunAborted
 
     def _record(self, name: str, node_type: str, outcome: str, error: str = "", meta: dict | None = None) -> None:
         meta = meta or {}
@@ -490,9 +526,14 @@ class DriftWorkflow:
             return {**reply, "status": "FAILURE", "response": {"error": failure.message}}
         except Terminated:
             return {**reply, "status": "FAILURE", "response": {"error": "the run was terminated meanwhile"}}
+        except RunAborted:
+            return {**reply, "status": "FAILURE", "response": {"error": self.error}}
         response = outcome.get("output", outcome.get("view"))
         self.context[state.get("contextOverrideKey") or name] = response
-        await self._persist(stable=False, notify=False)
+        try:
+            await self._persist(stable=False, notify=False)
+        except RunAborted:
+            return {**reply, "status": "FAILURE", "response": {"error": self.error}}
         return {**reply, "status": "SUCCESS", "response": response}
 
     @execute_disconnected.validator

@@ -14,7 +14,8 @@ from apps.definitions.selectors import workflow_resolve_for_run
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
 from apps.runs.webhooks import webhook_notify
-from drift.errors import Conflict, NotFound
+from drift.errors import Conflict, DriftError, NotFound
+from drift.json_safety import json_problem
 from worker.types import PersistRequest, RunInput
 
 
@@ -64,9 +65,16 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
     }
 
 
+class UnpersistableState(DriftError):
+    """The state holds a value no store accepts (NaN, a lone surrogate): retrying can never succeed."""
+
+
 def run_record_state(request: PersistRequest) -> None:
     """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
     response = request.response
+    problem = json_problem({"context": request.context, "view": response.get("view")})
+    if problem is not None:
+        raise UnpersistableState(f"the run state cannot be stored: {problem.path} {problem.problem}")
     with transaction.atomic():
         run = Run.objects.only("id", "mode", "callback_url", "tenant", "client_id").filter(
             workflow_id=request.workflow_id, tenant=request.tenant

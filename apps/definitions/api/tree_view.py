@@ -7,13 +7,13 @@ from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
 from apps.definitions import selectors
 from apps.definitions.api.views import VERSION_PARAM, DriftAPIView, _query_version
 from apps.definitions.graph_render import FORMATS, GraphRenderError, render_workflow
 from drift.errors import InvalidInput, Problem, ServiceUnavailable
+from drift.renderers import SafeJSONRenderer
 
 
 class _FormatIsThePictureType(DefaultContentNegotiation):
@@ -25,7 +25,7 @@ class _FormatIsThePictureType(DefaultContentNegotiation):
 
 class WorkflowTreeView(DriftAPIView):
     content_negotiation_class = _FormatIsThePictureType
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [SafeJSONRenderer]
 
     @extend_schema(
         summary="The workflow graph as an image (PNG by default, SVG with format=svg)",

@@ -17,11 +17,11 @@ from apps.clients.authentication import HasDefinitionsScope, principal_of
 from apps.definitions import selectors, services
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
 from apps.definitions.api import serializers as s
-from apps.definitions.api.parsers import BoundedJSONParser, PayloadTooLarge
 from apps.definitions.dsl import KEY_PATTERN, errors_of, warnings_of
 from apps.definitions.models import Kind
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version
 from drift.errors import InvalidInput, Problem
+from drift.parsers import PayloadTooLarge
 
 VERSION_PARAM = OpenApiParameter(
     "version", str, description="SNAPSHOT, LATEST (default), ACTIVE or a published number."
@@ -73,7 +73,6 @@ def _validated(serializer_class, data: Any) -> dict:
 
 class DriftAPIView(APIView):
     permission_classes = [HasDefinitionsScope]
-    parser_classes = [BoundedJSONParser]
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RequestDataTooBig):  # raised by request.body; Django alone would log it as an error

@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 
 from apps.clients.authentication import CLIENT_HEADERS, TENANT_HEADERS, HasRuntimeScope, Principal, header, principal_of
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
-from apps.definitions.api.parsers import BoundedJSONParser
 from apps.runs import runtime, selectors
 from apps.runs.api import serializers as s
 from drift.errors import InvalidInput, Problem
@@ -54,7 +53,6 @@ def _query_bool(request: Request, name: str) -> bool:
 
 class RuntimeView(APIView):
     permission_classes = [HasRuntimeScope]
-    parser_classes = [BoundedJSONParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
