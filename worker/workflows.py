@@ -72,10 +72,13 @@ def _failure_message(error: BaseException) -> str:
     return error.message if isinstance(error, FailureError) else str(error)
 
 
-def _failure_type(error: BaseException) -> str | None:
-    while isinstance(error, FailureError) and error.cause is not None:
+def _failed_with(error: BaseException | None, failure_type: str) -> bool:
+    """Whether an ApplicationError of `failure_type` is in the failure's cause chain."""
+    while isinstance(error, FailureError):
+        if isinstance(error, ApplicationError) and error.type == failure_type:
+            return True
         error = error.cause
-    return error.type if isinstance(error, ApplicationError) else None
+    return False
 
 
 def _http_retry_policy(node: dict[str, Any]) -> RetryPolicy:
@@ -408,7 +411,7 @@ class DriftWorkflow:
                 ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=PERSIST_RETRY
             )
         except FailureError as error:  # a local activity's failure may arrive unwrapped
-            if _failure_type(error) != UNPERSISTABLE or self.aborted:
+            if not _failed_with(error, UNPERSISTABLE) or self.aborted:
                 raise
             await self._abort(_failure_message(error))
         if stable:

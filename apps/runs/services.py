@@ -15,8 +15,12 @@ from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
 from apps.runs.webhooks import webhook_notify
 from drift.errors import Conflict, DriftError, NotFound
-from drift.json_safety import json_problem
+from drift.json_safety import json_problem, scrubbed
 from worker.types import PersistRequest, RunInput
+
+
+class UnpersistableState(DriftError):
+    """The state holds a value no store accepts (NaN, a lone surrogate): retrying can never succeed."""
 
 
 def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
@@ -33,7 +37,8 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         "mode": inp.mode,
         "callback_url": inp.callback_url,
         "parent_workflow_id": inp.parent_workflow_id,
-        "start_request": {key: value for key, value in inp.__dict__.items() if key != "carry"},
+        # Scrubbed: a start that bypassed the API with NaN still gets its (failed) row; run_begin refuses it.
+        "start_request": scrubbed({key: value for key, value in inp.__dict__.items() if key != "carry"}),
     }
     run, _ = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
     return run
@@ -41,6 +46,10 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
 
 def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
     """Resolve and pin the definition for a run, and mark its Run row RUNNING."""
+    problem = json_problem(inp.start, "$.start")
+    if problem is not None:  # only a start that bypassed the API's strict parser gets here
+        run_register(workflow_id=workflow_id, inp=inp)
+        raise UnpersistableState(f"the run input cannot be stored: {problem.path} {problem.problem}")
     try:
         resolved = workflow_resolve_for_run(
             tenant=inp.tenant, workflow_key=inp.workflow_key, version=inp.version, issue_id=inp.issue_id,
@@ -63,10 +72,6 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
     return {
         "key": resolved["id"], "version": resolved["version"], "definition": resolved["definition"], "limits": limits
     }
-
-
-class UnpersistableState(DriftError):
-    """The state holds a value no store accepts (NaN, a lone surrogate): retrying can never succeed."""
 
 
 def run_record_state(request: PersistRequest) -> None:
