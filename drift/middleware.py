@@ -13,6 +13,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.response import SimpleTemplateResponse
 
 from drift.errors import ErrorBody
 
@@ -53,3 +54,24 @@ class ChunkedBodyMiddleware:
             request.META["CONTENT_LENGTH"] = str(len(body))
             request._stream = LimitedStream(io.BytesIO(body), len(body))
         return self.get_response(request)
+
+
+class SurrogateSafePagesMiddleware:
+    """Admin pages render rows stored before the strict parser; a lone surrogate in one would make the page
+    a 500 (UTF-8 cannot encode it). Such a page is answered with the character shown as its escape."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_template_response(self, request: HttpRequest, response: SimpleTemplateResponse):
+        content = response.rendered_content  # DRF's responses render to bytes themselves (drift/renderers.py)
+        if isinstance(content, str):
+            try:
+                content.encode(response.charset)
+            except UnicodeEncodeError:
+                content = content.encode(response.charset, "backslashreplace").decode(response.charset)
+        response.content = content  # rendered: Django's own render() is skipped
+        return response

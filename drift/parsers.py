@@ -9,7 +9,6 @@ reach a run, a definition or the enum store (see drift/json_safety.py).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.conf import settings
 from rest_framework import status
@@ -17,20 +16,12 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from drift.errors import DriftError, InvalidInput, Problem
-from drift.json_safety import json_problem
+from drift.json_input import refuse_unsafe_json
 
 
 class PayloadTooLarge(DriftError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     code = "TOO_LARGE"
-
-
-def refuse_unsafe_json(value: Any, path: str = "$") -> None:
-    """Raise InvalidInput (400, with the path) for a value that may not enter Drift's data."""
-    problem = json_problem(value, path, max_depth=settings.DRIFT_MAX_JSON_DEPTH)
-    if problem is not None:
-        raise InvalidInput(f"Invalid JSON value at {problem.path}: {problem.problem}.",
-                           [Problem(problem.path, problem.problem)])
 
 
 class StrictJSONParser(JSONParser):

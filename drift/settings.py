@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Admin pages of rows holding a lone surrogate (stored before the strict parser) answer, escaped.
+    "drift.middleware.SurrogateSafePagesMiddleware",
 ]
 
 ROOT_URLCONF = "drift.urls"

@@ -22,6 +22,7 @@ from apps.definitions.models import (
 from apps.definitions.selectors import kind_label, node_lookup_for
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, is_version_number, parse_version, version_problem
 from drift.errors import Conflict, InvalidInput, NotFound, Problem
+from drift.json_input import refuse_unsafe_json
 
 MAX_AUDIT_CHANGES = 200
 
@@ -71,6 +72,7 @@ def definition_save_snapshot(*, tenant: str, kind: str, body: Any, actor: str,
                              create: bool) -> tuple[DefinitionVersion, list[Problem]]:
     """Create (create=True; 409 if the id exists) or update (404 if it does not) the SNAPSHOT.
     Returns the SNAPSHOT row and the validation warnings; errors raise InvalidInput."""
+    refuse_unsafe_json(body)  # also for the admin and the import commands, which bypass the API's parser
     key_problems = dsl.key_problems(body)
     if key_problems:
         raise InvalidInput(f"The {kind_label(kind)} is invalid.", key_problems)
@@ -214,6 +216,7 @@ def route_delete(*, tenant: str, issue_id: str, actor: str) -> None:
 
 @transaction.atomic
 def enum_entry_set(*, tenant: str, key: str, value: Any, actor: str) -> EnumEntry:
+    refuse_unsafe_json(value, "$.value")
     entry = EnumEntry.objects.select_for_update().filter(tenant=tenant, key=key).first()
     old = entry.value if entry else None
     if entry is None:
