@@ -111,3 +111,21 @@ def test_admin_pages_and_the_run_api_still_answer_rows_holding_a_lone_surrogate(
     assert b"a\\ud800" in admin_client.get(f"/admin/runs/run/{run.pk}/change/").content
     detail = runtime_client("acme").get("/v3/workflow/legacy-run")
     assert detail.status_code == 200 and detail.json()["view"] == {"layoutId": "a\ud800"}
+
+
+@pytest.mark.parametrize(("node", "path"), [
+    ({"type": "WAIT", "config": {"waitType": "SCHEDULER_WAIT", "duration": 1e300}}, "$.config.duration"),
+    ({"type": "WAIT", "config": {"waitType": "ON_EVENT", "eventName": "e", "timeoutSeconds": 1e20}},
+     "$.config.timeoutSeconds"),
+    ({"type": "HTTP", "method": "GET", "timeoutSeconds": 1e300,
+      "httpComponents": {"url": {"type": "STATIC", "value": {"type": "STRING", "data": "http://x.test/"}}}},
+     "$.timeoutSeconds"),
+    ({"type": "HTTP", "method": "GET", "retry": {"maxAttempts": 2**40},
+      "httpComponents": {"url": {"type": "STATIC", "value": {"type": "STRING", "data": "http://x.test/"}}}},
+     "$.retry.maxAttempts"),
+])
+def test_durations_a_timer_cannot_hold_are_refused(api, node, path):
+    """Finite but absurd: as Temporal timers or retry policies they would overflow and wedge every run."""
+    response = api.post("/nodeDefinition/", {"id": "n", "name": "n", **node}, format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert path in [d["path"] for d in response.json()["details"]]

@@ -159,6 +159,12 @@ def _replaced(value, steps: tuple, new):
     return copy
 
 
+def _value_at(value, steps: tuple):
+    for step in steps:
+        value = value[step]
+    return value
+
+
 class HostileClient:
     """The WSGI app in-process, authenticated for one tenant, with fixed path parameters."""
 
@@ -195,67 +201,56 @@ def _bodies(operations: dict, corpus: dict, method: str, template: str, headers:
     return st.one_of(realistic, generated)
 
 
-def _for_every_operation(schema, check) -> list[str]:
+def _probe_every_operation(api, samples, tenant, settings, mutate) -> list[str]:
+    """For every body-reading operation, HOSTILE_EXAMPLES bodies mutated by `mutate(client, method, template,
+    body, place, data)`, which sends one and returns what went wrong (or None)."""
+    schema, client, corpus, operations = _hostile_setup(api, samples, tenant, settings)
     found: list[str] = []
     # Terminate last: a fuzzed terminate may end the run the other operations use.
     for method, template in sorted(_body_operations(schema), key=lambda op: "terminate" in op[1]):
-        found += check(method, template)
+
+        @given(body=_bodies(operations, corpus, method, template, client.headers), data=st.data())
+        @settings_(max_examples=HOSTILE_EXAMPLES, deadline=None, database=None,
+                   suppress_health_check=list(HealthCheck), derandomize=True)
+        def probe(body, data, method=method, template=template) -> None:
+            place = data.draw(st.sampled_from(_places(body)), label="place")
+            problem = mutate(client, method, template, body, place, data)
+            if problem:
+                found.append(f"{method} {template} at {place[0]}: {problem}")
+
+        probe()
     return found
 
 
 def test_non_finite_numbers_surrogates_and_deep_nesting_anywhere_in_any_body_are_a_400_naming_the_place(
         api, samples, tenant, settings):
-    schema, client, corpus, operations = _hostile_setup(api, samples, tenant, settings)
+    def poison(client, method, template, body, place, data) -> str | None:
+        path, steps = place
+        target = _value_at(body, steps)
+        if isinstance(target, dict) and data.draw(st.booleans(), label="as a key"):
+            poisoned, raw_poison, words = _replaced(body, steps, {**target, _MARK: 1}), SURROGATE_KEY, "surrogate"
+        else:
+            raw_poison, words = data.draw(st.sampled_from(POISONS), label="poison")
+            poisoned = _replaced(body, steps, _MARK)
+        raw = json.dumps(poisoned).replace(json.dumps(_MARK), raw_poison).encode()
+        chunked = data.draw(st.booleans(), label="chunked")
+        response = client.send(method, template, raw, chunked=chunked)
+        details = response.json().get("details") or [] if response.status_code == 400 else []
+        if any(d["path"].startswith(path) and words in d["problem"] for d in details):
+            return None
+        sent = "chunked" if chunked else "with a length"
+        return f"{sent} {raw[:160]!r} -> {response.status_code}: {response.content[:300]!r}"
 
-    def check(method: str, template: str) -> list[str]:
-        found: list[str] = []
-
-        @given(body=_bodies(operations, corpus, method, template, client.headers), data=st.data())
-        @settings_(max_examples=HOSTILE_EXAMPLES, deadline=None, database=None,
-                   suppress_health_check=list(HealthCheck), derandomize=True)
-        def probe(body, data) -> None:
-            path, steps = data.draw(st.sampled_from(_places(body)), label="place")
-            target = _value_at(body, steps)
-            if isinstance(target, dict) and data.draw(st.booleans(), label="as a key"):
-                poisoned, raw_poison, words = _replaced(body, steps, {**target, _MARK: 1}), SURROGATE_KEY, "surrogate"
-            else:
-                raw_poison, words = data.draw(st.sampled_from(POISONS), label="poison")
-                poisoned = _replaced(body, steps, _MARK)
-            raw = json.dumps(poisoned).replace(json.dumps(_MARK), raw_poison).encode()
-            chunked = data.draw(st.booleans(), label="chunked")
-            response = client.send(method, template, raw, chunked=chunked)
-            details = response.json().get("details") or [] if response.status_code == 400 else []
-            if not any(d["path"].startswith(path) and words in d["problem"] for d in details):
-                found.append(f"{method} {template} ({'chunked' if chunked else 'length'}) {raw[:160]!r} at {path}"
-                             f" -> {response.status_code}: {response.content[:300]!r}")
-
-        probe()
-        return found
-
-    assert _for_every_operation(schema, check) == []
+    assert _probe_every_operation(api, samples, tenant, settings, poison) == []
 
 
 def test_wrong_types_at_every_field_of_every_body_never_get_a_server_error(api, samples, tenant, settings):
-    schema, client, corpus, operations = _hostile_setup(api, samples, tenant, settings)
+    def wrong_type(client, method, template, body, place, data) -> str | None:
+        mutated = json.dumps(_replaced(body, place[1], data.draw(st.sampled_from(WRONG_TYPES), label="wrong type")))
+        response = client.send(method, template, mutated.encode())
+        return None if response.status_code < 500 else f"{mutated[:200]} -> {response.content[:300]!r}"
 
-    def check(method: str, template: str) -> list[str]:
-        found: list[str] = []
-
-        @given(body=_bodies(operations, corpus, method, template, client.headers), data=st.data())
-        @settings_(max_examples=HOSTILE_EXAMPLES, deadline=None, database=None,
-                   suppress_health_check=list(HealthCheck), derandomize=True)
-        def probe(body, data) -> None:
-            path, steps = data.draw(st.sampled_from(_places(body)), label="place")
-            mutated = _replaced(body, steps, data.draw(st.sampled_from(WRONG_TYPES), label="wrong type"))
-            response = client.send(method, template, json.dumps(mutated).encode())
-            if response.status_code >= 500:
-                found.append(f"{method} {template} {json.dumps(mutated)[:200]} (at {path}) -> "
-                             f"{response.status_code}: {response.content[:300]!r}")
-
-        probe()
-        return found
-
-    assert _for_every_operation(schema, check) == []
+    assert _probe_every_operation(api, samples, tenant, settings, wrong_type) == []
 
 
 def test_huge_bodies_are_413_with_a_length_or_chunked_and_small_chunked_bodies_are_read(api, samples, tenant,
@@ -275,8 +270,3 @@ def test_huge_bodies_are_413_with_a_length_or_chunked_and_small_chunked_bodies_a
     assert client.send("POST", "/nodeDefinition/", node, chunked=True).status_code == 201
     assert errors == []
 
-
-def _value_at(value, steps: tuple):
-    for step in steps:
-        value = value[step]
-    return value

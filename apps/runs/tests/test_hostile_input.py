@@ -12,9 +12,9 @@ import pytest
 
 from apps.runs.context_store import get_context_store
 from apps.runs.models import NodeExecution, Run, RunStatus
-from apps.runs.tests.rest import start, start_order, wait_final
+from apps.runs.tests.rest import publish_event_flow, start, start_order, wait_final
 from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, wait_node, workflow
+from worker.tests.builders import script_node, state, success_node, value, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 
@@ -51,18 +51,9 @@ def test_start_refuses_non_finite_surrogate_and_deep_values_with_their_path_and_
     assert start_order(api, "1").status_code == 200, "a clean start still goes through"
 
 
-def _event_flow(tenant: str) -> None:
-    publish_definitions(
-        tenant,
-        [wait_node("await_payment", waitType="ON_EVENT", eventName="paid"),
-         script_node("amount", "return _global['w:event'].amount"), success_node()],
-        [workflow("evt", "w", [state("w", "await_payment", "a"), state("a", "amount", "done"), state("done")])],
-    )
-
-
 def test_event_bodies_with_non_finite_numbers_or_surrogates_are_refused_and_the_run_still_completes(api, runs,
                                                                                                    tenant):
-    _event_flow(tenant)
+    publish_event_flow(tenant)
     waiting = start(api, params={"workflowId": "evt"}).json()
     assert waiting["workflowStatus"] == "WAITING"
     url = f"/v3/workflow/{waiting['workflowId']}/event/paid"
@@ -143,7 +134,7 @@ def test_a_start_bypassing_the_api_with_nan_fails_with_a_clear_error_and_keeps_i
 def test_a_state_that_can_never_be_stored_fails_the_run_instead_of_retrying_for_ever(runs, tenant):
     """The safety net behind the API's refusal: an event signalled straight through Temporal (whose JSON carries
     NaN) puts NaN in the context; the run ends FAILED with a clear error, its context stored with it nulled."""
-    _event_flow(tenant)
+    publish_event_flow(tenant)
     waiting = runs.start("evt")
     assert waiting["workflowStatus"] == RunStatus.WAITING
     runs.signal(waiting["workflowId"], "event", "paid", {"amount": float("inf"), "keep": "me"})
@@ -157,3 +148,12 @@ def test_a_state_that_can_never_be_stored_fails_the_run_instead_of_retrying_for_
     assert result["workflowStatus"] == RunStatus.FAILED
     json.dumps(result["output"], allow_nan=False)  # the workflow's own result holds no NaN either
 
+
+
+def test_a_script_resolved_wait_longer_than_a_timer_can_hold_fails_its_node(api, runs, tenant):
+    publish_definitions(tenant, [wait_node("pause", waitType="SCHEDULER_WAIT", duration=value("return 1e300")),
+                                 success_node()],
+                        [workflow("long_wait", "p", [state("p", "pause", "done"), state("done")])])
+    body = start(api, params={"workflowId": "long_wait"}).json()
+    assert body["workflowStatus"] == RunStatus.FAILED, body
+    assert "config.duration: a wait of 1e+300 seconds is longer than" in body["errorMessage"]
