@@ -70,19 +70,15 @@ def test_a_node_type_that_is_no_string_is_a_400_with_its_path(api, bad_type):
     assert "$.states.a.nodeDefinition.type" in [d["path"] for d in response.json()["details"]]
 
 
-def test_a_branch_target_or_post_completion_state_of_the_wrong_type_is_a_400(api):
-    assert api.post("/nodeDefinition/", {"id": "done", "name": "d", "type": "SUCCESS"}, format="json").status_code \
-        == 201
-    branch = {"id": "br", "name": "br", "type": "BRANCH", "choices": [
-        {"rule": {"type": "SCRIPT", "value": {"type": "STRING", "data": "return True"}}, "nextNode": ["a"]}],
-        "defaultNode": {"x": 1}}
-    assert api.post("/nodeDefinition/", branch, format="json").status_code in (201, 400)
-    workflow = {"id": "w", "startNode": "b", "postWorkflowCompletionNodes": [["b"], {"b": 1}], "states": {
-        "b": {"instanceName": "b", "resourceId": "br", "resourceVersion": "SNAPSHOT", "type": "NODE"},
-        "d": {"instanceName": "d", "resourceId": "done", "type": "NODE", "resourceVersion": "SNAPSHOT"}}}
+@pytest.mark.parametrize("bad_type", [["HTTP"], {"SCRIPT": 1}])
+def test_a_post_completion_or_exit_state_whose_node_type_is_no_string_is_reported_not_a_500(api, bad_type):
+    node = {"id": "p", "name": "p", "type": bad_type}
+    workflow = {"id": "w", "startNode": "a", "postWorkflowCompletionNodes": ["p"], "states": {
+        "a": {"instanceName": "a", "type": "NODE", "nodeDefinition": node | {"id": "a"}, "nextNode": "p"},
+        "p": {"instanceName": "p", "type": "NODE", "nodeDefinition": node}}}
     response = api.post("/workflowDefinition/validate/", workflow, format="json")
     assert response.status_code == 200, response.content[:300]
-    assert not response.json()["valid"]
+    assert "$.states.p.nodeDefinition.type" in [e["path"] for e in response.json()["errors"]]
 
 
 def test_rows_stored_before_the_checks_still_read(api):
