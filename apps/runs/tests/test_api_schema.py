@@ -207,18 +207,20 @@ def _probe_every_operation(api, samples, tenant, settings, mutate) -> list[str]:
     schema, client, corpus, operations = _hostile_setup(api, samples, tenant, settings)
     found: list[str] = []
     # Terminate last: a fuzzed terminate may end the run the other operations use.
-    for method, template in sorted(_body_operations(schema), key=lambda op: "terminate" in op[1]):
-
+    def probe_operation(method: str, template: str) -> None:
         @given(body=_bodies(operations, corpus, method, template, client.headers), data=st.data())
         @settings_(max_examples=HOSTILE_EXAMPLES, deadline=None, database=None,
                    suppress_health_check=list(HealthCheck), derandomize=True)
-        def probe(body, data, method=method, template=template) -> None:
+        def probe(body, data) -> None:
             place = data.draw(st.sampled_from(_places(body)), label="place")
             problem = mutate(client, method, template, body, place, data)
             if problem:
                 found.append(f"{method} {template} at {place[0]}: {problem}")
 
         probe()
+
+    for method, template in sorted(_body_operations(schema), key=lambda op: "terminate" in op[1]):
+        probe_operation(method, template)
     return found
 
 
