@@ -61,16 +61,16 @@ def json_problem(value: Any, path: str = "$", *, max_depth: int | None = None) -
             if isinstance(item, dict):
                 child_path = f"{item_path}.{key}"
                 if isinstance(key, str) and _has_lone_surrogate(key):
-                    return JsonProblem(printable_path(child_path), LONE_SURROGATE)
+                    return JsonProblem(printable(child_path), LONE_SURROGATE)
             else:
                 child_path = f"{item_path}[{key}]"
             stack.append((child, child_path, depth + 1))
     return None
 
 
-def printable_path(path: str) -> str:
-    """A path that can itself be answered (a surrogate in a key is shown escaped)."""
-    return path.encode("utf-8", "backslashreplace").decode()
+def printable(text: str) -> str:
+    """`text` with any lone surrogate shown as its escape: a path or a message that can be stored and answered."""
+    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def scrubbed(value: Any) -> Any:
@@ -85,7 +85,7 @@ def scrubbed(value: Any) -> Any:
         elif _number_problem(item):
             parent[key] = None
         elif isinstance(item, dict):
-            copy = {printable_path(k) if isinstance(k, str) else k: v for k, v in item.items()}
+            copy = {printable(k) if isinstance(k, str) else k: v for k, v in item.items()}
             parent[key] = copy
             stack += [(copy, k, v) for k, v in copy.items()]
         elif isinstance(item, list | tuple):

@@ -21,7 +21,7 @@ from apps.nodes.scope import ScriptScope
 from apps.runs.context_store import UnstorableContext
 from apps.runs.services import UnpersistableState, run_begin, run_record_state
 from drift.errors import DriftError
-from drift.json_safety import json_problem
+from drift.json_safety import json_problem, printable
 from worker.types import (
     ACTIVITY_EXECUTE_NODE,
     ACTIVITY_PERSIST_RUN,
@@ -67,7 +67,8 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
         _check_storable(outcome)
         _check_sizes(request.context, outcome)
     except NodeError as error:
-        raise ApplicationError(str(error), type="NodeError", non_retryable=not error.retryable) from error
+        # printable: Temporal cannot encode a lone surrogate (a script may raise with one in its message).
+        raise ApplicationError(printable(str(error)), type="NodeError", non_retryable=not error.retryable) from error
     finally:
         _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
@@ -107,7 +108,7 @@ def _node_latency(node_type: str, seconds: float) -> None:
 def persist_run(request: PersistRequest) -> None:
     try:
         run_record_state(request)
-    except (UnpersistableState, UnstorableContext, IntegrityError, DataError) as error:
+    except (UnpersistableState, UnstorableContext, IntegrityError, DataError, UnicodeEncodeError) as error:
         # Retrying cannot help (the data itself is refused): the workflow fails the run with this message.
         raise ApplicationError(str(error), type=UNPERSISTABLE, non_retryable=True) from error
 

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
-    from drift.json_safety import scrubbed
+    from drift.json_safety import printable, scrubbed
     from worker.types import (
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
@@ -69,7 +69,8 @@ def _failure_message(error: BaseException) -> str:
     """The innermost failure's message: what the node actually said, not the SDK wrapper's."""
     while isinstance(error, FailureError) and error.cause is not None:
         error = error.cause
-    return error.message if isinstance(error, FailureError) else str(error)
+    # printable: a script may raise with a lone surrogate in its message, which no store would take.
+    return printable(error.message if isinstance(error, FailureError) else str(error))
 
 
 def _failed_with(error: BaseException | None, failure_type: str) -> bool:

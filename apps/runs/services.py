@@ -77,7 +77,7 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
 def run_record_state(request: PersistRequest) -> None:
     """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
     response = request.response
-    problem = json_problem({"context": request.context, "view": response.get("view")})
+    problem = json_problem({"context": request.context, "response": response, "timeline": request.timeline})
     if problem is not None:
         raise UnpersistableState(f"the run state cannot be stored: {problem.path} {problem.problem}")
     with transaction.atomic():

@@ -93,6 +93,7 @@ def test_a_start_that_fails_after_registering_leaves_no_orphan_row(api, samples,
     ("return [1, float('inf')]", "$.output[1] is not a finite number"),
     ("return {'name': 'a\\ud800'}", "$.output.name contains a lone surrogate"),
     ("v = 1\nfor i in range(150):\n    v = [v]\nreturn v", "nested deeper than"),
+    ("raise ValueError('bad \\ud800')", "bad \\ud800"),  # the message itself, shown escaped
 ])
 def test_a_script_producing_what_a_run_cannot_hold_fails_its_node(api, runs, tenant, source, words):
     publish_definitions(tenant, [script_node("bad", source), success_node()],
