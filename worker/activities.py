@@ -67,8 +67,9 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
         _check_storable(outcome)
         _check_sizes(request.context, outcome)
     except NodeError as error:
-        # printable: Temporal cannot encode a lone surrogate (a script may raise with one in its message).
-        raise ApplicationError(printable(str(error)), type="NodeError", non_retryable=not error.retryable) from error
+        # printable, and without the cause (which holds the original text): Temporal cannot encode a lone
+        # surrogate, and a script may raise with one in its message.
+        raise ApplicationError(printable(str(error)), type="NodeError", non_retryable=not error.retryable) from None
     finally:
         _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
