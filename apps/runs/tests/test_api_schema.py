@@ -107,7 +107,7 @@ POISONS = [  # (raw JSON text, what the 400 says)
 SURROGATE_KEY = '"\\ud83d"'
 WRONG_TYPES = [None, True, False, 0, -1, 2**63, 1.5, -0.0, "", "x" * 300, "SNAPSHOT", [], {}, [None], {"": None},
                [[[]]], {"type": ["SUCCESS"]}, {"HTTP": 1}]
-HOSTILE_EXAMPLES = 30
+HOSTILE_EXAMPLES = 40
 _MARK = "__drift_poison__"
 
 
@@ -253,6 +253,21 @@ def test_wrong_types_at_every_field_of_every_body_never_get_a_server_error(api, 
         return None if response.status_code < 500 else f"{mutated[:200]} -> {response.content[:300]!r}"
 
     assert _probe_every_operation(api, samples, tenant, settings, wrong_type) == []
+
+
+def test_every_field_of_every_realistic_body_with_a_wrong_type_never_gets_a_server_error(api, samples, tenant,
+                                                                                       settings):
+    """The sweep behind the random probe: each place of each realistic body gets a wrong type (in turn)."""
+    schema, client, corpus, _ = _hostile_setup(api, samples, tenant, settings)
+    errors: list[str] = []
+    for method, template in sorted(_body_operations(schema), key=lambda op: "terminate" in op[1]):
+        for body in corpus[template]:
+            for index, (path, steps) in enumerate(_places(body)):
+                mutated = json.dumps(_replaced(body, steps, WRONG_TYPES[index % len(WRONG_TYPES)]))
+                response = client.send(method, template, mutated.encode())
+                if response.status_code >= 500:
+                    errors.append(f"{method} {template} at {path}: {response.content[:300]!r}")
+    assert errors == []
 
 
 def test_huge_bodies_are_413_with_a_length_or_chunked_and_small_chunked_bodies_are_read(api, samples, tenant,
