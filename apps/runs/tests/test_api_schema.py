@@ -105,8 +105,10 @@ POISONS = [  # (raw JSON text, what the 400 says)
     ("[" * 150 + "]" * 150, "nested deeper"), ('{"a":' * 120 + "1" + "}" * 120, "nested deeper"),
 ]
 SURROGATE_KEY = '"\\ud83d"'
-WRONG_TYPES = [None, True, False, 0, -1, 2**63, 1.5, -0.0, "", "x" * 300, "SNAPSHOT", [], {}, [None], {"": None},
-               [[[]]], {"type": ["SUCCESS"]}, {"HTTP": 1}]
+WRONG_SCALARS = [None, True, False, 0, -1, 2**63, 1.5, -0.0, "", "x" * 300, "SNAPSHOT"]
+WRONG_LISTS = [[], [None], [[[]]], ["SUCCESS"], [1, "a"]]
+WRONG_OBJECTS = [{}, {"": None}, {"type": ["SUCCESS"]}, {"HTTP": 1}]
+WRONG_TYPES = WRONG_SCALARS + WRONG_LISTS + WRONG_OBJECTS
 HOSTILE_EXAMPLES = 40
 _MARK = "__drift_poison__"
 
@@ -257,16 +259,18 @@ def test_wrong_types_at_every_field_of_every_body_never_get_a_server_error(api, 
 
 def test_every_field_of_every_realistic_body_with_a_wrong_type_never_gets_a_server_error(api, samples, tenant,
                                                                                        settings):
-    """The sweep behind the random probe: each place of each realistic body gets a wrong type (in turn)."""
+    """The sweep behind the random probe: each place of each realistic body gets a wrong scalar, a list and an
+    object (each list taken in turn)."""
     schema, client, corpus, _ = _hostile_setup(api, samples, tenant, settings)
     errors: list[str] = []
     for method, template in sorted(_body_operations(schema), key=lambda op: "terminate" in op[1]):
         for body in corpus[template]:
             for index, (path, steps) in enumerate(_places(body)):
-                mutated = json.dumps(_replaced(body, steps, WRONG_TYPES[index % len(WRONG_TYPES)]))
-                response = client.send(method, template, mutated.encode())
-                if response.status_code >= 500:
-                    errors.append(f"{method} {template} at {path}: {response.content[:300]!r}")
+                for wrong in (kind[index % len(kind)] for kind in (WRONG_SCALARS, WRONG_LISTS, WRONG_OBJECTS)):
+                    mutated = json.dumps(_replaced(body, steps, wrong))
+                    response = client.send(method, template, mutated.encode())
+                    if response.status_code >= 500:
+                        errors.append(f"{method} {template} at {path}: {response.content[:300]!r}")
     assert errors == []
 
 
