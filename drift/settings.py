@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Reads chunked request bodies (no Content-Length) instead of Django's silent empty body; 413 past the limit.
+    "drift.middleware.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves admin and schema UI static files from the API process (no separate web server needed).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Admin pages of rows holding a lone surrogate (stored before the strict parser) answer, escaped.
+    "drift.middleware.SurrogateSafePagesMiddleware",
 ]
 
 ROOT_URLCONF = "drift.urls"
@@ -206,6 +210,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON logging of settings.LO
 
 # --- API
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DRIFT_MAX_BODY_BYTES", 1024 * 1024)
+# --- Input hardening (issue 8): JSON documents nested deeper are refused (400) at the API and as node
+# outputs; far below Python's recursion limit, so no deep document reaches code that recurses.
+DRIFT_MAX_JSON_DEPTH = env_int("DRIFT_MAX_JSON_DEPTH", 100)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.clients.authentication.ApiKeyAuthentication",
@@ -214,6 +221,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drift.errors.exception_handler",
+    # Strict JSON in (no NaN/Infinity, lone surrogates, deep nesting: drift/parsers.py), safe JSON out.
+    "DEFAULT_PARSER_CLASSES": ["drift.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["drift.renderers.SafeJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -18,7 +18,9 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -281,6 +283,35 @@ def test_the_dev_loopback_allowance_is_refused_in_production_settings() -> None:
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "DRIFT_DEV_ALLOW_LOOPBACK is for the local dev stack only" in result.stderr
+def chunked(url: str, path: str, parts: list[bytes], headers: dict) -> tuple[int, bytes]:
+    """POST `parts` with Transfer-Encoding: chunked and no Content-Length (http.client does so for an iterable)."""
+    connection = HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=60)
+    try:
+        connection.request("POST", path, body=iter(parts), headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_chunked_request_bodies_are_read_not_treated_as_empty(stack: Stack) -> None:
+    """gunicorn hands Django a chunked body without a length; it must be read (within the same size limit)."""
+    headers = {
+        "Authorization": f"Api-Key {stack.api_key()}", "X-Tenant-Id": "demo", "X-Client-Id": "demo",
+        "Content-Type": "application/json",
+    }
+    body = json.dumps({"issueDetail": {"issueId": "order_status"}, "params": {"orderId": "42"}}).encode()
+    status, raw = chunked(stack.url, "/v3/workflow/start", [body[:10], body[10:30], body[30:]], headers)
+    assert status in (200, 202), raw
+    assert json.loads(raw)["workflowDefinitionId"] == "order_status"
+
+    status, raw = chunked(stack.url, "/v3/workflow/start", [b'{"params": {"x": NaN}}'], headers)
+    assert (status, json.loads(raw)["details"][0]["path"]) == (400, "$.params.x"), raw
+
+    big = b'{"issueDetail": {"issueId": "order_status"}, "params": {"pad": "' + b"x" * (3 * 1024 * 1024) + b'"}}'
+    status, raw = chunked(stack.url, "/v3/workflow/start", [big[i:i + 65536] for i in range(0, len(big), 65536)],
+                          headers)
+    assert status == 413 and json.loads(raw)["error"] == "TOO_LARGE", raw
 
 
 def test_sigterm_stops_every_child(stack: Stack) -> None:

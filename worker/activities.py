@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DataError, IntegrityError, close_old_connections
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -19,12 +19,15 @@ from apps.nodes.base import NodeError
 from apps.nodes.registry import execute_node as run_node
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types import http
-from apps.runs.services import run_begin, run_record_state
+from apps.runs.context_store import UnstorableContext
+from apps.runs.services import UnpersistableState, run_begin, run_record_state
 from drift.errors import DriftError
+from drift.json_safety import json_problem, printable
 from worker.types import (
     ACTIVITY_EXECUTE_NODE,
     ACTIVITY_PERSIST_RUN,
     ACTIVITY_START_RUN,
+    UNPERSISTABLE,
     NodeRequest,
     PersistRequest,
     RunInput,
@@ -66,14 +69,25 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
             outcome = http.call(request.node, scope, mock=request.mock)
         else:
             outcome = run_node(request.node, request.instance, scope)
+        _check_storable(outcome)
         _check_sizes(request.context, outcome)
     except NodeError as error:
-        raise ApplicationError(str(error), type="NodeError", non_retryable=not error.retryable) from error
+        # printable, and without the cause (which holds the original text): Temporal cannot encode a lone
+        # surrogate, and a script may raise with one in its message.
+        raise ApplicationError(printable(str(error)), type="NodeError", non_retryable=not error.retryable) from None
     finally:
         if not request.test:  # test runs are not production: not counted
             _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
     return outcome
+
+
+def _check_storable(outcome: dict[str, Any]) -> None:
+    """Fail the node when a script or an upstream produced what a run cannot hold: NaN/Infinity, a lone
+    surrogate, absurd nesting (the context would never persist, or never be answered)."""
+    problem = json_problem(outcome, "$", max_depth=settings.DRIFT_MAX_JSON_DEPTH)
+    if problem is not None:
+        raise NodeError(f"node result {problem.path} {problem.problem}")
 
 
 def _check_sizes(context: dict[str, Any], outcome: dict[str, Any]) -> None:
@@ -99,7 +113,11 @@ def _node_latency(node_type: str, seconds: float) -> None:
 @activity.defn(name=ACTIVITY_PERSIST_RUN)
 @_with_db
 def persist_run(request: PersistRequest) -> None:
-    run_record_state(request)
+    try:
+        run_record_state(request)
+    except (UnpersistableState, UnstorableContext, IntegrityError, DataError, UnicodeEncodeError) as error:
+        # Retrying cannot help (the data itself is refused): the workflow fails the run with this message.
+        raise ApplicationError(str(error), type=UNPERSISTABLE, non_retryable=True) from error
 
 
 ACTIVITIES = [start_run, execute_node, persist_run]

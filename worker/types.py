@@ -23,6 +23,8 @@ QUERY_STATE = "state"
 ACTIVITY_START_RUN = "start_run"
 ACTIVITY_EXECUTE_NODE = "execute_node"
 ACTIVITY_PERSIST_RUN = "persist_run"
+# The failure type of a persist that can never succeed (the state holds data the stores refuse).
+UNPERSISTABLE = "Unpersistable"
 
 
 @dataclass

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
+    from drift.json_safety import printable, scrubbed
     from worker import human_tasks
     from worker.test_mode import MUST_BE_MOCKED, TestHarness, TestStopped
     from worker.types import (
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         QUERY_STATE,
         SIGNAL_EVENT,
         STABLE_STATUSES,
+        UNPERSISTABLE,
         UPDATE_DISCONNECTED,
         UPDATE_RESUME,
         UPDATE_TERMINATE,
@@ -54,6 +56,10 @@ class Terminated(Exception):
     """A terminate request arrived: the run ends TERMINATED wherever it is (a wait, an activity, a child)."""
 
 
+class RunAborted(Exception):
+    """The run's state could not be stored (see `_abort`): the run has ended FAILED wherever it was."""
+
+
 class NodeFailed(Exception):
     """A node ended in error; routed to `defaultFailureNode` or fails the run."""
 
@@ -66,7 +72,17 @@ def _failure_message(error: BaseException) -> str:
     """The innermost failure's message: what the node actually said, not the SDK wrapper's."""
     while isinstance(error, FailureError) and error.cause is not None:
         error = error.cause
-    return error.message if isinstance(error, FailureError) else str(error)
+    # printable: a script may raise with a lone surrogate in its message, which no store would take.
+    return printable(error.message if isinstance(error, FailureError) else str(error))
+
+
+def _failed_with(error: BaseException | None, failure_type: str) -> bool:
+    """Whether an ApplicationError of `failure_type` is in the failure's cause chain."""
+    while isinstance(error, FailureError):
+        if isinstance(error, ApplicationError) and error.type == failure_type:
+            return True
+        error = error.cause
+    return False
 
 
 def _http_retry_policy(node: dict[str, Any]) -> RetryPolicy:
@@ -105,6 +121,7 @@ class DriftWorkflow:
         self.waiting_for: str | None = None
         self.resume_input: dict[str, Any] | None = None
         self.terminate_reason: str | None = None
+        self.aborted = False  # the state could not be stored: the run ended FAILED (see _abort)
         self.handing_over = False  # continue-as-new pending: waiting callers are answered at once
         self.timeline: list[dict[str, Any]] = carry.get("timeline") or []  # not yet persisted
         self.task: dict[str, Any] | None = None  # the open human task of the current screen (spec §11)
@@ -123,9 +140,13 @@ class DriftWorkflow:
         except asyncio.CancelledError:
             # A SYNC parent stopped waiting for this child (it was terminated): record the end, then stop.
             self.terminate_reason = self.terminate_reason or "cancelled by the parent run"
-            await self._finish("TERMINATED", self.terminate_reason)
+            with contextlib.suppress(RunAborted):
+                await self._finish("TERMINATED", self.terminate_reason)
+        except RunAborted:
+            pass  # already recorded FAILED
         if self.status == "COMPLETED":
-            await self._post_completion()
+            with contextlib.suppress(RunAborted):
+                await self._post_completion()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 
@@ -285,13 +306,18 @@ class DriftWorkflow:
     async def _unless_terminated(self, call: Awaitable[Any]) -> Any:
         """Await `call`, but give up on it when a terminate arrives meanwhile."""
         task = asyncio.ensure_future(call)
-        await workflow.wait_condition(lambda: task.done() or self.terminate_reason is not None)
+        await workflow.wait_condition(lambda: task.done() or self._stopping())
         if not task.done():
             task.cancel()
-            raise Terminated
+            self._raise_if_terminated()
         return task.result()
 
+    def _stopping(self) -> bool:
+        return self.terminate_reason is not None or self.aborted
+
     def _raise_if_terminated(self) -> None:
+        if self.aborted:
+            raise RunAborted
         if self.terminate_reason is not None:
             raise Terminated
 
@@ -316,7 +342,7 @@ class DriftWorkflow:
             return await self._screen_timed_out(name, assignment)
         if self.resume_input is None:
             self._close_task("TERMINATED")
-            raise Terminated
+            self._raise_if_terminated()
         payload, self.resume_input = self.resume_input, None
         self._record(name, "INSTRUCTION", "RESUMED", "", {"actor": payload.get("resumedBy") or ""})
         self._close_task("RESUMED", payload.get("resumedBy"))
@@ -346,7 +372,7 @@ class DriftWorkflow:
         return False
 
     def _answered_screen(self) -> bool:
-        return self.resume_input is not None or self.terminate_reason is not None
+        return self.resume_input is not None or self._stopping()
 
     async def _screen_timed_out(self, name: str, assignment: dict[str, Any]) -> str:
         message = f"node {name}: no resume within {assignment['timeoutSeconds']}s"
@@ -393,7 +419,7 @@ class DriftWorkflow:
             timeout = wait.get("timeoutSeconds")
             try:
                 await workflow.wait_condition(
-                    lambda: event_name in self.events or self.terminate_reason is not None,
+                    lambda: event_name in self.events or self._stopping(),
                     timeout=timedelta(seconds=float(timeout)) if timeout else None,
                 )
             except TimeoutError:
@@ -412,7 +438,7 @@ class DriftWorkflow:
         if self.harness is not None:
             return
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: self.terminate_reason is not None, timeout=timedelta(seconds=seconds))
+            await workflow.wait_condition(self._stopping, timeout=timedelta(seconds=seconds))
         self._raise_if_terminated()
 
     async def _child(self, name: str, child: dict[str, Any]) -> dict[str, Any]:
@@ -477,11 +503,26 @@ class DriftWorkflow:
         if self.harness is not None:  # a test run persists nothing: its report keeps the states
             self.harness.record(self.status, self.current_node, self.view, request.timeline)
         else:
-            await workflow.execute_local_activity(
-                ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=PERSIST_RETRY
-            )
+            try:
+                await workflow.execute_local_activity(
+                    ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=PERSIST_RETRY,
+                )
+            except FailureError as error:  # a local activity's failure may arrive unwrapped
+                if not _failed_with(error, UNPERSISTABLE) or self.aborted:
+                    raise
+                await self._abort(_failure_message(error))
         if stable:
             self.stable_seq = max(self.stable_seq, seq)
+
+    async def _abort(self, message: str) -> None:
+        """A persist that can never succeed (the state holds NaN, a lone surrogate...) ends the run FAILED
+        with that message, the offending values nulled so that the end itself is stored, then unwinds."""
+        self.aborted = True
+        self.context, self.view = scrubbed(self.context), scrubbed(self.view)
+        self.status, self.error, self.waiting_for = "FAILED", message, None
+        await self._persist(stable=True, notify=True)
+        raise RunAborted
 
     def _record(self, name: str, node_type: str, outcome: str, error: str = "", meta: dict | None = None) -> None:
         meta = meta or {}
@@ -591,9 +632,14 @@ class DriftWorkflow:
             return {**reply, "status": "FAILURE", "response": {"error": failure.message}}
         except Terminated:
             return {**reply, "status": "FAILURE", "response": {"error": "the run was terminated meanwhile"}}
+        except RunAborted:
+            return {**reply, "status": "FAILURE", "response": {"error": self.error}}
         response = outcome.get("output", outcome.get("view"))
         self.context[state.get("contextOverrideKey") or name] = response
-        await self._persist(stable=False, notify=False)
+        try:
+            await self._persist(stable=False, notify=False)
+        except RunAborted:
+            return {**reply, "status": "FAILURE", "response": {"error": self.error}}
         return {**reply, "status": "SUCCESS", "response": response}
 
     @execute_disconnected.validator

@@ -13,7 +13,7 @@ from drift.errors import Problem
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
 # Path segments of the definition API that an id would shadow.
 RESERVED_KEYS = frozenset({"validate", "treeView"})
-TERMINAL_TYPES = frozenset({"SUCCESS", "FAILURE"})
+TERMINAL_TYPES = ("SUCCESS", "FAILURE")  # tuples: a mistyped list or object in a document is compared, not hashed
 
 # (resourceId, version spec) -> the node definition body, or None when it does not exist.
 NodeLookup = Callable[[str, str | int], dict | None]
@@ -175,7 +175,7 @@ def _check_parameters(path: str, state: dict, node: dict) -> list[Problem]:
 
 
 # After completion a run only notifies or records: nothing may wait, branch, start children or end it again.
-POST_COMPLETION_TYPES = frozenset({"HTTP", "SCRIPT"})
+POST_COMPLETION_TYPES = ("HTTP", "SCRIPT")
 
 
 def branch_targets(node: dict | None) -> Iterator[tuple[str, object]]:
@@ -221,7 +221,7 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         for rel, target in branch_targets(nodes[name]):
             if inline:
                 check(f"$.states.{name}.nodeDefinition.{rel}", target)
-            elif target is not None and target not in states:
+            elif target is not None and (not isinstance(target, str) or target not in states):
                 problems.append(Problem(f"$.states.{name}.resourceId",
                                         f"branch {rel} of node definition '{state.get('resourceId')}' "
                                         f"targets unknown state {target!r}"))

@@ -16,6 +16,7 @@ from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
 from apps.definitions.models import Definition, EnumEntry, Kind, Route, RouteVariant
 from apps.definitions.versions import SNAPSHOT, parse_version, version_problem
 from drift.errors import DriftError, Problem
+from drift.json_input import unsafe_json_problem
 
 # --- pretty JSON with a line number for every JSON path
 
@@ -128,6 +129,9 @@ class JsonDocumentField(forms.Field):
                                   code="json") from exc
         if self.require_object and not isinstance(parsed, dict):
             raise ValidationError("The document must be a JSON object.", code="json")
+        problem = unsafe_json_problem(parsed)  # NaN, Infinity, lone surrogates, absurd nesting
+        if problem is not None:
+            raise ValidationError(f"{problem.path} {problem.problem}.", code="json")
         return parsed
 
     def prepare_value(self, value: Any) -> Any:

@@ -22,6 +22,7 @@ from apps.definitions.models import (
 from apps.definitions.selectors import kind_label, node_lookup_for, workflow_lookup_for
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version, version_problem
 from drift.errors import Conflict, InvalidInput, NotFound, Problem
+from drift.json_input import refuse_unsafe_json
 
 MAX_AUDIT_CHANGES = 200
 
@@ -71,6 +72,7 @@ def definition_save_snapshot(*, tenant: str, kind: str, body: Any, actor: str,
     A `version` in the body is ignored (spec §7: the original's documents carry one; a GET -> edit -> PUT
     round trip carries the fetched number): saves always write the SNAPSHOT.
     Returns the SNAPSHOT row and the validation warnings; errors raise InvalidInput."""
+    refuse_unsafe_json(body)  # also for the admin and the import commands, which bypass the API's parser
     key_problems = dsl.key_problems(body)
     if key_problems:
         raise InvalidInput(f"The {kind_label(kind)} is invalid.", key_problems)
@@ -247,6 +249,7 @@ def route_delete(*, tenant: str, issue_id: str, actor: str) -> None:
 
 @transaction.atomic
 def enum_entry_set(*, tenant: str, key: str, value: Any, actor: str) -> EnumEntry:
+    refuse_unsafe_json(value, "$.value")
     entry = EnumEntry.objects.select_for_update().filter(tenant=tenant, key=key).first()
     old = entry.value if entry else None
     if entry is None:

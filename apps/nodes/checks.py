@@ -35,8 +35,13 @@ def one_of(node: dict, key: str, path: str, allowed: Iterable[str], *, required:
     return []
 
 
+# Durations and coefficients become Temporal timers and retry policies: past this, timedelta overflows and the
+# run's workflow task could never complete.
+NUMBER_MAXIMUM = 10 * 365 * 24 * 3600  # ten years, in seconds
+
+
 def number(node: dict, key: str, path: str, *, required: bool = False, minimum: float | None = 0,
-           positive: bool = False) -> list[Problem]:
+           positive: bool = False, maximum: float = NUMBER_MAXIMUM) -> list[Problem]:
     value = node.get(key)
     if value is None:
         return [Problem(f"{path}.{key}", "is required")] if required else []
@@ -46,6 +51,8 @@ def number(node: dict, key: str, path: str, *, required: bool = False, minimum: 
         return [Problem(f"{path}.{key}", "must be greater than 0")]
     if minimum is not None and value < minimum:
         return [Problem(f"{path}.{key}", f"must be at least {minimum:g}")]
+    if not value <= maximum:  # also NaN
+        return [Problem(f"{path}.{key}", f"must be at most {maximum:g}")]
     return []
 
 

@@ -27,16 +27,16 @@ def validate_node_definition(node: dict, path: str) -> list[Problem]:
     node_type = node.get("type")
     if node_type is None:
         return [*problems, Problem(f"{path}.type", "is required")]
-    if node_type not in NODE_TYPES:
+    if not isinstance(node_type, str) or node_type not in NODE_TYPES:  # a list or object is no type (nor hashable)
         return [*problems, Problem(f"{path}.type", f"unknown node type {node_type!r}; one of {', '.join(NODE_TYPES)}")]
     return problems + NODE_TYPES[node_type].validate(node, path)
 
 
-def get_node_type(name: str) -> NodeType:
-    try:
-        return NODE_TYPES[name]
-    except KeyError:
-        raise NodeError(f"unknown node type {name!r}") from None
+def get_node_type(name: object) -> NodeType:
+    node_type = NODE_TYPES.get(name) if isinstance(name, str) else None
+    if node_type is None:
+        raise NodeError(f"unknown node type {name!r}")
+    return node_type
 
 
 def execute_node(node: dict, instance: dict, scope: ScriptScope) -> dict:
@@ -46,7 +46,8 @@ def execute_node(node: dict, instance: dict, scope: ScriptScope) -> dict:
 
 def is_local(node: dict) -> bool:
     """Whether the worker may run this node as a local activity (CPU-only types)."""
-    node_type = NODE_TYPES.get(node.get("type"))
+    name = node.get("type")
+    node_type = NODE_TYPES.get(name) if isinstance(name, str) else None
     return node_type.local if node_type else True
 
 

@@ -19,6 +19,9 @@ RETRY_DEFAULTS: dict[str, Any] = {
 }
 
 
+MAX_ATTEMPTS = 1000
+
+
 def validate_retry(retry: Any, path: str) -> list[Problem]:
     from apps.nodes import checks
     from drift.errors import Problem
@@ -31,8 +34,9 @@ def validate_retry(retry: Any, path: str) -> list[Problem]:
     problems = [Problem(f"{path}.{key}", f"is not a retry setting; valid keys: {valid}")
                 for key in retry if key not in RETRY_DEFAULTS]
     attempts = retry.get("maxAttempts")
-    if attempts is not None and (not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1):
-        problems.append(Problem(f"{path}.maxAttempts", "must be an integer of at least 1"))
+    if attempts is not None and (not isinstance(attempts, int) or isinstance(attempts, bool)
+                                 or not 1 <= attempts <= MAX_ATTEMPTS):  # Temporal holds it in an int32
+        problems.append(Problem(f"{path}.maxAttempts", f"must be an integer from 1 to {MAX_ATTEMPTS}"))
     problems += checks.number(retry, "initialIntervalSeconds", path, positive=True)
     problems += checks.number(retry, "backoffCoefficient", path, minimum=1)
     problems += checks.number(retry, "maximumIntervalSeconds", path, positive=True)

@@ -168,8 +168,10 @@ def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
         raise Conflict(f"workflowId '{workflow_id}' is already in use.")
     try:
         return _start_workflow(inp, workflow_id)
-    except ServiceUnavailable:
-        if existing is None:  # no orphan CREATED row; should the start have gone through, run_begin recreates it
+    except Exception:
+        # Whatever failed (an outage, a conflict, a bug), no orphan CREATED row stays behind; should the start
+        # have gone through, run_begin recreates the row.
+        if existing is None:
             Run.objects.filter(pk=run.pk, status=RunStatus.CREATED, state_seq=0).delete()
         raise
 

@@ -14,7 +14,8 @@ from apps.definitions.selectors import workflow_resolve_for_run
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
 from apps.runs.webhooks import webhook_notify
-from drift.errors import Conflict, NotFound
+from drift.errors import Conflict, DriftError, NotFound
+from drift.json_safety import json_problem, scrubbed
 from worker.types import PersistRequest, RunInput
 
 
@@ -26,6 +27,10 @@ def customer_id_of(customer: Any) -> str:
     if found is None or found == "":
         found = customer.get("customerId")
     return "" if found is None else str(found)[:200]
+
+
+class UnpersistableState(DriftError):
+    """The state holds a value no store accepts (NaN, a lone surrogate): retrying can never succeed."""
 
 
 def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
@@ -42,7 +47,8 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         "mode": inp.mode,
         "callback_url": inp.callback_url,
         "parent_workflow_id": inp.parent_workflow_id,
-        "start_request": {key: value for key, value in inp.__dict__.items() if key != "carry"},
+        # Scrubbed: a start that bypassed the API with NaN still gets its (failed) row; run_begin refuses it.
+        "start_request": scrubbed({key: value for key, value in inp.__dict__.items() if key != "carry"}),
     }
     run, _ = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
     return run
@@ -50,6 +56,10 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
 
 def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
     """Resolve and pin the definition for a run, and mark its Run row RUNNING."""
+    problem = json_problem(inp.start, "$.start")
+    if problem is not None:  # only a start that bypassed the API's strict parser gets here
+        run_register(workflow_id=workflow_id, inp=inp)
+        raise UnpersistableState(f"the run input cannot be stored: {problem.path} {problem.problem}")
     try:
         resolved = workflow_resolve_for_run(
             tenant=inp.tenant, workflow_key=inp.workflow_key, version=inp.version, issue_id=inp.issue_id,
@@ -84,6 +94,9 @@ def run_record_state(request: PersistRequest) -> None:
     from apps.tasks.services import task_record  # tasks depend on runs: imported when used
 
     response = request.response
+    problem = json_problem({"context": request.context, "response": response, "timeline": request.timeline})
+    if problem is not None:
+        raise UnpersistableState(f"the run state cannot be stored: {problem.path} {problem.problem}")
     with transaction.atomic():
         fields = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key")
         run = Run.objects.only(*fields).filter(

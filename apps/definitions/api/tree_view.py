@@ -8,13 +8,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
 from apps.definitions import selectors
 from apps.definitions.api.views import VERSION_PARAM, DriftAPIView, _query_version
 from apps.definitions.graph_render import FORMATS, GraphRenderError, GraphTooLarge, render_workflow
 from drift.errors import DriftError, InvalidInput, Problem, ServiceUnavailable
+from drift.renderers import SafeJSONRenderer
 
 
 class TooLargeToDraw(DriftError):
@@ -31,7 +31,7 @@ class _FormatIsThePictureType(DefaultContentNegotiation):
 
 class WorkflowTreeView(DriftAPIView):
     content_negotiation_class = _FormatIsThePictureType
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [SafeJSONRenderer]
 
     @extend_schema(
         summary="The workflow graph as an image (PNG by default, SVG with format=svg)",

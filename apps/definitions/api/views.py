@@ -17,12 +17,12 @@ from apps.clients.authentication import HasDefinitionsScope, principal_of
 from apps.definitions import selectors, services
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
 from apps.definitions.api import serializers as s
-from apps.definitions.api.parsers import BoundedJSONParser, PayloadTooLarge
 from apps.definitions.dsl import KEY_PATTERN, errors_of, warnings_of
 from apps.definitions.dsl_schema import dsl_json_schema
 from apps.definitions.models import Kind
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version
 from drift.errors import InvalidInput, Problem
+from drift.parsers import PayloadTooLarge
 
 VERSION_PARAM = OpenApiParameter(
     "version", str, description="SNAPSHOT, LATEST (default), ACTIVE or a published number."
@@ -81,7 +81,6 @@ def _model_permissions(model: str, post: str = "change") -> dict[str, str]:
 class DriftAPIView(APIView):
     permission_classes = [HasDefinitionsScope]
     session_permissions = _model_permissions("definition")
-    parser_classes = [BoundedJSONParser]
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RequestDataTooBig):  # raised by request.body; Django alone would log it as an error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,18 +72,27 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
         seconds = resolve_value(config.get("duration"), scope, field="config.duration")
         if not checks.is_number(seconds) and not (isinstance(seconds, str) and _is_float(seconds)):
             raise NodeError(f"config.duration: {seconds!r} is not a number of seconds")
-        return {"wait": {"type": "TIMER", "seconds": max(float(seconds), 0.0),
+        return {"wait": {"type": "TIMER", "seconds": _bounded(max(float(seconds), 0.0), "config.duration"),
                          "mode": config.get("executionMode") or "ASYNC"}}
     if wait_type == "ABSOLUTE_WAIT":
         value = resolve_value(config.get("timestamp"), scope, field="config.timestamp")
         try:
-            return {"wait": {"type": "ABSOLUTE", "until": parse_timestamp(value)}}
+            until = parse_timestamp(value)
         except ValueError as exc:
             raise NodeError(f"config.timestamp: {exc}") from None
+        _bounded(until - time.time(), "config.timestamp")
+        return {"wait": {"type": "ABSOLUTE", "until": until}}
     if wait_type == "ON_EVENT":
         return {"wait": {"type": "EVENT", "eventName": config.get("eventName"),
                          "timeoutSeconds": config.get("timeoutSeconds")}}
     raise NodeError(f"unknown waitType {wait_type!r}")
+
+
+def _bounded(seconds: float, field: str) -> float:
+    """A wait the workflow can turn into a timer (a far larger one would overflow and wedge the run)."""
+    if not seconds <= checks.NUMBER_MAXIMUM:
+        raise NodeError(f"{field}: a wait of {seconds:g} seconds is longer than {checks.NUMBER_MAXIMUM:g}")
+    return seconds
 
 
 def _is_float(text: str) -> bool:

@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 
 from apps.clients.authentication import CLIENT_HEADERS, TENANT_HEADERS, HasRuntimeScope, Principal, header, principal_of
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
-from apps.definitions.api.parsers import BoundedJSONParser
 from apps.runs import runtime, selectors
 from apps.runs.api import serializers as s
 from drift.errors import InvalidInput, Problem
@@ -56,7 +55,6 @@ class RuntimeView(APIView):
     permission_classes = [HasRuntimeScope]
     session_permissions = {"GET": "runs.view_run", "POST": "runs.start_run", "PUT": "runs.start_run",
                            "DELETE": "runs.terminate_run"}
-    parser_classes = [BoundedJSONParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

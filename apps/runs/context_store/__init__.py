@@ -7,9 +7,9 @@ import threading
 
 from django.conf import settings
 
-from apps.runs.context_store.base import ContextStore, StoredContext
+from apps.runs.context_store.base import ContextStore, StoredContext, UnstorableContext
 
-__all__ = ["ContextStore", "StoredContext", "get_context_store"]
+__all__ = ["ContextStore", "StoredContext", "UnstorableContext", "get_context_store"]
 
 _lock = threading.Lock()
 _stores: dict[tuple, ContextStore] = {}

@@ -6,6 +6,12 @@ import abc
 from dataclasses import dataclass
 from datetime import datetime
 
+from drift.json_safety import json_problem
+
+
+class UnstorableContext(ValueError):
+    """The context holds a value that is not storable JSON (NaN, Infinity, a lone surrogate)."""
+
 
 @dataclass(frozen=True)
 class StoredContext:
@@ -30,6 +36,9 @@ class ContextStore(abc.ABC):
         """Store the context unless a write with seq >= `seq` is already stored; True if written."""
         if seq < 0:  # HBase cell timestamps (= seq) cannot be negative; both backends refuse it alike
             raise ValueError(f"seq must be >= 0, not {seq}")
+        problem = json_problem(context, "$.context")
+        if problem is not None:  # json.dumps would write NaN / surrogates that no JSON reader takes back
+            raise UnstorableContext(f"{problem.path} {problem.problem}")
         return self._save(workflow_id, context=context, current_node=current_node, status=status, seq=seq)
 
     @abc.abstractmethod

@@ -24,7 +24,9 @@ class SqlContextStore(ContextStore):
             return True
         except IntegrityError:
             # The row exists: stored by an earlier write, or created by a racing writer since our
-            # UPDATE. Compare seqs again.
+            # UPDATE. Compare seqs again. Any other IntegrityError (a CHECK constraint) is no race: raise it.
+            if not RunContext.objects.filter(workflow_id=workflow_id).exists():
+                raise
             return self._update_if_newer(workflow_id, seq, fields)
 
     @staticmethod

@@ -10,6 +10,8 @@ from rest_framework.test import APIClient
 
 from apps.clients.services import api_key_create
 from apps.runs.models import FINAL_STATUSES, Run
+from conftest import publish_definitions
+from worker.tests.builders import script_node, state, success_node, wait_node, workflow
 
 
 def client_for(tenant: str, client_id: str = "tests", scopes: tuple[str, ...] = ("runtime", "definitions"),
@@ -44,3 +46,13 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30) -> An
 def wait_final(workflow_id: str, timeout: float = 30) -> Run:
     return wait_for(lambda: Run.objects.filter(workflow_id=workflow_id, status__in=FINAL_STATUSES).first(),
                     f"run {workflow_id} to end", timeout)
+
+
+def publish_event_flow(tenant: str) -> None:
+    """Workflow `evt`: an ON_EVENT wait for `paid`, then a script reading the event's amount."""
+    publish_definitions(
+        tenant,
+        [wait_node("await_payment", waitType="ON_EVENT", eventName="paid"),
+         script_node("amount", "return _global['w:event'].amount"), success_node()],
+        [workflow("evt", "w", [state("w", "await_payment", "a"), state("a", "amount", "done"), state("done")])],
+    )

@@ -7,7 +7,7 @@ from prometheus_client import REGISTRY
 from temporalio.client import WorkflowExecutionStatus
 
 from apps.runs.models import Run
-from apps.runs.tests.rest import client_for, start, start_order, wait_final
+from apps.runs.tests.rest import client_for, publish_event_flow, start, start_order, wait_final
 from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.tests.builders import (
@@ -151,17 +151,8 @@ def test_terminate_falls_back_to_a_hard_terminate_when_no_worker_answers(api, sa
 # --------------------------------------------------------------------------- (e) events
 
 
-def _event_flow(tenant: str) -> None:
-    publish_definitions(
-        tenant,
-        [wait_node("await_payment", waitType="ON_EVENT", eventName="paid"),
-         script_node("amount", "return _global['w:event'].amount"), success_node()],
-        [workflow("evt", "w", [state("w", "await_payment", "a"), state("a", "amount", "done"), state("done")])],
-    )
-
-
 def test_event_reaches_the_on_event_wait(api, runs, tenant):
-    _event_flow(tenant)
+    publish_event_flow(tenant)
     waiting = start(api, params={"workflowId": "evt"}).json()
     assert waiting["workflowStatus"] == "WAITING"
     sent = api.post(f"/v3/workflow/{waiting['workflowId']}/event/paid", {"amount": 12}, format="json")

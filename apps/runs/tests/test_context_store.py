@@ -16,9 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
+from django.db import DatabaseError, connections
 
-from apps.runs.context_store import ContextStore, get_context_store
+from apps.runs.context_store import ContextStore, UnstorableContext, get_context_store
 from apps.runs.context_store.hbase import CONTEXT, SEQ, STATUS, TABLE, HBaseContextStore
 from apps.runs.context_store.sql import SqlContextStore
 from apps.runs.models import RunContext
@@ -161,6 +161,13 @@ def test_negative_seq_is_refused(store, workflow_id):
         save(store, workflow_id, -1)
 
 
+@pytest.mark.parametrize("context", [{"x": float("nan")}, {"x": [float("inf")]}, {"\ud800": 1}, {"x": "a\udfff"}])
+def test_a_context_no_json_reader_takes_back_is_refused_never_swallowed(store, workflow_id, context):
+    with pytest.raises(UnstorableContext, match=r"^\$\.context"):
+        store.save(workflow_id, context=context, current_node="n", status="COMPLETED", seq=1)
+    assert store.load(workflow_id) is None
+
+
 # --- backend choice
 
 
@@ -197,6 +204,15 @@ def test_sql_insert_race_falls_back_to_the_conditional_update(monkeypatch, workf
     store = SqlContextStore()
     assert save(store, workflow_id, 5) is written
     assert store.load(workflow_id).seq == max(5, rival_seq)
+
+
+@pytest.mark.mysql
+@pytest.mark.django_db(transaction=True)
+def test_sql_database_refusals_other_than_the_insert_race_are_raised(workflow_id):
+    """Past the contract's own check, a row the database refuses (JSON_VALID) is an error, not a lost race."""
+    with pytest.raises(DatabaseError):
+        SqlContextStore()._save(workflow_id, context={"x": float("nan")}, current_node="n", status="RUNNING", seq=1)
+    assert not RunContext.objects.filter(workflow_id=workflow_id).exists()
 
 
 # --- hbase specifics
