@@ -20,7 +20,7 @@ def _screen(assignment) -> dict:
 @pytest.mark.parametrize(("assignment", "bad_path"), [
     ("ops", "$.assignment"),
     ([], "$.assignment"),
-    ({"group": 5}, "$.assignment.group"),
+    ({"group": {"name": "ops"}}, "$.assignment.group.type"),  # a bare literal (5, "ops") is a fixed group
     ({"group": {"type": "STATIC"}}, "$.assignment.group.value"),
     ({"group": value("return (", "SCRIPT")}, "$.assignment.group.value.data"),
     ({"user": {"type": "TELEPATHY", "value": {"type": "STRING", "data": "x"}}}, "$.assignment.user.type"),
