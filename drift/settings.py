@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.definitions",
     "apps.nodes",
     "apps.runs",
+    "apps.secrets",
 ]
 
 MIDDLEWARE = [
@@ -142,6 +143,18 @@ DRIFT_SCRIPT_WORKERS = env_int("DRIFT_SCRIPT_WORKERS", 2)
 # Private, loopback and link-local targets are refused unless listed here (CIDRs or "*").
 DRIFT_HTTP_ALLOWED_NETWORKS = env_list("DRIFT_HTTP_ALLOWED_NETWORKS")
 DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS", "30"))
+
+# --- Secrets and sensitive data (spec §12; apps/secrets, drift/codec.py). Comma-separated Fernet keys
+# (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`): the first
+# encrypts, all decrypt, so rotation = put the new key first, run `rotate_secret_keys`, drop the old key.
+# Unset: a key derived from DJANGO_SECRET_KEY (local runs only; set both in production).
+DRIFT_SECRET_KEYS = env_list("DRIFT_SECRET_KEYS")
+DRIFT_PAYLOAD_KEYS = env_list("DRIFT_PAYLOAD_KEYS")
+DRIFT_PAYLOAD_ENCRYPTION = env_bool("DRIFT_PAYLOAD_ENCRYPTION", True)  # off: payloads written in clear (decode works)
+# Browser origins allowed to call the codec endpoint /codec/ (the Temporal UI's), with the admin session.
+DRIFT_CODEC_CORS_ORIGINS = env_list("DRIFT_CODEC_CORS_ORIGINS", TEMPORAL_UI_URL)
+# OAuth2 client-credentials tokens are cached (Redis) until this many seconds before they expire.
+DRIFT_OAUTH_EXPIRY_MARGIN_SECONDS = env_int("DRIFT_OAUTH_EXPIRY_MARGIN_SECONDS", 30)
 
 # --- Extension points (dotted paths)
 DRIFT_TOKEN_PROVIDER = os.environ.get("DRIFT_TOKEN_PROVIDER", "apps.nodes.extensions.NoTokenProvider")

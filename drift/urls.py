@@ -21,6 +21,7 @@ urlpatterns = [
         name="demo-oms-order",
     ),
     path("v3/", include("apps.runs.api.urls")),
+    path("", include("apps.secrets.api.urls")),
     path("", include("apps.definitions.api.urls")),
 ]
 

@@ -19,6 +19,7 @@ from apps.nodes.base import NodeError
 from apps.nodes.registry import execute_node as run_node
 from apps.nodes.scope import ScriptScope
 from apps.runs.services import run_begin, run_record_state
+from apps.secrets.redaction import redact, redacting, sensitive_values
 from drift.errors import DriftError
 from worker.types import (
     ACTIVITY_EXECUTE_NODE,
@@ -58,14 +59,20 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     node_type = request.node.get("type", "")
-    try:
-        scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant))
-        outcome = run_node(request.node, request.instance, scope)
-        _check_sizes(request.context, outcome)
-    except NodeError as error:
-        raise ApplicationError(str(error), type="NodeError", non_retryable=not error.retryable) from error
-    finally:
-        _node_latency(node_type, time.perf_counter() - started)
+    sensitive = sensitive_values(request.context, request.sensitive_paths)
+    # Log lines of this node (ours, urllib3's, the SDK's) carry neither its sensitive values nor its secrets.
+    with redacting(sensitive):
+        try:
+            scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant),
+                                tenant=request.tenant)
+            outcome = run_node(request.node, request.instance, scope)
+            _check_sizes(request.context, outcome)
+        except NodeError as error:
+            message = redact(error.message, sensitive)
+            cause = error if message == error.message else None  # a masked message must not travel as a cause
+            raise ApplicationError(message, type="NodeError", non_retryable=not error.retryable) from cause
+        finally:
+            _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
     return outcome
 

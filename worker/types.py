@@ -54,6 +54,7 @@ class NodeRequest:
     node: dict[str, Any]
     instance: dict[str, Any]
     context: dict[str, Any]
+    sensitive_paths: list[str] = field(default_factory=list)  # the definition's `sensitivePaths`
 
 
 @dataclass
@@ -69,3 +70,4 @@ class PersistRequest:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     notify: bool = False
     tenant: str = ""
+    sensitive_paths: list[str] = field(default_factory=list)  # sealed in the context store, masked elsewhere

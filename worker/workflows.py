@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
+    from apps.secrets.redaction import redact, sensitive_values
     from worker.types import (
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
@@ -223,7 +224,8 @@ class DriftWorkflow:
     # ----------------------------------------------------------------- node kinds
     async def _node_activity(self, name: str, state: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         node = state["nodeDefinition"]
-        request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context)
+        request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context,
+                              self._sensitive_paths())
         if node["type"] in REMOTE_NODE_TYPES:
             timeout = float(node.get("timeoutSeconds") or 30) + 5
             call = workflow.execute_activity(
@@ -378,7 +380,7 @@ class DriftWorkflow:
         request = PersistRequest(
             workflow_id=workflow.info().workflow_id, seq=seq, status=self.status, current_node=self.current_node,
             context=self.context, response=self._response(), timeline=self.timeline, notify=notify,
-            tenant=self.inp.tenant,
+            tenant=self.inp.tenant, sensitive_paths=self._sensitive_paths(),
         )
         self.timeline = []
         await workflow.execute_local_activity(
@@ -422,14 +424,22 @@ class DriftWorkflow:
         return {name: getattr(self, name) for name in names}
 
     # ----------------------------------------------------------------- responses
+    def _sensitive_paths(self) -> list[str]:
+        return list(self.definition.get("sensitivePaths") or [])
+
+    def _masked(self, value: Any) -> Any:
+        """`value` with the run's sensitive values masked: answers, the mirror and webhooks never carry them."""
+        paths = self._sensitive_paths()
+        return redact(value, sensitive_values(self.context, paths)) if paths else value
+
     def _response(self) -> dict[str, Any]:
         return {
             "workflowId": workflow.info().workflow_id,
             "incidentId": self.inp.incident_id,
             "workflowStatus": self.status,
             "disposition": self.disposition,
-            "errorMessage": self.error,
-            "view": self.view,
+            "errorMessage": self._masked(self.error),
+            "view": self._masked(self.view),
             "currentNode": self.current_node,
             "workflowDefinitionId": self.key,
             "workflowVersion": self.version,
@@ -487,13 +497,13 @@ class DriftWorkflow:
         try:
             outcome = await self._node_activity(name, state, context)
         except NodeFailed as failure:
-            return {**reply, "status": "FAILURE", "response": {"error": failure.message}}
+            return {**reply, "status": "FAILURE", "response": {"error": self._masked(failure.message)}}
         except Terminated:
             return {**reply, "status": "FAILURE", "response": {"error": "the run was terminated meanwhile"}}
         response = outcome.get("output", outcome.get("view"))
         self.context[state.get("contextOverrideKey") or name] = response
         await self._persist(stable=False, notify=False)
-        return {**reply, "status": "SUCCESS", "response": response}
+        return {**reply, "status": "SUCCESS", "response": self._masked(response)}
 
     @execute_disconnected.validator
     def _validate_disconnected(self, request: dict[str, Any]) -> None:

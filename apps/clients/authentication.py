@@ -83,6 +83,20 @@ def principal_of(request: Request) -> Principal:
     return Principal(tenant, client_id, username, scopes, is_staff=True)
 
 
+def may_reveal(request: Request) -> bool:
+    """Whether the caller may read sensitive run data in clear: a key with the `reveal` scope, or a user
+    holding the `secrets.reveal_sensitive` permission."""
+    user = request.user
+    if isinstance(user, Principal):
+        return "reveal" in user.scopes
+    return bool(user and user.is_authenticated and user.is_active and user.has_perm("secrets.reveal_sensitive"))
+
+
+def actor_of(request: Request) -> str:
+    principal = principal_of(request)
+    return f"{principal.client_id}/{principal.username}"
+
+
 class HasScope(permissions.BasePermission):
     """Allow API keys carrying `scope`, and active staff users."""
 

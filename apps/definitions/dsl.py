@@ -67,7 +67,21 @@ def validate_workflow(body: object, lookup: NodeLookup) -> list[Problem]:
         problems += state_problems
     problems += _check_targets(body, states, nodes)
     problems += _cycle_warnings(states, nodes)
-    return problems
+    return problems + _check_sensitive_paths(body.get("sensitivePaths"))
+
+
+_SENSITIVE_PATH = re.compile(r"^\$(\.[^.\s]+)+$")
+MAX_SENSITIVE_PATHS = 100
+
+
+def _check_sensitive_paths(paths: object) -> list[Problem]:
+    """`sensitivePaths`: `$.`-paths into `_global` whose values are masked and sealed (spec §12)."""
+    if paths is None:
+        return []
+    if not isinstance(paths, list) or len(paths) > MAX_SENSITIVE_PATHS:
+        return [Problem("$.sensitivePaths", f"must be a list of at most {MAX_SENSITIVE_PATHS} $.paths")]
+    return [Problem(f"$.sensitivePaths[{index}]", "must be a $.path such as $.customer.phone")
+            for index, path in enumerate(paths) if not isinstance(path, str) or not _SENSITIVE_PATH.match(path)]
 
 
 def _check_state(name: str, state: object, lookup: NodeLookup) -> tuple[dict | None, list[Problem]]:

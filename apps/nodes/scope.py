@@ -15,6 +15,7 @@ class ScriptScope:
     context: dict[str, Any] = field(default_factory=dict)
     enum_store: dict[str, Any] = field(default_factory=dict)
     node_parameters: dict[str, Any] | None = None
+    tenant: str = ""  # whose secrets an HTTP node may use (never visible to scripts)
 
     def parameters(self) -> dict[str, Any]:
         if self.node_parameters is not None:

@@ -10,10 +10,12 @@ from django.db import transaction
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from apps.definitions.selectors import workflow_resolve_for_run
+from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
 from apps.runs.webhooks import webhook_notify
+from apps.secrets.redaction import redact, sensitive_values
+from apps.secrets.sealing import seal
 from drift.errors import Conflict, NotFound
 from worker.types import PersistRequest, RunInput
 
@@ -32,10 +34,17 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         "mode": inp.mode,
         "callback_url": inp.callback_url,
         "parent_workflow_id": inp.parent_workflow_id,
-        "start_request": {key: value for key, value in inp.__dict__.items() if key != "carry"},
+        "start_request": _sealed_start_request(inp),
     }
     run, _ = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
     return run
+
+
+def _sealed_start_request(inp: RunInput) -> dict[str, Any]:
+    """The RunInput kept for rerun, its sensitive values sealed (the start body has the context's layout)."""
+    stored = {key: value for key, value in inp.__dict__.items() if key != "carry"}
+    paths = workflow_sensitive_paths(tenant=inp.tenant, key=inp.workflow_key, version=inp.version)
+    return seal(stored, sensitive_values(inp.start or {}, paths)) if paths else stored
 
 
 def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
@@ -66,7 +75,9 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
 
 def run_record_state(request: PersistRequest) -> None:
     """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
-    response = request.response
+    sensitive = sensitive_values(request.context, request.sensitive_paths)
+    response, context = redact(request.response, sensitive), seal(request.context, sensitive)
+    timeline = redact(request.timeline, sensitive)
     with transaction.atomic():
         run = Run.objects.only("id", "mode", "callback_url", "tenant", "client_id").filter(
             workflow_id=request.workflow_id, tenant=request.tenant
@@ -74,7 +85,7 @@ def run_record_state(request: PersistRequest) -> None:
         if run is None:  # not this tenant's run (run_begin refused it): write nothing anywhere
             return
         get_context_store().save(
-            request.workflow_id, context=request.context, current_node=request.current_node,
+            request.workflow_id, context=context, current_node=request.current_node,
             status=request.status, seq=request.seq,
         )
         Run.objects.filter(pk=run.pk, state_seq__lt=request.seq).update(
@@ -88,7 +99,7 @@ def run_record_state(request: PersistRequest) -> None:
             # The first end counts: post-completion nodes persist again afterwards.
             finished_at=Coalesce("finished_at", Now()) if request.status in FINAL_STATUSES else None,
         )
-        _timeline_append(run, request.timeline)
+        _timeline_append(run, timeline)
         if request.notify:
             # In the same transaction and keyed by seq: every reported state gets exactly one delivery, even
             # when a newer state (a disconnected node's) committed first; Celery gets it on commit.

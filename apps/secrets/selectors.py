@@ -1,0 +1,34 @@
+"""Reads of secrets. Values leave this module only towards the HTTP activity (never through an API)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.secrets.crypto import InvalidToken, secrets_cipher
+from apps.secrets.models import RevealAudit, Secret
+
+
+class SecretUnavailable(Exception):
+    """A referenced secret is missing or cannot be decrypted; the message names it, never a value."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"secret '{name}' {problem}")
+        self.name = name
+
+
+def secret_value(*, tenant: str, name: str) -> str:
+    ciphertext = Secret.objects.filter(tenant=tenant, name=name).values_list("ciphertext", flat=True).first()
+    if ciphertext is None:
+        raise SecretUnavailable(name, f"is not set for tenant '{tenant}'")
+    try:
+        return secrets_cipher().decrypt(bytes(ciphertext)).decode()
+    except InvalidToken:
+        raise SecretUnavailable(name, "cannot be decrypted with the configured DRIFT_SECRET_KEYS") from None
+
+
+def secret_list(*, tenant: str) -> QuerySet[Secret]:
+    return Secret.objects.filter(tenant=tenant).only("name", "updated_at", "updated_by")
+
+
+def reveal_audit_list(*, workflow_id: str) -> QuerySet[RevealAudit]:
+    return RevealAudit.objects.filter(workflow_id=workflow_id)
