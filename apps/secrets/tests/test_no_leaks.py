@@ -1,0 +1,234 @@
+"""Spec §12 end to end: plant secrets and a sensitive value, run a flow that uses both for real (an HTTP
+service that checks every credential, an OAuth2 token endpoint), then search every place run data lands.
+
+Each search has a positive control (something of the same run that must be found there), so a search that
+looks at the wrong place, or at nothing, fails instead of passing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+from django.urls import reverse
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+from temporalio.client import Client
+from werkzeug import Request, Response
+
+from apps.runs.context_store import get_context_store
+from apps.runs.context_store.hbase import TABLE
+from apps.runs.models import NodeExecution, Run, RunContext, WebhookDelivery
+from apps.runs.tests.rest import client_for, wait_for
+from apps.runs.tests.test_context_store import hbase_thrift, use_hbase  # noqa: F401 - fixture
+from apps.runs.tests.test_webhooks import Receiver, celery_worker  # noqa: F401,F811 - fixture
+from apps.secrets.models import RevealAudit
+from conftest import publish_definitions
+from drift.temporal import run_async
+from worker.tests.builders import instruction_node, state, success_node, value, workflow
+
+pytestmark = pytest.mark.temporal
+
+PHONE = "+1-555-0142-77"
+SECRETS = {"oauth_secret": "oauth-client-secret-7Hq2", "query_key": "query-key-Zp91x", "header_key": "hdr-key-Kw55m"}
+CLIENT_ID = "drift-crm"
+
+
+class Crm:
+    """A CRM that refuses any request without the right token, query key, header and body, and an OAuth2
+    token endpoint that checks the client credentials. It echoes the header key back (a careless service)."""
+
+    def __init__(self, httpserver) -> None:
+        self.token_calls = 0
+        self.revoked: set[str] = set()
+        self.received: list[dict[str, Any]] = []
+        httpserver.expect_request("/oauth/token", method="POST").respond_with_handler(self.token)
+        httpserver.expect_request("/crm/contact", method="POST").respond_with_handler(self.contact)
+        self.token_url, self.contact_url = httpserver.url_for("/oauth/token"), httpserver.url_for("/crm/contact")
+
+    def token(self, request: Request) -> Response:
+        expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{SECRETS['oauth_secret']}".encode()).decode()
+        if request.headers.get("Authorization") != expected or request.form.get("grant_type") != "client_credentials":
+            return Response(json.dumps({"error": "invalid_client"}), status=401, content_type="application/json")
+        self.token_calls += 1
+        body = {"access_token": f"access-token-{self.token_calls}-Rt8", "token_type": "bearer", "expires_in": 3600}
+        return Response(json.dumps(body), content_type="application/json")
+
+    def contact(self, request: Request) -> Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not token.startswith("access-token-") or token in self.revoked:
+            return Response("bad token", status=401)
+        if request.args.get("key") != SECRETS["query_key"] or request.headers.get("X-Key") != SECRETS["header_key"]:
+            return Response("bad key", status=401)
+        body = request.get_json()
+        self.received.append(body)
+        echo = {"ok": body.get("phone") == PHONE, "seen": {"phone": body.get("phone"), "key": SECRETS["header_key"]}}
+        return Response(json.dumps(echo), content_type="application/json")
+
+
+def crm_node(crm: Crm, node_id: str = "crm_contact", **auth: str) -> dict[str, Any]:
+    return {
+        "id": node_id, "name": node_id, "type": "HTTP", "parameters": ["phone"],
+        "httpComponents": {
+            "url": value(f"{crm.contact_url}?key={{{{secret:query_key}}}}", "STATIC"),
+            "method": "POST",
+            "headers": value({"X-Key": "{{secret:header_key}}"}, "STATIC", "MAP"),
+            "body": value("return {'phone': nodeParameters.phone, 'note': 'call ' + nodeParameters.phone}"),
+        },
+        "auth": {"type": "OAUTH2_CLIENT_CREDENTIALS", "tokenUrl": crm.token_url, "clientId": CLIENT_ID,
+                 "clientSecret": "{{secret:oauth_secret}}", "scope": "contacts"} | auth,
+    }
+
+
+def confirm_screen() -> dict[str, Any]:
+    option = {"id": "confirm", "description": "Confirm the number",
+              "instructions": [{"templateId": "confirm_phone", "templateVariables": {"phone": "{{customer.phone}}"}}]}
+    return instruction_node("confirm", [option])
+
+
+def publish_flow(tenant: str, crm: Crm, key: str = "contact_flow", node: dict | None = None) -> str:
+    node = node or crm_node(crm)
+    states = [
+        state("crm_contact", node["id"], "confirm", parameters={"phone": "$.customer.phone"}),
+        state("confirm", "confirm", "done"), state("done"),
+    ]
+    publish_definitions(tenant, [node, confirm_screen(), success_node()],
+                        [workflow(key, "crm_contact", states, sensitivePaths=["$.customer.phone"])])
+    return key
+
+
+def plant_secrets(api, secrets: dict[str, str] = SECRETS) -> None:
+    for name, secret in secrets.items():
+        response = api.put(f"/secrets/{name}", {"value": secret}, format="json")
+        assert response.status_code == 200, response.json()
+        assert secret not in response.content.decode()
+
+
+@pytest.fixture
+def crm(httpserver, settings) -> Crm:
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    return Crm(httpserver)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def assert_clean(where: str, haystack: str | bytes, must_contain: str) -> None:
+    text = haystack.decode("utf-8", "replace") if isinstance(haystack, bytes) else haystack
+    assert must_contain in text, f"{where}: the positive control {must_contain!r} is missing; wrong place searched"
+    for planted in (PHONE, *SECRETS.values(), "access-token-"):
+        assert planted not in text, f"{where} holds {planted!r} in clear"
+
+
+def raw_history(workflow_id: str) -> bytes:
+    """The run's Temporal history as stored, fetched by a client without Drift's codec."""
+
+    async def fetch() -> bytes:
+        client = await Client.connect(django_settings.TEMPORAL_ADDRESS, namespace=django_settings.TEMPORAL_NAMESPACE)
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        return b"".join(event.SerializeToString() for event in history.events)
+
+    return run_async(fetch())
+
+
+def hbase_raw(workflow_id: str) -> bytes:
+    """Every stored version of every cell of the run's row (the store writes one version per state)."""
+    connection = get_context_store().connection()
+    try:
+        table, row = connection.table(TABLE), workflow_id.encode()
+        return b"".join(b"".join(table.cells(row, column, versions=10_000)) for column in table.row(row))
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("backend", ["sql", "hbase"])
+def test_secrets_and_sensitive_values_never_land_in_clear(backend, api, runs, tenant, crm, httpserver, caplog,
+                                                          request, settings, celery_worker):  # noqa: F811
+    caplog.set_level(logging.DEBUG)
+    if backend == "hbase":
+        use_hbase(settings, request.getfixturevalue("hbase_thrift").port)
+    plant_secrets(api)
+    key = publish_flow(tenant, crm)
+    receiver = Receiver(httpserver, "/hook")
+
+    started = api.post("/v3/workflow/start", {
+        "params": {"workflowId": key}, "customer": {"id": "cust-9", "phone": PHONE}, "mode": "ASYNC",
+        "callbackUrl": receiver.url,
+    }, format="json")
+    assert started.status_code == 202, started.json()
+    workflow_id = started.json()["workflowId"]
+    wait_for(lambda: Run.objects.get(workflow_id=workflow_id).status == "WAITING", "the confirm screen")
+    resumed = api.put(f"/v3/workflow/resume/{workflow_id}", {"viewResponse": {"selectedOptions": {"confirm": "y"}}},
+                      format="json")
+    assert resumed.json()["workflowStatus"] == "COMPLETED", resumed.json()
+    wait_for(lambda: WebhookDelivery.objects.filter(run__workflow_id=workflow_id, event="COMPLETED",
+                                                    status="DELIVERED").exists(), "the COMPLETED webhook")
+
+    # The flow really used both: the CRM checked every credential and got the phone number.
+    assert crm.received == [{"phone": PHONE, "note": f"call {PHONE}"}] and crm.token_calls == 1
+
+    detail = api.get(f"/v3/workflow/{workflow_id}", {"includeContext": "true"})
+    context = detail.json()["_global"]
+    assert context["customer"]["phone"] == "***" and context["crm_contact"]["ok"] is True
+    assert_clean("_global via the API", detail.content, "cust-9")
+    assert_clean("the WAITING answer and the view", _dump(resumed.json()), workflow_id)
+
+    run = Run.objects.get(workflow_id=workflow_id)
+    assert_clean("the Run mirror", _dump(Run.objects.filter(pk=run.pk).values().get()), "cust-9")
+    timeline = list(NodeExecution.objects.filter(run=run).values())
+    assert_clean("the timeline", _dump(timeline), "crm_contact")
+    if backend == "sql":
+        stored = RunContext.objects.filter(workflow_id=workflow_id).values_list("context", flat=True).get()
+        assert_clean("the SQL context store", _dump(stored), "cust-9")
+    else:
+        assert_clean("the HBase context store", hbase_raw(workflow_id), "cust-9")
+    assert_clean("the raw Temporal history", raw_history(workflow_id), "DriftWorkflow")
+    deliveries = [d.payload for d in WebhookDelivery.objects.filter(run=run)]
+    assert len(deliveries) == 2 and len(receiver.calls) == 2
+    assert_clean("the webhook bodies", _dump(deliveries) + b"".join(b for b, _ in receiver.calls).decode(), workflow_id)
+    # Everything Drift, the SDK, urllib3 and Celery logged; `werkzeug` is the CRM's own access log (not ours).
+    log_text = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records if r.name != "werkzeug")
+    assert_clean("the logs", log_text, "crm/contact")
+
+    # A reader allowed to reveal sees the value, and is recorded.
+    revealer = client_for(tenant, "auditor", scopes=("runtime", "reveal"))
+    revealed = revealer.get(f"/v3/workflow/{workflow_id}", {"includeContext": "true"}).json()["_global"]
+    assert revealed["customer"]["phone"] == PHONE and revealed["crm_contact"]["seen"]["phone"] == PHONE
+    assert RevealAudit.objects.filter(workflow_id=workflow_id, actor="auditor/auditor", channel="api").count() == 1
+
+
+def test_the_codec_endpoint_decodes_history_for_revealers_only(api, runs, tenant, crm, client):
+    plant_secrets(api)
+    key = publish_flow(tenant, crm)
+    started = api.post("/v3/workflow/start", {"params": {"workflowId": key}, "customer": {"phone": PHONE}},
+                       format="json")
+    workflow_id = started.json()["workflowId"]
+    assert started.json()["view"]["inputOptions"][0]["instructions"][0]["templateVariables"]["phone"] == "***"
+
+    async def first_input() -> str:
+        client_without_codec = await Client.connect(django_settings.TEMPORAL_ADDRESS)
+        history = await client_without_codec.get_workflow_handle(workflow_id).fetch_history()
+        return json_format.MessageToJson(history.events[0].workflow_execution_started_event_attributes.input)
+
+    encrypted = run_async(first_input())
+    assert PHONE not in encrypted and "binary/encrypted" in base64.b64decode(
+        json.loads(encrypted)["payloads"][0]["metadata"]["encoding"]).decode()
+
+    url = reverse("codec-decode")
+    assert client.post(url, encrypted, content_type="application/json").status_code == 403  # anonymous
+    User.objects.create_user("operator", password="pw", is_staff=True)
+    client.login(username="operator", password="pw")
+    assert client.post(url, encrypted, content_type="application/json").status_code == 403  # staff, no permission
+    User.objects.create_superuser("root", password="pw")
+    client.login(username="root", password="pw")
+    decoded = client.post(url, encrypted, content_type="application/json", HTTP_ORIGIN="http://localhost:8233")
+    assert decoded.status_code == 200 and decoded["Access-Control-Allow-Origin"] == "http://localhost:8233"
+    payload = json_format.Parse(decoded.content, Payloads()).payloads[0]
+    assert payload.metadata["encoding"] == b"json/plain" and PHONE in payload.data.decode()
+    assert RevealAudit.objects.filter(actor="root", channel="codec").exists()
