@@ -84,3 +84,16 @@ def test_malformed_deep_and_huge_bodies(api, settings):
     assert put(api, "token", "[" * 100_000 + "]" * 100_000).status_code == 400
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     assert put(api, "token", '{"value": "' + "x" * 2000 + '"}').status_code == 413
+
+
+@pytest.mark.parametrize(("paths", "bad"), [
+    ("$.customer.phone", "$.sensitivePaths"), ([5], "$.sensitivePaths[0]"), (["customer.phone"], "$.sensitivePaths[0]"),
+    (["$.ok", "$..x"], "$.sensitivePaths[1]"), (["$"], "$.sensitivePaths[0]"), (["$.x"] * 101, "$.sensitivePaths"),
+])
+def test_sensitive_paths_are_validated(api, paths, bad):
+    body = {"id": "w", "startNode": "done", "sensitivePaths": paths,
+            "states": {"done": {"instanceName": "done", "nodeDefinition": {"id": "done", "type": "SUCCESS"}}}}
+    response = api.post("/workflowDefinition/", body, format="json")
+    assert response.status_code == 400 and bad in [d["path"] for d in response.json()["details"]]
+    body["sensitivePaths"] = ["$.customer.phone", "$.params.card.number"]
+    assert api.post("/workflowDefinition/", body, format="json").status_code == 201
