@@ -2,7 +2,9 @@
 
 from django.db import models
 
-NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
+from apps.secrets.references import NAME_PATTERN
+
+__all__ = ["NAME_PATTERN", "RevealAudit", "Secret"]
 
 
 class Secret(models.Model):

@@ -1,4 +1,5 @@
 """`{{secret:name}}` references in HTTP components, and their resolution (inside the HTTP activity only).
+No Django at import time: node types import this module.
 
 For a dry-run or any other preview: leave the references unresolved (`find_references` lists them) and
 `redact` anything that may hold resolved values with `resolved.values`.
@@ -11,10 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.secrets.models import NAME_PATTERN
-
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 REFERENCE = re.compile(r"\{\{\s*secret:([^}\s]*)\s*\}\}")
 _NAME = re.compile(NAME_PATTERN)
+
+
+class SecretUnavailable(Exception):
+    """A referenced secret is missing or cannot be decrypted; the message names it, never a value."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"secret '{name}' {problem}")
+        self.name = name
 
 
 def _strings(value: Any) -> Iterator[str]:

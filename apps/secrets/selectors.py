@@ -6,14 +6,9 @@ from django.db.models import QuerySet
 
 from apps.secrets.crypto import InvalidToken, secrets_cipher
 from apps.secrets.models import RevealAudit, Secret
+from apps.secrets.references import SecretUnavailable
 
-
-class SecretUnavailable(Exception):
-    """A referenced secret is missing or cannot be decrypted; the message names it, never a value."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"secret '{name}' {problem}")
-        self.name = name
+__all__ = ["SecretUnavailable", "reveal_audit_list", "secret_list", "secret_value"]
 
 
 def secret_value(*, tenant: str, name: str) -> str:

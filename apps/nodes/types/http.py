@@ -17,8 +17,7 @@ from apps.nodes.retry import retry_policy_fields, validate_retry
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
 from apps.secrets.redaction import redact
-from apps.secrets.references import SecretResolver, bad_reference_names, find_references
-from apps.secrets.selectors import SecretUnavailable
+from apps.secrets.references import SecretResolver, SecretUnavailable, bad_reference_names, find_references
 from drift.errors import Problem
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

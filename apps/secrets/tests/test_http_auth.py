@@ -120,3 +120,19 @@ def test_crm_rejects_missing_credentials(crm: Crm, httpserver):
 
     assert requests.post(crm.contact_url, json={"phone": PHONE}, timeout=5).status_code == 401
     assert requests.post(crm.token_url, data={"grant_type": "client_credentials"}, timeout=5).status_code == 401
+
+
+def test_rerun_starts_with_the_original_sensitive_input(api, runs, tenant, crm):
+    """The start request is sealed at rest; rerun unseals it, so the new run calls the CRM with the real value."""
+    from apps.runs.models import Run
+    from apps.runs.rerun import run_rerun
+    from apps.runs.tests.rest import wait_for
+
+    plant_secrets(api)
+    first = start(api, publish_flow(tenant, crm))
+    run = Run.objects.get(workflow_id=first["workflowId"])
+    assert PHONE not in str(run.start_request)
+    assert api.delete(f"/v3/workflow/terminate/{run.workflow_id}").status_code == 200
+    again = run_rerun(run=Run.objects.get(pk=run.pk))
+    wait_for(lambda: Run.objects.get(pk=again.pk).status == "WAITING", "the rerun's screen")
+    assert [body["phone"] for body in crm.received] == [PHONE, PHONE]
