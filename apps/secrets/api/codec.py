@@ -9,75 +9,82 @@ Every decode is recorded in the reveal audit. Browsers are let in from DRIFT_COD
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
 from google.protobuf import json_format
-from rest_framework import exceptions
+from rest_framework import permissions, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 from temporalio.api.common.v1 import Payloads
 
-from apps.clients.authentication import ApiKeyAuthentication
+from apps.clients.authentication import ApiKeyAuthentication, Principal, may_reveal
+from apps.definitions.api.parsers import BoundedJSONParser
 from apps.secrets.services import reveal_record
 from drift.codec import payload_codec
+from drift.errors import InvalidInput, Problem
 
 ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"
 
 
-def _reader(request: HttpRequest) -> tuple[str, str] | None:
-    """(actor, tenant) of a caller allowed to decode, or None."""
-    if request.headers.get("Authorization", "").startswith(ApiKeyAuthentication.keyword):
+class BrowserSessionAuthentication(SessionAuthentication):
+    """The admin session, without DRF's CSRF check: the Temporal UI calls from another origin by design. A forged
+    request gains nothing: CORS keeps the answer from any origin not listed, and decoding changes no state
+    (beyond the audit row that records it)."""
+
+    def enforce_csrf(self, request: Request) -> None:
+        return
+
+
+class MayReveal(permissions.BasePermission):
+    message = "Decoding Temporal payloads needs the reveal permission (scope `reveal` or secrets.reveal_sensitive)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method == "OPTIONS" or may_reveal(request)
+
+
+class PayloadsSerializer(serializers.Serializer):
+    payloads = serializers.ListField(child=serializers.DictField(), help_text="Payloads protobuf as JSON.")
+
+
+class CodecView(APIView):
+    authentication_classes = [ApiKeyAuthentication, BrowserSessionAuthentication]
+    permission_classes = [MayReveal]
+    parser_classes = [BoundedJSONParser]
+    direction = "decode"
+
+    @extend_schema(summary="Encode or decode Temporal payloads (codec server protocol; reveal permission)",
+                   request=PayloadsSerializer, responses=PayloadsSerializer)
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise InvalidInput("The body must be a JSON object.", [Problem("$", "must be a JSON object")])
         try:
-            principal, _ = ApiKeyAuthentication().authenticate(request) or (None, None)
-        except exceptions.APIException:
-            return None
-        if principal is not None and "reveal" in principal.scopes:
-            return f"{principal.client_id}/{principal.username}", principal.tenant
-        return None
-    user = request.user
-    if user.is_authenticated and user.is_active and user.has_perm("secrets.reveal_sensitive"):
-        return user.get_username(), "*"
-    return None
-
-
-def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    origin = request.headers.get("Origin")
-    if origin and origin.rstrip("/") in {allowed.rstrip("/") for allowed in settings.DRIFT_CODEC_CORS_ORIGINS}:
-        response["Access-Control-Allow-Origin"] = origin
-        response["Access-Control-Allow-Credentials"] = "true"
-        response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
-        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response["Vary"] = "Origin"
-    return response
-
-
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": code, "message": message, "details": []}, status=status)
-
-
-def _codec_view(direction: str):
-    @csrf_exempt  # cross-origin by design (the Temporal UI); authorised per request above, never by cookie alone
-    def view(request: HttpRequest) -> HttpResponse:
-        if request.method == "OPTIONS":
-            return _with_cors(request, HttpResponse(status=200))
-        if request.method != "POST":
-            return _with_cors(request, _error(405, "METHOD_NOT_ALLOWED", "POST a Payloads JSON document."))
-        reader = _reader(request)
-        if reader is None:
-            return _with_cors(request, _error(403, "FORBIDDEN", "Decoding needs the reveal permission."))
-        try:
-            payloads = json_format.Parse(request.body, Payloads()).payloads
+            payloads = json_format.ParseDict(request.data, Payloads()).payloads
             codec = payload_codec()
-            result = codec.decode_now(payloads) if direction == "decode" else codec.encode_now(payloads)
-        except (json_format.ParseError, ValueError, UnicodeDecodeError) as exc:
-            return _with_cors(request, _error(400, "BAD_REQUEST", f"Cannot {direction}: {exc}"))
-        if direction == "decode":
-            namespace = request.headers.get("X-Namespace") or settings.TEMPORAL_NAMESPACE
-            reveal_record(actor=reader[0], tenant=reader[1], workflow_id=f"namespace:{namespace}", channel="codec")
-        body = json_format.MessageToJson(Payloads(payloads=result))
-        return _with_cors(request, HttpResponse(body, content_type="application/json"))
+            result = codec.decode_now(payloads) if self.direction == "decode" else codec.encode_now(payloads)
+        except (json_format.ParseError, ValueError, TypeError) as exc:
+            raise InvalidInput(f"Cannot {self.direction}: {exc}", [Problem("$.payloads", str(exc)[:200])]) from None
+        if self.direction == "decode":
+            self._audit(request)
+        return Response(json_format.MessageToDict(Payloads(payloads=result)) or {"payloads": []})
 
-    return view
+    def _audit(self, request: Request) -> None:
+        user = request.user
+        actor, tenant = (f"{user.client_id}/{user.username}", user.tenant) if isinstance(user, Principal) else (
+            user.get_username(), "*")
+        namespace = request.headers.get("X-Namespace") or settings.TEMPORAL_NAMESPACE
+        reveal_record(actor=actor, tenant=tenant, workflow_id=f"namespace:{namespace}", channel="codec")
 
-
-encode = _codec_view("encode")
-decode = _codec_view("decode")
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = request.headers.get("Origin")
+        if origin and origin.rstrip("/") in {allowed.rstrip("/") for allowed in settings.DRIFT_CODEC_CORS_ORIGINS}:
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Credentials"] = "true"
+            response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response["Vary"] = "Origin"
+        return response

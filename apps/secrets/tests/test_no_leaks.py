@@ -139,7 +139,15 @@ def test_the_codec_endpoint_decodes_history_for_revealers_only(api, runs, tenant
         json.loads(encrypted)["payloads"][0]["metadata"]["encoding"]).decode()
 
     url = reverse("codec-decode")
-    assert client.post(url, encrypted, content_type="application/json").status_code == 403  # anonymous
+    assert client.post(url, encrypted, content_type="application/json").status_code == 401  # anonymous
+    preflight = client.options(url, HTTP_ORIGIN="http://localhost:8233", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    assert preflight.status_code == 200 and preflight["Access-Control-Allow-Credentials"] == "true"
+    assert "Access-Control-Allow-Origin" not in client.options(url, HTTP_ORIGIN="https://evil.example")
+    without_reveal = client_for(tenant, "plain", scopes=("runtime", "definitions"))
+    assert without_reveal.post(url, encrypted, content_type="application/json").status_code == 403
+    with_reveal = client_for(tenant, "cli", scopes=("reveal",))
+    answer = with_reveal.post(url, encrypted, content_type="application/json").content
+    assert PHONE in json_format.Parse(answer, Payloads()).payloads[0].data.decode()
     User.objects.create_user("operator", password="pw", is_staff=True)
     client.login(username="operator", password="pw")
     assert client.post(url, encrypted, content_type="application/json").status_code == 403  # staff, no permission
@@ -150,3 +158,11 @@ def test_the_codec_endpoint_decodes_history_for_revealers_only(api, runs, tenant
     payload = json_format.Parse(decoded.content, Payloads()).payloads[0]
     assert payload.metadata["encoding"] == b"json/plain" and PHONE in payload.data.decode()
     assert RevealAudit.objects.filter(actor="root", channel="codec").exists()
+    assert RevealAudit.objects.filter(actor="cli/cli", tenant=tenant, channel="codec").exists()
+
+    encoded = client.post(reverse("codec-encode"), decoded.content, content_type="application/json")
+    assert PHONE not in encoded.content.decode()
+    assert client.post(url, encoded.content, content_type="application/json").content == decoded.content
+    for bad in ('{"payloads": 5}', '{"payloads": [{"data": "not base64!"}]}', "[1]", '{"payloads": [{"x": 1}]}'):
+        response = client.post(url, bad, content_type="application/json")
+        assert response.status_code == 400, (bad, response.content)
