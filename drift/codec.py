@@ -21,7 +21,7 @@ import temporalio.converter
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -82,5 +82,7 @@ def payload_codec() -> EncryptionCodec:
 
 
 def data_converter() -> DataConverter:
-    """The converter every Drift Temporal client uses (worker, API, replay, rerun, tests)."""
-    return dataclasses.replace(temporalio.converter.default(), payload_codec=payload_codec())
+    """The converter every Drift Temporal client uses (worker, API, replay, rerun, tests). Failure messages and
+    stack traces travel as encoded attributes too (they quote node errors), so the codec covers them."""
+    return dataclasses.replace(temporalio.converter.default(), payload_codec=payload_codec(),
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

@@ -166,3 +166,23 @@ def test_the_codec_endpoint_decodes_history_for_revealers_only(api, runs, tenant
     for bad in ('{"payloads": 5}', '{"payloads": [{"data": "not base64!"}]}', "[1]", '{"payloads": [{"x": 1}]}'):
         response = client.post(url, bad, content_type="application/json")
         assert response.status_code == 400, (bad, response.content)
+
+
+def test_a_node_error_quoting_a_sensitive_value_is_masked_everywhere(api, runs, tenant, caplog):
+    from conftest import publish_definitions
+    from worker.tests.builders import script_node, state, workflow
+
+    caplog.set_level(logging.DEBUG)
+    failing = script_node("fail_loud", "return int(_global.customer.phone)")  # ValueError quoting the value
+    publish_definitions(tenant, [failing], [workflow("loud", "fail_loud", [state("fail_loud")],
+                                                     sensitivePaths=["$.customer.phone"])])
+    answer = api.post("/v3/workflow/start", {"params": {"workflowId": "loud"}, "customer": {"phone": PHONE}},
+                      format="json").json()
+    assert answer["workflowStatus"] == "FAILED" and "invalid literal" in answer["errorMessage"], answer
+    run = Run.objects.get(workflow_id=answer["workflowId"])
+    everything = _dump([answer, Run.objects.filter(pk=run.pk).values().get(),
+                        list(NodeExecution.objects.filter(run=run).values())])
+    everything += "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert_clean("a failed node's error", everything, "fail_loud")
+    history = raw_history(run.workflow_id)  # failure messages travel encoded (encrypted) as well
+    assert b"DriftWorkflow" in history and b"invalid literal" not in history
