@@ -34,7 +34,14 @@ AUTH_TYPES = {
     "OAUTH2_CLIENT_CREDENTIALS": {"tokenUrl": False, "clientId": False, "clientSecret": True},
 }
 OPTIONAL = {"OAUTH2_CLIENT_CREDENTIALS": ("scope", "audience")}
-_fetch_lock = threading.Lock()
+_locks_guard = threading.Lock()
+_fetch_locks: dict[str, threading.Lock] = {}
+
+
+def _fetch_lock(key: str) -> threading.Lock:
+    """One lock per token: concurrent nodes of this process wait for one fetch instead of each fetching."""
+    with _locks_guard:
+        return _fetch_locks.setdefault(key, threading.Lock())
 
 
 # --- validate -------------------------------------------------------------------------------
@@ -102,7 +109,7 @@ def oauth2_token(auth: dict, secrets: SecretResolver, *, fresh: bool = False) ->
 
     client_id, client_secret = secrets.resolve(auth["clientId"]), secrets.resolve(auth["clientSecret"])
     key = _cache_key(auth, secrets, client_id, client_secret)
-    with _fetch_lock:  # one fetch per process at a time; other processes share the cached result
+    with _fetch_lock(key):  # other processes share the cached result
         cached = None if fresh else cache.get(key)
         if cached is None:
             token, lifetime = _fetch_token(auth, client_id, client_secret)

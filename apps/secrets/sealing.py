@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from apps.secrets.crypto import secrets_cipher
+from apps.secrets.crypto import InvalidToken, secrets_cipher
 from apps.secrets.redaction import MASK, contains
 
 SEALED = "$sealed"
@@ -51,8 +51,15 @@ def _walk(document: Any, leaf: Any) -> Any:
     return document
 
 
+def _open(token: str) -> Any:
+    try:
+        return json.loads(secrets_cipher().decrypt(token.encode()))
+    except InvalidToken:  # not ours (a client sent this shape) or a dropped key: shown as stored
+        return {SEALED: token}
+
+
 def unseal(document: Any) -> Any:
-    return _walk(document, lambda token: json.loads(secrets_cipher().decrypt(token.encode())))
+    return _walk(document, _open)
 
 
 def mask_sealed(document: Any) -> Any:
