@@ -9,7 +9,7 @@ from apps.definitions.tests.conftest import client_for
 from apps.secrets.models import Secret
 from apps.secrets.selectors import SecretUnavailable, secret_value
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.mysql]
 
 ENDPOINTS = [("get", "/secrets/"), ("put", "/secrets/token"), ("delete", "/secrets/token")]
 

@@ -20,6 +20,7 @@ OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
 
 @pytest.mark.django_db
+@pytest.mark.mysql
 def test_rotation_reencrypts_every_secret_while_old_keys_keep_decrypting(settings):
     settings.DRIFT_SECRET_KEYS = [OLD]
     for index in range(7):
