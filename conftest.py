@@ -14,6 +14,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from apps.clients.services import api_key_create
+from drift.codec import data_converter
 from drift.temporal import run_async
 from worker.types import UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
 
@@ -46,8 +47,9 @@ def publish_definitions(tenant: str, nodes: list[dict[str, Any]], workflows: lis
 
 @pytest.fixture(scope="session")
 def temporal() -> Client:
-    """A connected client (workers refuse the API's lazy one)."""
-    return run_async(Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE))
+    """A connected client (workers refuse the API's lazy one), with Drift's payload encryption."""
+    return run_async(Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE,
+                                    data_converter=data_converter()))
 
 
 @pytest.fixture(scope="session")

@@ -55,10 +55,11 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
     from temporalio.client import Client
 
+    from drift.codec import data_converter
     from worker.replay import fetch_closed_histories, replay_histories
 
     async def replay_all():
-        client = await Client.connect(os.environ["TEMPORAL_ADDRESS"])
+        client = await Client.connect(os.environ["TEMPORAL_ADDRESS"], data_converter=data_converter())
         return await replay_histories(await fetch_closed_histories(client))
 
     report = asyncio.run(replay_all())

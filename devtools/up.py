@@ -188,7 +188,9 @@ class Stack:
             "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
         ]
         if o.temporal_ui_port:
-            args += ["--ui-ip", "127.0.0.1", "--ui-port", str(o.temporal_ui_port)]
+            args += ["--ui-ip", "127.0.0.1", "--ui-port", str(o.temporal_ui_port),
+                     # The UI decodes Drift's encrypted payloads through the API (docs/secrets.md).
+                     "--ui-codec-endpoint", f"http://localhost:{o.port}/codec"]
         else:
             args += ["--headless"]
         return args

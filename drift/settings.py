@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.runs",
     "apps.tasks",
     "apps.trials",
+    "apps.secrets",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,18 @@ DRIFT_GRAPH_MAX_STATES = env_int("DRIFT_GRAPH_MAX_STATES", 300)
 DRIFT_GRAPH_MAX_DOT_BYTES = env_int("DRIFT_GRAPH_MAX_DOT_BYTES", 256 * 1024)
 DRIFT_GRAPH_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_GRAPH_TIMEOUT_SECONDS", "5"))
 DRIFT_GRAPH_MAX_CONCURRENT = env_int("DRIFT_GRAPH_MAX_CONCURRENT", 2)
+
+# --- Secrets and sensitive data (spec §12; apps/secrets, drift/codec.py). Comma-separated Fernet keys
+# (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`): the first
+# encrypts, all decrypt, so rotation = put the new key first, run `rotate_secret_keys`, drop the old key.
+# Unset: a key derived from DJANGO_SECRET_KEY (local runs only; set both in production).
+DRIFT_SECRET_KEYS = env_list("DRIFT_SECRET_KEYS")
+DRIFT_PAYLOAD_KEYS = env_list("DRIFT_PAYLOAD_KEYS")
+DRIFT_PAYLOAD_ENCRYPTION = env_bool("DRIFT_PAYLOAD_ENCRYPTION", True)  # off: payloads written in clear (decode works)
+# Browser origins allowed to call the codec endpoint /codec/ (the Temporal UI's), with the admin session.
+DRIFT_CODEC_CORS_ORIGINS = env_list("DRIFT_CODEC_CORS_ORIGINS", TEMPORAL_UI_URL)
+# OAuth2 client-credentials tokens are cached (Redis) until this many seconds before they expire.
+DRIFT_OAUTH_EXPIRY_MARGIN_SECONDS = env_int("DRIFT_OAUTH_EXPIRY_MARGIN_SECONDS", 30)
 
 # --- Extension points (dotted paths)
 DRIFT_TOKEN_PROVIDER = os.environ.get("DRIFT_TOKEN_PROVIDER", "apps.nodes.extensions.NoTokenProvider")

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from temporalio.client import Client
 
+from drift.codec import data_converter
+
 T = TypeVar("T")
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -41,6 +43,7 @@ async def temporal_client() -> Client:
     global _client
     if _client is None:
         _client = await Client.connect(
-            settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, lazy=True
+            settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, lazy=True,
+            data_converter=data_converter(),
         )
     return _client

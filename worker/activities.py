@@ -21,6 +21,7 @@ from apps.nodes.scope import ScriptScope
 from apps.nodes.types import http
 from apps.runs.context_store import UnstorableContext
 from apps.runs.services import UnpersistableState, run_begin, run_record_state
+from apps.secrets.redaction import redact, redacting, sensitive_values
 from drift.errors import DriftError
 from drift.json_safety import json_problem, printable
 from worker.types import (
@@ -62,22 +63,26 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     node_type = request.node.get("type", "")
-    try:
-        scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant),
-                            tenant=request.tenant)
-        if request.mock is not None:  # a test run's HTTP node: the mock is the response (worker/test_mode.py)
-            outcome = http.call(request.node, scope, mock=request.mock)
-        else:
-            outcome = run_node(request.node, request.instance, scope)
-        _check_storable(outcome)
-        _check_sizes(request.context, outcome)
-    except NodeError as error:
-        # printable, and without the cause (which holds the original text): Temporal cannot encode a lone
-        # surrogate, and a script may raise with one in its message.
-        raise ApplicationError(printable(str(error)), type="NodeError", non_retryable=not error.retryable) from None
-    finally:
-        if not request.test:  # test runs are not production: not counted
-            _node_latency(node_type, time.perf_counter() - started)
+    sensitive = sensitive_values(request.context, request.sensitive_paths)
+    # Log lines of this node (ours, urllib3's, the SDK's) carry neither its sensitive values nor its secrets.
+    with redacting(sensitive):
+        try:
+            scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant),
+                                tenant=request.tenant)
+            if request.mock is not None:  # a test run's HTTP node: the mock is the response (worker/test_mode.py)
+                outcome = http.call(request.node, scope, mock=request.mock)
+            else:
+                outcome = run_node(request.node, request.instance, scope)
+            _check_storable(outcome)
+            _check_sizes(request.context, outcome)
+        except NodeError as error:
+            # Masked, printable, and without the cause (which holds the original text): a masked message must not
+            # travel as a cause, and Temporal cannot encode a lone surrogate (a script may raise with one).
+            message = printable(redact(error.message, sensitive))
+            raise ApplicationError(message, type="NodeError", non_retryable=not error.retryable) from None
+        finally:
+            if not request.test:  # test runs are not production: not counted
+                _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
     return outcome
 

@@ -21,6 +21,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from drift.codec import data_converter
 from worker.activities import ACTIVITIES
 from worker.workflows import DriftWorkflow
 
@@ -105,7 +106,8 @@ async def connect(metrics_port: int) -> Client:
         telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}"))
         runtime = Runtime(telemetry=telemetry)
     return await Client.connect(
-        settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, **({"runtime": runtime} if runtime else {})
+        settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, data_converter=data_converter(),
+        **({"runtime": runtime} if runtime else {}),
     )
 
 

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from drift.codec import data_converter
 from worker.main import sandboxed_workflow_runner
 from worker.types import WORKFLOW_NAME
 from worker.workflows import DriftWorkflow
@@ -67,7 +68,8 @@ async def replay_histories(
     histories: Iterable[WorkflowHistory], workflow_class: type = DriftWorkflow
 ) -> ReplayReport:
     """Replay every history against `workflow_class`; each failure is kept, none is raised."""
-    replayer = Replayer(workflows=[workflow_class], workflow_runner=sandboxed_workflow_runner())
+    replayer = Replayer(workflows=[workflow_class], workflow_runner=sandboxed_workflow_runner(),
+                        data_converter=data_converter())
     report = ReplayReport()
     async with replayer.workflow_replay_iterator(_aiter(histories)) as results:
         async for result in results:

@@ -83,6 +83,7 @@ class NodeRequest:
     context: dict[str, Any]
     mock: dict[str, Any] | None = None  # test runs: the HTTP response to use instead of calling out
     test: bool = False  # a test run's node: not counted in metrics
+    sensitive_paths: list[str] = field(default_factory=list)  # the definition's `sensitivePaths`
 
 
 @dataclass
@@ -99,3 +100,4 @@ class PersistRequest:
     notify: bool = False
     tenant: str = ""
     task: dict[str, Any] | None = None  # the human task of a WAITING screen with an assignment (spec §11)
+    sensitive_paths: list[str] = field(default_factory=list)  # sealed in the context store, masked elsewhere

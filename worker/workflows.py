@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
+    from apps.secrets.redaction import redact, sensitive_values
     from drift.json_safety import printable, scrubbed
     from worker import human_tasks
     from worker.test_mode import MUST_BE_MOCKED, TestHarness, TestStopped
@@ -258,8 +259,8 @@ class DriftWorkflow:
         mock = self._test_mock(name, node) if self.harness is not None else None
         if mock is not None and "status" not in mock:
             return self._mocked(name, node, mock)
-        request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context, mock=mock,
-                              test=self.harness is not None)
+        request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context,
+                              sensitive_paths=self._sensitive_paths(), mock=mock, test=self.harness is not None)
         if node["type"] in REMOTE_NODE_TYPES:
             timeout = float(node.get("timeoutSeconds") or 30) + 5
             call = workflow.execute_activity(
@@ -495,7 +496,7 @@ class DriftWorkflow:
         request = PersistRequest(
             workflow_id=workflow.info().workflow_id, seq=seq, status=self.status, current_node=self.current_node,
             context=self.context, response=self._response(), timeline=self.timeline, notify=notify,
-            tenant=self.inp.tenant, task=self.task,
+            tenant=self.inp.tenant, task=self.task, sensitive_paths=self._sensitive_paths(),
         )
         self.timeline = []
         if self.task is not None and self.task["state"] != "OPEN":
@@ -560,14 +561,22 @@ class DriftWorkflow:
         return {name: getattr(self, name) for name in names}
 
     # ----------------------------------------------------------------- responses
+    def _sensitive_paths(self) -> list[str]:
+        return list(self.definition.get("sensitivePaths") or [])
+
+    def _masked(self, value: Any) -> Any:
+        """`value` with the run's sensitive values masked: answers, the mirror and webhooks never carry them."""
+        paths = self._sensitive_paths()
+        return redact(value, sensitive_values(self.context, paths)) if paths else value
+
     def _response(self) -> dict[str, Any]:
         return {
             "workflowId": workflow.info().workflow_id,
             "incidentId": self.inp.incident_id or None,
             "workflowStatus": self.status,
             "disposition": self.disposition,
-            "errorMessage": self.error,
-            "view": self.view,
+            "errorMessage": self._masked(self.error),
+            "view": self._masked(self.view),
             "currentNode": self.current_node,
             "workflowDefinitionId": self.key,
             "workflowVersion": self.version,
@@ -629,7 +638,7 @@ class DriftWorkflow:
         try:
             outcome = await self._node_activity(name, state, context)
         except NodeFailed as failure:
-            return {**reply, "status": "FAILURE", "response": {"error": failure.message}}
+            return {**reply, "status": "FAILURE", "response": {"error": self._masked(failure.message)}}
         except Terminated:
             return {**reply, "status": "FAILURE", "response": {"error": "the run was terminated meanwhile"}}
         except RunAborted:
@@ -639,8 +648,8 @@ class DriftWorkflow:
         try:
             await self._persist(stable=False, notify=False)
         except RunAborted:
-            return {**reply, "status": "FAILURE", "response": {"error": self.error}}
-        return {**reply, "status": "SUCCESS", "response": response}
+            return {**reply, "status": "FAILURE", "response": {"error": self._masked(self.error)}}
+        return {**reply, "status": "SUCCESS", "response": self._masked(response)}
 
     @execute_disconnected.validator
     def _validate_disconnected(self, request: dict[str, Any]) -> None:

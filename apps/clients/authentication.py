@@ -98,6 +98,20 @@ def session_permission(view, method: str) -> str | None:
     return permissions_by_method.get("GET" if method in SAFE_METHODS else method)
 
 
+def may_reveal(request: Request) -> bool:
+    """Whether the caller may read sensitive run data in clear: a key with the `reveal` scope, or a user
+    holding the `secrets.reveal_sensitive` permission."""
+    user = request.user
+    if isinstance(user, Principal):
+        return "reveal" in user.scopes
+    return bool(user and user.is_authenticated and user.is_active and user.has_perm("secrets.reveal_sensitive"))
+
+
+def actor_of(request: Request) -> str:
+    principal = principal_of(request)
+    return f"{principal.client_id}/{principal.username}"
+
+
 class HasScope(permissions.BasePermission):
     """Allow API keys carrying `scope`, and active staff sessions bound to the tenant with the action's permission."""
 

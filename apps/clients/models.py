@@ -7,6 +7,7 @@ from django.db import models
 class Scope(models.TextChoices):
     RUNTIME = "runtime", "Runtime API"
     DEFINITIONS = "definitions", "Definition API"
+    REVEAL = "reveal", "Sensitive run data in clear (audited)"
 
 
 class ApiClient(models.Model):

@@ -73,7 +73,21 @@ def validate_workflow(body: object, lookup: NodeLookup, workflow_lookup: Workflo
     problems += validate_tests(body.get("tests"), {name: (node or {}).get("type") for name, node in nodes.items()})
     if workflow_lookup is not None:
         problems += _child_parameter_warnings(states, nodes, workflow_lookup)
-    return problems
+    return problems + _check_sensitive_paths(body.get("sensitivePaths"))
+
+
+_SENSITIVE_PATH = re.compile(r"^\$(\.[^.\s]+)+$")
+MAX_SENSITIVE_PATHS = 100
+
+
+def _check_sensitive_paths(paths: object) -> list[Problem]:
+    """`sensitivePaths`: `$.`-paths into `_global` whose values are masked and sealed (spec §12)."""
+    if paths is None:
+        return []
+    if not isinstance(paths, list) or len(paths) > MAX_SENSITIVE_PATHS:
+        return [Problem("$.sensitivePaths", f"must be a list of at most {MAX_SENSITIVE_PATHS} $.paths")]
+    return [Problem(f"$.sensitivePaths[{index}]", "must be a $.path such as $.customer.phone")
+            for index, path in enumerate(paths) if not isinstance(path, str) or not _SENSITIVE_PATH.match(path)]
 
 
 def _child_parameter_warnings(states: dict, nodes: dict[str, dict | None],

@@ -9,7 +9,7 @@ from apps.definitions.diff import json_diff
 from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
 from apps.definitions.models import AuditEntry, Definition, DefinitionVersion, EnumEntry, Kind, Route
 from apps.definitions.routing import ab_provider
-from apps.definitions.versions import ACTIVE, LATEST, SNAPSHOT, VersionSpec, parse_version
+from apps.definitions.versions import ACTIVE, LATEST, SNAPSHOT, VersionSpec, is_version_number, parse_version
 from drift.errors import InvalidInput, NotFound, Problem
 
 
@@ -154,6 +154,15 @@ def _inline_state(tenant: str, name: str, state: dict, pin: bool) -> None:
 def workflow_get(*, tenant: str, key: str, version: VersionSpec = LATEST, enrich: bool = False) -> dict:
     body = definition_get(tenant=tenant, kind=Kind.WORKFLOW, key=key, version=version)
     return workflow_inline_nodes(tenant=tenant, body=body, pin=False, strict=False) if enrich else body
+
+
+def workflow_sensitive_paths(*, tenant: str, key: str | None, version: VersionSpec | None) -> list[str]:
+    """The `sensitivePaths` of a workflow version ([] when it cannot be found: nothing to seal)."""
+    if not key:
+        return []
+    spec = int(version) if is_version_number(version) else (version or ACTIVE)
+    body = definition_find(tenant=tenant, kind=Kind.WORKFLOW, key=key, version=spec)
+    return list((body or {}).get("sensitivePaths") or [])
 
 
 def workflow_resolve_for_run(*, tenant: str, workflow_key: str | None = None, version: VersionSpec | None = None,

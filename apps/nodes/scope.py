@@ -15,7 +15,7 @@ class ScriptScope:
     context: dict[str, Any] = field(default_factory=dict)
     enum_store: dict[str, Any] = field(default_factory=dict)
     node_parameters: dict[str, Any] | None = None
-    tenant: str = ""  # whose script runs: the sandbox pool shares its children fairly between tenants
+    tenant: str = ""  # whose script runs (fair share of the sandbox pool) and whose secrets an HTTP node may use
 
     def parameters(self) -> dict[str, Any]:
         if self.node_parameters is not None:

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -21,6 +22,8 @@ from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, WebhookAttempt,
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.selectors import run_steps
+from apps.secrets.sealing import mask_sealed
+from apps.secrets.services import sealed_for_reader
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
 from drift.errors import DriftError
 
@@ -135,12 +138,12 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if stored is None:
             return "— (no context stored)"
         return format_html("{}<p class=\"help\">seq {} · node {} · status {} · updated {}</p>",
-                           json_block(stored.context), stored.seq, stored.current_node or "—", stored.status or "—",
-                           stored.updated_at)
+                           json_block(mask_sealed(stored.context)), stored.seq, stored.current_node or "—",
+                           stored.status or "—", stored.updated_at)
 
     @admin.display(description="start request")
     def pretty_start_request(self, obj: Run) -> str:
-        return json_block(obj.start_request)
+        return json_block(mask_sealed(obj.start_request))
 
     # terminate / rerun
 
@@ -151,6 +154,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [
             path("<int:pk>/terminate/", wrap(self.terminate_view), name="runs_run_terminate"),
             path("<int:pk>/rerun/", wrap(self.rerun_view), name="runs_run_rerun"),
+            path("<int:pk>/reveal/", wrap(self.reveal_view), name="runs_run_reveal"),
             *super().get_urls(),
         ]
 
@@ -193,6 +197,21 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         new_run = self._rerun(request, run)
         return HttpResponseRedirect(reverse("admin:runs_run_change", args=[(new_run or run).pk]))
 
+    def reveal_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The run's sensitive values in clear (POST only, `secrets.reveal_sensitive`, recorded in the audit)."""
+        if request.method != "POST" or not request.user.has_perm("secrets.reveal_sensitive"):
+            raise PermissionDenied
+        run = get_object_or_404(Run, pk=pk)
+        stored = get_context_store().load(run.workflow_id)
+        document = {"_global": stored.context if stored else {}, "startRequest": run.start_request}
+        revealed = sealed_for_reader(document, reveal=True, actor=request.user.get_username(), tenant=run.tenant,
+                                     workflow_id=run.workflow_id, channel="admin")
+        return TemplateResponse(request, "admin/runs/run_reveal.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "original": run,
+            "title": f"Sensitive values of {run.workflow_id}", "revealed": json_block(revealed),
+            "change_url": reverse("admin:runs_run_change", args=[run.pk]),
+        })
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"may_operate": self._may_operate(request)}
         run = Run.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
@@ -200,7 +219,9 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             extra.update(run_is_final=run.status in FINAL_STATUSES,
                          terminate_url=reverse("admin:runs_run_terminate", args=[run.pk]),
                          rerun_url=reverse("admin:runs_run_rerun", args=[run.pk]),
-                         temporal_url=temporal_ui_url(run.workflow_id))
+                         temporal_url=temporal_ui_url(run.workflow_id),
+                         reveal_url=reverse("admin:runs_run_reveal", args=[run.pk]),
+                         may_reveal=request.user.has_perm("secrets.reveal_sensitive"))
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     @admin.action(description="Terminate the selected runs")

@@ -10,6 +10,7 @@ from django.conf import settings
 from apps.runs.models import Run
 from apps.runs.runtime import temporal_call
 from apps.runs.services import run_register
+from apps.secrets.sealing import unseal
 from drift.errors import InvalidInput, Problem
 from worker.types import WORKFLOW_NAME, RunInput
 
@@ -18,7 +19,8 @@ _INPUT_FIELDS = {f.name for f in dataclasses.fields(RunInput)} - {"carry"}
 
 def rerun_input(run: Run) -> RunInput:
     """The RunInput `run` started with (kept in `run.start_request`), ready for a new run."""
-    stored = {key: value for key, value in (run.start_request or {}).items() if key in _INPUT_FIELDS}
+    start_request = unseal(run.start_request or {})  # sensitive values are sealed at rest
+    stored = {key: value for key, value in start_request.items() if key in _INPUT_FIELDS}
     if not stored.get("tenant"):
         raise InvalidInput(f"Run '{run.workflow_id}' kept no start request; it cannot be rerun.",
                            [Problem("$.start_request", "is empty")])

@@ -6,6 +6,7 @@ from typing import Any
 
 from apps.runs.context_store import get_context_store
 from apps.runs.models import Run
+from apps.secrets.services import sealed_for_reader
 from drift.errors import NotFound
 
 # The WorkflowResponse fields a client sees (the workflow's own dict carries internal ones like `seq`).
@@ -57,8 +58,9 @@ def run_response(run: Run) -> dict[str, Any]:
     }
 
 
-def run_detail(run: Run, *, include_context: bool = False) -> dict[str, Any]:
-    """GET /v3/workflow/{id}: the mirror's WorkflowResponse plus mode, lineage and timestamps."""
+def run_detail(run: Run, *, include_context: bool = False, reveal: bool = False, actor: str = "") -> dict[str, Any]:
+    """GET /v3/workflow/{id}: the mirror's WorkflowResponse plus mode, lineage and timestamps. Sensitive values
+    in `_global` are `***` unless `reveal` (audited under `actor`)."""
     detail = run_response(run) | {
         "mode": run.mode,
         "issueId": run.issue_id or None,
@@ -69,5 +71,7 @@ def run_detail(run: Run, *, include_context: bool = False) -> dict[str, Any]:
     }
     if include_context:
         stored = get_context_store().load(run.workflow_id)
-        detail["_global"] = stored.context if stored is not None else {}
+        context = stored.context if stored is not None else {}
+        detail["_global"] = sealed_for_reader(context, reveal=reveal, actor=actor, tenant=run.tenant,
+                                              workflow_id=run.workflow_id, channel="api")
     return detail

@@ -10,10 +10,12 @@ from django.db import transaction
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from apps.definitions.selectors import workflow_resolve_for_run
+from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
 from apps.runs.webhooks import webhook_notify
+from apps.secrets.redaction import redact, sensitive_values
+from apps.secrets.sealing import seal
 from drift.errors import Conflict, DriftError, NotFound
 from drift.json_safety import json_problem, scrubbed
 from worker.types import PersistRequest, RunInput
@@ -48,10 +50,17 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         "callback_url": inp.callback_url,
         "parent_workflow_id": inp.parent_workflow_id,
         # Scrubbed: a start that bypassed the API with NaN still gets its (failed) row; run_begin refuses it.
-        "start_request": scrubbed({key: value for key, value in inp.__dict__.items() if key != "carry"}),
+        "start_request": scrubbed(_sealed_start_request(inp)),
     }
     run, _ = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
     return run
+
+
+def _sealed_start_request(inp: RunInput) -> dict[str, Any]:
+    """The RunInput kept for rerun, its sensitive values sealed (the start body has the context's layout)."""
+    stored = {key: value for key, value in inp.__dict__.items() if key != "carry"}
+    paths = workflow_sensitive_paths(tenant=inp.tenant, key=inp.workflow_key, version=inp.version)
+    return seal(stored, sensitive_values(inp.start or {}, paths)) if paths else stored
 
 
 def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
@@ -93,10 +102,12 @@ def run_record_state(request: PersistRequest) -> None:
     """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
     from apps.tasks.services import task_record  # tasks depend on runs: imported when used
 
-    response = request.response
-    problem = json_problem({"context": request.context, "response": response, "timeline": request.timeline})
+    problem = json_problem({"context": request.context, "response": request.response, "timeline": request.timeline})
     if problem is not None:
         raise UnpersistableState(f"the run state cannot be stored: {problem.path} {problem.problem}")
+    sensitive = sensitive_values(request.context, request.sensitive_paths)
+    response, context = redact(request.response, sensitive), seal(request.context, sensitive)
+    timeline = redact(request.timeline, sensitive)
     with transaction.atomic():
         fields = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key")
         run = Run.objects.only(*fields).filter(
@@ -105,7 +116,7 @@ def run_record_state(request: PersistRequest) -> None:
         if run is None:  # not this tenant's run (run_begin refused it): write nothing anywhere
             return
         get_context_store().save(
-            request.workflow_id, context=request.context, current_node=request.current_node,
+            request.workflow_id, context=context, current_node=request.current_node,
             status=request.status, seq=request.seq,
         )
         Run.objects.filter(pk=run.pk, state_seq__lt=request.seq).update(
@@ -119,7 +130,7 @@ def run_record_state(request: PersistRequest) -> None:
             # The first end counts: post-completion nodes persist again afterwards.
             finished_at=Coalesce("finished_at", Now()) if request.status in FINAL_STATUSES else None,
         )
-        _timeline_append(run, request.timeline)
+        _timeline_append(run, timeline)
         task_record(run=run, task=request.task, status=request.status)
         if request.notify:
             # In the same transaction and keyed by seq: every reported state gets exactly one delivery, even

@@ -11,10 +11,13 @@ import requests
 from apps.nodes import checks
 from apps.nodes.base import NodeError, NodeType
 from apps.nodes.extensions import token_provider
+from apps.nodes.http_auth import auth_headers, credential_names, validate_auth
 from apps.nodes.http_guard import BlockedAddress, Deadline, guarded_session
 from apps.nodes.retry import retry_policy_fields, validate_retry
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
+from apps.secrets.redaction import redact
+from apps.secrets.references import SecretResolver, SecretUnavailable, bad_reference_names, find_references
 from drift.errors import Problem
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -33,6 +36,8 @@ def validate(node: dict, path: str) -> list[Problem]:
     if not problems:
         for key in COMPONENTS:
             problems += validate_value_component(components.get(key), f"{at}.{key}", required=key == "url")
+            problems += [Problem(f"{at}.{key}", f"invalid secret name {name!r} in {{{{secret:...}}}}")
+                         for name in bad_reference_names(components.get(key))]
         problems += checks.one_of(components, "method", at, METHODS)
         problems += checks.string(components, "contentType", at)
     problems += checks.obj(node, "transformerComponents", path)
@@ -42,7 +47,7 @@ def validate(node: dict, path: str) -> list[Problem]:
                                              f"{path}.transformerComponents.transformer", required=False)
     problems += checks.number(node, "timeoutSeconds", path, positive=True)
     problems += validate_retry(node.get("retry"), f"{path}.retry")
-    return problems
+    return problems + validate_auth(node.get("auth"), f"{path}.auth")
 
 
 # --- execute --------------------------------------------------------------------------------
@@ -55,12 +60,41 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
 def call(node: dict, scope: ScriptScope, *, mock: dict | None = None, trace: dict | None = None) -> dict:
     """Build, send (or answer from `mock`, a `{"status", "body"}` outcome) and transform.
 
+    `{{secret:name}}` references and `auth` are resolved here and nowhere else; whatever leaves (output, error
+    message, `trace`) has the resolved values masked, and a missing secret fails the node naming it. A mocked
+    call resolves no secret: the request it reports keeps the references as written.
     `trace`, when given, receives the request made and the response seen (dry runs and test runs report them).
     """
-    request = build_request(node, scope)
+    secrets = SecretResolver(scope.tenant)
+    try:
+        return redact(_call(node, scope, secrets if mock is None else None, mock, trace), secrets.secrets)
+    except SecretUnavailable as exc:
+        raise NodeError(str(exc), retryable=False) from None
+    except NodeError as exc:
+        message = redact(exc.message, secrets.secrets)
+        if message == exc.message:
+            raise
+        raise NodeError(message, retryable=exc.retryable) from None
+    finally:
+        if trace is not None:
+            trace.update(redact(dict(trace), secrets.secrets))
+
+
+def _call(node: dict, scope: ScriptScope, secrets: SecretResolver | None, mock: dict | None,
+          trace: dict | None) -> dict:
+    request = build_request(node, scope, secrets)
+    auth = node.get("auth")
+    if secrets is not None:
+        request["headers"].update(auth_headers(auth, secrets))
     if trace is not None:
         trace["request"] = request
-    response = mocked_response(request, mock) if mock is not None else send(request, _timeout(node))
+    if mock is not None:
+        response = mocked_response(request, mock)
+    else:
+        response = send(request, _timeout(node))
+        if response.status_code == 401 and auth and auth["type"] == "OAUTH2_CLIENT_CREDENTIALS":
+            request["headers"].update(auth_headers(auth, secrets, fresh=True))  # expired or revoked: once more
+            response = send(request, _timeout(node))
     if trace is not None:
         trace["response"] = {"status": response.status_code, "headers": dict(response.headers),
                              "body": parse_body(response), "mocked": mock is not None}
@@ -69,23 +103,27 @@ def call(node: dict, scope: ScriptScope, *, mock: dict | None = None, trace: dic
     transformer = (node.get("transformerComponents") or {}).get("transformer")
     if transformer is None:
         return {"output": parsed}
-    names = {"_response": parsed, "_status_code": response.status_code,
-             "_headers": {k.lower(): v for k, v in response.headers.items()}}
+    names = {"_response": redact(parsed, secrets.secrets) if secrets is not None else parsed,
+             "_status_code": response.status_code, "_headers": {k.lower(): v for k, v in response.headers.items()}}
     return {"output": resolve_value(transformer, scope, field="transformer", extra=names)}
 
 
-def build_request(node: dict, scope: ScriptScope) -> dict[str, Any]:
+def build_request(node: dict, scope: ScriptScope, secrets: SecretResolver | None = None) -> dict[str, Any]:
+    """The request the node would send. Without `secrets`, `{{secret:name}}` references stay as written
+    (what a preview such as a dry-run shows); `auth` headers are added by the caller."""
+    resolve = secrets.resolve if secrets is not None else (lambda value: value)
     components = node.get("httpComponents") or {}
-    url = resolve_value(components.get("url"), scope, field="httpComponents.url")
+    url = resolve(resolve_value(components.get("url"), scope, field="httpComponents.url"))
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
         raise NodeError(f"httpComponents.url: {url!r} is not an http(s) URL")
     content_type = components.get("contentType") or DEFAULT_CONTENT_TYPE
-    headers = _string_map(resolve_value(components.get("headers"), scope, field="httpComponents.headers"), "headers")
+    headers = _string_map(resolve(resolve_value(components.get("headers"), scope, field="httpComponents.headers")),
+                          "headers")
     headers.setdefault("Content-Type", content_type)
     headers.update(token_provider().headers(node, scope) or {})
-    params = _string_map(resolve_value(components.get("queryParams"), scope, field="httpComponents.queryParams"),
-                         "queryParams")
-    body = resolve_value(components.get("body"), scope, field="httpComponents.body")
+    params = _string_map(resolve(resolve_value(components.get("queryParams"), scope,
+                                               field="httpComponents.queryParams")), "queryParams")
+    body = resolve(resolve_value(components.get("body"), scope, field="httpComponents.body"))
     return {"method": (components.get("method") or "GET").upper(), "url": url, "headers": headers,
             "params": params, "data": _encode_body(body, content_type)}
 
@@ -168,6 +206,9 @@ def _raise_for_status(response: requests.Response, node: dict) -> None:
     if status < 400:
         return
     message = f"HTTP {response.request.method} {response.url} returned {status}: {response.text[:500]}"
+    used = credential_names(node.get("auth")) + find_references(node.get("httpComponents"))
+    if status in (401, 403) and used:
+        message += f" (credentials from secret {', '.join(repr(name) for name in used)})"
     if status >= 500:
         raise NodeError(message, retryable=True)
     raise NodeError(message, retryable=bool(retry_policy_fields(node)["retryOn4xx"]))

@@ -11,7 +11,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.clients.authentication import CLIENT_HEADERS, TENANT_HEADERS, HasRuntimeScope, Principal, header, principal_of
+from apps.clients.authentication import (
+    CLIENT_HEADERS,
+    TENANT_HEADERS,
+    HasRuntimeScope,
+    Principal,
+    actor_of,
+    header,
+    may_reveal,
+    principal_of,
+)
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
 from apps.runs import runtime, selectors
 from apps.runs.api import serializers as s
@@ -102,7 +111,8 @@ class RunDetailView(RuntimeView):
     def get(self, request: Request, workflow_id: str) -> Response:
         include_context = _query_bool(request, "includeContext")
         run = selectors.run_get(tenant=self.principal.tenant, workflow_id=workflow_id)
-        return Response(selectors.run_detail(run, include_context=include_context))
+        return Response(selectors.run_detail(run, include_context=include_context, reveal=may_reveal(request),
+                                             actor=actor_of(request)))
 
 
 class DisconnectedNodeView(RuntimeView):
