@@ -8,7 +8,7 @@ from apps.secrets.crypto import InvalidToken, secrets_cipher
 from apps.secrets.models import RevealAudit, Secret
 from apps.secrets.references import SecretUnavailable
 
-__all__ = ["SecretUnavailable", "reveal_audit_list", "secret_list", "secret_value"]
+__all__ = ["SecretUnavailable", "reveal_audit_list", "secret_list", "secret_value", "secret_values"]
 
 
 def secret_value(*, tenant: str, name: str) -> str:
@@ -19,6 +19,18 @@ def secret_value(*, tenant: str, name: str) -> str:
         return secrets_cipher().decrypt(bytes(ciphertext)).decode()
     except InvalidToken:
         raise SecretUnavailable(name, "cannot be decrypted with the configured DRIFT_SECRET_KEYS") from None
+
+
+def secret_values(*, tenant: str) -> list[str]:
+    """Every readable secret value of the tenant: what an operator-facing report must mask wherever it shows up."""
+    cipher = secrets_cipher()
+    values = []
+    for ciphertext in Secret.objects.filter(tenant=tenant).values_list("ciphertext", flat=True):
+        try:
+            values.append(cipher.decrypt(bytes(ciphertext)).decode())
+        except InvalidToken:
+            continue  # cannot be resolved either, so it cannot leak
+    return values
 
 
 def secret_list(*, tenant: str) -> QuerySet[Secret]:

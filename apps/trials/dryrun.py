@@ -32,7 +32,8 @@ def node_dry_run(*, tenant: str, key: str, version: VersionSpec, context: dict[s
                  parameters: dict[str, Any] | None = None, mock: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report of one execution: `{ok, node, version, type, outcome | error, request?, response?}`."""
     node = definition_get(tenant=tenant, kind=Kind.NODE, key=key, version=version)
-    scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=tenant), node_parameters=parameters)
+    scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=tenant), node_parameters=parameters,
+                        tenant=tenant)
     if mock is not None and node.get("type") != http.NODE_TYPE.name:
         raise InvalidInput("Only an HTTP node takes a mock.", [Problem("$.mock", f"a {node.get('type')} node makes "
                                                                                  "no call to mock")])

@@ -192,3 +192,22 @@ def test_auth_and_scope(path):
 
     assert APIClient().post(path, {}, format="json").status_code == 401
     assert client_for("acme", ["runtime"]).post(path, {}, format="json").status_code == 403
+
+
+def test_http_secrets_are_used_but_never_shown(api, tenant, httpserver, settings):
+    """Spec §9/§12: the call carries the secret; the report (request, response, output) never shows it."""
+    from apps.secrets.services import secret_put
+
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    secret_put(tenant=tenant, name="oms_token", value="s3cr3t-dry-run-token", actor="test")
+    httpserver.expect_request("/orders", method="POST", headers={"Authorization": "Bearer s3cr3t-dry-run-token"}) \
+        .respond_with_json({"state": "SHIPPED", "echo": "s3cr3t-dry-run-token"})
+    node = http_node(value(f"return '{httpserver.url_for('/orders')}'"),
+                     transformerComponents={"transformer": value("return _response")})
+    node["httpComponents"]["headers"] = value({"Authorization": "Bearer {{secret:oms_token}}"}, "STATIC", "JSON")
+    publish_definitions(tenant, [node], [])
+    report = dry_run(api, "call", {"parameters": {"id": 9}}).json()
+    assert report["ok"] is True, report
+    assert report["outcome"]["output"]["state"] == "SHIPPED"
+    assert "s3cr3t-dry-run-token" not in json.dumps(report)
+    httpserver.check_assertions()
