@@ -154,10 +154,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE = {
     "redeliver-stale-webhooks": {"task": "apps.runs.tasks.redeliver_stale_webhooks", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "apps.runs.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON logging of settings.LOGGING in Celery too
 
 # --- API
+# Operating runs (spec §10): how long an Idempotency-Key of a start is remembered.
+DRIFT_IDEMPOTENCY_TTL_HOURS = env_int("DRIFT_IDEMPOTENCY_TTL_HOURS", 24)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DRIFT_MAX_BODY_BYTES", 1024 * 1024)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

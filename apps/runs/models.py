@@ -136,3 +136,21 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} attempt {self.number}"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` of a start (spec §10): the unique constraint makes the first start win across
+    API processes; later starts with the key answer that run's state (or 409 for another body)."""
+
+    tenant = models.CharField(max_length=64)
+    client_id = models.CharField(max_length=64)
+    key = models.CharField(max_length=200)
+    body_hash = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON start body.")
+    workflow_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "client_id", "key"], name="uniq_idempotency_key")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.client_id}/{self.key}"

@@ -100,3 +100,11 @@ def redeliver_stale_webhooks() -> int:
     if stale:
         logger.warning("re-enqueued %d stale webhook deliveries", len(stale))
     return len(stale)
+
+
+@shared_task(name="apps.runs.tasks.purge_idempotency_keys", time_limit=300)
+def purge_idempotency_keys() -> int:
+    """Periodic (Celery beat): forget Idempotency-Keys older than the TTL (bounded batch per run)."""
+    from apps.runs.idempotency import idempotency_purge_expired
+
+    return idempotency_purge_expired()

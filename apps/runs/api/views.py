@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from apps.clients.authentication import CLIENT_HEADERS, TENANT_HEADERS, HasRuntimeScope, Principal, header, principal_of
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
 from apps.definitions.api.parsers import BoundedJSONParser
-from apps.runs import runtime, selectors
+from apps.runs import idempotency, runtime, selectors
 from apps.runs.api import serializers as s
 from drift.errors import InvalidInput, Problem
 
@@ -69,11 +69,21 @@ class RuntimeView(APIView):
         return principal_of(self.request)
 
 
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    idempotency.HEADER, str, OpenApiParameter.HEADER, pattern=r"^[\x21-\x7e]{1,200}$",
+    description="Same key (tenant, client) within 24 h: the first run's current state; another body: 409.",
+)
+
+
 class StartView(RuntimeView):
-    @extend_schema(summary="Start a run (3.1)", request=s.StartSerializer, parameters=HEADERS,
+    @extend_schema(summary="Start a run (3.1)", request=s.StartSerializer, parameters=[*HEADERS, IDEMPOTENCY_HEADER],
                    responses={200: s.WorkflowResponseSerializer, 202: ACCEPTED, **ERRORS})
     def post(self, request: Request) -> Response:
+        key = idempotency.idempotency_key_parse(request.META)
         data = _validated(s.StartSerializer, request.data)
+        if key is not None:
+            return _reply(idempotency.run_start_idempotent(principal=self.principal, data=data, key=key,
+                                                           raw_body=request.data))
         return _reply(runtime.run_start(principal=self.principal, data=data))
 
 
