@@ -20,6 +20,8 @@ from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, WebhookAttempt, WebhookDelivery
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
+from apps.runs.search import search_filter_parse, search_terms_split
+from apps.runs.selectors import runs_matching
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
 from drift.errors import DriftError
 
@@ -57,6 +59,8 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "client_id", "created_at")
     list_filter = ("status", "definition_key", "tenant", "client_id", "mode")
     search_fields = ("workflow_id", "incident_id", "customer_id")
+    search_help_text = ("Ids, or search keys as key=value: status, workflowDefinitionId, customerId, incidentId, "
+                        "param.<name>, createdFrom, createdTo.")
     date_hierarchy = "created_at"
     list_select_related = False
     inlines = [NodeExecutionInline]
@@ -80,6 +84,18 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": (CSS,)}
 
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        """The search box takes the API's search keys as `key=value` words (`customerId=c-1 param.orderId=7
+        status=FAILED`), indexed like the API's; other words search ids as before."""
+        keys, words = search_terms_split(search_term)
+        if keys:
+            try:
+                queryset = queryset & runs_matching(search_filter_parse(keys, base="search"), tenant=None)
+            except DriftError as exc:
+                messages.error(request, exc.message)
+                return queryset.none(), False
+        return super().get_search_results(request, queryset, " ".join(words))
 
     def _may_operate(self, request: HttpRequest) -> bool:
         return request.user.has_perm("runs.change_run")

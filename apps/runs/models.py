@@ -53,10 +53,33 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["definition_key", "status"])]
+        # Search (spec §10) pages by descending id within one tenant; each index below ends in the key, and the
+        # primary key rides along in both engines' secondary indexes, so the page is read in index order.
+        indexes = [
+            models.Index(fields=["tenant", "status"]), models.Index(fields=["definition_key", "status"]),
+            models.Index(fields=["tenant", "customer_id"], name="run_search_customer"),
+            models.Index(fields=["tenant", "incident_id"], name="run_search_incident"),
+            models.Index(fields=["tenant", "definition_key"], name="run_search_definition"),
+            models.Index(fields=["tenant", "created_at"], name="run_search_created"),
+        ]
 
     def __str__(self) -> str:
         return self.workflow_id
+
+
+class RunParam(models.Model):
+    """One scalar `params` field of a run's start, extracted so searches by `param.<name>=` use an index."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="param_index")
+    tenant = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
+    value = models.CharField(max_length=200, help_text="Strings as they are; numbers and booleans as JSON.")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "name", "value", "run"], name="run_param_search")]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
 
 
 class NodeExecution(models.Model):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from apps.runs.context_store import get_context_store
-from apps.runs.models import Run
+from apps.runs.models import Run, RunParam
+from apps.runs.search import RunFilter, cursor_encode
 from drift.errors import NotFound
 
 # The WorkflowResponse fields a client sees (the workflow's own dict carries internal ones like `seq`).
@@ -54,6 +57,7 @@ def run_detail(run: Run, *, include_context: bool = False) -> dict[str, Any]:
         "mode": run.mode,
         "issueId": run.issue_id or None,
         "parentWorkflowId": run.parent_workflow_id or None,
+        "customerId": run.customer_id or None,
         "createdAt": run.created_at,
         "updatedAt": run.updated_at,
         "finishedAt": run.finished_at,
@@ -62,3 +66,25 @@ def run_detail(run: Run, *, include_context: bool = False) -> dict[str, Any]:
         stored = get_context_store().load(run.workflow_id)
         detail["_global"] = stored.context if stored is not None else {}
     return detail
+
+
+def runs_matching(run_filter: RunFilter, *, tenant: str | None) -> QuerySet[Run]:
+    """Runs matching a search, newest first (by id: every search index yields that order without a sort).
+    `tenant=None` is the admin's all-tenant search."""
+    runs = Run.objects.all() if tenant is None else Run.objects.filter(tenant=tenant)
+    runs = runs.filter(**run_filter.fields)
+    for name, value in run_filter.params.items():
+        scope = {"tenant": tenant} if tenant is not None else {}
+        runs = runs.filter(pk__in=RunParam.objects.filter(**scope, name=name, value=value).values("run_id"))
+    return runs.order_by("-id")
+
+
+def run_search(*, tenant: str, run_filter: RunFilter, after: int | None, limit: int) -> dict[str, Any]:
+    """GET /v3/workflow: one page of the tenant's matching runs and the cursor of the next page."""
+    runs = runs_matching(run_filter, tenant=tenant)
+    if after is not None:
+        runs = runs.filter(pk__lt=after)
+    page = list(runs[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {"items": [run_detail(run) for run in page], "nextCursor": cursor_encode(page[-1].pk) if more else None}

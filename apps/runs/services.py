@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
+from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunParam, RunStatus
+from apps.runs.search import param_index_values
 from apps.runs.webhooks import webhook_notify
 from drift.errors import Conflict, NotFound
 from worker.types import PersistRequest, RunInput
@@ -34,8 +35,18 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         "parent_workflow_id": inp.parent_workflow_id,
         "start_request": {key: value for key, value in inp.__dict__.items() if key != "carry"},
     }
-    run, _ = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
+    with transaction.atomic():  # the row and its search index commit together
+        run, created = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
+        if created:
+            run_params_index(run, start.get("params"))
     return run
+
+
+def run_params_index(run: Run, params: Any) -> None:
+    """RunParam rows for the run's scalar `params` (searches by `param.<name>=` use them)."""
+    RunParam.objects.bulk_create(
+        [RunParam(run=run, tenant=run.tenant, name=name, value=value) for name, value in param_index_values(params)]
+    )
 
 
 def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:

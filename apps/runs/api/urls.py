@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from apps.runs.api import views
+from apps.runs.api import operations, views
 
 urlpatterns = [
+    path("workflow", operations.SearchView.as_view(), name="runtime-search"),
     path("workflow/start", views.StartView.as_view(), name="runtime-start"),
     path("workflow/resume/<str:workflow_id>", views.ResumeView.as_view(), name="runtime-resume"),
     path("workflow/terminate/<str:workflow_id>", views.TerminateView.as_view(), name="runtime-terminate"),

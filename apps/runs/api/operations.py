@@ -1,0 +1,37 @@
+"""Run operations API (spec §10): search, redrive, bulk jobs. Thin views over apps.runs services/selectors."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.runs import search, selectors
+from apps.runs.api import operation_serializers as ops
+from apps.runs.api.views import ERRORS, HEADERS, RuntimeView
+from apps.runs.models import RunStatus
+
+SEARCH_PARAMETERS = [
+    OpenApiParameter("status", str, enum=RunStatus.values),
+    OpenApiParameter("workflowDefinitionId", str, description="The workflow definition id."),
+    OpenApiParameter("customerId", str),
+    OpenApiParameter("incidentId", str),
+    OpenApiParameter("createdFrom", str, description="ISO-8601 date-time, inclusive."),
+    OpenApiParameter("createdTo", str, description="ISO-8601 date-time, exclusive."),
+    OpenApiParameter("param.<name>", str, description="A start `params` field equals this value (any name; "
+                                                      "numbers and booleans as JSON text)."),
+    OpenApiParameter("cursor", str, description="`nextCursor` of the previous page."),
+    OpenApiParameter("limit", int, description=f"Page size, 1-{search.MAX_LIMIT} (default {search.DEFAULT_LIMIT})."),
+]
+
+
+class SearchView(RuntimeView):
+    @extend_schema(summary="Search the tenant's runs (§10), newest first, cursor-paginated",
+                   parameters=[*HEADERS, *SEARCH_PARAMETERS], responses={200: ops.SearchPageSerializer, **ERRORS})
+    def get(self, request: Request) -> Response:
+        query = request.query_params
+        run_filter = search.search_filter_parse({name: query.get(name) for name in query})
+        page = selectors.run_search(tenant=self.principal.tenant, run_filter=run_filter,
+                                    after=search.cursor_decode(query.get("cursor")),
+                                    limit=search.page_limit(query.get("limit")))
+        return Response(page)
