@@ -43,6 +43,10 @@ class RunInput:
     parent_workflow_id: str = ""
     depth: int = 0
     carry: dict[str, Any] | None = None
+    # Redrive (spec §10): begin at this node with this context instead of the start node and a fresh one.
+    start_node: str = ""
+    initial_context: dict[str, Any] | None = None
+    redrive_of: str = ""
 
 
 @dataclass

@@ -140,6 +140,12 @@ class DriftWorkflow:
             "config": start.get("config") or {},
         }
         self.node_name = self.definition.get("startNode")
+        if self.inp.start_node:  # a redrive: the old run's context, from the chosen node
+            self.context = dict(self.inp.initial_context or {})
+            self.node_name = self.inp.start_node
+            if self.node_name not in self.definition["states"]:
+                await self._finish("FAILED", f"redrive start node '{self.node_name}' is not in version {self.version}")
+                return False
         return True
 
     async def _walk(self) -> None:
