@@ -11,19 +11,21 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from apps.definitions.admin import workflow_graph_html
 from apps.definitions.models import Definition, Kind
 from apps.definitions.selectors import definition_find
+from apps.runs.api.operation_serializers import RedriveSerializer
 from apps.runs.context_store import get_context_store
 from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, WebhookAttempt, WebhookDelivery
+from apps.runs.redrive import REDRIVABLE, failed_node, run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.search import search_filter_parse, search_terms_split
 from apps.runs.selectors import runs_matching
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
-from drift.errors import DriftError
+from drift.errors import DriftError, InvalidInput, Problem
 
 CSS = "definitions/json_editor.css"
 
@@ -33,6 +35,33 @@ CSS = "definitions/json_editor.css"
 def temporal_ui_url(workflow_id: str) -> str:
     base = settings.TEMPORAL_UI_URL.rstrip("/")
     return f"{base}/namespaces/{quote(settings.TEMPORAL_NAMESPACE, safe='')}/workflows/{quote(workflow_id, safe='')}"
+
+
+def _run_link(workflow_id: str) -> str:
+    run = Run.objects.filter(workflow_id=workflow_id).only("pk").first()
+    if run is None:
+        return workflow_id
+    return format_html('<a href="{}">{}</a>', reverse("admin:runs_run_change", args=[run.pk]), workflow_id)
+
+
+def redrive_form_body(form) -> dict:
+    """The admin redrive form as the API's redrive body, validated by the same serializer."""
+    import json
+
+    body: dict = {}
+    for field, name in (("from_node", "fromNode"), ("version", "version")):
+        if form.get(field, "").strip():
+            body[name] = form[field].strip()
+    if form.get("context_patch", "").strip():
+        try:
+            body["contextPatch"] = json.loads(form["context_patch"])
+        except ValueError as exc:
+            raise InvalidInput(f"Context patch is not JSON: {exc}", [Problem("contextPatch", "is not JSON")]) from exc
+    serializer = RedriveSerializer(data=body)
+    if not serializer.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in serializer.errors.items())
+        raise InvalidInput(f"Redrive refused: {problems}", [])
+    return serializer.validated_data
 
 
 def run_path(run: Run) -> list[str]:
@@ -64,12 +93,12 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = False
     inlines = [NodeExecutionInline]
-    actions = ["terminate_runs", "rerun_runs"]
+    actions = ["terminate_runs", "rerun_runs", "redrive_runs"]
     change_form_template = "admin/runs/run_change_form.html"
     fieldsets = [
         (None, {"fields": [("workflow_id", "temporal_link"), ("status", "current_node"), "error_message",
                            ("tenant", "client_id", "username"), ("incident_id", "issue_id", "customer_id"),
-                           ("definition", "mode"), "parent", "callback_url",
+                           ("definition", "mode"), "parent", "redrive_link", "callback_url",
                            ("created_at", "updated_at", "finished_at")]}),
         ("Graph (path taken)", {"fields": ["graph"]}),
         ("View", {"fields": ["disposition", "pretty_view"]}),
@@ -78,8 +107,8 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = ("workflow_id", "temporal_link", "status", "current_node", "error_message", "tenant",
                        "client_id", "username", "incident_id", "issue_id", "customer_id", "definition", "mode",
-                       "parent", "callback_url", "created_at", "updated_at", "finished_at", "graph", "disposition",
-                       "pretty_view", "pretty_context", "pretty_start_request")
+                       "parent", "redrive_link", "callback_url", "created_at", "updated_at", "finished_at", "graph",
+                       "disposition", "pretty_view", "pretty_context", "pretty_start_request")
 
     class Media:
         css = {"all": (CSS,)}
@@ -115,6 +144,17 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return label
         url = reverse("admin:definitions_workflowdefinition_version", args=[head.pk, obj.definition_version])
         return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="redrive of")
+    def redrive_link(self, obj: Run) -> str:
+        links = [_run_link(workflow_id) for workflow_id in [obj.redrive_of] if workflow_id]
+        redrives = Run.objects.filter(redrive_of=obj.workflow_id).order_by("id").values_list("workflow_id", flat=True)
+        text = format_html("{} (began at node <code>{}</code>)", links[0], (obj.start_request or {}).get(
+            "start_node") or "?") if links else "—"
+        if redrives:
+            text = format_html("{} · redriven by {}", text, format_html_join(", ", "{}", (
+                (_run_link(workflow_id),) for workflow_id in redrives)))
+        return text
 
     @admin.display(description="parent run")
     def parent(self, obj: Run) -> str:
@@ -166,6 +206,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [
             path("<int:pk>/terminate/", wrap(self.terminate_view), name="runs_run_terminate"),
             path("<int:pk>/rerun/", wrap(self.rerun_view), name="runs_run_rerun"),
+            path("<int:pk>/redrive/", wrap(self.redrive_view), name="runs_run_redrive"),
             *super().get_urls(),
         ]
 
@@ -193,6 +234,17 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                               new_run.workflow_id))
         return new_run
 
+    def _redrive(self, request: HttpRequest, run: Run, **options) -> Run | None:
+        try:
+            new_run = run_redrive(run=run, actor=f"admin:{request.user.get_username()}", **options)
+        except DriftError as exc:
+            messages.error(request, f"{run.workflow_id}: {exc.message}")
+            return None
+        url = reverse("admin:runs_run_change", args=[new_run.pk])
+        messages.success(request, format_html('{} redriven as <a href="{}">{}</a>.', run.workflow_id, url,
+                                              new_run.workflow_id))
+        return new_run
+
     def _post_only(self, request: HttpRequest, pk: int) -> Run:
         if request.method != "POST" or not self._may_operate(request):
             raise PermissionDenied
@@ -208,6 +260,18 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         new_run = self._rerun(request, run)
         return HttpResponseRedirect(reverse("admin:runs_run_change", args=[(new_run or run).pk]))
 
+    def redrive_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The change form's redrive form: optional node, version ("SAME", "ACTIVE", a number), JSON patch."""
+        run = self._post_only(request, pk)
+        try:
+            body = redrive_form_body(request.POST)
+        except DriftError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:runs_run_change", args=[run.pk]))
+        new_run = self._redrive(request, run, from_node=body.get("fromNode"), version=body.get("version"),
+                                context_patch=body.get("contextPatch"))
+        return HttpResponseRedirect(reverse("admin:runs_run_change", args=[(new_run or run).pk]))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"may_operate": self._may_operate(request)}
         run = Run.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
@@ -215,6 +279,8 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             extra.update(run_is_final=run.status in FINAL_STATUSES,
                          terminate_url=reverse("admin:runs_run_terminate", args=[run.pk]),
                          rerun_url=reverse("admin:runs_run_rerun", args=[run.pk]),
+                         redrive_url=reverse("admin:runs_run_redrive", args=[run.pk]),
+                         may_redrive=run.status in REDRIVABLE, default_from_node=failed_node(run),
                          temporal_url=temporal_ui_url(run.workflow_id))
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
@@ -232,11 +298,18 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for run in queryset:
             self._rerun(request, run)
 
+    @admin.action(description="Redrive the selected runs (from the failed node, same version)")
+    def redrive_runs(self, request, queryset) -> None:
+        if not self._may_operate(request):
+            raise PermissionDenied
+        for run in queryset:
+            self._redrive(request, run)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not self._may_operate(request):
-            actions.pop("terminate_runs", None)
-            actions.pop("rerun_runs", None)
+            for name in ("terminate_runs", "rerun_runs", "redrive_runs"):
+                actions.pop(name, None)
         return actions
 
 

@@ -45,6 +45,8 @@ class Run(models.Model):
     view = models.JSONField(null=True, blank=True)
     callback_url = models.URLField(max_length=500, blank=True)
     parent_workflow_id = models.CharField(max_length=200, blank=True, db_index=True)
+    redrive_of = models.CharField(max_length=200, blank=True, db_index=True,
+                                  help_text="The FAILED/TERMINATED run this one redrives.")
     start_request = models.JSONField(default=dict, blank=True, help_text="The start body, kept for rerun.")
     state_seq = models.PositiveIntegerField(default=0, help_text="Workflow state sequence of the last update.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

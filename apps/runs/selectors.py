@@ -51,17 +51,21 @@ def run_response(run: Run) -> dict[str, Any]:
     }
 
 
-def run_detail(run: Run, *, include_context: bool = False) -> dict[str, Any]:
+def run_detail(run: Run, *, include_context: bool = False, include_redrives: bool = False) -> dict[str, Any]:
     """GET /v3/workflow/{id}: the mirror's WorkflowResponse plus mode, lineage and timestamps."""
     detail = run_response(run) | {
         "mode": run.mode,
         "issueId": run.issue_id or None,
         "parentWorkflowId": run.parent_workflow_id or None,
         "customerId": run.customer_id or None,
+        "redriveOf": run.redrive_of or None,
         "createdAt": run.created_at,
         "updatedAt": run.updated_at,
         "finishedAt": run.finished_at,
     }
+    if include_redrives:
+        detail["redrivenBy"] = list(Run.objects.filter(redrive_of=run.workflow_id, tenant=run.tenant)
+                                    .order_by("id").values_list("workflow_id", flat=True))
     if include_context:
         stored = get_context_store().load(run.workflow_id)
         detail["_global"] = stored.context if stored is not None else {}

@@ -33,6 +33,7 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         "mode": inp.mode,
         "callback_url": inp.callback_url,
         "parent_workflow_id": inp.parent_workflow_id,
+        "redrive_of": inp.redrive_of,
         "start_request": {key: value for key, value in inp.__dict__.items() if key != "carry"},
     }
     with transaction.atomic():  # the row and its search index commit together

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.runs import search, selectors
 from apps.runs.api import operation_serializers as ops
-from apps.runs.api.views import ERRORS, HEADERS, RuntimeView
+from apps.runs.api.serializers import RunDetailSerializer
+from apps.runs.api.views import ERRORS, HEADERS, RuntimeView, _validated
 from apps.runs.models import RunStatus
+from apps.runs.redrive import run_redrive
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("status", str, enum=RunStatus.values),
@@ -35,3 +38,15 @@ class SearchView(RuntimeView):
                                     after=search.cursor_decode(query.get("cursor")),
                                     limit=search.page_limit(query.get("limit")))
         return Response(page)
+
+
+class RedriveView(RuntimeView):
+    @extend_schema(summary="Redrive a FAILED or TERMINATED run as a new run (§10)", request=ops.RedriveSerializer,
+                   parameters=HEADERS, responses={202: RunDetailSerializer, **ERRORS})
+    def post(self, request: Request, workflow_id: str) -> Response:
+        body = _validated(ops.RedriveSerializer, request.data)
+        run = selectors.run_get(tenant=self.principal.tenant, workflow_id=workflow_id)
+        new_run = run_redrive(run=run, actor=f"api:{self.principal.client_id}/{self.principal.username}",
+                              from_node=body.get("fromNode"), context_patch=body.get("contextPatch"),
+                              version=body.get("version"))
+        return Response(selectors.run_detail(new_run), status=status.HTTP_202_ACCEPTED)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("workflow/terminate/<str:workflow_id>", views.TerminateView.as_view(), name="runtime-terminate"),
     path("workflow/<str:workflow_id>/disconnected-node/execute", views.DisconnectedNodeView.as_view(),
          name="runtime-disconnected"),
+    path("workflow/<str:workflow_id>/redrive", operations.RedriveView.as_view(), name="runtime-redrive"),
     path("workflow/<str:workflow_id>/event/<str:event_name>", views.EventView.as_view(), name="runtime-event"),
     path("workflow/<str:workflow_id>", views.RunDetailView.as_view(), name="runtime-detail"),
 ]

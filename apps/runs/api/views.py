@@ -111,7 +111,7 @@ class RunDetailView(RuntimeView):
     def get(self, request: Request, workflow_id: str) -> Response:
         include_context = _query_bool(request, "includeContext")
         run = selectors.run_get(tenant=self.principal.tenant, workflow_id=workflow_id)
-        return Response(selectors.run_detail(run, include_context=include_context))
+        return Response(selectors.run_detail(run, include_context=include_context, include_redrives=True))
 
 
 class DisconnectedNodeView(RuntimeView):
