@@ -179,3 +179,65 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant}/{self.client_id}/{self.key}"
+
+
+class BulkOp(models.TextChoices):
+    TERMINATE = "terminate"
+    RERUN = "rerun"
+    REDRIVE = "redrive"
+
+
+class BulkJobState(models.TextChoices):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+
+
+class BulkJob(models.Model):
+    """A bulk terminate / rerun / redrive (spec §10), worked by a Celery task item by item.
+
+    Whoever holds the lease (`lease_until` in the future) works the job; a worker that died lets it lapse, and
+    the periodic sweep hands the job to another worker, which carries on with the items still PENDING."""
+
+    job_id = models.CharField(max_length=32, unique=True)
+    tenant = models.CharField(max_length=64, db_index=True)
+    op = models.CharField(max_length=12, choices=BulkOp.choices)
+    selection = models.JSONField(help_text='{"filter": {search keys}} or {"ids": [...]}, as requested.')
+    options = models.JSONField(default=dict, blank=True, help_text="Terminate reason or redrive options.")
+    state = models.CharField(max_length=10, choices=BulkJobState.choices, default=BulkJobState.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.job_id}"
+
+
+class BulkItemState(models.TextChoices):
+    PENDING = "PENDING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+class BulkItem(models.Model):
+    """One run of a bulk job; handled once: PENDING until its operation is done (or failed for good)."""
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    workflow_id = models.CharField(max_length=200)
+    state = models.CharField(max_length=8, choices=BulkItemState.choices, default=BulkItemState.PENDING)
+    result_workflow_id = models.CharField(max_length=200, blank=True, help_text="The run a rerun/redrive started.")
+    error = models.TextField(blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "id"]
+        constraints = [models.UniqueConstraint(fields=["job", "workflow_id"], name="uniq_bulk_item")]
+        indexes = [models.Index(fields=["job", "state"], name="bulk_item_state")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.workflow_id}"

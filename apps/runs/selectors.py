@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from apps.runs.context_store import get_context_store
-from apps.runs.models import Run, RunParam
+from apps.runs.models import BulkItemState, BulkJob, Run, RunParam
 from apps.runs.search import RunFilter, cursor_encode
 from drift.errors import NotFound
 
@@ -92,3 +92,29 @@ def run_search(*, tenant: str, run_filter: RunFilter, after: int | None, limit: 
     more = len(page) > limit
     page = page[:limit]
     return {"items": [run_detail(run) for run in page], "nextCursor": cursor_encode(page[-1].pk) if more else None}
+
+
+MAX_REPORTED_FAILURES = 1000
+
+
+def bulk_job_get(*, tenant: str, job_id: str) -> BulkJob:
+    job = BulkJob.objects.filter(job_id=job_id, tenant=tenant).first()
+    if job is None:
+        raise NotFound(f"Unknown bulk job '{job_id}'.")
+    return job
+
+
+def bulk_job_progress(job: BulkJob) -> dict[str, Any]:
+    """GET /v3/bulk/{job} and the admin: counts by item state and the failed runs (first 1,000)."""
+    counts = dict(job.items.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    failures = job.items.filter(state=BulkItemState.FAILED).order_by("id").values("workflow_id", "error")
+    handled = counts.get(BulkItemState.DONE, 0) + counts.get(BulkItemState.FAILED, 0)
+    return {
+        "jobId": job.job_id, "op": job.op, "state": job.state, "total": job.total, "handled": handled,
+        "done": counts.get(BulkItemState.DONE, 0), "failed": counts.get(BulkItemState.FAILED, 0),
+        "pending": counts.get(BulkItemState.PENDING, 0),
+        "percent": round(100 * handled / job.total, 1) if job.total else 100.0,
+        "failures": [{"workflowId": row["workflow_id"], "error": row["error"]}
+                     for row in failures[:MAX_REPORTED_FAILURES]],
+        "createdBy": job.created_by, "createdAt": job.created_at, "finishedAt": job.finished_at,
+    }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import requests
 from celery import shared_task
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
@@ -108,3 +109,32 @@ def purge_idempotency_keys() -> int:
     from apps.runs.idempotency import idempotency_purge_expired
 
     return idempotency_purge_expired()
+
+
+@shared_task(bind=True, name="apps.runs.tasks.work_bulk_job", max_retries=None, acks_late=True,
+             time_limit=settings.DRIFT_BULK_TASK_SECONDS + 120)
+def work_bulk_job(self, job_id: str) -> str:
+    """Work a bulk job for one bounded slice; enqueue the next slice while items remain."""
+    from apps.runs.bulk import Progress, bulk_job_work
+    from drift.errors import ServiceUnavailable
+
+    try:
+        progress = bulk_job_work(job_id)
+    except ServiceUnavailable as exc:
+        raise self.retry(countdown=15, exc=exc) from exc
+    if progress is Progress.MORE:
+        work_bulk_job.delay(job_id)
+    return progress.value
+
+
+@shared_task(name="apps.runs.tasks.resume_stalled_bulk_jobs", time_limit=60)
+def resume_stalled_bulk_jobs() -> int:
+    """Periodic (Celery beat): hand jobs whose worker died (lease lapsed) or whose task was lost to a worker."""
+    from apps.runs.bulk import bulk_stalled_job_ids
+
+    stalled = bulk_stalled_job_ids()
+    for job_id in stalled:
+        work_bulk_job.delay(job_id)
+    if stalled:
+        logger.warning("re-enqueued %d stalled bulk jobs", len(stalled))
+    return len(stalled)

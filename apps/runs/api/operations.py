@@ -11,6 +11,7 @@ from apps.runs import search, selectors
 from apps.runs.api import operation_serializers as ops
 from apps.runs.api.serializers import RunDetailSerializer
 from apps.runs.api.views import ERRORS, HEADERS, RuntimeView, _validated
+from apps.runs.bulk import bulk_job_create
 from apps.runs.models import RunStatus
 from apps.runs.redrive import run_redrive
 
@@ -50,3 +51,24 @@ class RedriveView(RuntimeView):
                               from_node=body.get("fromNode"), context_patch=body.get("contextPatch"),
                               version=body.get("version"))
         return Response(selectors.run_detail(new_run), status=status.HTTP_202_ACCEPTED)
+
+
+class BulkStartView(RuntimeView):
+    @extend_schema(summary="Start a bulk terminate / rerun / redrive job (§10)", request=ops.BulkSerializer,
+                   parameters=HEADERS, responses={202: ops.BulkJobCreatedSerializer, **ERRORS})
+    def post(self, request: Request, op: str) -> Response:
+        body = _validated(ops.BulkSerializer, request.data, op=op)
+        selection = {key: body[key] for key in ("filter", "ids") if key in body}
+        options = {key: value for key, value in body.items() if key not in selection}
+        job = bulk_job_create(tenant=self.principal.tenant, op=op, selection=selection, options=options,
+                              actor=f"api:{self.principal.client_id}/{self.principal.username}")
+        return Response({"jobId": job.job_id}, status=status.HTTP_202_ACCEPTED)
+
+
+class BulkJobView(RuntimeView):
+    @extend_schema(summary="Progress and per-run failures of a bulk job (§10)", parameters=HEADERS,
+                   responses={200: ops.BulkProgressSerializer, **ERRORS})
+    def get(self, request: Request, job_id: str) -> Response:
+        job = selectors.bulk_job_get(tenant=self.principal.tenant, job_id=job_id)
+        return Response(selectors.bulk_job_progress(job))
+

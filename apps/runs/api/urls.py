@@ -1,10 +1,12 @@
 """Runtime API routes under /v3/ (spec §3). `workflow/start` precedes `workflow/{id}`."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from apps.runs.api import operations, views
 
 urlpatterns = [
+    re_path(r"^bulk/(?P<op>terminate|rerun|redrive)$", operations.BulkStartView.as_view(), name="bulk-start"),
+    path("bulk/<str:job_id>", operations.BulkJobView.as_view(), name="bulk-job"),
     path("workflow", operations.SearchView.as_view(), name="runtime-search"),
     path("workflow/start", views.StartView.as_view(), name="runtime-start"),
     path("workflow/resume/<str:workflow_id>", views.ResumeView.as_view(), name="runtime-resume"),

@@ -33,10 +33,10 @@ ACCEPTED = OpenApiResponse(s.WorkflowResponseSerializer, description="Not stable
 _REQUIRED_HEADERS = (("X-Tenant-Id", TENANT_HEADERS), ("X-Client-Id", CLIENT_HEADERS))
 
 
-def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
+def _validated(serializer_class: type, data: Any, **context: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("The body must be a JSON object.", [Problem("$", "must be a JSON object")])
-    serializer = serializer_class(data=data)
+    serializer = serializer_class(data=data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

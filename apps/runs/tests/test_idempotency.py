@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from apps.runs.models import IdempotencyKey, Run
+from apps.runs.tests.processes import ROOT, child_env
 from apps.runs.tests.rest import client_for, start_order
 
 pytestmark = pytest.mark.temporal
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def _keyed(api, key: str, order_id: str = "1", **body):
@@ -89,16 +87,10 @@ def test_twenty_concurrent_identical_starts_make_one_run(api, samples, tenant):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claims_from_separate_processes_have_one_winner():
-    tenant, settings_dict = f"t-{uuid.uuid4().hex[:8]}", connection.settings_dict
-    if connection.vendor == "sqlite":
-        url = f"sqlite:///{settings_dict['NAME']}"
-    else:
-        url = (f"mysql://{settings_dict['USER']}:{settings_dict['PASSWORD']}@{settings_dict['HOST']}:"
-               f"{settings_dict['PORT']}/{settings_dict['NAME']}")
-    env = os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "drift.settings"}
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
     processes = [
         subprocess.Popen([sys.executable, "-m", "apps.runs.tests.claim_process", tenant, "c", "key", f"wf-{n}"],
-                         cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+                         cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
         for n in range(6)
     ]
     claims = [json.loads(process.communicate(timeout=120)[0]) for process in processes]
