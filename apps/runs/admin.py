@@ -17,13 +17,24 @@ from apps.definitions.admin import workflow_graph_html
 from apps.definitions.models import Definition, Kind
 from apps.definitions.selectors import definition_find
 from apps.runs.api.operation_serializers import RedriveSerializer
+from apps.runs.bulk import bulk_job_create
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, WebhookAttempt, WebhookDelivery
+from apps.runs.models import (
+    FINAL_STATUSES,
+    BulkItem,
+    BulkItemState,
+    BulkJob,
+    BulkOp,
+    NodeExecution,
+    Run,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from apps.runs.redrive import REDRIVABLE, failed_node, run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.search import search_filter_parse, search_terms_split
-from apps.runs.selectors import runs_matching
+from apps.runs.selectors import bulk_job_progress, runs_matching
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
 from drift.errors import DriftError, InvalidInput, Problem
 
@@ -93,7 +104,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = False
     inlines = [NodeExecutionInline]
-    actions = ["terminate_runs", "rerun_runs", "redrive_runs"]
+    actions = ["terminate_runs", "rerun_runs", "redrive_runs", "bulk_terminate", "bulk_rerun", "bulk_redrive"]
     change_form_template = "admin/runs/run_change_form.html"
     fieldsets = [
         (None, {"fields": [("workflow_id", "temporal_link"), ("status", "current_node"), "error_message",
@@ -305,12 +316,90 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for run in queryset:
             self._redrive(request, run)
 
+    def _bulk(self, request: HttpRequest, queryset, op: str) -> None:
+        """One background job per tenant of the selection; the jobs' pages show their progress."""
+        if not self._may_operate(request):
+            raise PermissionDenied
+        by_tenant: dict[str, list[str]] = {}
+        for tenant, workflow_id in queryset.values_list("tenant", "workflow_id")[: settings.DRIFT_BULK_MAX_RUNS]:
+            by_tenant.setdefault(tenant, []).append(workflow_id)
+        for tenant, workflow_ids in by_tenant.items():
+            job = bulk_job_create(tenant=tenant, op=op, selection={"ids": workflow_ids}, options={},
+                                  actor=f"admin:{request.user.get_username()}")
+            url = reverse("admin:runs_bulkjob_change", args=[job.pk])
+            messages.success(request, format_html('Bulk {} of {} runs of {}: <a href="{}">job {}</a>.', op,
+                                                  len(workflow_ids), tenant, url, job.job_id))
+
+    @admin.action(description="Bulk job: terminate the selected runs (background, with progress)")
+    def bulk_terminate(self, request, queryset) -> None:
+        self._bulk(request, queryset, BulkOp.TERMINATE)
+
+    @admin.action(description="Bulk job: rerun the selected runs (background, with progress)")
+    def bulk_rerun(self, request, queryset) -> None:
+        self._bulk(request, queryset, BulkOp.RERUN)
+
+    @admin.action(description="Bulk job: redrive the selected runs (background, with progress)")
+    def bulk_redrive(self, request, queryset) -> None:
+        self._bulk(request, queryset, BulkOp.REDRIVE)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not self._may_operate(request):
-            for name in ("terminate_runs", "rerun_runs", "redrive_runs"):
+            for name in ("terminate_runs", "rerun_runs", "redrive_runs", "bulk_terminate", "bulk_rerun",
+                         "bulk_redrive"):
                 actions.pop(name, None)
         return actions
+
+
+# --- bulk jobs (read-only: Celery works them)
+
+
+def progress_bar(job: BulkJob) -> str:
+    progress = bulk_job_progress(job)
+    return format_html(
+        '<progress class="drift-progress" max="{}" value="{}"></progress> '
+        '<span class="drift-progress-text">{} / {} handled · {} failed · {}</span>',
+        progress["total"] or 1, progress["handled"] if progress["total"] else 1, progress["handled"],
+        progress["total"], progress["failed"], progress["state"],
+    )
+
+
+class FailedItemInline(ReadOnlyInline):
+    model = BulkItem
+    verbose_name = "failed run"
+    verbose_name_plural = "Failed runs"
+    fields = ("workflow_id", "error", "handled_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(state=BulkItemState.FAILED)
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("job_id", "tenant", "op", "state", "progress", "created_by", "created_at", "finished_at")
+    list_filter = ("state", "op", "tenant")
+    search_fields = ("job_id", "items__workflow_id")
+    inlines = [FailedItemInline]
+    fields = ("job_id", "tenant", "op", "state", "progress", "pretty_selection", "pretty_options", "created_by",
+              "created_at", "finished_at")
+    readonly_fields = fields
+    change_form_template = "admin/runs/bulkjob_change_form.html"
+
+    class Media:
+        css = {"all": (CSS,)}
+
+    @admin.display(description="progress")
+    def progress(self, obj: BulkJob) -> str:
+        return progress_bar(obj)
+
+    @admin.display(description="selection")
+    def pretty_selection(self, obj: BulkJob) -> str:
+        return json_block(obj.selection)
+
+    @admin.display(description="options")
+    def pretty_options(self, obj: BulkJob) -> str:
+        return json_block(obj.options)
 
 
 # --- webhook deliveries (read-only)

@@ -147,3 +147,29 @@ def test_a_filter_matching_too_many_runs_is_refused(api, tenant, settings):
     response = api.post("/v3/bulk/terminate", {"filter": {}}, format="json")
     assert response.status_code == 400 and response.json()["details"][0]["path"] == "$.filter"
     assert not BulkJob.objects.filter(tenant=tenant).exists()
+
+
+def test_admin_bulk_action_and_job_page_with_progress_bar(admin_client, api, runs, tenant, celery_worker):
+    from django.urls import reverse
+
+    _charge_flow(tenant)
+    _hold_flow(tenant)
+    waiting = [start(api, params={"workflowId": "hold_flow"}).json()["workflowId"] for _ in range(2)]
+    ended = _ended_run(api, tenant)
+    selected = [run.pk for run in Run.objects.filter(workflow_id__in=[*waiting, ended])]
+    admin_client.post(reverse("admin:runs_run_changelist"), {"action": "bulk_terminate",
+                                                             "_selected_action": selected})
+    job = BulkJob.objects.get(tenant=tenant)
+    assert job.op == "terminate" and job.total == 3
+    wait_for(lambda: BulkJob.objects.get(pk=job.pk).state == "DONE", "the admin's bulk job", 60)
+    page = admin_client.get(reverse("admin:runs_bulkjob_change", args=[job.pk])).content.decode()
+    assert '<progress class="drift-progress" max="3" value="3">' in page and "3 / 3 handled" in page
+    assert {Run.objects.get(workflow_id=w).status for w in waiting} == {"TERMINATED"}
+    listing = admin_client.get(reverse("admin:runs_bulkjob_changelist")).content.decode()
+    assert job.job_id in listing and "drift-progress" in listing
+
+
+def _ended_run(api, tenant: str) -> str:
+    workflow_id = start(api, params={"workflowId": "hold_flow"}).json()["workflowId"]
+    api.delete(f"/v3/workflow/terminate/{workflow_id}")
+    return workflow_id
