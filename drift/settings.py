@@ -156,6 +156,7 @@ CELERY_BEAT_SCHEDULE = {
     "redeliver-stale-webhooks": {"task": "apps.runs.tasks.redeliver_stale_webhooks", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "apps.runs.tasks.purge_idempotency_keys", "schedule": 3600.0},
     "resume-stalled-bulk-jobs": {"task": "apps.runs.tasks.resume_stalled_bulk_jobs", "schedule": 30.0},
+    "reconcile-schedules": {"task": "apps.runs.tasks.reconcile_schedules", "schedule": 300.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON logging of settings.LOGGING in Celery too
 

@@ -241,3 +241,46 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.workflow_id}"
+
+
+SCHEDULE_PREFIX = "drift-schedule:"  # every Temporal schedule Drift owns; the reconciler deletes orphans
+
+
+class OverlapPolicy(models.TextChoices):
+    SKIP = "SKIP"
+    BUFFER_ONE = "BUFFER_ONE"
+    ALLOW_ALL = "ALLOW_ALL"
+
+
+class Schedule(models.Model):
+    """A schedule of runs (spec §10). This row is the source of truth; a Temporal Schedule carries it out and is
+    reconciled to it on every save and periodically (created when missing, updated, deleted with the row)."""
+
+    tenant = models.CharField(max_length=64)
+    schedule_id = models.CharField(max_length=100, help_text="The id in the API (unique per tenant).")
+    workflow_key = models.CharField(max_length=200, blank=True, help_text="Workflow definition id, or ...")
+    issue_id = models.CharField(max_length=200, blank=True, help_text="... an issue routed to a workflow.")
+    version = models.CharField(max_length=20, blank=True, help_text="Empty: resolved (ACTIVE) at each run.")
+    cron = models.CharField(max_length=200, blank=True)
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True)
+    start = models.JSONField(default=dict, blank=True, help_text="The start body each run gets.")
+    overlap = models.CharField(max_length=12, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP)
+    paused = models.BooleanField(default=False)
+    client_id = models.CharField(max_length=64, blank=True)
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    synced_at = models.DateTimeField(null=True, blank=True, help_text="Last time Temporal matched this row.")
+    sync_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["tenant", "schedule_id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "schedule_id"], name="uniq_schedule_id")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.schedule_id}"
+
+    @property
+    def temporal_id(self) -> str:
+        # The tenant's length keeps (tenant "a-b", id "c") and (tenant "a", id "b-c") apart.
+        return f"{SCHEDULE_PREFIX}{len(self.tenant)}:{self.tenant}:{self.schedule_id}"

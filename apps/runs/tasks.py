@@ -138,3 +138,11 @@ def resume_stalled_bulk_jobs() -> int:
     if stalled:
         logger.warning("re-enqueued %d stalled bulk jobs", len(stalled))
     return len(stalled)
+
+
+@shared_task(name="apps.runs.tasks.reconcile_schedules", time_limit=240)
+def reconcile_schedules() -> dict[str, int]:
+    """Periodic (Celery beat): Temporal's schedules made to match the Schedule rows (the truth)."""
+    from apps.runs.schedules import schedules_reconcile
+
+    return schedules_reconcile()

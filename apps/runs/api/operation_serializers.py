@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.runs.api.serializers import JSONObjectField, RunDetailSerializer, StrictSerializer
+from apps.runs.api.serializers import JSONObjectField, RunDetailSerializer, StartSerializer, StrictSerializer
+from apps.runs.models import OverlapPolicy
 
 
 @extend_schema_field({"oneOf": [{"type": "string", "enum": ["SAME", "ACTIVE"]},
@@ -97,3 +99,76 @@ class BulkProgressSerializer(serializers.Serializer):
     createdBy = serializers.CharField()  # noqa: N815
     createdAt = serializers.DateTimeField()  # noqa: N815
     finishedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+
+
+SCHEDULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+# Standard cron (5 fields, 6-7 with seconds/years) or Temporal's @-shorthands (@daily, @every 10m ...).
+CRON_PATTERN = r"^(@[a-z]+( [0-9a-z]+)?|[0-9A-Za-z*/,\-?#]+( [0-9A-Za-z*/,\-?#]+){4,6})$"
+
+
+class ScheduleStartSerializer(StartSerializer):
+    """The start body each run gets: as POST /v3/workflow/start, minus what the schedule decides itself."""
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        for name in ("workflowId", "mode"):
+            fields.pop(name)
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return attrs  # the workflow is named by the schedule (workflowId | issueId)
+
+
+class ScheduleSerializer(StrictSerializer):
+    id = serializers.RegexField(SCHEDULE_ID_PATTERN, required=False, help_text="Taken from the URL on PUT.")
+    workflowId = StringField(max_length=200, required=False)  # noqa: N815
+    issueId = StringField(max_length=200, required=False)  # noqa: N815
+    version = serializers.RegexField(r"(?a)^(\d{1,9}|LATEST|ACTIVE)$", required=False)
+    cron = serializers.RegexField(CRON_PATTERN, max_length=200, required=False)
+    intervalSeconds = serializers.IntegerField(min_value=1, max_value=366 * 86400, required=False)  # noqa: N815
+    start = ScheduleStartSerializer(required=False)
+    overlap = serializers.ChoiceField(choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP)
+    paused = serializers.BooleanField(default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("workflowId" in attrs) == ("issueId" in attrs):
+            raise serializers.ValidationError({"workflowId": ["Give either `workflowId` or `issueId`."]})
+        if ("cron" in attrs) == ("intervalSeconds" in attrs):
+            raise serializers.ValidationError({"cron": ["Give either `cron` or `intervalSeconds`."]})
+        return attrs
+
+    @staticmethod
+    def model_fields(data: dict[str, Any]) -> dict[str, Any]:
+        return {"workflow_key": data.get("workflowId", ""), "issue_id": data.get("issueId", ""),
+                "version": data.get("version", ""), "cron": data.get("cron", ""),
+                "interval_seconds": data.get("intervalSeconds"), "start": data.get("start") or {},
+                "overlap": data["overlap"], "paused": data["paused"]}
+
+
+class ScheduleViewSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    workflowId = serializers.CharField(allow_null=True)  # noqa: N815
+    issueId = serializers.CharField(allow_null=True)  # noqa: N815
+    version = serializers.CharField(allow_null=True)
+    cron = serializers.CharField(allow_null=True)
+    intervalSeconds = serializers.IntegerField(allow_null=True)  # noqa: N815
+    start = serializers.JSONField()
+    overlap = serializers.ChoiceField(choices=OverlapPolicy.choices)
+    paused = serializers.BooleanField()
+    createdBy = serializers.CharField()  # noqa: N815
+    createdAt = serializers.DateTimeField()  # noqa: N815
+    updatedAt = serializers.DateTimeField()  # noqa: N815
+    syncedAt = serializers.DateTimeField(allow_null=True, help_text="When Temporal last matched it.")  # noqa: N815
+    syncError = serializers.CharField(allow_null=True, help_text="Why the last sync failed.")  # noqa: N815
+
+
+class BackfillSerializer(StrictSerializer):
+    startAt = serializers.DateTimeField()  # noqa: N815
+    endAt = serializers.DateTimeField()  # noqa: N815
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["endAt"] <= attrs["startAt"]:
+            raise serializers.ValidationError({"endAt": ["Must be after startAt."]})
+        if attrs["endAt"] - attrs["startAt"] > timedelta(days=366):
+            raise serializers.ValidationError({"endAt": ["At most a year after startAt."]})
+        return attrs

@@ -7,13 +7,14 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.runs import search, selectors
+from apps.runs import schedules, search, selectors
 from apps.runs.api import operation_serializers as ops
 from apps.runs.api.serializers import RunDetailSerializer
 from apps.runs.api.views import ERRORS, HEADERS, RuntimeView, _validated
 from apps.runs.bulk import bulk_job_create
 from apps.runs.models import RunStatus
 from apps.runs.redrive import run_redrive
+from drift.errors import InvalidInput, Problem
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("status", str, enum=RunStatus.values),
@@ -72,3 +73,63 @@ class BulkJobView(RuntimeView):
         job = selectors.bulk_job_get(tenant=self.principal.tenant, job_id=job_id)
         return Response(selectors.bulk_job_progress(job))
 
+
+
+class ScheduleListView(RuntimeView):
+    @extend_schema(summary="The tenant's schedules (§10)", parameters=HEADERS,
+                   responses={200: ops.ScheduleViewSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response([schedules.schedule_view(row) for row in schedules.schedule_list(tenant=self.principal.tenant)])
+
+    @extend_schema(summary="Create a schedule, carried out by a Temporal Schedule (§10)",
+                   request=ops.ScheduleSerializer, parameters=HEADERS,
+                   responses={201: ops.ScheduleViewSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        body = _validated(ops.ScheduleSerializer, request.data)
+        if "id" not in body:
+            raise InvalidInput("A schedule needs an id.", [Problem("$.id", "is required")])
+        row = schedules.schedule_save(tenant=self.principal.tenant, schedule_id=body["id"], create=True,
+                                      fields=ops.ScheduleSerializer.model_fields(body),
+                                      client_id=self.principal.client_id, actor=self.principal.username)
+        return Response(schedules.schedule_view(row), status=status.HTTP_201_CREATED)
+
+
+class ScheduleDetailView(RuntimeView):
+    @extend_schema(summary="One schedule (§10)", parameters=HEADERS,
+                   responses={200: ops.ScheduleViewSerializer, **ERRORS})
+    def get(self, request: Request, schedule_id: str) -> Response:
+        row = schedules.schedule_get(tenant=self.principal.tenant, schedule_id=schedule_id)
+        return Response(schedules.schedule_view(row))
+
+    @extend_schema(summary="Replace a schedule; Temporal's follows (§10)", request=ops.ScheduleSerializer,
+                   parameters=HEADERS, responses={200: ops.ScheduleViewSerializer, **ERRORS})
+    def put(self, request: Request, schedule_id: str) -> Response:
+        body = _validated(ops.ScheduleSerializer, request.data)
+        if body.get("id", schedule_id) != schedule_id:
+            raise InvalidInput("The body's id differs from the URL's.", [Problem("$.id", "must match the URL")])
+        row = schedules.schedule_save(tenant=self.principal.tenant, schedule_id=schedule_id, create=False,
+                                      fields=ops.ScheduleSerializer.model_fields(body),
+                                      client_id=self.principal.client_id, actor=self.principal.username)
+        return Response(schedules.schedule_view(row))
+
+    @extend_schema(summary="Delete a schedule, and Temporal's (§10)", parameters=HEADERS,
+                   responses={204: None, **ERRORS})
+    def delete(self, request: Request, schedule_id: str) -> Response:
+        schedules.schedule_delete(schedules.schedule_get(tenant=self.principal.tenant, schedule_id=schedule_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ScheduleActionView(RuntimeView):
+    @extend_schema(summary="Pause, resume, trigger now, or backfill a schedule (§10)", parameters=HEADERS,
+                   request=ops.BackfillSerializer, responses={200: ops.ScheduleViewSerializer, **ERRORS},
+                   description="`backfill` takes `{startAt, endAt}`; the others take no body.")
+    def post(self, request: Request, schedule_id: str, action: str) -> Response:
+        row = schedules.schedule_get(tenant=self.principal.tenant, schedule_id=schedule_id)
+        if action in ("pause", "resume"):
+            row = schedules.schedule_set_paused(row, action == "pause")
+        elif action == "trigger":
+            schedules.schedule_trigger(row)
+        else:
+            body = _validated(ops.BackfillSerializer, request.data)
+            schedules.schedule_backfill(row, start_at=body["startAt"], end_at=body["endAt"])
+        return Response(schedules.schedule_view(row))

@@ -5,6 +5,10 @@ from django.urls import path, re_path
 from apps.runs.api import operations, views
 
 urlpatterns = [
+    path("schedules/", operations.ScheduleListView.as_view(), name="schedules"),
+    re_path(r"^schedules/(?P<schedule_id>[^/]+)/(?P<action>pause|resume|trigger|backfill)$",
+            operations.ScheduleActionView.as_view(), name="schedule-action"),
+    path("schedules/<str:schedule_id>", operations.ScheduleDetailView.as_view(), name="schedule"),
     re_path(r"^bulk/(?P<op>terminate|rerun|redrive)$", operations.BulkStartView.as_view(), name="bulk-start"),
     path("bulk/<str:job_id>", operations.BulkJobView.as_view(), name="bulk-job"),
     path("workflow", operations.SearchView.as_view(), name="runtime-search"),
