@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from apps.definitions.admin import workflow_graph_html
 from apps.definitions.models import Definition, Kind
 from apps.definitions.selectors import definition_find
-from apps.runs.api.operation_serializers import RedriveSerializer
+from apps.runs.api.operation_serializers import RedriveSerializer, ScheduleSerializer
 from apps.runs.bulk import bulk_job_create
 from apps.runs.context_store import get_context_store
 from apps.runs.models import (
@@ -27,12 +28,20 @@ from apps.runs.models import (
     BulkOp,
     NodeExecution,
     Run,
+    Schedule,
     WebhookAttempt,
     WebhookDelivery,
 )
 from apps.runs.redrive import REDRIVABLE, failed_node, run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
+from apps.runs.schedules import (
+    schedule_delete,
+    schedule_save,
+    schedule_set_paused,
+    schedule_trigger,
+    schedules_reconcile,
+)
 from apps.runs.search import search_filter_parse, search_terms_split
 from apps.runs.selectors import bulk_job_progress, runs_matching
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
@@ -400,6 +409,100 @@ class BulkJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="options")
     def pretty_options(self, obj: BulkJob) -> str:
         return json_block(obj.options)
+
+
+# --- schedules (editable: the row is the truth, Temporal follows on save)
+
+
+class ScheduleForm(forms.ModelForm):
+    """Checked by the API's serializer, so the admin accepts exactly what /v3/schedules/ accepts."""
+
+    _API_NAMES = {"schedule_id": "id", "workflow_key": "workflowId", "issue_id": "issueId", "version": "version",
+                  "cron": "cron", "interval_seconds": "intervalSeconds", "start": "start", "overlap": "overlap",
+                  "paused": "paused"}
+
+    class Meta:
+        model = Schedule
+        fields = ("tenant", "schedule_id", "workflow_key", "issue_id", "version", "cron", "interval_seconds",
+                  "start", "overlap", "paused")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        body = {api: data[field] for field, api in self._API_NAMES.items() if data.get(field) not in (None, "")}
+        body["paused"] = bool(data.get("paused"))
+        serializer = ScheduleSerializer(data=body)
+        if not serializer.is_valid():
+            fields = {api: field for field, api in self._API_NAMES.items()}
+            for name, errors in serializer.errors.items():
+                self.add_error(fields.get(name), " ".join(map(str, errors)))
+        else:
+            self.api_fields = ScheduleSerializer.model_fields(serializer.validated_data)
+        return data
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleForm
+    list_display = ("schedule_id", "tenant", "target", "when", "overlap", "paused", "synced_at", "sync_state")
+    list_filter = ("paused", "overlap", "tenant")
+    search_fields = ("schedule_id", "workflow_key", "issue_id")
+    actions = ["pause_schedules", "resume_schedules", "trigger_schedules", "reconcile_all"]
+    readonly_fields = ("created_by", "created_at", "updated_at", "synced_at", "sync_error")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "tenant", "schedule_id") if obj else self.readonly_fields
+
+    @admin.display(description="runs")
+    def target(self, obj: Schedule) -> str:
+        return f"workflow {obj.workflow_key}" if obj.workflow_key else f"issue {obj.issue_id}"
+
+    @admin.display(description="when")
+    def when(self, obj: Schedule) -> str:
+        return f"cron {obj.cron}" if obj.cron else f"every {obj.interval_seconds} s"
+
+    @admin.display(description="Temporal", boolean=True)
+    def sync_state(self, obj: Schedule) -> bool:
+        return obj.synced_at is not None and not obj.sync_error
+
+    def save_model(self, request, obj: Schedule, form, change) -> None:
+        saved = schedule_save(tenant=obj.tenant, schedule_id=obj.schedule_id, fields=form.api_fields,
+                              client_id=obj.client_id or "admin", actor=f"admin:{request.user.get_username()}",
+                              create=not change)
+        obj.pk = saved.pk
+        if saved.sync_error:
+            messages.warning(request, f"Saved; Temporal not updated yet ({saved.sync_error}). The reconciler retries.")
+
+    def delete_model(self, request, obj: Schedule) -> None:
+        schedule_delete(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for row in queryset:
+            schedule_delete(row)
+
+    @admin.action(description="Pause the selected schedules")
+    def pause_schedules(self, request, queryset) -> None:
+        for row in queryset:
+            schedule_set_paused(row, True)
+
+    @admin.action(description="Resume the selected schedules")
+    def resume_schedules(self, request, queryset) -> None:
+        for row in queryset:
+            schedule_set_paused(row, False)
+
+    @admin.action(description="Trigger one run of the selected schedules now")
+    def trigger_schedules(self, request, queryset) -> None:
+        for row in queryset:
+            try:
+                schedule_trigger(row)
+                messages.success(request, f"{row.schedule_id} triggered.")
+            except DriftError as exc:
+                messages.error(request, f"{row.schedule_id}: {exc.message}")
+
+    @admin.action(description="Reconcile every schedule with Temporal now")
+    def reconcile_all(self, request, queryset) -> None:
+        report = schedules_reconcile()
+        messages.info(request, f"Synced {report['synced']}, failed {report['failed']}, deleted {report['deleted']} "
+                               "orphaned Temporal schedules.")
 
 
 # --- webhook deliveries (read-only)

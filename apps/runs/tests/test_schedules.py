@@ -122,3 +122,24 @@ def test_bad_schedules_are_400_with_the_field(api, body, path):
     response = api.post("/v3/schedules/", json.dumps(body), content_type="application/json")  # "\ud800" escaped
     assert response.status_code == 400, response.json()
     assert path in response.json()["details"][0]["path"]
+
+
+def test_admin_creates_triggers_and_deletes_a_schedule(admin_client, tick, tenant, temporal):
+    from django.urls import reverse
+
+    form = {"tenant": tenant, "schedule_id": "from-admin", "workflow_key": "tick", "cron": "0 0 1 1 *",
+            "start": '{"params": {"note": "admin"}}', "overlap": "SKIP", "version": "", "issue_id": "",
+            "interval_seconds": ""}
+    refused = admin_client.post(reverse("admin:runs_schedule_add"), form | {"interval_seconds": "5"})
+    assert refused.status_code == 200 and "Give either" in refused.content.decode()
+    assert admin_client.post(reverse("admin:runs_schedule_add"), form).status_code == 302
+    row = ScheduleRow.objects.get(tenant=tenant, schedule_id="from-admin")
+    assert row.synced_at and _describe(temporal, row).schedule.state.paused is False
+    changelist = reverse("admin:runs_schedule_changelist")
+    admin_client.post(changelist, {"action": "trigger_schedules", "_selected_action": [row.pk]})
+    done = wait_for(lambda: _runs(tenant).filter(status="COMPLETED").first(), "the triggered run", 60)
+    assert done.start_request["start"]["params"] == {"note": "admin"}
+    admin_client.post(reverse("admin:runs_schedule_delete", args=[row.pk]), {"post": "yes"})
+    assert not ScheduleRow.objects.filter(pk=row.pk).exists()
+    with pytest.raises(RPCError):
+        _describe(temporal, row)
