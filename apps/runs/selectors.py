@@ -72,22 +72,31 @@ def run_detail(run: Run, *, include_context: bool = False, include_redrives: boo
     return detail
 
 
-def runs_matching(run_filter: RunFilter, *, tenant: str | None) -> QuerySet[Run]:
-    """Runs matching a search, newest first (by id: every search index yields that order without a sort).
-    `tenant=None` is the admin's all-tenant search."""
+def runs_matching(run_filter: RunFilter, *, tenant: str | None, before: int | None = None) -> QuerySet[Run]:
+    """Runs matching a search, newest first, with ids below `before` (a cursor). `tenant=None` is the admin's
+    all-tenant search. Pages are ordered by id: every search index yields that order without a sort. With
+    params, the first one is a join walked down its (tenant, name, value, run) index; others are subqueries."""
     runs = Run.objects.all() if tenant is None else Run.objects.filter(tenant=tenant)
     runs = runs.filter(**run_filter.fields)
-    for name, value in run_filter.params.items():
-        scope = {"tenant": tenant} if tenant is not None else {}
+    scope = {"tenant": tenant} if tenant is not None else {}
+    params = list(run_filter.params.items())
+    order = "-id"
+    if params:
+        (name, value), params = params[0], params[1:]
+        joined = {f"param_index__{key}": val for key, val in {**scope, "name": name, "value": value}.items()}
+        if before is not None:
+            joined["param_index__run__lt"] = before
+        runs, order = runs.filter(**joined), "-param_index__run_id"
+    for name, value in params:
         runs = runs.filter(pk__in=RunParam.objects.filter(**scope, name=name, value=value).values("run_id"))
-    return runs.order_by("-id")
+    if before is not None:
+        runs = runs.filter(pk__lt=before)
+    return runs.order_by(order)
 
 
 def run_search(*, tenant: str, run_filter: RunFilter, after: int | None, limit: int) -> dict[str, Any]:
     """GET /v3/workflow: one page of the tenant's matching runs and the cursor of the next page."""
-    runs = runs_matching(run_filter, tenant=tenant)
-    if after is not None:
-        runs = runs.filter(pk__lt=after)
+    runs = runs_matching(run_filter, tenant=tenant, before=after)
     page = list(runs[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
