@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -168,6 +169,7 @@ def run_engine(engine: str, rows: int, queries: int) -> dict:
     finally:
         if service is not None:
             service.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     return json.loads(output.strip().splitlines()[-1])
 
 

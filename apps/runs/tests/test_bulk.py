@@ -76,6 +76,7 @@ def test_bulk_terminate_by_filter_and_redrive_by_ids_with_a_per_run_failure(api,
     assert client_for("another-tenant").get(f"/v3/bulk/{redrive.json()['jobId']}").status_code == 404
 
 
+@pytest.mark.mysql
 def test_a_killed_worker_mid_job_leaves_every_run_handled_exactly_once(api, runs, tenant, broker, settings,
                                                                        tmp_path, temporal):
     """The first worker dies right after starting the 3rd rerun, before recording it; another one finishes."""

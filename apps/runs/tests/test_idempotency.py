@@ -70,6 +70,7 @@ def test_a_start_that_fails_before_any_run_frees_its_key(api, samples, tenant):
     assert not IdempotencyKey.objects.filter(tenant=tenant, key="k-404").exists()
 
 
+@pytest.mark.mysql
 def test_twenty_concurrent_identical_starts_make_one_run(api, samples, tenant):
     def one_start(_: int):
         try:
@@ -85,6 +86,7 @@ def test_twenty_concurrent_identical_starts_make_one_run(api, samples, tenant):
     assert Run.objects.filter(tenant=tenant).count() == 1
 
 
+@pytest.mark.mysql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claims_from_separate_processes_have_one_winner():
     tenant = f"t-{uuid.uuid4().hex[:8]}"

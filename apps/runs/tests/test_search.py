@@ -42,6 +42,7 @@ def test_runs_started_through_the_api_are_found_by_every_key(api, samples, tenan
     assert _ids(client_for("someone-else").get("/v3/workflow?customerId=c-2")) == []
 
 
+@pytest.mark.mysql
 @pytest.mark.django_db
 def test_cursor_pages_walk_every_match_once(api, tenant):
     made = [run_register(workflow_id=f"wf-{n}", inp=RunInput(tenant=tenant, start={"params": {"batch": "b1"}}))
