@@ -244,24 +244,21 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return True
 
     def _rerun(self, request: HttpRequest, run: Run) -> Run | None:
-        try:
-            new_run = run_rerun(run=run)
-        except DriftError as exc:
-            messages.error(request, f"{run.workflow_id}: {exc.message}")
-            return None
-        url = reverse("admin:runs_run_change", args=[new_run.pk])
-        messages.success(request, format_html('{} rerun as <a href="{}">{}</a>.', run.workflow_id, url,
-                                              new_run.workflow_id))
-        return new_run
+        return self._start_new(request, run, "rerun", lambda: run_rerun(run=run))
 
     def _redrive(self, request: HttpRequest, run: Run, **options) -> Run | None:
+        actor = f"admin:{request.user.get_username()}"
+        return self._start_new(request, run, "redriven", lambda: run_redrive(run=run, actor=actor, **options))
+
+    def _start_new(self, request: HttpRequest, run: Run, verb: str, start) -> Run | None:
+        """Start a new run from `run` (rerun, redrive) and say where it is; errors become messages."""
         try:
-            new_run = run_redrive(run=run, actor=f"admin:{request.user.get_username()}", **options)
+            new_run = start()
         except DriftError as exc:
             messages.error(request, f"{run.workflow_id}: {exc.message}")
             return None
         url = reverse("admin:runs_run_change", args=[new_run.pk])
-        messages.success(request, format_html('{} redriven as <a href="{}">{}</a>.', run.workflow_id, url,
+        messages.success(request, format_html('{} {} as <a href="{}">{}</a>.', run.workflow_id, verb, url,
                                               new_run.workflow_id))
         return new_run
 

@@ -95,12 +95,15 @@ def deliver_webhook(self, delivery_id: str) -> str | None:
 def redeliver_stale_webhooks() -> int:
     """Periodic (Celery beat): enqueue deliveries whose task was lost, e.g. a crash between the commit of
     the state change and the hand-over to the broker. Delivery is at-least-once; receivers dedupe by id."""
-    stale = webhook_stale_ids()
-    for delivery_id in stale:
-        deliver_webhook.delay(delivery_id)
-    if stale:
-        logger.warning("re-enqueued %d stale webhook deliveries", len(stale))
-    return len(stale)
+    return _reenqueue(deliver_webhook, webhook_stale_ids(), "stale webhook deliveries")
+
+
+def _reenqueue(task, ids: list[str], what: str) -> int:
+    for item_id in ids:
+        task.delay(item_id)
+    if ids:
+        logger.warning("re-enqueued %d %s", len(ids), what)
+    return len(ids)
 
 
 @shared_task(name="apps.runs.tasks.purge_idempotency_keys", time_limit=300)
@@ -132,12 +135,7 @@ def resume_stalled_bulk_jobs() -> int:
     """Periodic (Celery beat): hand jobs whose worker died (lease lapsed) or whose task was lost to a worker."""
     from apps.runs.bulk import bulk_stalled_job_ids
 
-    stalled = bulk_stalled_job_ids()
-    for job_id in stalled:
-        work_bulk_job.delay(job_id)
-    if stalled:
-        logger.warning("re-enqueued %d stalled bulk jobs", len(stalled))
-    return len(stalled)
+    return _reenqueue(work_bulk_job, bulk_stalled_job_ids(), "stalled bulk jobs")
 
 
 @shared_task(name="apps.runs.tasks.reconcile_schedules", time_limit=240)
