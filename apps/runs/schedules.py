@@ -7,6 +7,7 @@ sync at once; a failed sync is recorded on the row (`sync_error`) and the period
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,13 +51,18 @@ def schedule_run_input(row: ScheduleRow) -> RunInput:
     )
 
 
+def schedule_run_prefix(row: ScheduleRow) -> str:
+    """Fired runs are `<this>-<fire time>`; the tenant's digest keeps two tenants' "nightly" runs apart."""
+    return f"sched-{row.schedule_id}-{hashlib.sha256(row.tenant.encode()).hexdigest()[:10]}"
+
+
 def _temporal_schedule(row: ScheduleRow) -> Schedule:
     if row.cron:
         spec = ScheduleSpec(cron_expressions=[row.cron])
     else:
         spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=row.interval_seconds or 60))])
     action = ScheduleActionStartWorkflow(
-        WORKFLOW_NAME, schedule_run_input(row), id=f"sched-{row.schedule_id}", task_queue=settings.TEMPORAL_TASK_QUEUE,
+        WORKFLOW_NAME, schedule_run_input(row), id=schedule_run_prefix(row), task_queue=settings.TEMPORAL_TASK_QUEUE,
     )
     return Schedule(action=action, spec=spec, policy=SchedulePolicy(overlap=ScheduleOverlapPolicy[row.overlap]),
                     state=ScheduleState(paused=row.paused, note=f"Drift schedule {row.tenant}/{row.schedule_id}"))

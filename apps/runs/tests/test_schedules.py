@@ -10,7 +10,7 @@ from temporalio.service import RPCError
 
 from apps.runs.models import Run
 from apps.runs.models import Schedule as ScheduleRow
-from apps.runs.schedules import schedules_reconcile
+from apps.runs.schedules import schedule_run_prefix, schedules_reconcile
 from apps.runs.tests.rest import wait_for
 from conftest import publish_definitions
 from drift.temporal import run_async
@@ -47,12 +47,12 @@ def test_an_interval_schedule_fires_runs_then_pauses(api, tick, tenant, temporal
     assert created.status_code == 201, created.json()
     assert created.json()["syncError"] is None and created.json()["syncedAt"]
     fired = wait_for(lambda: _runs(tenant).filter(status="COMPLETED").first(), "the schedule to fire", 60)
-    assert fired.workflow_id.startswith("sched-every-second-") and fired.mode == "ASYNC"
+    row = ScheduleRow.objects.get(tenant=tenant, schedule_id="every-second")
+    assert fired.workflow_id.startswith(schedule_run_prefix(row) + "-") and fired.mode == "ASYNC"
     assert fired.client_id == "tests"
 
     paused = api.post("/v3/schedules/every-second/pause")
     assert paused.status_code == 200 and paused.json()["paused"] is True
-    row = ScheduleRow.objects.get(tenant=tenant, schedule_id="every-second")
     assert _describe(temporal, row).schedule.state.paused is True
     assert api.post("/v3/schedules/every-second/resume").json()["paused"] is False
     assert _describe(temporal, row).schedule.state.paused is False
