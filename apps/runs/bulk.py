@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.runs.models import FINAL_STATUSES, BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp, Run
+from apps.runs.models import FINAL_STATUSES, BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp
 from apps.runs.redrive import run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
@@ -149,7 +149,3 @@ def bulk_stalled_job_ids() -> list[str]:
     return list(BulkJob.objects.exclude(state=BulkJobState.DONE).filter(never_started | lapsed)
                 .values_list("job_id", flat=True))
 
-
-def bulk_runs_touched(job: BulkJob) -> int:
-    """How many runs the job started (rerun/redrive): one per DONE item when every run was handled once."""
-    return Run.objects.filter(workflow_id__startswith=f"bulk-{job.job_id}-").count()

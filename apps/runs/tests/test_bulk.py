@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings as django_settings
 
-from apps.runs.bulk import bulk_runs_touched
 from apps.runs.models import BulkItem, BulkJob, Run
 from apps.runs.tasks import resume_stalled_bulk_jobs
 from apps.runs.tests.processes import ROOT, child_env
@@ -46,6 +45,11 @@ def celery_worker(broker) -> Iterator[None]:
 def _job_done(api, job_id: str) -> dict:
     return wait_for(lambda: (body := api.get(f"/v3/bulk/{job_id}").json())["state"] == "DONE" and body,
                     f"bulk job {job_id}", timeout=60)
+
+
+def bulk_runs_touched(job: BulkJob) -> int:
+    """How many runs the job started (rerun/redrive name them after the job and the item)."""
+    return Run.objects.filter(workflow_id__startswith=f"bulk-{job.job_id}-").count()
 
 
 def _hold_flow(tenant: str) -> None:
