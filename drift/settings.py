@@ -218,10 +218,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE = {
     "redeliver-stale-webhooks": {"task": "apps.runs.tasks.redeliver_stale_webhooks", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "apps.runs.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "resume-stalled-bulk-jobs": {"task": "apps.runs.tasks.resume_stalled_bulk_jobs", "schedule": 30.0},
+    "reconcile-schedules": {"task": "apps.runs.tasks.reconcile_schedules", "schedule": 300.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON logging of settings.LOGGING in Celery too
 
 # --- API
+# Operating runs (spec §10): how long an Idempotency-Key of a start is remembered.
+DRIFT_IDEMPOTENCY_TTL_HOURS = env_int("DRIFT_IDEMPOTENCY_TTL_HOURS", 24)
+# Bulk jobs (spec §10): runs per job; a worker's lease on a job (a dead worker's job moves on after it);
+# how long one Celery task works a job before handing the rest to a new task.
+DRIFT_BULK_MAX_RUNS = env_int("DRIFT_BULK_MAX_RUNS", 10_000)
+DRIFT_BULK_LEASE_SECONDS = env_int("DRIFT_BULK_LEASE_SECONDS", 60)
+DRIFT_BULK_TASK_SECONDS = env_int("DRIFT_BULK_TASK_SECONDS", 300)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DRIFT_MAX_BODY_BYTES", 1024 * 1024)
 # --- Input hardening (issue 8): JSON documents nested deeper are refused (400) at the API and as node
 # outputs; far below Python's recursion limit, so no deep document reaches code that recurses.

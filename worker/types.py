@@ -46,6 +46,10 @@ class RunInput:
     depth: int = 0
     carry: dict[str, Any] | None = None
     test: dict[str, Any] | None = None  # a test case (spec §9): the run is a test run (worker/test_mode.py)
+    # Redrive (spec §10): begin at this node with this context instead of the start node and a fresh one.
+    start_node: str = ""
+    redrive_context: dict[str, Any] | None = None
+    redrive_of: str = ""
 
 
 def initial_context(inp: RunInput, workflow_id: str) -> dict[str, Any]:

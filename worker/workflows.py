@@ -163,6 +163,12 @@ class DriftWorkflow:
         self.limits = started["limits"]
         self.context = initial_context(self.inp, workflow.info().workflow_id)
         self.node_name = self.definition.get("startNode")
+        if self.inp.start_node:  # a redrive: the old run's context, from the chosen node
+            self.context = {**(self.inp.redrive_context or {}), "workflowId": workflow.info().workflow_id}
+            self.node_name = self.inp.start_node
+            if self.node_name not in self.definition["states"]:
+                await self._finish("FAILED", f"redrive start node '{self.node_name}' is not in version {self.version}")
+                return False
         return True
 
     async def _walk(self) -> None:

@@ -138,6 +138,7 @@ class AuditAction(models.TextChoices):
     PUBLISH = "PUBLISH"
     ACTIVATE = "ACTIVATE"
     DELETE = "DELETE"
+    REDRIVE = "REDRIVE"  # kind RUN: a run redriven (spec §10)
 
 
 class AuditEntry(models.Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -12,20 +13,42 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from apps.definitions.admin import workflow_graph_html
 from apps.definitions.models import Definition, Kind
 from apps.definitions.selectors import definition_find
+from apps.runs.api.operation_serializers import RedriveSerializer, ScheduleSerializer
+from apps.runs.bulk import bulk_job_create
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, WebhookAttempt, WebhookDelivery
+from apps.runs.models import (
+    FINAL_STATUSES,
+    BulkItem,
+    BulkItemState,
+    BulkJob,
+    BulkOp,
+    NodeExecution,
+    Run,
+    Schedule,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+from apps.runs.redrive import REDRIVABLE, failed_node, run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
-from apps.runs.selectors import run_steps
+from apps.runs.schedules import (
+    schedule_delete,
+    schedule_save,
+    schedule_set_paused,
+    schedule_trigger,
+    schedules_reconcile,
+)
+from apps.runs.search import search_filter_parse, search_terms_split
+from apps.runs.selectors import bulk_job_progress, run_steps, runs_matching
 from apps.secrets.sealing import mask_sealed
 from apps.secrets.services import sealed_for_reader
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
-from drift.errors import DriftError
+from drift.errors import DriftError, InvalidInput, Problem
 
 CSS = "definitions/json_editor.css"
 
@@ -35,6 +58,33 @@ CSS = "definitions/json_editor.css"
 def temporal_ui_url(workflow_id: str) -> str:
     base = settings.TEMPORAL_UI_URL.rstrip("/")
     return f"{base}/namespaces/{quote(settings.TEMPORAL_NAMESPACE, safe='')}/workflows/{quote(workflow_id, safe='')}"
+
+
+def _run_link(workflow_id: str) -> str:
+    run = Run.objects.filter(workflow_id=workflow_id).only("pk").first()
+    if run is None:
+        return workflow_id
+    return format_html('<a href="{}">{}</a>', reverse("admin:runs_run_change", args=[run.pk]), workflow_id)
+
+
+def redrive_form_body(form) -> dict:
+    """The admin redrive form as the API's redrive body, validated by the same serializer."""
+    import json
+
+    body: dict = {}
+    for field, name in (("from_node", "fromNode"), ("version", "version")):
+        if form.get(field, "").strip():
+            body[name] = form[field].strip()
+    if form.get("context_patch", "").strip():
+        try:
+            body["contextPatch"] = json.loads(form["context_patch"])
+        except ValueError as exc:
+            raise InvalidInput(f"Context patch is not JSON: {exc}", [Problem("contextPatch", "is not JSON")]) from exc
+    serializer = RedriveSerializer(data=body)
+    if not serializer.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in serializer.errors.items())
+        raise InvalidInput(f"Redrive refused: {problems}", [])
+    return serializer.validated_data
 
 
 def run_path(run: Run) -> list[str]:
@@ -61,15 +111,17 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "client_id", "created_at")
     list_filter = ("status", "definition_key", "tenant", "client_id", "mode")
     search_fields = ("workflow_id", "incident_id", "customer_id")
+    search_help_text = ("Ids, or search keys as key=value: status, workflowDefinitionId, customerId, incidentId, "
+                        "param.<name>, createdFrom, createdTo.")
     date_hierarchy = "created_at"
     list_select_related = False
     inlines = [NodeExecutionInline]
-    actions = ["terminate_runs", "rerun_runs"]
+    actions = ["terminate_runs", "rerun_runs", "redrive_runs", "bulk_terminate", "bulk_rerun", "bulk_redrive"]
     change_form_template = "admin/runs/run_change_form.html"
     fieldsets = [
         (None, {"fields": [("workflow_id", "temporal_link"), ("status", "current_node"), "error_message",
                            ("tenant", "client_id", "username"), ("incident_id", "issue_id", "customer_id"),
-                           ("definition", "mode"), "parent", "callback_url",
+                           ("definition", "mode"), "parent", "redrive_link", "callback_url",
                            ("created_at", "updated_at", "finished_at")]}),
         ("Graph (path taken)", {"fields": ["graph"]}),
         ("View", {"fields": ["disposition", "pretty_view"]}),
@@ -78,12 +130,24 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = ("workflow_id", "temporal_link", "status", "current_node", "error_message", "tenant",
                        "client_id", "username", "incident_id", "issue_id", "customer_id", "definition", "mode",
-                       "parent", "callback_url", "created_at", "updated_at", "finished_at", "graph", "disposition",
-                       "pretty_view", "pretty_context", "pretty_start_request")
+                       "parent", "redrive_link", "callback_url", "created_at", "updated_at", "finished_at", "graph",
+                       "disposition", "pretty_view", "pretty_context", "pretty_start_request")
 
     class Media:
         css = {"all": (CSS,)}
 
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        """The search box takes the API's search keys as `key=value` words (`customerId=c-1 param.orderId=7
+        status=FAILED`), indexed like the API's; other words search ids as before."""
+        keys, words = search_terms_split(search_term)
+        if keys:
+            try:
+                queryset = queryset & runs_matching(search_filter_parse(keys, base="search"), tenant=None)
+            except DriftError as exc:
+                messages.error(request, exc.message)
+                return queryset.none(), False
+        return super().get_search_results(request, queryset, " ".join(words))
 
     def _may_operate(self, request: HttpRequest) -> bool:
         return request.user.has_perm("runs.change_run")
@@ -103,6 +167,17 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return label
         url = reverse("admin:definitions_workflowdefinition_version", args=[head.pk, obj.definition_version])
         return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="redrive of")
+    def redrive_link(self, obj: Run) -> str:
+        links = [_run_link(workflow_id) for workflow_id in [obj.redrive_of] if workflow_id]
+        redrives = Run.objects.filter(redrive_of=obj.workflow_id).order_by("id").values_list("workflow_id", flat=True)
+        text = format_html("{} (began at node <code>{}</code>)", links[0], (obj.start_request or {}).get(
+            "start_node") or "?") if links else "—"
+        if redrives:
+            text = format_html("{} · redriven by {}", text, format_html_join(", ", "{}", (
+                (_run_link(workflow_id),) for workflow_id in redrives)))
+        return text
 
     @admin.display(description="parent run")
     def parent(self, obj: Run) -> str:
@@ -155,6 +230,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             path("<int:pk>/terminate/", wrap(self.terminate_view), name="runs_run_terminate"),
             path("<int:pk>/rerun/", wrap(self.rerun_view), name="runs_run_rerun"),
             path("<int:pk>/reveal/", wrap(self.reveal_view), name="runs_run_reveal"),
+            path("<int:pk>/redrive/", wrap(self.redrive_view), name="runs_run_redrive"),
             *super().get_urls(),
         ]
 
@@ -172,13 +248,21 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return True
 
     def _rerun(self, request: HttpRequest, run: Run) -> Run | None:
+        return self._start_new(request, run, "rerun", lambda: run_rerun(run=run))
+
+    def _redrive(self, request: HttpRequest, run: Run, **options) -> Run | None:
+        actor = f"admin:{request.user.get_username()}"
+        return self._start_new(request, run, "redriven", lambda: run_redrive(run=run, actor=actor, **options))
+
+    def _start_new(self, request: HttpRequest, run: Run, verb: str, start) -> Run | None:
+        """Start a new run from `run` (rerun, redrive) and say where it is; errors become messages."""
         try:
-            new_run = run_rerun(run=run)
+            new_run = start()
         except DriftError as exc:
             messages.error(request, f"{run.workflow_id}: {exc.message}")
             return None
         url = reverse("admin:runs_run_change", args=[new_run.pk])
-        messages.success(request, format_html('{} rerun as <a href="{}">{}</a>.', run.workflow_id, url,
+        messages.success(request, format_html('{} {} as <a href="{}">{}</a>.', run.workflow_id, verb, url,
                                               new_run.workflow_id))
         return new_run
 
@@ -212,6 +296,18 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "change_url": reverse("admin:runs_run_change", args=[run.pk]),
         })
 
+    def redrive_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The change form's redrive form: optional node, version ("SAME", "ACTIVE", a number), JSON patch."""
+        run = self._post_only(request, pk)
+        try:
+            body = redrive_form_body(request.POST)
+        except DriftError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:runs_run_change", args=[run.pk]))
+        new_run = self._redrive(request, run, from_node=body.get("fromNode"), version=body.get("version"),
+                                context_patch=body.get("contextPatch"))
+        return HttpResponseRedirect(reverse("admin:runs_run_change", args=[(new_run or run).pk]))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"may_operate": self._may_operate(request)}
         run = Run.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
@@ -221,7 +317,9 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                          rerun_url=reverse("admin:runs_run_rerun", args=[run.pk]),
                          temporal_url=temporal_ui_url(run.workflow_id),
                          reveal_url=reverse("admin:runs_run_reveal", args=[run.pk]),
-                         may_reveal=request.user.has_perm("secrets.reveal_sensitive"))
+                         may_reveal=request.user.has_perm("secrets.reveal_sensitive"),
+                         redrive_url=reverse("admin:runs_run_redrive", args=[run.pk]),
+                         may_redrive=run.status in REDRIVABLE, default_from_node=failed_node(run))
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     @admin.action(description="Terminate the selected runs")
@@ -238,12 +336,191 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for run in queryset:
             self._rerun(request, run)
 
+    @admin.action(description="Redrive the selected runs (from the failed node, same version)")
+    def redrive_runs(self, request, queryset) -> None:
+        if not self._may_operate(request):
+            raise PermissionDenied
+        for run in queryset:
+            self._redrive(request, run)
+
+    def _bulk(self, request: HttpRequest, queryset, op: str) -> None:
+        """One background job per tenant of the selection; the jobs' pages show their progress."""
+        if not self._may_operate(request):
+            raise PermissionDenied
+        by_tenant: dict[str, list[str]] = {}
+        for tenant, workflow_id in queryset.values_list("tenant", "workflow_id")[: settings.DRIFT_BULK_MAX_RUNS]:
+            by_tenant.setdefault(tenant, []).append(workflow_id)
+        for tenant, workflow_ids in by_tenant.items():
+            job = bulk_job_create(tenant=tenant, op=op, selection={"ids": workflow_ids}, options={},
+                                  actor=f"admin:{request.user.get_username()}")
+            url = reverse("admin:runs_bulkjob_change", args=[job.pk])
+            messages.success(request, format_html('Bulk {} of {} runs of {}: <a href="{}">job {}</a>.', op,
+                                                  len(workflow_ids), tenant, url, job.job_id))
+
+    @admin.action(description="Bulk job: terminate the selected runs (background, with progress)")
+    def bulk_terminate(self, request, queryset) -> None:
+        self._bulk(request, queryset, BulkOp.TERMINATE)
+
+    @admin.action(description="Bulk job: rerun the selected runs (background, with progress)")
+    def bulk_rerun(self, request, queryset) -> None:
+        self._bulk(request, queryset, BulkOp.RERUN)
+
+    @admin.action(description="Bulk job: redrive the selected runs (background, with progress)")
+    def bulk_redrive(self, request, queryset) -> None:
+        self._bulk(request, queryset, BulkOp.REDRIVE)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not self._may_operate(request):
-            actions.pop("terminate_runs", None)
-            actions.pop("rerun_runs", None)
+            for name in ("terminate_runs", "rerun_runs", "redrive_runs", "bulk_terminate", "bulk_rerun",
+                         "bulk_redrive"):
+                actions.pop(name, None)
         return actions
+
+
+# --- bulk jobs (read-only: Celery works them)
+
+
+def progress_bar(job: BulkJob) -> str:
+    progress = bulk_job_progress(job)
+    return format_html(
+        '<progress class="drift-progress" max="{}" value="{}"></progress> '
+        '<span class="drift-progress-text">{} / {} handled · {} failed · {}</span>',
+        progress["total"] or 1, progress["handled"] if progress["total"] else 1, progress["handled"],
+        progress["total"], progress["failed"], progress["state"],
+    )
+
+
+class FailedItemInline(ReadOnlyInline):
+    model = BulkItem
+    verbose_name = "failed run"
+    verbose_name_plural = "Failed runs"
+    fields = ("workflow_id", "error", "handled_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(state=BulkItemState.FAILED)
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("job_id", "tenant", "op", "state", "progress", "created_by", "created_at", "finished_at")
+    list_filter = ("state", "op", "tenant")
+    search_fields = ("job_id", "items__workflow_id")
+    inlines = [FailedItemInline]
+    fields = ("job_id", "tenant", "op", "state", "progress", "pretty_selection", "pretty_options", "created_by",
+              "created_at", "finished_at")
+    readonly_fields = fields
+    change_form_template = "admin/runs/bulkjob_change_form.html"
+
+    class Media:
+        css = {"all": (CSS,)}
+
+    @admin.display(description="progress")
+    def progress(self, obj: BulkJob) -> str:
+        return progress_bar(obj)
+
+    @admin.display(description="selection")
+    def pretty_selection(self, obj: BulkJob) -> str:
+        return json_block(obj.selection)
+
+    @admin.display(description="options")
+    def pretty_options(self, obj: BulkJob) -> str:
+        return json_block(obj.options)
+
+
+# --- schedules (editable: the row is the truth, Temporal follows on save)
+
+
+class ScheduleForm(forms.ModelForm):
+    """Checked by the API's serializer, so the admin accepts exactly what /v3/schedules/ accepts."""
+
+    _API_NAMES = {"schedule_id": "id", "workflow_key": "workflowId", "issue_id": "issueId", "version": "version",
+                  "cron": "cron", "interval_seconds": "intervalSeconds", "start": "start", "overlap": "overlap",
+                  "paused": "paused"}
+
+    class Meta:
+        model = Schedule
+        fields = ("tenant", "schedule_id", "workflow_key", "issue_id", "version", "cron", "interval_seconds",
+                  "start", "overlap", "paused")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        body = {api: data[field] for field, api in self._API_NAMES.items() if data.get(field) not in (None, "")}
+        body["paused"] = bool(data.get("paused"))
+        serializer = ScheduleSerializer(data=body)
+        if not serializer.is_valid():
+            fields = {api: field for field, api in self._API_NAMES.items()}
+            for name, errors in serializer.errors.items():
+                self.add_error(fields.get(name), " ".join(map(str, errors)))
+        else:
+            self.api_fields = ScheduleSerializer.model_fields(serializer.validated_data)
+        return data
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleForm
+    list_display = ("schedule_id", "tenant", "target", "when", "overlap", "paused", "synced_at", "sync_state")
+    list_filter = ("paused", "overlap", "tenant")
+    search_fields = ("schedule_id", "workflow_key", "issue_id")
+    actions = ["pause_schedules", "resume_schedules", "trigger_schedules", "reconcile_all"]
+    readonly_fields = ("created_by", "created_at", "updated_at", "synced_at", "sync_error")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "tenant", "schedule_id") if obj else self.readonly_fields
+
+    @admin.display(description="runs")
+    def target(self, obj: Schedule) -> str:
+        return f"workflow {obj.workflow_key}" if obj.workflow_key else f"issue {obj.issue_id}"
+
+    @admin.display(description="when")
+    def when(self, obj: Schedule) -> str:
+        return f"cron {obj.cron}" if obj.cron else f"every {obj.interval_seconds} s"
+
+    @admin.display(description="Temporal", boolean=True)
+    def sync_state(self, obj: Schedule) -> bool:
+        return obj.synced_at is not None and not obj.sync_error
+
+    def save_model(self, request, obj: Schedule, form, change) -> None:
+        saved = schedule_save(tenant=obj.tenant, schedule_id=obj.schedule_id, fields=form.api_fields,
+                              client_id=obj.client_id or "admin", actor=f"admin:{request.user.get_username()}",
+                              create=not change)
+        obj.pk = saved.pk
+        if saved.sync_error:
+            messages.warning(request, f"Saved; Temporal not updated yet ({saved.sync_error}). The reconciler retries.")
+
+    def delete_model(self, request, obj: Schedule) -> None:
+        schedule_delete(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for row in queryset:
+            schedule_delete(row)
+
+    @admin.action(description="Pause the selected schedules")
+    def pause_schedules(self, request, queryset) -> None:
+        for row in queryset:
+            schedule_set_paused(row, True)
+
+    @admin.action(description="Resume the selected schedules")
+    def resume_schedules(self, request, queryset) -> None:
+        for row in queryset:
+            schedule_set_paused(row, False)
+
+    @admin.action(description="Trigger one run of the selected schedules now")
+    def trigger_schedules(self, request, queryset) -> None:
+        for row in queryset:
+            try:
+                schedule_trigger(row)
+                messages.success(request, f"{row.schedule_id} triggered.")
+            except DriftError as exc:
+                messages.error(request, f"{row.schedule_id}: {exc.message}")
+
+    @admin.action(description="Reconcile every schedule with Temporal now")
+    def reconcile_all(self, request, queryset) -> None:
+        report = schedules_reconcile()
+        messages.info(request, f"Synced {report['synced']}, failed {report['failed']}, deleted {report['deleted']} "
+                               "orphaned Temporal schedules.")
 
 
 # --- webhook deliveries (read-only)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from django.conf import settings
-
-from apps.runs.models import Run
-from apps.runs.runtime import temporal_call
+from apps.runs.models import FINAL_STATUSES, Run
+from apps.runs.runtime import workflow_start_async
 from apps.runs.services import run_register
 from apps.secrets.sealing import unseal
-from drift.errors import InvalidInput, Problem
-from worker.types import WORKFLOW_NAME, RunInput
+from drift.errors import Conflict, InvalidInput, Problem
+from worker.types import RunInput
 
 _INPUT_FIELDS = {f.name for f in dataclasses.fields(RunInput)} - {"carry"}
 
@@ -27,11 +25,21 @@ def rerun_input(run: Run) -> RunInput:
     return RunInput(**stored)
 
 
-def run_rerun(*, run: Run) -> Run:
-    """Register and start (asynchronously) a new run with the original input; returns the new Run row."""
+def run_rerun(*, run: Run, workflow_id: str | None = None) -> Run:
+    """Register and start (asynchronously) a new run with the original input; returns the new Run row.
+    A given `workflow_id` makes it idempotent (bulk jobs): a repeat joins the run, or finds it ended."""
     inp = rerun_input(run)
-    workflow_id = f"run-{uuid.uuid4().hex}"
-    new_run = run_register(workflow_id=workflow_id, inp=inp)
-    temporal_call(lambda client: client.start_workflow(WORKFLOW_NAME, inp, id=workflow_id,
-                                                      task_queue=settings.TEMPORAL_TASK_QUEUE))
+    new_id = workflow_id or f"run-{uuid.uuid4().hex}"
+    new_run = run_register(workflow_id=new_id, inp=inp)
+    start_idempotent(inp, new_id, new_run, repeatable=workflow_id is not None)
     return new_run
+
+
+def start_idempotent(inp: RunInput, workflow_id: str, run: Run, *, repeatable: bool) -> None:
+    """Start `run` in Temporal; with `repeatable`, a run that already ran under the id counts as started."""
+    try:
+        workflow_start_async(inp, workflow_id)
+    except Conflict:
+        run.refresh_from_db(fields=["status"])
+        if not (repeatable and run.status in FINAL_STATUSES):
+            raise

@@ -178,7 +178,7 @@ def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
 
 def _start_workflow(inp: RunInput, workflow_id: str) -> Reply:
     if inp.mode == RunMode.ASYNC:
-        temporal_call(lambda client: client.start_workflow(WORKFLOW_NAME, inp, **_start_options(workflow_id)))
+        workflow_start_async(inp, workflow_id)
         return Reply(run_response(Run.objects.get(workflow_id=workflow_id)), accepted=True)
 
     async def update_with_start(client: Client) -> dict:
@@ -198,6 +198,11 @@ def _start_workflow(inp: RunInput, workflow_id: str) -> Reply:
 def _retrieve_exception(future: asyncio.Future) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def workflow_start_async(inp: RunInput, workflow_id: str) -> None:
+    """Start the run without waiting for a state; an open run with the id is joined, an ended one is 409."""
+    temporal_call(lambda client: client.start_workflow(WORKFLOW_NAME, inp, **_start_options(workflow_id)))
 
 
 def _check_id_free(*, tenant: str, workflow_id: str) -> Run | None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, QuerySet
+
 from apps.runs.context_store import get_context_store
-from apps.runs.models import Run
+from apps.runs.models import BulkItemState, BulkJob, Run, RunParam
+from apps.runs.search import RunFilter, cursor_encode
 from apps.secrets.services import sealed_for_reader
 from drift.errors import NotFound
 
@@ -58,20 +61,83 @@ def run_response(run: Run) -> dict[str, Any]:
     }
 
 
-def run_detail(run: Run, *, include_context: bool = False, reveal: bool = False, actor: str = "") -> dict[str, Any]:
+def run_detail(run: Run, *, include_context: bool = False, reveal: bool = False, actor: str = "",
+               include_redrives: bool = False) -> dict[str, Any]:
     """GET /v3/workflow/{id}: the mirror's WorkflowResponse plus mode, lineage and timestamps. Sensitive values
     in `_global` are `***` unless `reveal` (audited under `actor`)."""
     detail = run_response(run) | {
         "mode": run.mode,
         "issueId": run.issue_id or None,
         "parentWorkflowId": run.parent_workflow_id or None,
+        "customerId": run.customer_id or None,
+        "redriveOf": run.redrive_of or None,
         "createdAt": run.created_at,
         "updatedAt": run.updated_at,
         "finishedAt": run.finished_at,
     }
+    if include_redrives:
+        detail["redrivenBy"] = list(Run.objects.filter(redrive_of=run.workflow_id, tenant=run.tenant)
+                                    .order_by("id").values_list("workflow_id", flat=True))
     if include_context:
         stored = get_context_store().load(run.workflow_id)
         context = stored.context if stored is not None else {}
         detail["_global"] = sealed_for_reader(context, reveal=reveal, actor=actor, tenant=run.tenant,
                                               workflow_id=run.workflow_id, channel="api")
     return detail
+
+
+def runs_matching(run_filter: RunFilter, *, tenant: str | None, before: int | None = None) -> QuerySet[Run]:
+    """Runs matching a search, newest first, with ids below `before` (a cursor). `tenant=None` is the admin's
+    all-tenant search. Pages are ordered by id: every search index yields that order without a sort. With
+    params, the first one is a join walked down its (tenant, name, value, run) index; others are subqueries."""
+    runs = Run.objects.all() if tenant is None else Run.objects.filter(tenant=tenant)
+    runs = runs.filter(**run_filter.fields)
+    scope = {"tenant": tenant} if tenant is not None else {}
+    params = list(run_filter.params.items())
+    order = "-id"
+    if params:
+        (name, value), params = params[0], params[1:]
+        joined = {f"param_index__{key}": val for key, val in {**scope, "name": name, "value": value}.items()}
+        if before is not None:
+            joined["param_index__run__lt"] = before
+        runs, order = runs.filter(**joined), "-param_index__run_id"
+    for name, value in params:
+        runs = runs.filter(pk__in=RunParam.objects.filter(**scope, name=name, value=value).values("run_id"))
+    if before is not None:
+        runs = runs.filter(pk__lt=before)
+    return runs.order_by(order)
+
+
+def run_search(*, tenant: str, run_filter: RunFilter, after: int | None, limit: int) -> dict[str, Any]:
+    """GET /v3/workflow: one page of the tenant's matching runs and the cursor of the next page."""
+    runs = runs_matching(run_filter, tenant=tenant, before=after)
+    page = list(runs[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {"items": [run_detail(run) for run in page], "nextCursor": cursor_encode(page[-1].pk) if more else None}
+
+
+MAX_REPORTED_FAILURES = 1000
+
+
+def bulk_job_get(*, tenant: str, job_id: str) -> BulkJob:
+    job = BulkJob.objects.filter(job_id=job_id, tenant=tenant).first()
+    if job is None:
+        raise NotFound(f"Unknown bulk job '{job_id}'.")
+    return job
+
+
+def bulk_job_progress(job: BulkJob) -> dict[str, Any]:
+    """GET /v3/bulk/{job} and the admin: counts by item state and the failed runs (first 1,000)."""
+    counts = dict(job.items.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    failures = job.items.filter(state=BulkItemState.FAILED).order_by("id").values("workflow_id", "error")
+    handled = counts.get(BulkItemState.DONE, 0) + counts.get(BulkItemState.FAILED, 0)
+    return {
+        "jobId": job.job_id, "op": job.op, "state": job.state, "total": job.total, "handled": handled,
+        "done": counts.get(BulkItemState.DONE, 0), "failed": counts.get(BulkItemState.FAILED, 0),
+        "pending": counts.get(BulkItemState.PENDING, 0),
+        "percent": round(100 * handled / job.total, 1) if job.total else 100.0,
+        "failures": [{"workflowId": row["workflow_id"], "error": row["error"]}
+                     for row in failures[:MAX_REPORTED_FAILURES]],
+        "createdBy": job.created_by, "createdAt": job.created_at, "finishedAt": job.finished_at,
+    }

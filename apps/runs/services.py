@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
+from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunParam, RunStatus
+from apps.runs.search import param_index_values
 from apps.runs.webhooks import webhook_notify
 from apps.secrets.redaction import redact, sensitive_values
 from apps.secrets.sealing import seal
@@ -49,18 +50,33 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         "mode": inp.mode,
         "callback_url": inp.callback_url,
         "parent_workflow_id": inp.parent_workflow_id,
+        "redrive_of": inp.redrive_of,
         # Scrubbed: a start that bypassed the API with NaN still gets its (failed) row; run_begin refuses it.
         "start_request": scrubbed(_sealed_start_request(inp)),
     }
-    run, _ = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
+    with transaction.atomic():  # the row and its search index commit together
+        run, created = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
+        if created:
+            run_params_index(run, start.get("params"))
     return run
 
 
 def _sealed_start_request(inp: RunInput) -> dict[str, Any]:
-    """The RunInput kept for rerun, its sensitive values sealed (the start body has the context's layout)."""
+    """The RunInput kept for rerun, its sensitive values sealed (the start body and a redrive's context have
+    the context's layout)."""
     stored = {key: value for key, value in inp.__dict__.items() if key != "carry"}
     paths = workflow_sensitive_paths(tenant=inp.tenant, key=inp.workflow_key, version=inp.version)
-    return seal(stored, sensitive_values(inp.start or {}, paths)) if paths else stored
+    if not paths:
+        return stored
+    sensitive = sensitive_values(inp.start or {}, paths) + sensitive_values(inp.redrive_context or {}, paths)
+    return seal(stored, sensitive)
+
+
+def run_params_index(run: Run, params: Any) -> None:
+    """RunParam rows for the run's scalar `params` (searches by `param.<name>=` use them)."""
+    RunParam.objects.bulk_create(
+        [RunParam(run=run, tenant=run.tenant, name=name, value=value) for name, value in param_index_values(params)]
+    )
 
 
 def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:

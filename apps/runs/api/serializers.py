@@ -146,6 +146,10 @@ class RunDetailSerializer(WorkflowResponseSerializer):
     createdAt = serializers.DateTimeField()  # noqa: N815
     updatedAt = serializers.DateTimeField()  # noqa: N815
     finishedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    customerId = serializers.CharField(allow_null=True)  # noqa: N815
+    redriveOf = serializers.CharField(allow_null=True, help_text="The run this one redrives (§10).")  # noqa: N815
+    redrivenBy = serializers.ListField(child=serializers.CharField(), required=False,  # noqa: N815
+                                       help_text="Runs that redrive this one (GET /v3/workflow/{id} only).")
     _global = serializers.JSONField(required=False, help_text="The run context; only with ?includeContext=true.")
 
 

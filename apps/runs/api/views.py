@@ -22,7 +22,7 @@ from apps.clients.authentication import (
     principal_of,
 )
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
-from apps.runs import runtime, selectors
+from apps.runs import idempotency, runtime, selectors
 from apps.runs.api import serializers as s
 from drift.errors import InvalidInput, Problem
 
@@ -41,10 +41,10 @@ ACCEPTED = OpenApiResponse(s.WorkflowResponseSerializer, description="Not stable
 _REQUIRED_HEADERS = (("X-Tenant-Id", TENANT_HEADERS), ("X-Client-Id", CLIENT_HEADERS))
 
 
-def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
+def _validated(serializer_class: type, data: Any, **context: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("The body must be a JSON object.", [Problem("$", "must be a JSON object")])
-    serializer = serializer_class(data=data)
+    serializer = serializer_class(data=data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -78,11 +78,21 @@ class RuntimeView(APIView):
         return principal_of(self.request)
 
 
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    idempotency.HEADER, str, OpenApiParameter.HEADER, pattern=r"^[\x21-\x7e]{1,200}$",
+    description="Same key (tenant, client) within 24 h: the first run's current state; another body: 409.",
+)
+
+
 class StartView(RuntimeView):
-    @extend_schema(summary="Start a run (3.1)", request=s.StartSerializer, parameters=HEADERS,
+    @extend_schema(summary="Start a run (3.1)", request=s.StartSerializer, parameters=[*HEADERS, IDEMPOTENCY_HEADER],
                    responses={200: s.WorkflowResponseSerializer, 202: ACCEPTED, **ERRORS})
     def post(self, request: Request) -> Response:
+        key = idempotency.idempotency_key_parse(request.META)
         data = _validated(s.StartSerializer, request.data)
+        if key is not None:
+            return _reply(idempotency.run_start_idempotent(principal=self.principal, data=data, key=key,
+                                                           raw_body=request.data))
         return _reply(runtime.run_start(principal=self.principal, data=data))
 
 
@@ -112,7 +122,7 @@ class RunDetailView(RuntimeView):
         include_context = _query_bool(request, "includeContext")
         run = selectors.run_get(tenant=self.principal.tenant, workflow_id=workflow_id)
         return Response(selectors.run_detail(run, include_context=include_context, reveal=may_reveal(request),
-                                             actor=actor_of(request)))
+                                             actor=actor_of(request), include_redrives=True))
 
 
 class DisconnectedNodeView(RuntimeView):
