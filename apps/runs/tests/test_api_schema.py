@@ -43,7 +43,7 @@ MAX_EXAMPLES = 12
 
 
 def _auth_headers(tenant: str) -> dict[str, str]:
-    _, raw_key = api_key_create(tenant=tenant, client_id="fuzz", scopes=["runtime", "definitions"])
+    _, raw_key = api_key_create(tenant=tenant, client_id="fuzz", scopes=["runtime", "definitions", "reveal"])
     return {"Authorization": f"Api-Key {raw_key}", "X-Tenant-Id": tenant, "X-Client-Id": "fuzz"}
 
 
@@ -90,6 +90,13 @@ def test_fuzzed_requests_never_get_a_server_error(api, samples, tenant, settings
     assert errors == []
 
 
+@pytest.fixture
+def no_fuzzed_schedules_left(db):
+    """Hostile bodies may create schedules; none may go on firing after the test (torn down before `db`)."""
+    yield
+    _delete_fuzzed_schedules()
+
+
 def _delete_fuzzed_schedules() -> None:
     """Generated schedules would go on firing in Temporal for the rest of the session."""
     from apps.runs.models import Schedule
@@ -130,6 +137,10 @@ def _body_operations(schema) -> list[tuple[str, str]]:
     return [*ops, ("DELETE", "/v3/workflow/terminate/{workflow_id}")]
 
 
+SCHEDULE = {"id": "fuzz-schedule", "workflowId": "order_status", "intervalSeconds": 86400, "paused": True,
+            "start": {"params": {"orderId": "1"}}, "overlap": "SKIP"}
+
+
 def _realistic_bodies(samples_dir) -> dict[str, list]:
     nodes = json.loads((samples_dir / "order_status.nodes.json").read_text())
     flow = json.loads((samples_dir / "order_status.workflow.json").read_text())
@@ -148,6 +159,18 @@ def _realistic_bodies(samples_dir) -> dict[str, list]:
         "/routes/{issue_id}": [{"workflowId": "order_status", "version": "ACTIVE",
                                 "variants": [{"workflowId": "order_status", "version": "1", "weight": 3}]}],
         "/enumStore/{key}": [{"value": {"base_url": "http://x", "list": [1, {"a": None}]}}],
+        "/nodeDefinition/{key}/dryRun/": [{"context": {"params": {"a": [1, {"b": 2}]}}, "parameters": {"x": "y"}},
+                                         {"context": {}, "mock": {"status": 200, "body": {"state": "ok"}}}],
+        "/secrets/{name}": [{"value": "s3cr3t"}],
+        "/codec/encode": [{"payloads": [{"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "e30="}]}],
+        "/codec/decode": [{"payloads": [{"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "e30="}]}],
+        "/v3/client/webhook": [{"callbackUrl": "https://hooks.example.com/drift"}],
+        "/v3/workflow/{workflow_id}/redrive": [{"fromNode": "get_order", "contextPatch": {"params": {"a": 1}},
+                                                "version": "SAME"}],
+        "/v3/bulk/{op}": [{"ids": ["no-such-run"]}, {"filter": {"status": "FAILED", "customerId": "nobody"}}],
+        "/v3/schedules/": [SCHEDULE],
+        "/v3/schedules/{schedule_id}": [SCHEDULE],
+        "/v3/schedules/{schedule_id}/{action}": [{"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-01-01T01:00:00Z"}],
     }
 
 
@@ -195,9 +218,18 @@ def _hostile_setup(api, samples, tenant, settings):
     settings.DRIFT_SYNC_TIMEOUT_SECONDS = 2
     schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     waiting = start_order(api, "1").json()["workflowId"]
+    # A node to dry-run (the {key} of /nodeDefinition/{key}/dryRun/): bodies are judged, not a 404.
+    script = {"id": "fuzz-key", "name": "fuzz-key", "type": "SCRIPT",
+              "transformer": {"type": "SCRIPT", "value": {"type": "STRING", "data": "return 1"}}}
+    assert api.post("/nodeDefinition/", script, format="json").status_code == 201
+    # A (paused) schedule for /v3/schedules/{schedule_id}...: bodies are judged, not a 404.
+    assert api.post("/v3/schedules/", SCHEDULE, format="json").status_code == 201
     client = HostileClient(_auth_headers(tenant), {"workflow_id": waiting, "event_name": "paid", "key": "fuzz-key",
-                                                   "issue_id": "fuzz-issue"})
+                                                   "issue_id": "fuzz-issue", "name": "fuzz-secret", "op": "rerun",
+                                                   "schedule_id": "fuzz-schedule", "action": "backfill"})
     corpus = _realistic_bodies(Path(settings.BASE_DIR).parent / "shared/spec/samples")
+    unsampled = {template for _, template in _body_operations(schema)} - set(corpus)
+    assert not unsampled, f"a body-reading endpoint has no realistic sample for the fuzz: {sorted(unsampled)}"
     operations = {(op.method.upper(), op.path): op for op in (r.ok() for r in schema.get_all_operations())}
     return schema, client, corpus, operations
 
@@ -236,6 +268,7 @@ def _probe_every_operation(api, samples, tenant, settings, mutate) -> list[str]:
     return found
 
 
+@pytest.mark.usefixtures("no_fuzzed_schedules_left")
 def test_non_finite_numbers_surrogates_and_deep_nesting_anywhere_in_any_body_are_a_400_naming_the_place(
         api, samples, tenant, settings):
     def poison(client, method, template, body, place, data) -> str | None:
@@ -258,6 +291,7 @@ def test_non_finite_numbers_surrogates_and_deep_nesting_anywhere_in_any_body_are
     assert _probe_every_operation(api, samples, tenant, settings, poison) == []
 
 
+@pytest.mark.usefixtures("no_fuzzed_schedules_left")
 def test_wrong_types_at_every_field_of_every_body_never_get_a_server_error(api, samples, tenant, settings):
     def wrong_type(client, method, template, body, place, data) -> str | None:
         mutated = json.dumps(_replaced(body, place[1], data.draw(st.sampled_from(WRONG_TYPES), label="wrong type")))
@@ -267,6 +301,7 @@ def test_wrong_types_at_every_field_of_every_body_never_get_a_server_error(api, 
     assert _probe_every_operation(api, samples, tenant, settings, wrong_type) == []
 
 
+@pytest.mark.usefixtures("no_fuzzed_schedules_left")
 def test_every_field_of_every_realistic_body_with_a_wrong_type_never_gets_a_server_error(api, samples, tenant,
                                                                                        settings):
     """The sweep behind the random probe: each place of each realistic body gets a wrong scalar, a list and an
@@ -284,6 +319,7 @@ def test_every_field_of_every_realistic_body_with_a_wrong_type_never_gets_a_serv
     assert errors == []
 
 
+@pytest.mark.usefixtures("no_fuzzed_schedules_left")
 def test_huge_bodies_are_413_with_a_length_or_chunked_and_small_chunked_bodies_are_read(api, samples, tenant,
                                                                                        settings):
     schema, client, corpus, _ = _hostile_setup(api, samples, tenant, settings)
