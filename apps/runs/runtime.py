@@ -72,12 +72,30 @@ class SyncTimeout(Exception):
 # --------------------------------------------------------------------------- the one Temporal helper
 
 
+# Temporal refuses updates while a run's last workflow task failed (a timeout under load, a worker lost
+# mid-task) until the worker retries it: a transient state, retried briefly, then a 503.
+NOT_READY_ATTEMPTS = 5
+
+
+def _workflow_not_ready(error: RPCError) -> bool:
+    return error.status == RPCStatusCode.FAILED_PRECONDITION and b"WorkflowNotReadyFailure" in (error.raw_grpc_status
+                                                                                             or b"")
+
+
 def temporal_call(operation: Callable[[Client], Awaitable[T]], *, wait: float | None = None) -> T:
     """Run `operation(client)` on the client loop. Raises SyncTimeout after `wait` seconds (when Temporal
     is reachable; 503 otherwise), and DriftErrors for rejected updates, ended runs and outages."""
 
     async def call() -> T:
-        return await asyncio.wait_for(operation(await temporal_client()), wait)
+        client = await temporal_client()
+        for attempt in range(NOT_READY_ATTEMPTS):
+            try:
+                return await asyncio.wait_for(operation(client), wait)
+            except RPCError as error:
+                if not _workflow_not_ready(error) or attempt == NOT_READY_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.25 * (attempt + 1))  # the worker retries the failed workflow task meanwhile
+        raise AssertionError("unreachable")
 
     try:
         return run_async(call())
@@ -91,6 +109,9 @@ def temporal_call(operation: Callable[[Client], Awaitable[T]], *, wait: float | 
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:  # callers checked the mirror: the run existed
             raise Conflict("The run has already ended.") from error
+        if _workflow_not_ready(error):
+            raise ServiceUnavailable("The run's last workflow task failed (e.g. timed out under load) and is being "
+                                     "retried; retry the call shortly.") from error
         _raise_unavailable(error)
         raise
     except RuntimeError as error:
