@@ -22,8 +22,8 @@ from apps.nodes.types import http
 from apps.runs.context_store import UnstorableContext
 from apps.runs.services import UnpersistableState, run_begin, run_record_state
 from apps.secrets.redaction import redact, redacting, sensitive_values
+from core.json_safety import json_problem, printable
 from drift.errors import DriftError
-from drift.json_safety import json_problem, printable
 from worker.types import (
     ACTIVITY_EXECUTE_NODE,
     ACTIVITY_PERSIST_RUN,

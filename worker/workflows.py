@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
     from apps.secrets.redaction import redact, sensitive_values
-    from drift.json_safety import printable, scrubbed
+    from core.json_safety import printable, scrubbed
     from worker import human_tasks
     from worker.test_mode import MUST_BE_MOCKED, TestHarness, TestStopped
     from worker.types import (

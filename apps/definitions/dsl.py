@@ -8,7 +8,7 @@ from apps.definitions.graph import state_targets, timeout_target
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
 from apps.trials.cases import validate_tests
-from drift.errors import Problem
+from core.problems import Problem
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
 # Path segments of the definition API that an id would shadow.

@@ -15,7 +15,8 @@ from apps.definitions.dsl_schema import dsl_json_schema_for
 from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
 from apps.definitions.models import Definition, EnumEntry, Kind, Route, RouteVariant
 from apps.definitions.versions import SNAPSHOT, parse_version, version_problem
-from drift.errors import DriftError, Problem
+from core.problems import Problem
+from drift.errors import DriftError
 from drift.json_input import unsafe_json_problem
 
 # --- pretty JSON with a line number for every JSON path

@@ -10,7 +10,8 @@ from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
 from apps.definitions.models import AuditEntry, Definition, DefinitionVersion, EnumEntry, Kind, Route
 from apps.definitions.routing import ab_provider
 from apps.definitions.versions import ACTIVE, LATEST, SNAPSHOT, VersionSpec, is_version_number, parse_version
-from drift.errors import InvalidInput, NotFound, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput, NotFound
 
 
 def kind_label(kind: str) -> str:

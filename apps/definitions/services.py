@@ -21,7 +21,8 @@ from apps.definitions.models import (
 )
 from apps.definitions.selectors import kind_label, node_lookup_for, workflow_lookup_for
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version, version_problem
-from drift.errors import Conflict, InvalidInput, NotFound, Problem
+from core.problems import Problem
+from drift.errors import Conflict, InvalidInput, NotFound
 from drift.json_input import refuse_unsafe_json
 
 MAX_AUDIT_CHANGES = 200

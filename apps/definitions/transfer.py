@@ -40,7 +40,8 @@ from apps.definitions.services import (
     route_save,
 )
 from apps.definitions.versions import ACTIVE, LATEST, SNAPSHOT, VersionSpec
-from drift.errors import DriftError, InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import DriftError, InvalidInput
 
 KIND_DIRS = {Kind.NODE: "nodes", Kind.WORKFLOW: "workflows"}
 ROUTES_FILE, ENUM_FILE = "routes.json", "enum_store.json"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from apps.nodes.scope import ScriptScope
-    from drift.errors import Problem
+    from core.problems import Problem
 
 
 class NodeError(Exception):

@@ -25,7 +25,7 @@ from django.core.cache import cache
 
 from apps.nodes.base import NodeError
 from apps.secrets.references import SecretResolver, bad_reference_names, find_references, is_reference
-from drift.errors import Problem
+from core.problems import Problem
 
 AUTH_TYPES = {
     "BASIC": {"username": False, "password": True},

@@ -7,7 +7,7 @@ from apps.nodes.base import NodeError, NodeType
 from apps.nodes.retry import retry_policy_fields
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types import branch, child, failure, http, instruction, script, success, wait
-from drift.errors import Problem
+from core.problems import Problem
 
 NODE_TYPES: dict[str, NodeType] = {
     module.NODE_TYPE.name: module.NODE_TYPE

@@ -16,8 +16,8 @@ from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
 from apps.runs.webhooks import webhook_notify
 from apps.secrets.redaction import redact, sensitive_values
 from apps.secrets.sealing import seal
+from core.json_safety import json_problem, scrubbed
 from drift.errors import Conflict, DriftError, NotFound
-from drift.json_safety import json_problem, scrubbed
 from worker.types import PersistRequest, RunInput
 
 

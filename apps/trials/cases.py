@@ -8,7 +8,7 @@ from typing import Any
 from apps.nodes import checks
 from apps.nodes.paths import lookup
 from apps.runs.selectors import NOT_A_STEP
-from drift.errors import Problem
+from core.problems import Problem
 
 EXPECTED_STATUSES = ("COMPLETED", "FAILED", "TERMINATED", "WAITING", "DELEGATED", "ASYNC_COMPLETE")
 OUTCOME_KINDS = ("output", "error", "status")

@@ -6,7 +6,7 @@ from apps.nodes import checks
 from apps.nodes.base import NodeError, NodeType
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import convert, resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 
 def validate(node: dict, path: str) -> list[Problem]:

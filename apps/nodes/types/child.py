@@ -5,7 +5,7 @@ from __future__ import annotations
 from apps.nodes import checks
 from apps.nodes.base import NodeType
 from apps.nodes.scope import ScriptScope
-from drift.errors import Problem
+from core.problems import Problem
 
 MODES = ("SYNC", "ASYNC")
 VERSION_ALIASES = ("ACTIVE", "LATEST")

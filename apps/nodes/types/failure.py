@@ -10,7 +10,7 @@ from apps.nodes.base import NodeType
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types.instruction import render_templates
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 
 def validate(node: dict, path: str) -> list[Problem]:

@@ -18,7 +18,7 @@ from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
 from apps.secrets.redaction import redact
 from apps.secrets.references import SecretResolver, SecretUnavailable, bad_reference_names, find_references
-from drift.errors import Problem
+from core.problems import Problem
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 COMPONENTS = ("url", "headers", "queryParams", "body")

@@ -11,7 +11,7 @@ from apps.nodes import assignment, checks
 from apps.nodes.base import NodeType
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_bare_literal, resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 ATTRIBUTES = ("layoutId", "disposition", "workflowStatus")
 TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apps.nodes.base import NodeType
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 
 def validate(node: dict, path: str) -> list[Problem]:

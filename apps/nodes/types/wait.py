@@ -10,7 +10,7 @@ from apps.nodes import checks
 from apps.nodes.base import NodeError, NodeType
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 WAIT_TYPES = ("SCHEDULER_WAIT", "ABSOLUTE_WAIT", "ON_EVENT")
 MODES = ("SYNC", "ASYNC")
