@@ -86,8 +86,8 @@ async def _bench(address: str, runs: int, concurrent: int) -> None:
 
     from apps.definitions.models import DefinitionKind
     from apps.definitions.services import definition_activate, definition_publish, definition_save_snapshot
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
     from worker.main import build_worker
-    from worker.types import WORKFLOW_NAME, RunInput
 
     nodes, chain = _drift_definitions()
     for kind, bodies in ((DefinitionKind.NODE, nodes), (DefinitionKind.WORKFLOW, [chain])):

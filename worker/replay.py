@@ -14,9 +14,9 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from apps.runs.contract import WORKFLOW_NAME
 from drift.codec import data_converter
 from worker.main import sandboxed_workflow_runner
-from worker.types import WORKFLOW_NAME
 from worker.workflows import DriftWorkflow
 
 CLOSED_RUNS_QUERY = f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus != 'Running'"

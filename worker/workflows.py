@@ -21,11 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.retry import retry_policy_fields
-    from apps.secrets.redaction import redact, sensitive_values
-    from core.json_safety import printable, scrubbed
-    from worker import human_tasks
-    from worker.test_mode import MUST_BE_MOCKED, TestHarness, TestStopped
-    from worker.types import (
+    from apps.runs.contract import (
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
         ACTIVITY_START_RUN,
@@ -44,6 +40,10 @@ with workflow.unsafe.imports_passed_through():
         RunInput,
         initial_context,
     )
+    from apps.secrets.redaction import redact, sensitive_values
+    from core.json_safety import printable, scrubbed
+    from worker import human_tasks
+    from worker.test_mode import MUST_BE_MOCKED, TestHarness, TestStopped
 
 REMOTE_NODE_TYPES = frozenset({"HTTP"})  # I/O nodes: regular activities; the rest run as local activities
 WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})

@@ -18,7 +18,8 @@ from apps.definitions.admin import workflow_graph_html
 from apps.definitions.models import Definition, Kind
 from apps.definitions.selectors import definition_find
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, WebhookAttempt, WebhookDelivery
+from apps.runs.contract import FINAL_STATUSES
+from apps.runs.models import NodeExecution, Run, WebhookAttempt, WebhookDelivery
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.selectors import run_steps

@@ -7,25 +7,11 @@ for the runtime API's tenant checks. The worker updates them at every state chan
 from django.db import models
 from django.utils import timezone
 
+from apps.runs.contract import RUN_MODES, RUN_STATUSES
 
-class RunStatus(models.TextChoices):
-    CREATED = "CREATED"
-    RUNNING = "RUNNING"
-    WAITING = "WAITING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    TERMINATED = "TERMINATED"
-    DELEGATED = "DELEGATED"
-    SCHEDULER_WAITING = "SCHEDULER_WAITING"
-    ASYNC_COMPLETE = "ASYNC_COMPLETE"
-
-
-FINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.TERMINATED})
-
-
-class RunMode(models.TextChoices):
-    SYNC = "SYNC"
-    ASYNC = "ASYNC"
+# The statuses and modes come from the run contract (apps/runs/contract.py), which the worker shares.
+RunStatus = models.TextChoices("RunStatus", [(status, status) for status in RUN_STATUSES])
+RunMode = models.TextChoices("RunMode", [(mode, mode) for mode in RUN_MODES])
 
 
 class Run(models.Model):

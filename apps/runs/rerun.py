@@ -7,13 +7,13 @@ import uuid
 
 from django.conf import settings
 
+from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.models import Run
 from apps.runs.runtime import temporal_call
 from apps.runs.services import run_register
 from apps.secrets.sealing import unseal
 from core.problems import Problem
 from drift.errors import InvalidInput
-from worker.types import WORKFLOW_NAME, RunInput
 
 _INPUT_FIELDS = {f.name for f in dataclasses.fields(RunInput)} - {"carry"}
 

@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunStatus
+from apps.runs.contract import FINAL_STATUSES, PersistRequest, RunInput
+from apps.runs.models import NodeExecution, Run, RunStatus
 from apps.runs.webhooks import webhook_notify
 from apps.secrets.redaction import redact, sensitive_values
 from apps.secrets.sealing import seal
 from core.json_safety import json_problem, scrubbed
 from drift.errors import Conflict, DriftError, NotFound
-from worker.types import PersistRequest, RunInput
 
 
 def customer_id_of(customer: Any) -> str:

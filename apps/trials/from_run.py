@@ -13,7 +13,8 @@ from typing import Any
 from apps.definitions.models import Kind
 from apps.definitions.selectors import definition_get, workflow_inline_nodes
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, Run
+from apps.runs.contract import FINAL_STATUSES
+from apps.runs.models import Run
 from apps.runs.selectors import run_steps
 from drift.errors import Conflict
 from worker.test_mode import MUST_BE_MOCKED

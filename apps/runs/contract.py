@@ -1,4 +1,6 @@
-"""Plain data shared by the workflow, its activities and the API (no Django imports).
+"""The run contract: statuses, names and payloads shared by the workflow, its activities and the API.
+
+Its one home: apps.runs (models, services, runtime) and worker both import it; no Django imports here.
 
 Deliberately without `from __future__ import annotations`: the SDK resolves these dataclasses' field types on
 every payload conversion, and string annotations would be eval()'d, i.e. compiled, each time.
@@ -7,10 +9,15 @@ every payload conversion, and string annotations would be eval()'d, i.e. compile
 from dataclasses import dataclass, field
 from typing import Any
 
+RUN_STATUSES = ("CREATED", "RUNNING", "WAITING", "COMPLETED", "FAILED", "TERMINATED", "DELEGATED", "SCHEDULER_WAITING",
+                "ASYNC_COMPLETE")
+RUN_MODES = ("SYNC", "ASYNC")
 STABLE_STATUSES = frozenset(
     {"WAITING", "SCHEDULER_WAITING", "DELEGATED", "ASYNC_COMPLETE", "COMPLETED", "FAILED", "TERMINATED"}
 )
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
+# Stable but not final: the run waits for a resume, an event or a timer.
+WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
 
 WORKFLOW_NAME = "DriftWorkflow"
 UPDATE_WAIT_STABLE = "wait_stable"
