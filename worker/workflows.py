@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
     from apps.nodes.paths import resolve_parameters
+    from apps.nodes.registry import kind_of
     from apps.nodes.retry import retry_policy_fields
     from apps.runs.contract import (
         ACTIVITY_EXECUTE_NODE,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_RESUME,
         UPDATE_TERMINATE,
         UPDATE_WAIT_STABLE,
+        WAITING_STATUSES,
         WORKFLOW_NAME,
         NodeRequest,
         PersistRequest,
@@ -43,10 +45,8 @@ with workflow.unsafe.imports_passed_through():
     from apps.secrets.redaction import redact, sensitive_values
     from core.json_safety import printable, scrubbed
     from worker import human_tasks
-    from worker.test_mode import MUST_BE_MOCKED, TestHarness, TestStopped
+    from worker.test_mode import TestHarness, TestStopped
 
-REMOTE_NODE_TYPES = frozenset({"HTTP"})  # I/O nodes: regular activities; the rest run as local activities
-WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
 LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
 LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
@@ -86,7 +86,7 @@ def _failed_with(error: BaseException | None, failure_type: str) -> bool:
     return False
 
 
-def _http_retry_policy(node: dict[str, Any]) -> RetryPolicy:
+def _remote_retry_policy(node: dict[str, Any]) -> RetryPolicy:
     # 4xx and other final errors arrive as non-retryable ApplicationErrors; the policy paces the rest.
     retry = retry_policy_fields(node)
     return RetryPolicy(
@@ -191,14 +191,10 @@ class DriftWorkflow:
         state = self.definition["states"][name]
         node = state["nodeDefinition"]
         self.context["nodeParameters"] = resolve_parameters(state.get("parameters"), self.context)
-        if node["type"] == "SUCCESS":
-            self._record(name, node["type"], "SUCCESS")
-            await self._finish("COMPLETED")
+        outcome = await self._settled(name, node) or await self._node_activity(name, state, self.context)
+        if outcome.get("terminal"):  # SUCCESS, FAILURE: the run ends here
+            await self._finish(outcome["terminal"], outcome.get("error"))
             return None
-        if node["type"] == "FAILURE":
-            await self._finish("FAILED", await self._failure_message(name, state))
-            return None
-        outcome = await self._node_activity(name, state, self.context)
         key = state.get("contextOverrideKey") or name
         if "output" in outcome:
             self.context[key] = outcome["output"]
@@ -215,16 +211,13 @@ class DriftWorkflow:
             return None
         return state.get("nextNode")
 
-    async def _failure_message(self, name: str, state: dict[str, Any]) -> str:
-        """The run's errorMessage at a FAILURE node. A computed `error` (value component or `{{path}}`
-        template; it may read `_global.errorMessage`) is used as it comes. Otherwise the cause of a jump to
-        `defaultFailureNode` stays visible: "<error>: <cause>", or the cause alone when there is no `error`."""
-        error, cause = state["nodeDefinition"].get("error"), self.error
-        if isinstance(error, dict) or (isinstance(error, str) and "{{" in error):
-            return (await self._node_activity(name, state, self.context))["error"]
-        message = f"{error}: {cause}" if error and cause else (error or cause or f"run failed at {name}")
-        self._record(name, "FAILURE", "FAILURE", message)
-        return message
+    async def _settled(self, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
+        """The outcome the node's type computes inside the workflow (no activity), recorded; else None."""
+        settle = kind_of(node).settle
+        outcome = settle(node, name, self.error) if settle else None
+        if outcome is not None:
+            self._record_outcome(name, node["type"], outcome)
+        return outcome
 
     async def _on_node_error(self, name: str, message: str) -> str | None:
         if self.terminate_reason is not None:
@@ -261,12 +254,12 @@ class DriftWorkflow:
             return self._mocked(name, node, mock)
         request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context,
                               sensitive_paths=self._sensitive_paths(), mock=mock, test=self.harness is not None)
-        if node["type"] in REMOTE_NODE_TYPES:
+        if kind_of(node).remote:
             timeout = float(node.get("timeoutSeconds") or 30) + 5
             call = workflow.execute_activity(
                 ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=timeout),
                 # A mocked response would only repeat itself: test runs make one attempt.
-                retry_policy=_http_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
+                retry_policy=_remote_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
             )
         else:
             call = workflow.execute_local_activity(
@@ -278,16 +271,18 @@ class DriftWorkflow:
             message = _failure_message(error)
             self._record(name, node["type"], "FAILURE", message)
             raise NodeFailed(f"node {name} failed: {message}") from error
-        meta = outcome.pop("_meta", {})
-        failed = outcome.get("terminal") == "FAILED"  # a FAILURE node with a computed error
-        self._record(name, node["type"], "FAILURE" if failed else "SUCCESS", outcome.get("error", "") if failed else "",
-                     meta)
+        self._record_outcome(name, node["type"], outcome, outcome.pop("_meta", {}))
         return outcome
 
+    def _record_outcome(self, name: str, node_type: str, outcome: dict[str, Any], meta: dict | None = None) -> None:
+        failed = outcome.get("terminal") == "FAILED"  # a FAILURE node
+        self._record(name, node_type, "FAILURE" if failed else "SUCCESS", outcome.get("error", "") if failed else "",
+                     meta)
+
     def _test_mock(self, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
-        """Test runs: the instance's next mock outcome; an HTTP or CHILD node without one fails the case."""
+        """Test runs: the instance's next mock outcome; a node whose type must be mocked fails the case without."""
         mock = self.harness.next_mock(name)
-        if mock is None and node["type"] in MUST_BE_MOCKED:
+        if mock is None and kind_of(node).must_mock:
             message = self.harness.unmocked(name, node["type"])
             self._record(name, node["type"], "FAILURE", message)
             raise NodeFailed(message)
@@ -299,10 +294,7 @@ class DriftWorkflow:
             self._record(name, node["type"], "FAILURE", f"mocked: {mock['error']}")
             raise NodeFailed(f"node {name} failed: {mock['error']}")
         self._record(name, node["type"], "MOCKED")
-        output = mock.get("output")
-        if node["type"] == "BRANCH" and isinstance(output, dict) and output.get("nextNode"):
-            return {"output": output, "nextNode": output["nextNode"]}
-        return {"output": output}
+        return kind_of(node).from_mock(mock.get("output"))
 
     async def _unless_terminated(self, call: Awaitable[Any]) -> Any:
         """Await `call`, but give up on it when a terminate arrives meanwhile."""
@@ -658,9 +650,9 @@ class DriftWorkflow:
             raise ApplicationError("run has not resolved its definition yet", type="Conflict")
         if name not in disconnected(self.definition):
             raise ApplicationError(f"'{name}' is not a disconnected node of this workflow", type="NotFound")
-        node_type = self.definition["states"][name]["nodeDefinition"].get("type")
-        if node_type not in {"HTTP", "SCRIPT", "BRANCH", "INSTRUCTION"}:
-            raise ApplicationError(f"a {node_type} node cannot run disconnected", type="Invalid")
+        node = self.definition["states"][name]["nodeDefinition"]
+        if not kind_of(node).disconnectable:
+            raise ApplicationError(f"a {node.get('type')} node cannot run disconnected", type="Invalid")
 
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, name: str, payload: Any) -> None:

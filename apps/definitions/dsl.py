@@ -2,9 +2,9 @@
 referenced node definitions come through the `NodeLookup` the caller passes in."""
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from apps.definitions.graph import state_targets, timeout_target
+from apps.definitions.graph import state_targets
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
 from apps.trials.cases import validate_tests
@@ -13,7 +13,6 @@ from core.problems import Problem
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
 # Path segments of the definition API that an id would shadow.
 RESERVED_KEYS = frozenset({"validate", "treeView"})
-TERMINAL_TYPES = ("SUCCESS", "FAILURE")  # tuples: a mistyped list or object in a document is compared, not hashed
 
 # (resourceId, version spec) -> the node definition body, or None when it does not exist.
 NodeLookup = Callable[[str, str | int], dict | None]
@@ -188,24 +187,6 @@ def _check_parameters(path: str, state: dict, node: dict) -> list[Problem]:
     ]
 
 
-# After completion a run only notifies or records: nothing may wait, branch, start children or end it again.
-POST_COMPLETION_TYPES = ("HTTP", "SCRIPT")
-
-
-def branch_targets(node: dict | None) -> Iterator[tuple[str, object]]:
-    """(relative path, target) of a BRANCH node's choices and default, and of a screen's `timeoutNode`."""
-    if timeout_target(node) is not None:
-        yield "assignment.timeoutNode", timeout_target(node)
-    if not isinstance(node, dict) or node.get("type") != "BRANCH":
-        return
-    choices = node.get("choices")
-    for index, choice in enumerate(choices if isinstance(choices, list) else []):
-        if isinstance(choice, dict):
-            yield f"choices[{index}].nextNode", choice.get("nextNode")
-    if node.get("defaultNode") is not None:
-        yield "defaultNode", node.get("defaultNode")
-
-
 def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> list[Problem]:
     problems = []
 
@@ -222,23 +203,24 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         problems.append(Problem("$.postWorkflowCompletionNodes", "must be a list of state names"))
     for index, target in enumerate(post if isinstance(post, list) else []):
         check(f"$.postWorkflowCompletionNodes[{index}]", target, required=True)
-        node_type = (nodes.get(target) or {}).get("type") if isinstance(target, str) else None
-        if node_type and node_type not in POST_COMPLETION_TYPES:
+        # After completion a run only notifies or records: its node types say which may.
+        node_type = registry.type_of(nodes.get(target)) if isinstance(target, str) else None
+        if node_type and not node_type.after_completion:
             problems.append(Problem(f"$.postWorkflowCompletionNodes[{index}]",
-                                    f"a {node_type} node cannot run after completion; use "
-                                    f"{' or '.join(sorted(POST_COMPLETION_TYPES))}"))
+                                    f"a {node_type.name} node cannot run after completion; use "
+                                    f"{' or '.join(registry.types_where('after_completion'))}"))
     for name, state in states.items():
         if not isinstance(state, dict):
             continue
         check(f"$.states.{name}.nextNode", state.get("nextNode"))
         inline = isinstance(state.get("nodeDefinition"), dict)
-        for rel, target in branch_targets(nodes[name]):
+        for edge in registry.edges_of(nodes[name]):
             if inline:
-                check(f"$.states.{name}.nodeDefinition.{rel}", target)
-            elif target is not None and (not isinstance(target, str) or target not in states):
+                check(f"$.states.{name}.nodeDefinition.{edge.path}", edge.target)
+            elif edge.target is not None and (not isinstance(edge.target, str) or edge.target not in states):
                 problems.append(Problem(f"$.states.{name}.resourceId",
-                                        f"branch {rel} of node definition '{state.get('resourceId')}' "
-                                        f"targets unknown state {target!r}"))
+                                        f"branch {edge.path} of node definition '{state.get('resourceId')}' "
+                                        f"targets unknown state {edge.target!r}"))
     return problems
 
 
@@ -251,9 +233,8 @@ def successors(states: dict, nodes: dict[str, dict | None], name: str) -> list[s
 
 
 def _is_exit(state: object, node: dict | None) -> bool:
-    return (isinstance(state, dict) and state.get("end") is True) or (
-        isinstance(node, dict) and node.get("type") in TERMINAL_TYPES
-    )
+    node_type = registry.type_of(node)
+    return (isinstance(state, dict) and state.get("end") is True) or bool(node_type and node_type.terminal)
 
 
 def _cycle_warnings(states: dict, nodes: dict[str, dict | None]) -> list[Problem]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apps.nodes import checks
-from apps.nodes.base import NodeType
+from apps.nodes.base import NodeType, Style
 from apps.nodes.scope import ScriptScope
 from core.problems import Problem
 
@@ -37,4 +37,5 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
                       "mode": node.get("executionMode") or "SYNC"}}
 
 
-NODE_TYPE = NodeType("CHILD", validate, execute, local=True)
+# A test case must mock it: a test never starts production runs.
+NODE_TYPE = NodeType("CHILD", validate, execute, must_mock=True, style=Style("box3d", "#fce4ec"))

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import requests
 
 from apps.nodes import checks
-from apps.nodes.base import NodeError, NodeType
+from apps.nodes.base import NodeError, NodeType, Style
 from apps.nodes.extensions import token_provider
 from apps.nodes.http_auth import auth_headers, credential_names, validate_auth
 from apps.nodes.http_guard import BlockedAddress, Deadline, guarded_session
@@ -227,4 +227,6 @@ def parse_body(response: requests.Response) -> Any:
     return response.text
 
 
-NODE_TYPE = NodeType("HTTP", validate, execute, local=False)
+# I/O: a regular activity with the node's retry policy; a test case must mock it (it would call out).
+NODE_TYPE = NodeType("HTTP", validate, execute, remote=True, disconnectable=True, after_completion=True,
+                     must_mock=True, style=Style("box", "#e3f2fd"))

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from apps.nodes import assignment, checks
-from apps.nodes.base import NodeType
+from apps.nodes.base import Edge, NodeType, Style
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_bare_literal, resolve_value, validate_value_component
 from core.problems import Problem
@@ -143,4 +143,13 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-NODE_TYPE = NodeType("INSTRUCTION", validate, execute, local=True)
+def edges(node: dict) -> list[Edge]:
+    """A screen with an `assignment` goes to its `timeoutNode` when nobody answers in time."""
+    task = node.get("assignment")
+    if isinstance(task, dict) and task.get("timeoutNode") is not None:
+        return [Edge("assignment.timeoutNode", task["timeoutNode"], "timeout")]
+    return []
+
+
+NODE_TYPE = NodeType("INSTRUCTION", validate, execute, disconnectable=True, edges=edges,
+                     style=Style("note", "#e1f5fe"))

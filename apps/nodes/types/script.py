@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.nodes.base import NodeType
+from apps.nodes.base import NodeType, Style
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
 from core.problems import Problem
@@ -16,4 +16,5 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
     return {"output": resolve_value(node.get("transformer"), scope, field="transformer")}
 
 
-NODE_TYPE = NodeType("SCRIPT", validate, execute, local=True)
+NODE_TYPE = NodeType("SCRIPT", validate, execute, disconnectable=True, after_completion=True,
+                     style=Style("box", "#f5f5f5"))

@@ -1,8 +1,8 @@
-"""SUCCESS: the run ends COMPLETED."""
+"""SUCCESS: the run ends COMPLETED. The workflow settles it itself (no activity)."""
 
 from __future__ import annotations
 
-from apps.nodes.base import NodeType
+from apps.nodes.base import NodeType, Style
 from apps.nodes.scope import ScriptScope
 from core.problems import Problem
 
@@ -11,8 +11,13 @@ def validate(node: dict, path: str) -> list[Problem]:
     return []  # `comment` is a common field, checked by the registry
 
 
+def settle(node: dict, name: str, cause: str | None) -> dict:
+    return {"terminal": "COMPLETED"}
+
+
 def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
-    return {"terminal": "COMPLETED", "output": {"comment": node.get("comment")}}
+    return settle(node, instance.get("instanceName") or "", None)
 
 
-NODE_TYPE = NodeType("SUCCESS", validate, execute, local=True)
+NODE_TYPE = NodeType("SUCCESS", validate, execute, terminal=True, settle=settle,
+                     style=Style("box", "#c8e6c9", "rounded"))

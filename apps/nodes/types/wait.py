@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.nodes import checks
-from apps.nodes.base import NodeError, NodeType
+from apps.nodes.base import NodeError, NodeType, Style
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
 from core.problems import Problem
@@ -103,4 +103,4 @@ def _is_float(text: str) -> bool:
     return True
 
 
-NODE_TYPE = NodeType("WAIT", validate, execute, local=True)
+NODE_TYPE = NodeType("WAIT", validate, execute, style=Style("hexagon", "#ede7f6"))
