@@ -9,7 +9,7 @@ The workflow, the DSL validator, graph.py and graph_render.py ask the type; none
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,6 +48,21 @@ class Style:
     extra: str = ""
 
 
+def schema_ref(name: str) -> dict:
+    """A reference to one of the DSL schema's shared definitions (ValueComponent, Retry, Option, Attribute)."""
+    return {"$ref": f"#/$defs/{name}"}
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The type's fields as JSON Schema (editor hints, the OpenAPI document; apps/definitions/dsl_schema.py
+    assembles them). The Python `validate` stays the authority."""
+
+    description: str
+    properties: dict[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
 Validator = Callable[[dict, str], "list[Problem]"]
 Executor = Callable[[dict, dict, "ScriptScope"], dict]
 # The outcome the workflow may compute itself (pure, deterministic: no I/O, no context), or None when the
@@ -74,6 +89,7 @@ class NodeType:
     disconnectable: may run through the disconnected-node endpoint (runtime API).
     after_completion: may be one of `postWorkflowCompletionNodes`.
     must_mock: a test case must give a mock outcome for it (it would call out or start production runs).
+    response_mocks: a test case may mock it with a response `{"status", "body"}` that `execute` then parses.
     settle: see `Settler`; terminal types use it so the workflow ends the run without an activity.
     edges: the states the node moves to by itself (BRANCH choices, a screen's timeout...).
     from_mock: a mock `{"output"}` as the node's outcome (BRANCH takes its `nextNode` from it).
@@ -87,7 +103,9 @@ class NodeType:
     disconnectable: bool = False
     after_completion: bool = False
     must_mock: bool = False
+    response_mocks: bool = False
     settle: Settler | None = None
     edges: Callable[[dict], list[Edge]] = no_edges
     from_mock: Callable[[Any], dict] = output_of_mock
     style: Style = Style()
+    schema: Schema | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.nodes import checks
-from apps.nodes.base import Edge, NodeError, NodeType, Style
+from apps.nodes.base import Edge, NodeError, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import convert, resolve_value, validate_value_component
 from core.problems import Problem
@@ -59,4 +59,10 @@ def from_mock(output: Any) -> dict:
 
 
 NODE_TYPE = NodeType("BRANCH", validate, execute, disconnectable=True, edges=edges, from_mock=from_mock,
-                     style=Style("diamond", "#fff3c4"))
+                     style=Style("diamond", "#fff3c4"),
+                     schema=Schema("First true rule picks the next state; else defaultNode.", {
+                         "choices": {"type": "array", "items": {
+                             "type": "object", "required": ["rule", "nextNode"],
+                             "properties": {"rule": schema_ref("ValueComponent"), "nextNode": {"type": "string"}}}},
+                         "defaultNode": {"type": "string"},
+                     }, ("choices",)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apps.nodes import checks
-from apps.nodes.base import NodeType, Style
+from apps.nodes.base import NodeType, Schema, Style
 from apps.nodes.scope import ScriptScope
 from core.problems import Problem
 
@@ -38,4 +38,10 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
 
 
 # A test case must mock it: a test never starts production runs.
-NODE_TYPE = NodeType("CHILD", validate, execute, must_mock=True, style=Style("box3d", "#fce4ec"))
+SCHEMA = Schema("Starts another workflow; its params are this state's resolved parameters.", {
+    "childWorkflowId": {"type": "string"},
+    "childWorkflowVersion": {"anyOf": [{"enum": list(VERSION_ALIASES)}, {"type": "integer", "minimum": 1},
+                                       {"type": "string", "pattern": "^[0-9]+$"}]},
+    "executionMode": {"enum": list(MODES)},
+}, ("childWorkflowId",))
+NODE_TYPE = NodeType("CHILD", validate, execute, must_mock=True, style=Style("box3d", "#fce4ec"), schema=SCHEMA)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.nodes.base import NodeType, Style
+from apps.nodes.base import NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types.instruction import render_templates
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
@@ -50,4 +50,7 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
 
 
 NODE_TYPE = NodeType("FAILURE", validate, execute, terminal=True, settle=settle,
-                     style=Style("box", "#ffcdd2", "rounded"))
+                     style=Style("box", "#ffcdd2", "rounded"),
+                     schema=Schema("The run ends FAILED. errorMessage: a computed `error` (value component or {{path}} "
+                                   "template) as is; else '<error>: <cause>' after a node error.",
+                                   {"error": {"anyOf": [{"type": "string"}, schema_ref("ValueComponent")]}}))

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from apps.nodes import assignment, checks
-from apps.nodes.base import Edge, NodeType, Style
+from apps.nodes.base import Edge, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_bare_literal, resolve_value, validate_value_component
 from core.problems import Problem
@@ -152,4 +152,7 @@ def edges(node: dict) -> list[Edge]:
 
 
 NODE_TYPE = NodeType("INSTRUCTION", validate, execute, disconnectable=True, edges=edges,
-                     style=Style("note", "#e1f5fe"))
+                     style=Style("note", "#e1f5fe"),
+                     schema=Schema("Builds a View; the run waits for a resume.", {
+                         "inputOptions": {"type": "array", "items": schema_ref("Option")},
+                         **{key: schema_ref("Attribute") for key in ATTRIBUTES}}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.nodes.base import NodeType, Style
+from apps.nodes.base import NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
 from core.problems import Problem
@@ -17,4 +17,6 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
 
 
 NODE_TYPE = NodeType("SCRIPT", validate, execute, disconnectable=True, after_completion=True,
-                     style=Style("box", "#f5f5f5"))
+                     style=Style("box", "#f5f5f5"),
+                     schema=Schema("Output = the script's return value (Drift's GROOVY node; Python here).",
+                                   {"transformer": schema_ref("ValueComponent")}, ("transformer",)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.nodes.base import NodeType, Style
+from apps.nodes.base import NodeType, Schema, Style
 from apps.nodes.scope import ScriptScope
 from core.problems import Problem
 
@@ -20,4 +20,5 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
 
 
 NODE_TYPE = NodeType("SUCCESS", validate, execute, terminal=True, settle=settle,
-                     style=Style("box", "#c8e6c9", "rounded"))
+                     style=Style("box", "#c8e6c9", "rounded"),
+                     schema=Schema("The run ends COMPLETED.", {"comment": {"type": "string"}}))

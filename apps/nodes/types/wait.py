@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.nodes import checks
-from apps.nodes.base import NodeError, NodeType, Style
+from apps.nodes.base import NodeError, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
 from core.problems import Problem
@@ -103,4 +103,12 @@ def _is_float(text: str) -> bool:
     return True
 
 
-NODE_TYPE = NodeType("WAIT", validate, execute, style=Style("hexagon", "#ede7f6"))
+SCHEMA = Schema("Pauses the run (durable timer or event).", {
+    "config": {"type": "object", "required": ["waitType"], "properties": {
+        "waitType": {"enum": list(WAIT_TYPES)},
+        "duration": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, schema_ref("ValueComponent")]},
+        "executionMode": {"enum": list(MODES)},
+        "timestamp": {"anyOf": [{"type": "string"}, {"type": "number"}, schema_ref("ValueComponent")]},
+        "eventName": {"type": "string"}, "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0}}},
+}, ("config",))
+NODE_TYPE = NodeType("WAIT", validate, execute, style=Style("hexagon", "#ede7f6"), schema=SCHEMA)
