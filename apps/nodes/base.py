@@ -74,6 +74,10 @@ def no_edges(node: dict) -> list[Edge]:
     return []
 
 
+def no_events(node: dict) -> list[str]:
+    return []
+
+
 def output_of_mock(output: Any) -> dict:
     """A test case's mock `{"output"}` as the node's outcome."""
     return {"output": output}
@@ -92,6 +96,7 @@ class NodeType:
     response_mocks: a test case may mock it with a response `{"status", "body"}` that `execute` then parses.
     settle: see `Settler`; terminal types use it so the workflow ends the run without an activity.
     edges: the states the node moves to by itself (BRANCH choices, a screen's timeout...).
+    events: the event names the node waits for (the runtime API refuses events no node awaits).
     from_mock: a mock `{"output"}` as the node's outcome (BRANCH takes its `nextNode` from it).
     """
 
@@ -106,6 +111,7 @@ class NodeType:
     response_mocks: bool = False
     settle: Settler | None = None
     edges: Callable[[dict], list[Edge]] = no_edges
+    events: Callable[[dict], list[str]] = no_events
     from_mock: Callable[[Any], dict] = output_of_mock
     style: Style = Style()
     schema: Schema | None = None

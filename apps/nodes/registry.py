@@ -80,10 +80,16 @@ def edges_of(node: object) -> list[Edge]:
     return node_type.edges(node) if node_type else []
 
 
+def events_of(node: object) -> list[str]:
+    """The event names a node definition waits for."""
+    node_type = type_of(node)
+    return node_type.events(node) if node_type else []
+
+
 def types_where(flag: str) -> list[str]:
     """Names of the types with `flag` set (for messages such as "use HTTP or SCRIPT")."""
     return sorted(name for name, node_type in NODE_TYPES.items() if getattr(node_type, flag))
 
 
-__all__ = ["NODE_TYPES", "NodeError", "ScriptScope", "edges_of", "execute_node", "get_node_type", "kind_of", "register",
-           "retry_policy_fields", "type_of", "types_where", "validate_node_definition"]
+__all__ = ["NODE_TYPES", "NodeError", "ScriptScope", "edges_of", "events_of", "execute_node", "get_node_type",
+           "kind_of", "register", "retry_policy_fields", "type_of", "types_where", "validate_node_definition"]

@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from apps.clients.authentication import Principal
 from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
+from apps.nodes.registry import events_of
 from apps.runs.contract import (
     FINAL_STATUSES,
     SIGNAL_EVENT,
@@ -309,8 +310,7 @@ def run_execute_disconnected(*, tenant: str, workflow_id: str, node: str, parame
 def _awaited_events(run: Run) -> set[str]:
     """The event names the run's pinned workflow version can wait for."""
     definition = workflow_get(tenant=run.tenant, key=run.definition_key, version=run.definition_version, enrich=True)
-    configs = [(state.get("nodeDefinition") or {}).get("config") or {} for state in definition["states"].values()]
-    return {config.get("eventName") for config in configs if config.get("waitType") == "ON_EVENT"}
+    return {event for state in definition["states"].values() for event in events_of(state.get("nodeDefinition"))}
 
 
 def run_send_event(*, tenant: str, workflow_id: str, event_name: str, payload: Any) -> dict[str, Any]:

@@ -103,6 +103,12 @@ def _is_float(text: str) -> bool:
     return True
 
 
+def events(node: dict) -> list[str]:
+    """An ON_EVENT wait awaits its `eventName`."""
+    config = node.get("config") if isinstance(node.get("config"), dict) else {}
+    return [config["eventName"]] if config.get("waitType") == "ON_EVENT" and config.get("eventName") else []
+
+
 SCHEMA = Schema("Pauses the run (durable timer or event).", {
     "config": {"type": "object", "required": ["waitType"], "properties": {
         "waitType": {"enum": list(WAIT_TYPES)},
@@ -111,4 +117,4 @@ SCHEMA = Schema("Pauses the run (durable timer or event).", {
         "timestamp": {"anyOf": [{"type": "string"}, {"type": "number"}, schema_ref("ValueComponent")]},
         "eventName": {"type": "string"}, "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0}}},
 }, ("config",))
-NODE_TYPE = NodeType("WAIT", validate, execute, style=Style("hexagon", "#ede7f6"), schema=SCHEMA)
+NODE_TYPE = NodeType("WAIT", validate, execute, events=events, style=Style("hexagon", "#ede7f6"), schema=SCHEMA)
