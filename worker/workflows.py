@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
+    from apps.definitions.parallel import is_parallel
     from apps.nodes.paths import resolve_parameters
     from apps.nodes.registry import kind_of
     from apps.nodes.retry import retry_policy_fields
@@ -187,11 +188,16 @@ class DriftWorkflow:
         if self.status not in FINAL_STATUSES:
             await self._finish("COMPLETED")
 
-    async def _execute(self, name: str) -> str | None:
+    async def _execute(self, name: str, in_branch: bool = False) -> str | None:
         state = self.definition["states"][name]
+        if is_parallel(state):
+            return await self._parallel(name, state)
         node = state["nodeDefinition"]
-        self.context["nodeParameters"] = resolve_parameters(state.get("parameters"), self.context)
-        outcome = await self._settled(name, node) or await self._node_activity(name, state, self.context)
+        parameters = resolve_parameters(state.get("parameters"), self.context)
+        self.context["nodeParameters"] = parameters
+        # Concurrent branches share `_global` but not one node's parameters: each node gets its own view.
+        context = {**self.context, "nodeParameters": parameters} if in_branch else self.context
+        outcome = await self._settled(name, node) or await self._node_activity(name, state, context)
         if outcome.get("terminal"):  # SUCCESS, FAILURE: the run ends here
             await self._finish(outcome["terminal"], outcome.get("error"))
             return None
@@ -203,13 +209,61 @@ class DriftWorkflow:
         if "wait" in outcome:
             await self._wait(name, key, outcome["wait"])
         elif "child" in outcome:
-            self.context[key] = await self._child(name, outcome["child"])
+            self.context[key] = await self._child(name, outcome["child"], parameters)
         if outcome.get("nextNode"):
             return outcome["nextNode"]
         if state.get("end"):
-            await self._finish("COMPLETED")
+            if not in_branch:  # `end` in a branch ends the branch
+                await self._finish("COMPLETED")
             return None
         return state.get("nextNode")
+
+    async def _parallel(self, name: str, state: dict[str, Any]) -> str | None:
+        """A PARALLEL state (spec §8): its branches walk concurrently over the shared `_global`; then
+        `_global[key] = {branch: {status, error}}` and the run goes on at `nextNode` (or the state fails,
+        as its `failurePolicy` says). A terminate cancels every branch."""
+        policy = state.get("failurePolicy") or "FAIL_FAST"
+        branches = [(branch["name"], branch["startNode"]) for branch in state["branches"]]
+        ends: dict[str, dict[str, Any]] = {}
+        started_at = workflow.now()
+
+        async def walk(branch: str, start: str) -> None:
+            try:
+                await self._walk_branch(start)
+                ends[branch] = {"status": "COMPLETED", "error": None}
+            except NodeFailed as failure:
+                ends[branch] = {"status": "FAILED", "error": failure.message}
+            except (asyncio.CancelledError, Terminated):
+                ends[branch] = {"status": "CANCELLED", "error": None}
+
+        def failed() -> list[str]:
+            return [branch for branch, _ in branches if ends.get(branch, {}).get("status") == "FAILED"]
+
+        tasks = [asyncio.ensure_future(walk(branch, start)) for branch, start in branches]
+        await workflow.wait_condition(
+            lambda: len(ends) == len(tasks) or self._stopping() or (policy == "FAIL_FAST" and bool(failed())))
+        for task in tasks:
+            task.cancel()  # FAIL_FAST or a terminate: the branches still running end CANCELLED
+        await asyncio.gather(*tasks)
+        self._raise_if_terminated()
+        self.context[state.get("contextOverrideKey") or name] = {branch: ends[branch] for branch, _ in branches}
+        if failed() and policy != "CONTINUE":
+            message = f"PARALLEL {name}: branch {failed()[0]} failed: {ends[failed()[0]]['error']}"
+            self._record(name, "PARALLEL", "FAILURE", message, self._meta_since(started_at))
+            raise NodeFailed(message)
+        self._record(name, "PARALLEL", "SUCCESS", "", self._meta_since(started_at))
+        return state.get("nextNode")
+
+    async def _walk_branch(self, name: str | None) -> None:
+        """One PARALLEL branch: its states in order until one has no `nextNode`. A node error ends the
+        branch FAILED (no `defaultFailureNode` inside a branch)."""
+        while name:
+            self._raise_if_terminated()
+            if self.executed >= self.limits.get("maxNodes", 1000):
+                raise NodeFailed(f"node limit exceeded: more than {self.limits.get('maxNodes')} nodes")
+            self.current_node = name
+            self.executed += 1
+            name = await self._execute(name, in_branch=True)
 
     async def _settled(self, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
         """The outcome the node's type computes inside the workflow (no activity), recorded; else None."""
@@ -299,7 +353,11 @@ class DriftWorkflow:
     async def _unless_terminated(self, call: Awaitable[Any]) -> Any:
         """Await `call`, but give up on it when a terminate arrives meanwhile."""
         task = asyncio.ensure_future(call)
-        await workflow.wait_condition(lambda: task.done() or self._stopping())
+        try:
+            await workflow.wait_condition(lambda: task.done() or self._stopping())
+        except asyncio.CancelledError:  # its PARALLEL branch was cancelled: so is the call
+            task.cancel()
+            raise
         if not task.done():
             task.cancel()
             self._raise_if_terminated()
@@ -434,7 +492,7 @@ class DriftWorkflow:
             await workflow.wait_condition(self._stopping, timeout=timedelta(seconds=seconds))
         self._raise_if_terminated()
 
-    async def _child(self, name: str, child: dict[str, Any]) -> dict[str, Any]:
+    async def _child(self, name: str, child: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
             raise NodeFailed(f"node {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
         # Unguessable (workflow.uuid4 is replay-safe): no other tenant can take a child's id first.
@@ -442,7 +500,7 @@ class DriftWorkflow:
         child_input = RunInput(
             tenant=self.inp.tenant, workflow_key=child["workflowId"], version=str(child.get("version") or "ACTIVE"),
             start={**{k: self.context.get(k) for k in ("issueDetail", "customer", "orderDetails")},
-                   "params": dict(self.context.get("nodeParameters") or {})},
+                   "params": dict(parameters or {})},
             mode="SYNC", client_id=self.inp.client_id, username=self.inp.username, incident_id=self.inp.incident_id,
             parent_workflow_id=workflow.info().workflow_id, depth=self.inp.depth + 1,
         )
@@ -497,10 +555,11 @@ class DriftWorkflow:
             self.harness.record(self.status, self.current_node, self.view, request.timeline)
         else:
             try:
-                await workflow.execute_local_activity(
+                # Shielded: a cancelled PARALLEL branch must not drop a state change half-way.
+                await asyncio.shield(workflow.execute_local_activity(
                     ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=PERSIST_RETRY,
-                )
+                ))
             except FailureError as error:  # a local activity's failure may arrive unwrapped
                 if not _failed_with(error, UNPERSISTABLE) or self.aborted:
                     raise

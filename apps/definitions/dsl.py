@@ -4,6 +4,7 @@ referenced node definitions come through the `NodeLookup` the caller passes in."
 import re
 from collections.abc import Callable
 
+from apps.definitions import parallel
 from apps.definitions.graph import state_targets
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
@@ -68,6 +69,7 @@ def validate_workflow(body: object, lookup: NodeLookup, workflow_lookup: Workflo
         nodes[name] = node
         problems += state_problems
     problems += _check_targets(body, states, nodes)
+    problems += parallel.branch_problems(body, states, nodes, lambda name: successors(states, nodes, name))
     problems += _cycle_warnings(states, nodes)
     problems += validate_tests(body.get("tests"), {name: (node or {}).get("type") for name, node in nodes.items()})
     if workflow_lookup is not None:
@@ -130,6 +132,8 @@ def _check_state(name: str, state: object, lookup: NodeLookup) -> tuple[dict | N
     if not isinstance(state, dict):
         return None, [Problem(path, "must be an object")]
     problems = _check_state_fields(path, name, state)
+    if parallel.is_parallel(state):
+        return None, problems + parallel.validate_state(name, state)
     inline = state.get("nodeDefinition")
     if inline is not None:
         node = inline if isinstance(inline, dict) else None
@@ -146,8 +150,8 @@ def _check_state_fields(path: str, name: str, state: dict) -> list[Problem]:
     problems = []
     if state.get("instanceName") not in (None, name):
         problems.append(Problem(f"{path}.instanceName", f"must equal the state name '{name}'"))
-    if state.get("type", "NODE") != "NODE":
-        problems.append(Problem(f"{path}.type", "unknown state type; only NODE is supported"))
+    if state.get("type", "NODE") not in ("NODE", parallel.PARALLEL):
+        problems.append(Problem(f"{path}.type", "unknown state type; one of NODE, PARALLEL"))
     if not isinstance(state.get("end", False), bool):
         problems.append(Problem(f"{path}.end", "must be a boolean"))
     override = state.get("contextOverrideKey")
@@ -213,6 +217,9 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         if not isinstance(state, dict):
             continue
         check(f"$.states.{name}.nextNode", state.get("nextNode"))
+        for index, _, start in parallel.branches(state) if parallel.is_parallel(state) else []:
+            if isinstance(start, str):  # else reported by parallel.validate_state
+                check(f"$.states.{name}.branches[{index}].startNode", start)
         inline = isinstance(state.get("nodeDefinition"), dict)
         for edge in registry.edges_of(nodes[name]):
             if inline:

@@ -11,8 +11,11 @@ from apps.nodes.registry import edges_of
 
 
 def state_targets(state: dict[str, Any]) -> list[str]:
-    """The instances one state can move to: `nextNode` and the edges its node type names."""
+    """The instances one state can move to: `nextNode` and the edges its node type names (a PARALLEL
+    state: its branches' start nodes)."""
     targets = [state.get("nextNode")] + [edge.target for edge in edges_of(state.get("nodeDefinition"))]
+    if state.get("type") == "PARALLEL" and isinstance(state.get("branches"), list):
+        targets += [branch.get("startNode") for branch in state["branches"] if isinstance(branch, dict)]
     return [target for target in targets if isinstance(target, str) and target]
 
 

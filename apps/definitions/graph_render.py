@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.definitions import graph
+from apps.definitions.parallel import branches, is_parallel
 from apps.nodes.base import Style
 from apps.nodes.registry import edges_of, type_of
 
@@ -31,6 +32,7 @@ MAX_LABEL = 60
 PATH_COLOR = "#1565c0"
 
 UNKNOWN_STYLE = Style()  # an unknown type or a missing node definition; each type names its own style
+PARALLEL_STYLE = Style("parallelogram", "#fff8e1", "bold")  # a PARALLEL state: its branch edges are labelled
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -65,6 +67,8 @@ def dot_quote(text: object, limit: int = MAX_LABEL) -> str:
 
 def _state_type(state: dict[str, Any]) -> str:
     node = state.get("nodeDefinition")
+    if is_parallel(state):
+        return "PARALLEL"
     if isinstance(node, dict) and isinstance(node.get("type"), str):
         return node["type"]
     return "?"
@@ -80,6 +84,9 @@ def labelled_edges(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
         for edge in edges_of(state.get("nodeDefinition")):
             if isinstance(edge.target, str) and edge.label:
                 labels.setdefault(edge.target, []).append(edge.label)
+        for _, branch, start in branches(state) if is_parallel(state) else []:
+            if isinstance(start, str):
+                labels.setdefault(start, []).append(f"branch {branch}")
         seen: set[str] = set()
         for target in targets:
             if target in seen:
@@ -119,7 +126,7 @@ def workflow_dot(definition: dict[str, Any], *, path: list[str] | None = None, t
     for name in names:
         node_type = _state_type(states[name])
         known = type_of(states[name].get("nodeDefinition"))
-        drawn = known.style if known else UNKNOWN_STYLE
+        drawn = PARALLEL_STYLE if is_parallel(states[name]) else known.style if known else UNKNOWN_STYLE
         shape, fill, style = drawn.shape, drawn.fill, drawn.extra
         styles = ["filled"] + ([style] if style else [])
         label = f"{dot_quote(name)[1:-1]}\\n{dot_quote(node_type, 30)[1:-1]}"

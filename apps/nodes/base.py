@@ -93,6 +93,7 @@ class NodeType:
     disconnectable: may run through the disconnected-node endpoint (runtime API).
     after_completion: may be one of `postWorkflowCompletionNodes`.
     must_mock: a test case must give a mock outcome for it (it would call out or start production runs).
+    in_branch: may run inside a PARALLEL branch (not a screen: one View per run; not a terminal).
     response_mocks: a test case may mock it with a response `{"status", "body"}` that `execute` then parses.
     settle: see `Settler`; terminal types use it so the workflow ends the run without an activity.
     edges: the states the node moves to by itself (BRANCH choices, a screen's timeout...).
@@ -109,6 +110,7 @@ class NodeType:
     after_completion: bool = False
     must_mock: bool = False
     response_mocks: bool = False
+    in_branch: bool = True
     settle: Settler | None = None
     edges: Callable[[dict], list[Edge]] = no_edges
     events: Callable[[dict], list[str]] = no_events

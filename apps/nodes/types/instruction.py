@@ -151,7 +151,7 @@ def edges(node: dict) -> list[Edge]:
     return []
 
 
-NODE_TYPE = NodeType("INSTRUCTION", validate, execute, disconnectable=True, edges=edges,
+NODE_TYPE = NodeType("INSTRUCTION", validate, execute, disconnectable=True, edges=edges, in_branch=False,
                      style=Style("note", "#e1f5fe"),
                      schema=Schema("Builds a View; the run waits for a resume.", {
                          "inputOptions": {"type": "array", "items": schema_ref("Option")},

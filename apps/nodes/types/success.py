@@ -19,6 +19,6 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
     return settle(node, instance.get("instanceName") or "", None)
 
 
-NODE_TYPE = NodeType("SUCCESS", validate, execute, terminal=True, settle=settle,
+NODE_TYPE = NodeType("SUCCESS", validate, execute, terminal=True, settle=settle, in_branch=False,
                      style=Style("box", "#c8e6c9", "rounded"),
                      schema=Schema("The run ends COMPLETED.", {"comment": {"type": "string"}}))
