@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -52,6 +53,11 @@ LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
 LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
 PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+# The PARALLEL branch the current task walks ("" on the main path): each branch is an asyncio task with its
+# own copy of the context, so timeline rows say where they ran without threading it through every call.
+LANE: contextvars.ContextVar[str] = contextvars.ContextVar("lane", default="")
 
 
 class Terminated(Exception):
@@ -228,6 +234,7 @@ class DriftWorkflow:
         started_at = workflow.now()
 
         async def walk(branch: str, start: str) -> None:
+            LANE.set(" > ".join(filter(None, [LANE.get(), f"{name}/{branch}"])))
             try:
                 await self._walk_branch(start)
                 ends[branch] = {"status": "COMPLETED", "error": None}
@@ -583,6 +590,7 @@ class DriftWorkflow:
             "seq": self.recorded, "instance": name, "type": node_type, "outcome": outcome, "error": error,
             "startedAt": meta.get("startedAt") or workflow.now().isoformat(), "durationMs": meta.get("durationMs", 0),
             **({"actor": meta["actor"]} if meta.get("actor") else {}),
+            **({"lane": LANE.get()} if LANE.get() else {}),
         })
 
     def _meta_since(self, started_at: Any) -> dict[str, Any]:

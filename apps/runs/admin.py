@@ -47,7 +47,7 @@ class NodeExecutionInline(ReadOnlyInline):
     model = NodeExecution
     verbose_name = "executed node"
     verbose_name_plural = "Timeline (executed nodes)"
-    fields = ("seq", "instance_name", "node_type", "outcome", "actor", "duration", "error", "started_at")
+    fields = ("seq", "lane", "instance_name", "node_type", "outcome", "actor", "duration", "error", "started_at")
     readonly_fields = fields
     ordering = ("seq",)
 

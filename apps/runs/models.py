@@ -61,6 +61,8 @@ class NodeExecution(models.Model):
     outcome = models.CharField(max_length=20, help_text="SUCCESS, FAILURE, WAITING ...")
     error = models.TextField(blank=True)
     actor = models.CharField(max_length=200, blank=True, help_text="Who answered a screen (resume), if anyone.")
+    lane = models.CharField(max_length=500, blank=True,
+                            help_text="The PARALLEL branch the node ran in, as state/branch (nested: joined by ' > ').")
     started_at = models.DateTimeField()
     duration_ms = models.FloatField(default=0)
 

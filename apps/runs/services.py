@@ -143,6 +143,7 @@ def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:
         NodeExecution(
             run=run, seq=entry["seq"], instance_name=entry["instance"], node_type=entry["type"],
             outcome=entry["outcome"], error=entry.get("error") or "", actor=entry.get("actor") or "",
+            lane=(entry.get("lane") or "")[:500],
             started_at=datetime.fromisoformat(entry["startedAt"]), duration_ms=entry.get("durationMs") or 0,
         )
         for entry in entries

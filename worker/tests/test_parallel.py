@@ -95,8 +95,14 @@ def test_nested_parallel(runs, tenant):
         state("x1", "one", contextOverrideKey="x_out"), state("y1", "tail", contextOverrideKey="y_out"),
         state("g1", "one"), state("done"),
     ])
-    result = runs.result(runs.start("nest")["workflowId"])
+    response = runs.start("nest")
+    result = runs.result(response["workflowId"])
     assert result["workflowStatus"] == "COMPLETED"
+    # The admin timeline's lane column: where each node ran.
+    lanes = dict(NodeExecution.objects.filter(run__workflow_id=response["workflowId"])
+                 .values_list("instance_name", "lane"))
+    assert lanes == {"x1": "p/inner > q/x", "y1": "p/inner > q/y", "q": "p/inner", "g1": "p/plain", "p": "",
+                     "done": ""}
     output = result["output"]
     assert output["q"] == {"x": {"status": "COMPLETED", "error": None}, "y": {"status": "COMPLETED", "error": None}}
     assert output["p"]["inner"]["status"] == "COMPLETED"
