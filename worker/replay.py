@@ -14,12 +14,14 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from apps.runs.contract import WORKFLOW_NAME
+from apps.runs.contract import MAP_BATCH_WORKFLOW, WORKFLOW_NAME
 from drift.codec import data_converter
 from worker.main import sandboxed_workflow_runner
-from worker.workflows import DriftWorkflow
+from worker.workflows import DriftMapBatch, DriftWorkflow
 
-CLOSED_RUNS_QUERY = f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus != 'Running'"
+# Runs and the batch workflows of their MAP states.
+CLOSED_RUNS_QUERY = (f"(WorkflowType = '{WORKFLOW_NAME}' OR WorkflowType = '{MAP_BATCH_WORKFLOW}') "
+                     "AND ExecutionStatus != 'Running'")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ async def replay_histories(
     histories: Iterable[WorkflowHistory], workflow_class: type = DriftWorkflow
 ) -> ReplayReport:
     """Replay every history against `workflow_class`; each failure is kept, none is raised."""
-    replayer = Replayer(workflows=[workflow_class], workflow_runner=sandboxed_workflow_runner(),
+    replayer = Replayer(workflows=[workflow_class, DriftMapBatch], workflow_runner=sandboxed_workflow_runner(),
                         data_converter=data_converter())
     report = ReplayReport()
     async with replayer.workflow_replay_iterator(_aiter(histories)) as results:

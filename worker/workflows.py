@@ -19,9 +19,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from apps.definitions import map_state
     from apps.definitions.graph import disconnected
     from apps.definitions.parallel import is_parallel
-    from apps.nodes.paths import resolve_parameters
+    from apps.nodes.paths import lookup, resolve_parameters
     from apps.nodes.registry import kind_of
     from apps.nodes.retry import retry_policy_fields
     from apps.runs.contract import (
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_PERSIST_RUN,
         ACTIVITY_START_RUN,
         FINAL_STATUSES,
+        MAP_BATCH_WORKFLOW,
         QUERY_STATE,
         SIGNAL_EVENT,
         STABLE_STATUSES,
@@ -39,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_WAIT_STABLE,
         WAITING_STATUSES,
         WORKFLOW_NAME,
+        MapBatch,
         NodeRequest,
         PersistRequest,
         RunInput,
@@ -198,6 +201,8 @@ class DriftWorkflow:
         state = self.definition["states"][name]
         if is_parallel(state):
             return await self._parallel(name, state)
+        if map_state.is_map(state):
+            return await self._map(name, state)
         node = state["nodeDefinition"]
         parameters = resolve_parameters(state.get("parameters"), self.context)
         self.context["nodeParameters"] = parameters
@@ -260,6 +265,62 @@ class DriftWorkflow:
             raise NodeFailed(message)
         self._record(name, "PARALLEL", "SUCCESS", "", self._meta_since(started_at))
         return state.get("nextNode")
+
+    async def _map(self, name: str, state: dict[str, Any]) -> str | None:
+        """A MAP state (spec §8): the iterator workflow once per item, as child runs, in batch workflows of
+        `map_state.BATCH_SIZE` items (each batch's history stays small, so 10,000 items fit); results in item
+        order. Fails when the failed share exceeds `toleratedFailurePercentage`."""
+        if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
+            raise NodeFailed(f"MAP {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
+        items = await self._map_items(name, state)
+        started_at, workflow_id = workflow.now(), workflow.info().workflow_id
+        prefix = f"{workflow_id}.{name}.{workflow.uuid4().hex[:12]}"
+        results: list[Any] = []
+        failed: list[dict[str, Any]] = []
+        for offset in range(0, len(items), map_state.BATCH_SIZE):
+            batch = MapBatch(
+                tenant=self.inp.tenant, parent_workflow_id=workflow_id, child_prefix=prefix,
+                iterator=state["iterator"], items=items[offset:offset + map_state.BATCH_SIZE], offset=offset,
+                max_concurrency=int(state.get("maxConcurrency") or map_state.DEFAULT_MAX_CONCURRENCY),
+                depth=self.inp.depth + 1, client_id=self.inp.client_id, username=self.inp.username,
+                incident_id=self.inp.incident_id,
+            )
+            call = asyncio.ensure_future(
+                workflow.execute_child_workflow(MAP_BATCH_WORKFLOW, batch, id=f"{prefix}.batch{offset}"))
+            try:
+                done = await self._unless_terminated(call)
+            except Terminated:
+                with contextlib.suppress(BaseException):
+                    await call  # the batch ends only once every item's run has ended TERMINATED
+                raise
+            except FailureError as error:
+                raise NodeFailed(f"MAP {name}: batch at item {offset} failed: {_failure_message(error)}") from error
+            results += done["results"]
+            failed += done["failed"]
+        self.context[state.get("contextOverrideKey") or name] = {
+            "results": results, "failed": failed, "succeeded": len(items) - len(failed)}
+        share = 100 * len(failed) / len(items) if items else 0.0
+        tolerated = float(state.get("toleratedFailurePercentage") or 0)
+        meta = self._meta_since(started_at)
+        if share > tolerated:
+            message = f"MAP {name}: {len(failed)} of {len(items)} items failed ({share:.1f}% > {tolerated:g}%)"
+            self._record(name, "MAP", "FAILURE", message, meta)
+            raise NodeFailed(message)
+        self._record(name, "MAP", "SUCCESS", "", meta)
+        return state.get("nextNode")
+
+    async def _map_items(self, name: str, state: dict[str, Any]) -> list[Any]:
+        items = state.get("items")
+        if isinstance(items, str):
+            items = lookup(self.context, items)
+        elif isinstance(items, dict):  # a value component: computed like a SCRIPT node's transformer
+            script = {"nodeDefinition": {"id": name, "type": "SCRIPT", "transformer": items}}
+            items = (await self._node_activity(name, script, self.context)).get("output")
+        if not isinstance(items, list):
+            raise NodeFailed(f"MAP {name}: items is not a list but {type(items).__name__}")
+        if len(items) > map_state.MAX_ITEMS:
+            raise NodeFailed(f"MAP {name}: {len(items)} items, more than {map_state.MAX_ITEMS}")
+        return items
 
     async def _walk_branch(self, name: str | None) -> None:
         """One PARALLEL branch: its states in order until one has no `nextNode`. A node error ends the
@@ -724,3 +785,51 @@ class DriftWorkflow:
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, name: str, payload: Any) -> None:
         self.events[name] = payload
+
+
+@workflow.defn(name=MAP_BATCH_WORKFLOW)
+class DriftMapBatch:
+    """One batch of a MAP state's items: the iterator workflow per item as a child run, at most
+    `max_concurrency` at once. Cancelling the batch (the parent was terminated) cancels every item's run."""
+
+    @workflow.run
+    async def run(self, batch: MapBatch) -> dict[str, Any]:
+        results: list[Any] = [None] * len(batch.items)
+        failed: list[dict[str, Any]] = []
+        self.running = 0
+
+        async def one(position: int, item: Any) -> None:
+            index = batch.offset + position
+            child_id = f"{batch.child_prefix}.{index}"
+            iterator = batch.iterator
+            child = RunInput(
+                tenant=batch.tenant, workflow_key=iterator["workflowId"],
+                version=str(iterator.get("version") or "ACTIVE"), start={"params": {"item": item, "index": index}},
+                mode="SYNC", client_id=batch.client_id, username=batch.username, incident_id=batch.incident_id,
+                parent_workflow_id=batch.parent_workflow_id, depth=batch.depth,
+            )
+            try:
+                result = await workflow.execute_child_workflow(WORKFLOW_NAME, child, id=child_id)
+                if result["workflowStatus"] == "COMPLETED":
+                    results[position] = map_state.result_at(result.get("output"), iterator.get("resultPath"))
+                else:
+                    failed.append({"index": index, "workflowId": child_id,
+                                   "error": result.get("errorMessage") or result["workflowStatus"]})
+            except FailureError as error:
+                failed.append({"index": index, "workflowId": child_id, "error": _failure_message(error)})
+            finally:
+                self.running -= 1
+
+        tasks: list[asyncio.Task] = []
+        try:
+            for position, item in enumerate(batch.items):
+                await workflow.wait_condition(lambda: self.running < batch.max_concurrency)
+                self.running += 1
+                tasks.append(asyncio.ensure_future(one(position, item)))
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:  # the parent run was terminated: every item's run ends TERMINATED first
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return {"results": results, "failed": sorted(failed, key=lambda entry: entry["index"])}

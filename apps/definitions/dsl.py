@@ -4,7 +4,7 @@ referenced node definitions come through the `NodeLookup` the caller passes in."
 import re
 from collections.abc import Callable
 
-from apps.definitions import parallel
+from apps.definitions import map_state, parallel
 from apps.definitions.graph import state_targets
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
@@ -134,6 +134,8 @@ def _check_state(name: str, state: object, lookup: NodeLookup) -> tuple[dict | N
     problems = _check_state_fields(path, name, state)
     if parallel.is_parallel(state):
         return None, problems + parallel.validate_state(name, state)
+    if map_state.is_map(state):
+        return None, problems + map_state.validate_state(name, state)
     inline = state.get("nodeDefinition")
     if inline is not None:
         node = inline if isinstance(inline, dict) else None
@@ -150,8 +152,8 @@ def _check_state_fields(path: str, name: str, state: dict) -> list[Problem]:
     problems = []
     if state.get("instanceName") not in (None, name):
         problems.append(Problem(f"{path}.instanceName", f"must equal the state name '{name}'"))
-    if state.get("type", "NODE") not in ("NODE", parallel.PARALLEL):
-        problems.append(Problem(f"{path}.type", "unknown state type; one of NODE, PARALLEL"))
+    if state.get("type", "NODE") not in ("NODE", parallel.PARALLEL, map_state.MAP):
+        problems.append(Problem(f"{path}.type", "unknown state type; one of NODE, PARALLEL, MAP"))
     if not isinstance(state.get("end", False), bool):
         problems.append(Problem(f"{path}.end", "must be a boolean"))
     override = state.get("contextOverrideKey")

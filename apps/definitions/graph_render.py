@@ -33,6 +33,7 @@ PATH_COLOR = "#1565c0"
 
 UNKNOWN_STYLE = Style()  # an unknown type or a missing node definition; each type names its own style
 PARALLEL_STYLE = Style("parallelogram", "#fff8e1", "bold")  # a PARALLEL state: its branch edges are labelled
+MAP_STYLE = Style("folder", "#e0f2f1", "bold")  # a MAP state: its label names the iterator workflow
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -67,8 +68,9 @@ def dot_quote(text: object, limit: int = MAX_LABEL) -> str:
 
 def _state_type(state: dict[str, Any]) -> str:
     node = state.get("nodeDefinition")
-    if is_parallel(state):
-        return "PARALLEL"
+    if state.get("type") in ("PARALLEL", "MAP"):
+        iterator = state.get("iterator") if isinstance(state.get("iterator"), dict) else {}
+        return f"MAP of {iterator.get('workflowId')}" if state["type"] == "MAP" else "PARALLEL"
     if isinstance(node, dict) and isinstance(node.get("type"), str):
         return node["type"]
     return "?"
@@ -126,7 +128,8 @@ def workflow_dot(definition: dict[str, Any], *, path: list[str] | None = None, t
     for name in names:
         node_type = _state_type(states[name])
         known = type_of(states[name].get("nodeDefinition"))
-        drawn = PARALLEL_STYLE if is_parallel(states[name]) else known.style if known else UNKNOWN_STYLE
+        control = {"PARALLEL": PARALLEL_STYLE, "MAP": MAP_STYLE}.get(states[name].get("type"))
+        drawn = control or (known.style if known else UNKNOWN_STYLE)
         shape, fill, style = drawn.shape, drawn.fill, drawn.extra
         styles = ["filled"] + ([style] if style else [])
         label = f"{dot_quote(name)[1:-1]}\\n{dot_quote(node_type, 30)[1:-1]}"

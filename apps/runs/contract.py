@@ -20,6 +20,7 @@ FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
 WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
 
 WORKFLOW_NAME = "DriftWorkflow"
+MAP_BATCH_WORKFLOW = "DriftMapBatch"  # runs one batch of a MAP state's items as child runs (worker/workflows.py)
 UPDATE_WAIT_STABLE = "wait_stable"
 UPDATE_RESUME = "resume"
 UPDATE_TERMINATE = "terminate"
@@ -77,6 +78,23 @@ def initial_context(inp: RunInput, workflow_id: str) -> dict[str, Any]:
     if inp.parent_workflow_id:  # a CHILD node's run: the parent that started it
         context["parentWorkflowId"] = inp.parent_workflow_id
     return context
+
+
+@dataclass
+class MapBatch:
+    """One batch of a MAP state's items: each runs the iterator workflow as a child run."""
+
+    tenant: str
+    parent_workflow_id: str
+    child_prefix: str  # child run ids: <prefix>.<item index> (the prefix holds a replay-safe nonce)
+    iterator: dict[str, Any]
+    items: list[Any]
+    offset: int  # the index of items[0] in the whole list
+    max_concurrency: int
+    depth: int
+    client_id: str = ""
+    username: str = ""
+    incident_id: str = ""
 
 
 @dataclass
