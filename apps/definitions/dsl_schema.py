@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from apps.definitions.map_state import MAX_CONCURRENCY
+from apps.definitions.parallel import FAILURE_POLICIES
 from apps.nodes.base import NodeType, Schema
 from apps.nodes.registry import NODE_TYPES
 from apps.nodes.retry import RETRY_DEFAULTS
@@ -115,11 +117,22 @@ def _definitions() -> dict[str, dict]:
         },
         "State": {
             "type": "object",
-            "description": "A node instance. Either resourceId (+ resourceVersion) or an inline nodeDefinition.",
+            "description": "A node instance (type NODE: resourceId (+ resourceVersion) or an inline nodeDefinition), "
+                           "or a PARALLEL or MAP state (spec §8), which references no node definition.",
             "properties": {
                 "instanceName": {"type": "string"}, "resourceId": {"type": "string"},
                 "resourceVersion": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1}]},
-                "type": {"enum": ["NODE"]},
+                "type": {"enum": ["NODE", "PARALLEL", "MAP"]},
+                "branches": {"type": "array", "description": "PARALLEL: the branches, each from its startNode.",
+                             "items": {"type": "object", "required": ["name", "startNode"],
+                                       "properties": {"name": {"type": "string"}, "startNode": {"type": "string"}}}},
+                "failurePolicy": {"enum": list(FAILURE_POLICIES)},
+                "items": {"description": "MAP: a $.path, a value component or a list."},
+                "iterator": {"type": "object", "required": ["workflowId"], "properties": {
+                    "workflowId": {"type": "string"}, "version": {"type": ["string", "integer"]},
+                    "resultPath": {"type": "string"}}},
+                "maxConcurrency": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY},
+                "toleratedFailurePercentage": {"type": "number", "minimum": 0, "maximum": 100},
                 "parameters": {"type": "object", "description": "Name -> `$.`-path into _global, or a literal."},
                 "contextOverrideKey": _nullable({"type": "string", "minLength": 1}),
                 "nextNode": _nullable({"type": "string"}), "end": {"type": "boolean"},

@@ -178,3 +178,19 @@ def test_graph_pictures_label_branches():
                                {"instanceName": "y", "nodeDefinition": script_node("y", "return 1")},
                                {"instanceName": "done", "nodeDefinition": success_node()}])
     assert {("p", "x", "branch a"), ("p", "y", "branch b"), ("p", "done", "")} <= set(labelled_edges(body))
+
+
+def test_the_dsl_schema_takes_parallel_and_map_states():
+    from jsonschema import Draft202012Validator
+
+    from apps.definitions.dsl_schema import dsl_json_schema
+
+    body = workflow("v", "p", [parallel("p", [("a", "x"), ("b", "y")], "CONTINUE", "m"),
+                               state("x", "one"), state("y", "two"),
+                               {"instanceName": "m", "type": "MAP", "items": "$.lines", "maxConcurrency": 5,
+                                "iterator": {"workflowId": "line", "resultPath": "$.d"}, "nextNode": "done"},
+                               state("done")])
+    validator = Draft202012Validator(dsl_json_schema())
+    assert list(validator.iter_errors(body)) == []
+    bad = {**body, "states": {**body["states"], "p": {**body["states"]["p"], "failurePolicy": "SOMETIMES"}}}
+    assert [list(error.absolute_path) for error in validator.iter_errors(bad)] == [["states", "p", "failurePolicy"]]
