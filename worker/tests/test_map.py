@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from apps.definitions import dsl
+from apps.definitions.graph_render import workflow_dot
 from apps.runs.contract import UPDATE_TERMINATE, WORKFLOW_NAME, RunInput
 from apps.runs.models import Run
 from conftest import publish_definitions
@@ -84,6 +85,8 @@ def _problems(map_body: dict) -> list[tuple[str, str]]:
 
 def test_validation_of_map_states():
     assert _problems(map_state("m", "$.lines")) == []
+    picture = workflow_dot(workflow("v", "m", [map_state("m", "$.lines"), {"instanceName": "done"}]))
+    assert "MAP of line" in picture and "shape=folder" in picture
     assert set(_problems(map_state("m", 7, maxConcurrency=0, toleratedFailurePercentage=101.5,
                                    iterator=None))) == {
         ("$.states.m.items", "is required: a $.path, a value component or a list"),
@@ -91,3 +94,28 @@ def test_validation_of_map_states():
         ("$.states.m.toleratedFailurePercentage", "must be a number from 0 to 100"),
         ("$.states.m.iterator.workflowId", "is required"),
     }
+
+
+def test_map_of_ten_thousand_items_stays_within_history_limits(runs, tenant, temporal):
+    """10,000 child runs of a 2-node iterator: batch workflows keep every history far from Temporal's limits."""
+    _publish(tenant, "big", map_state("m", "$.params.lines", maxConcurrency=100))
+    count = 10_000
+    workflow_id = f"run-{uuid.uuid4().hex}"
+    start = RunInput(tenant=tenant, workflow_key="big", start={"params": {"lines": list(range(count))}})
+    run_async(temporal.start_workflow(WORKFLOW_NAME, start, id=workflow_id, task_queue=runs.task_queue))
+    result = runs.result(workflow_id, timeout=1800)
+    assert result["workflowStatus"] == "COMPLETED", result.get("errorMessage")
+    assert result["output"]["m"]["results"] == [2 * item for item in range(count)]
+    assert result["output"]["m"]["succeeded"] == count
+
+    # Item runs are <parent>.m.<nonce>.<index>; the batches <parent>.m.<nonce>.batch<offset>.
+    item = Run.objects.filter(workflow_id__startswith=f"{workflow_id}.m.").values_list("workflow_id", flat=True)[0]
+    prefix = item.rsplit(".", 1)[0]
+    ids = [workflow_id] + [f"{prefix}.batch{offset}" for offset in range(0, count, 500)]
+
+    async def history_lengths() -> dict[str, int]:
+        return {wid: len((await temporal.get_workflow_handle(wid).fetch_history()).events) for wid in ids}
+
+    lengths = run_async(history_lengths(), 120)
+    assert lengths[workflow_id] < 1_000
+    assert max(lengths.values()) < 10_000  # DRIFT_HISTORY_EVENT_LIMIT's default; Temporal's hard limit is 51,200
