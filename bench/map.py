@@ -10,10 +10,7 @@ the baseline's parent runs on its own worker in the same process. Prints items/s
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.engine import _setup_django  # noqa: E402
+from bench.engine import publish, with_temporal  # noqa: E402
 
 ITERATOR_NODES = [
     {"id": "double", "name": "double", "type": "SCRIPT",
@@ -44,37 +41,19 @@ def _workflows(concurrency: int) -> list[dict]:
 
 
 def main(items: int, concurrency: int) -> None:
-    from devtools import services
-
-    var_dir = Path(tempfile.mkdtemp(prefix="drift-bench-"))
-    temporal = services.start_temporal(var_dir, persistent=False)
-    os.environ["TEMPORAL_ADDRESS"] = temporal.url
-    try:
-        _setup_django(var_dir)
-        asyncio.run(_bench(temporal.url, items, concurrency))
-    finally:
-        temporal.stop()
+    with_temporal(lambda address: _bench(address, items, concurrency))
 
 
 async def _bench(address: str, items: int, concurrency: int) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from apps.definitions.models import DefinitionKind
-    from apps.definitions.services import definition_activate, definition_publish, definition_save_snapshot
     from apps.runs.contract import WORKFLOW_NAME, RunInput
     from bench.baseline import BaselineMap
     from drift.codec import data_converter
     from worker.main import build_worker
 
-    for kind, bodies in ((DefinitionKind.NODE, ITERATOR_NODES), (DefinitionKind.WORKFLOW, _workflows(concurrency))):
-        for body in bodies:
-            await asyncio.to_thread(definition_save_snapshot, tenant="bench", kind=kind, body=body, actor="bench",
-                                    create=True)
-            published = await asyncio.to_thread(definition_publish, tenant="bench", kind=kind, key=body["id"],
-                                                actor="bench")
-            await asyncio.to_thread(definition_activate, tenant="bench", kind=kind, key=body["id"],
-                                    version=published.version, actor="bench")
+    await publish(ITERATOR_NODES, _workflows(concurrency))
 
     client = await Client.connect(address, data_converter=data_converter())
     drift_queue, base_queue = "bench-drift", "bench-baseline"

@@ -10,11 +10,9 @@ dev server and Drift worker, one run at a time. Prints the p50 latencies and the
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -24,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.engine import _setup_django, _timed  # noqa: E402
+from bench.engine import _timed, publish, with_temporal  # noqa: E402
 
 
 def _slow_server(delay: float) -> ThreadingHTTPServer:
@@ -66,38 +64,23 @@ def _definitions(url: str, branches: int) -> tuple[list[dict], list[dict]]:
 
 
 def main(runs: int, branches: int, delay: float) -> None:
-    from devtools import services
-
-    var_dir = Path(tempfile.mkdtemp(prefix="drift-bench-"))
-    temporal = services.start_temporal(var_dir, persistent=False)
-    os.environ["TEMPORAL_ADDRESS"] = temporal.url
     os.environ.setdefault("DRIFT_HTTP_ALLOWED_NETWORKS", "127.0.0.0/8")
     server = _slow_server(delay)
+    url = f"http://127.0.0.1:{server.server_port}/slow"
     try:
-        _setup_django(var_dir)
-        asyncio.run(_bench(temporal.url, f"http://127.0.0.1:{server.server_port}/slow", runs, branches, delay))
+        with_temporal(lambda address: _bench(address, url, runs, branches, delay))
     finally:
         server.shutdown()
-        temporal.stop()
 
 
 async def _bench(address: str, url: str, runs: int, branches: int, delay: float) -> None:
     from temporalio.client import Client
 
-    from apps.definitions.models import DefinitionKind
-    from apps.definitions.services import definition_activate, definition_publish, definition_save_snapshot
     from apps.runs.contract import WORKFLOW_NAME, RunInput
     from worker.main import build_worker
 
     nodes, workflows = _definitions(url, branches)
-    for kind, bodies in ((DefinitionKind.NODE, nodes), (DefinitionKind.WORKFLOW, workflows)):
-        for body in bodies:
-            await asyncio.to_thread(definition_save_snapshot, tenant="bench", kind=kind, body=body, actor="bench",
-                                    create=True)
-            published = await asyncio.to_thread(definition_publish, tenant="bench", kind=kind, key=body["id"],
-                                                actor="bench")
-            await asyncio.to_thread(definition_activate, tenant="bench", kind=kind, key=body["id"],
-                                    version=published.version, actor="bench")
+    await publish(nodes, workflows)
 
     client = await Client.connect(address)
     queue = "bench-parallel"
