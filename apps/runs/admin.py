@@ -3,7 +3,7 @@ terminate / rerun) and webhook deliveries (spec §6). Runs are read-only mirrors
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -22,7 +22,7 @@ from apps.runs.contract import FINAL_STATUSES
 from apps.runs.models import NodeExecution, Run, WebhookAttempt, WebhookDelivery
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
-from apps.runs.selectors import run_steps
+from apps.runs.selectors import run_children_by_status, run_steps
 from apps.secrets.sealing import mask_sealed
 from apps.secrets.services import sealed_for_reader
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
@@ -70,7 +70,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": [("workflow_id", "temporal_link"), ("status", "current_node"), "error_message",
                            ("tenant", "client_id", "username"), ("incident_id", "issue_id", "customer_id"),
-                           ("definition", "mode"), "parent", "callback_url",
+                           ("definition", "mode"), ("parent", "children"), "callback_url",
                            ("created_at", "updated_at", "finished_at")]}),
         ("Graph (path taken)", {"fields": ["graph"]}),
         ("View", {"fields": ["disposition", "pretty_view"]}),
@@ -79,8 +79,8 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = ("workflow_id", "temporal_link", "status", "current_node", "error_message", "tenant",
                        "client_id", "username", "incident_id", "issue_id", "customer_id", "definition", "mode",
-                       "parent", "callback_url", "created_at", "updated_at", "finished_at", "graph", "disposition",
-                       "pretty_view", "pretty_context", "pretty_start_request")
+                       "parent", "children", "callback_url", "created_at", "updated_at", "finished_at", "graph",
+                       "disposition", "pretty_view", "pretty_context", "pretty_start_request")
 
     class Media:
         css = {"all": (CSS,)}
@@ -114,6 +114,17 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return obj.parent_workflow_id
         return format_html('<a href="{}">{}</a>', reverse("admin:runs_run_change", args=[parent.pk]),
                            obj.parent_workflow_id)
+
+    @admin.display(description="child runs")
+    def children(self, obj: Run) -> str:
+        """CHILD nodes' and MAP items' runs: counts by status, linked to the list of them."""
+        counts = run_children_by_status(obj)
+        if not counts:
+            return "—"
+        summary = ", ".join(f"{status} {count}" for status, count in counts.items())
+        url = f"{reverse('admin:runs_run_changelist')}?{urlencode({'parent_workflow_id': obj.workflow_id})}"
+        return format_html('<a href="{}" id="drift-child-runs">{} child runs</a>: {}', url, sum(counts.values()),
+                           summary)
 
     @admin.display(description="graph")
     def graph(self, obj: Run) -> str:

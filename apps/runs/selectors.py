@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count
+
 from apps.runs.context_store import get_context_store
 from apps.runs.models import Run
 from apps.secrets.services import sealed_for_reader
@@ -75,3 +77,10 @@ def run_detail(run: Run, *, include_context: bool = False, reveal: bool = False,
         detail["_global"] = sealed_for_reader(context, reveal=reveal, actor=actor, tenant=run.tenant,
                                               workflow_id=run.workflow_id, channel="api")
     return detail
+
+
+def run_children_by_status(run: Run) -> dict[str, int]:
+    """How many child runs (CHILD nodes, MAP items) the run started, by status."""
+    rows = (Run.objects.filter(parent_workflow_id=run.workflow_id).values("status")
+            .annotate(count=Count("pk")).order_by("status"))
+    return {row["status"]: row["count"] for row in rows}
