@@ -11,7 +11,8 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 # What the Temporal workflow imports (directly or through these): plain Python only.
 WORKFLOW_SIDE = ("worker.workflows", "worker.test_mode", "worker.human_tasks", "apps.nodes.registry",
-                 "apps.definitions.graph", "apps.runs.contract", "core.problems", "core.json_safety")
+                 "apps.definitions.graph", "apps.definitions.parallel", "apps.definitions.map_state",
+                 "apps.runs.contract", "core.problems", "core.json_safety")
 FRAMEWORKS = ("django", "rest_framework", "celery", "drift")
 SETTING = re.compile(r"\bDRIFT_[A-Z0-9_]*[A-Z0-9]\b")
 
