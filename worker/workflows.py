@@ -778,9 +778,11 @@ class DriftWorkflow:
             raise ApplicationError("run has not resolved its definition yet", type="Conflict")
         if name not in disconnected(self.definition):
             raise ApplicationError(f"'{name}' is not a disconnected node of this workflow", type="NotFound")
-        node = self.definition["states"][name]["nodeDefinition"]
+        state = self.definition["states"][name]
+        node = state.get("nodeDefinition") or {}  # PARALLEL and MAP states have none
         if not kind_of(node).disconnectable:
-            raise ApplicationError(f"a {node.get('type')} node cannot run disconnected", type="Invalid")
+            kind = node.get("type") or state.get("type")
+            raise ApplicationError(f"a {kind} {'node' if node else 'state'} cannot run disconnected", type="Invalid")
 
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, name: str, payload: Any) -> None:
