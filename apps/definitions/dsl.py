@@ -211,9 +211,12 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         check(f"$.postWorkflowCompletionNodes[{index}]", target, required=True)
         # After completion a run only notifies or records: its node types say which may.
         node_type = registry.type_of(nodes.get(target)) if isinstance(target, str) else None
-        if node_type and not node_type.after_completion:
+        control = states.get(target, {}).get("type") if isinstance(target, str) else None
+        kind = node_type.name if node_type and not node_type.after_completion else \
+            control if control in (parallel.PARALLEL, map_state.MAP) else None
+        if kind:
             problems.append(Problem(f"$.postWorkflowCompletionNodes[{index}]",
-                                    f"a {node_type.name} node cannot run after completion; use "
+                                    f"a {kind} {'node' if node_type else 'state'} cannot run after completion; use "
                                     f"{' or '.join(registry.types_where('after_completion'))}"))
     for name, state in states.items():
         if not isinstance(state, dict):

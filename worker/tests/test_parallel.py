@@ -163,6 +163,10 @@ def test_validation_refuses_shared_states_collisions_and_screens():
     screen = _problems([parallel("p", [("a", "x"), ("b", "y")], None, "done"),
                         state("x", "ask"), state("y", "two"), state("done")])
     assert screen == [("$.states.x", "a INSTRUCTION node cannot run inside branch 'a' of PARALLEL 'p'")]
+    after = _problems([parallel("p", [("a", "x"), ("b", "y")], None, "done"), state("x", "one"), state("y", "two"),
+                       state("done")], postWorkflowCompletionNodes=["p"])
+    assert after == [("$.postWorkflowCompletionNodes[0]",
+                      "a PARALLEL state cannot run after completion; use HTTP or SCRIPT")]
     fields = _problems([parallel("p", [("a", "x"), ("a", 3)], "SOMETIMES", "nowhere"), state("x", "one")])
     assert set(fields) == {
         ("$.states.p.failurePolicy", "must be one of FAIL_FAST, WAIT_ALL, CONTINUE (got 'SOMETIMES')"),
