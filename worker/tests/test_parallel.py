@@ -198,3 +198,21 @@ def test_the_dsl_schema_takes_parallel_and_map_states():
     assert list(validator.iter_errors(body)) == []
     bad = {**body, "states": {**body["states"], "p": {**body["states"]["p"], "failurePolicy": "SOMETIMES"}}}
     assert [list(error.absolute_path) for error in validator.iter_errors(bad)] == [["states", "p", "failurePolicy"]]
+
+
+def test_continue_as_new_between_parallel_states_carries_their_results(runs, tenant, settings):
+    settings.DRIFT_HISTORY_EVENT_LIMIT = 40
+    count = 5
+    states = [state("done")]
+    for index in range(1, count + 1):
+        states += [parallel(f"p{index}", [("a", f"x{index}"), ("b", f"y{index}")], "WAIT_ALL",
+                            f"p{index + 1}" if index < count else "done"),
+                   state(f"x{index}", "one"), state(f"y{index}", "tail")]
+    _publish(tenant, "chain", states)
+    workflow_id = runs.start("chain", timeout=60)["workflowId"]
+    output = runs.result(workflow_id)["output"]
+    assert runs.run_count(workflow_id) > 1, "the run never continued as new"
+    for index in range(1, count + 1):
+        assert {branch: end["status"] for branch, end in output[f"p{index}"].items()} == {
+            "a": "COMPLETED", "b": "COMPLETED"}
+        assert (output[f"x{index}"], output[f"y{index}"]) == (1, "tail")
