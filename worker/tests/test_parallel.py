@@ -18,6 +18,7 @@ from worker.tests.builders import (
     script_node,
     state,
     success_node,
+    value,
     wait_node,
     workflow,
 )
@@ -200,19 +201,25 @@ def test_the_dsl_schema_takes_parallel_and_map_states():
     assert [list(error.absolute_path) for error in validator.iter_errors(bad)] == [["states", "p", "failurePolicy"]]
 
 
-def test_continue_as_new_between_parallel_states_carries_their_results(runs, tenant, settings):
+def test_continue_as_new_between_parallel_states_carries_their_results(runs, tenant, settings, httpserver):
+    """HTTP nodes in the branches (regular activities) grow the history across workflow tasks, so the run
+    continues as new between PARALLEL states; every state's branch results and outputs survive."""
     settings.DRIFT_HISTORY_EVENT_LIMIT = 40
-    count = 5
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/ping").respond_with_json({"pong": True})
+    ping = {"id": "ping", "name": "ping", "type": "HTTP",
+            "httpComponents": {"url": value(httpserver.url_for("/ping"), "STATIC"), "method": "GET"}}
+    count = 6
     states = [state("done")]
     for index in range(1, count + 1):
         states += [parallel(f"p{index}", [("a", f"x{index}"), ("b", f"y{index}")], "WAIT_ALL",
                             f"p{index + 1}" if index < count else "done"),
-                   state(f"x{index}", "one"), state(f"y{index}", "tail")]
-    _publish(tenant, "chain", states)
+                   state(f"x{index}", "ping"), state(f"y{index}", "tail")]
+    publish_definitions(tenant, [*NODES, ping], [workflow("chain", "p1", states)])
     workflow_id = runs.start("chain", timeout=60)["workflowId"]
     output = runs.result(workflow_id)["output"]
     assert runs.run_count(workflow_id) > 1, "the run never continued as new"
     for index in range(1, count + 1):
         assert {branch: end["status"] for branch, end in output[f"p{index}"].items()} == {
             "a": "COMPLETED", "b": "COMPLETED"}
-        assert (output[f"x{index}"], output[f"y{index}"]) == (1, "tail")
+        assert (output[f"x{index}"], output[f"y{index}"]) == ({"pong": True}, "tail")
