@@ -270,6 +270,8 @@ class DriftWorkflow:
         """A MAP state (spec §8): the iterator workflow once per item, as child runs, in batch workflows of
         `map_state.BATCH_SIZE` items (each batch's history stays small, so 10,000 items fit); results in item
         order. Fails when the failed share exceeds `toleratedFailurePercentage`."""
+        if self.harness is not None:  # a test run starts no child runs: the case mocks the MAP's result
+            return self._mocked_map(name, state)
         if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
             raise NodeFailed(f"MAP {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
         items = await self._map_items(name, state)
@@ -307,6 +309,15 @@ class DriftWorkflow:
             self._record(name, "MAP", "FAILURE", message, meta)
             raise NodeFailed(message)
         self._record(name, "MAP", "SUCCESS", "", meta)
+        return state.get("nextNode")
+
+    def _mocked_map(self, name: str, state: dict[str, Any]) -> str | None:
+        mock = self.harness.next_mock(name)
+        if mock is None:
+            message = self.harness.unmocked(name, "MAP")
+            self._record(name, "MAP", "FAILURE", message)
+            raise NodeFailed(message)
+        self.context[state.get("contextOverrideKey") or name] = self._mocked(name, {"type": "MAP"}, mock)["output"]
         return state.get("nextNode")
 
     async def _map_items(self, name: str, state: dict[str, Any]) -> list[Any]:

@@ -119,3 +119,20 @@ def test_map_of_ten_thousand_items_stays_within_history_limits(runs, tenant, tem
     lengths = run_async(history_lengths(), 120)
     assert lengths[workflow_id] < 1_000
     assert max(lengths.values()) < 10_000  # DRIFT_HISTORY_EVENT_LIMIT's default; Temporal's hard limit is 51,200
+
+
+def test_a_test_run_mocks_the_map_instead_of_starting_child_runs(runs, tenant, temporal):
+    _publish(tenant, "mocked", map_state("m", [1, 2]))
+    mocked = {"results": [7, 8], "failed": [], "succeeded": 2}
+
+    def test_run(case: dict) -> dict:
+        workflow_id = f"test-{uuid.uuid4().hex}"
+        start = RunInput(tenant=tenant, workflow_key="mocked", test=case)
+        run_async(temporal.start_workflow(WORKFLOW_NAME, start, id=workflow_id, task_queue=runs.task_queue))
+        return runs.result(workflow_id)
+
+    result = test_run({"mocks": {"m": [{"output": mocked}]}})
+    assert (result["workflowStatus"], result["output"]["m"]) == ("COMPLETED", mocked)
+    unmocked = test_run({})
+    assert unmocked["workflowStatus"] == "FAILED" and "MAP node m has no mock" in unmocked["errorMessage"]
+    assert not Run.objects.filter(parent_workflow_id__startswith="test-").exists()
