@@ -211,7 +211,8 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         check(f"$.postWorkflowCompletionNodes[{index}]", target, required=True)
         # After completion a run only notifies or records: its node types say which may.
         node_type = registry.type_of(nodes.get(target)) if isinstance(target, str) else None
-        control = states.get(target, {}).get("type") if isinstance(target, str) else None
+        target_state = states.get(target) if isinstance(target, str) else None
+        control = target_state.get("type") if isinstance(target_state, dict) else None
         kind = node_type.name if node_type and not node_type.after_completion else \
             control if control in (parallel.PARALLEL, map_state.MAP) else None
         if kind:

@@ -31,7 +31,8 @@ def branches(state: dict) -> list[tuple[int, str, Any]]:
 
 
 def context_key(name: str, state: dict) -> str:
-    return state.get("contextOverrideKey") or name
+    override = state.get("contextOverrideKey")
+    return override if isinstance(override, str) and override else name  # a bad override is reported elsewhere
 
 
 def validate_state(name: str, state: dict) -> list[Problem]:
@@ -84,7 +85,8 @@ def branch_problems(body: dict, states: dict, nodes: dict[str, dict | None], suc
             return [state["nextNode"]] if isinstance(state.get("nextNode"), str) else []
         return successors(name)
 
-    roots = [body.get("startNode"), body.get("defaultFailureNode"), *(body.get("postWorkflowCompletionNodes") or [])]
+    post = body.get("postWorkflowCompletionNodes")
+    roots = [body.get("startNode"), body.get("defaultFailureNode"), *(post if isinstance(post, list) else [])]
     main = _reach([root for root in roots if isinstance(root, str)], main_successors, states)
     for name, state in states.items():
         if is_parallel(state):
