@@ -14,9 +14,9 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from apps.clients.services import api_key_create
+from apps.runs.contract import UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
 from drift.codec import data_converter
 from drift.temporal import run_async
-from worker.types import UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
 
 
 @pytest.fixture

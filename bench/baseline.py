@@ -79,3 +79,41 @@ class BaselineOrderStatus:
         self.reply = reply
         await workflow.wait_condition(lambda: self.status == "COMPLETED")
         return self._state()
+
+
+# --------------------------------------------------------------------------- MAP, by hand
+
+
+@workflow.defn(name="BaselineMap")
+class BaselineMap:
+    """A hand-written fan-out: the same iterator child runs as a Drift MAP state, `concurrency` at once, results
+    in item order. `spec`: {"tenant", "workflowKey", "items", "concurrency", "taskQueue"}."""
+
+    def __init__(self) -> None:
+        self.running = 0
+
+    @workflow.run
+    async def run(self, spec: dict) -> dict:
+        import asyncio
+
+        results: list = [None] * len(spec["items"])
+
+        async def one(index: int, item: object) -> None:
+            try:
+                result = await workflow.execute_child_workflow(
+                    "DriftWorkflow",
+                    {"tenant": spec["tenant"], "workflow_key": spec["workflowKey"],
+                     "start": {"params": {"item": item, "index": index}}},
+                    id=f"{workflow.info().workflow_id}.{index}", task_queue=spec["taskQueue"], result_type=dict,
+                )
+                results[index] = result.get("output")
+            finally:
+                self.running -= 1
+
+        tasks = []
+        for index, item in enumerate(spec["items"]):
+            await workflow.wait_condition(lambda: self.running < spec["concurrency"])
+            self.running += 1
+            tasks.append(asyncio.ensure_future(one(index, item)))
+        await asyncio.gather(*tasks)
+        return {"results": results}

@@ -18,8 +18,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -67,7 +69,8 @@ async def _throughput(coro_factory, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def main(runs: int, concurrent: int) -> None:
+def with_temporal(bench: Callable[[str], Coroutine[Any, Any, None]]) -> None:
+    """Run `bench(address)` against a fresh Temporal dev server, with Django set up on a fresh SQLite."""
     from devtools import services
 
     var_dir = Path(tempfile.mkdtemp(prefix="drift-bench-"))
@@ -75,22 +78,17 @@ def main(runs: int, concurrent: int) -> None:
     os.environ["TEMPORAL_ADDRESS"] = temporal.url
     try:
         _setup_django(var_dir)
-        asyncio.run(_bench(temporal.url, runs, concurrent))
+        asyncio.run(bench(temporal.url))
     finally:
         temporal.stop()
 
 
-async def _bench(address: str, runs: int, concurrent: int) -> None:
-    from temporalio.client import Client
-    from temporalio.worker import Worker
-
+async def publish(nodes: list[dict], workflows: list[dict]) -> None:
+    """Save, publish and activate the definitions for the tenant `bench`."""
     from apps.definitions.models import DefinitionKind
     from apps.definitions.services import definition_activate, definition_publish, definition_save_snapshot
-    from worker.main import build_worker
-    from worker.types import WORKFLOW_NAME, RunInput
 
-    nodes, chain = _drift_definitions()
-    for kind, bodies in ((DefinitionKind.NODE, nodes), (DefinitionKind.WORKFLOW, [chain])):
+    for kind, bodies in ((DefinitionKind.NODE, nodes), (DefinitionKind.WORKFLOW, workflows)):
         for body in bodies:
             await asyncio.to_thread(definition_save_snapshot, tenant="bench", kind=kind, body=body, actor="bench",
                                     create=True)
@@ -98,6 +96,21 @@ async def _bench(address: str, runs: int, concurrent: int) -> None:
                                                 actor="bench")
             await asyncio.to_thread(definition_activate, tenant="bench", kind=kind, key=body["id"],
                                     version=published.version, actor="bench")
+
+
+def main(runs: int, concurrent: int) -> None:
+    with_temporal(lambda address: _bench(address, runs, concurrent))
+
+
+async def _bench(address: str, runs: int, concurrent: int) -> None:
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
+    from worker.main import build_worker
+
+    nodes, chain = _drift_definitions()
+    await publish(nodes, [chain])
 
     client = await Client.connect(address)
     drift_queue, base_queue = "bench-drift", "bench-baseline"

@@ -10,15 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from temporalio.service import RPCError, RPCStatusCode
 
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    problem: str
-    severity: str = "error"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "problem": self.problem}
+from core.problems import Problem
 
 
 class DriftError(Exception):

@@ -34,7 +34,7 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
 
 def _timeout() -> float:
-    return float(getattr(settings, "DRIFT_READINESS_TIMEOUT_SECONDS", 2))
+    return float(settings.DRIFT_READINESS_TIMEOUT_SECONDS)
 
 
 def _check_database() -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 from django.conf import settings
 
-from drift.errors import InvalidInput, Problem
-from drift.json_safety import JsonProblem, json_problem
+from core.json_safety import JsonProblem, json_problem
+from core.problems import Problem
+from drift.errors import InvalidInput
 
 
 def unsafe_json_problem(value: Any, path: str = "$") -> JsonProblem | None:

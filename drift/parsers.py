@@ -3,7 +3,7 @@
 Bounded: DATA_UPLOAD_MAX_MEMORY_SIZE holds for every body (DRF streams bodies past Django's own check).
 Strict: NaN, Infinity, numbers that overflow to infinity, lone surrogates and nesting deeper than
 DRIFT_MAX_JSON_DEPTH are refused with 400 and the JSON path of the offending value, so none of them can
-reach a run, a definition or the enum store (see drift/json_safety.py).
+reach a run, a definition or the enum store (see core/json_safety.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from drift.errors import DriftError, InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import DriftError, InvalidInput
 from drift.json_input import refuse_unsafe_json
 
 

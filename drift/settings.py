@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.tasks",
     "apps.trials",
     "apps.secrets",
+    "worker",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +146,11 @@ DRIFT_HISTORY_EVENT_LIMIT = env_int("DRIFT_HISTORY_EVENT_LIMIT", 10_000)
 DRIFT_TEST_CASE_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_TEST_CASE_TIMEOUT_SECONDS", "60"))
 DRIFT_TEST_CONCURRENCY = env_int("DRIFT_TEST_CONCURRENCY", 8)
 DRIFT_SYNC_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_SYNC_TIMEOUT_SECONDS", "10"))
+# Terminate (runtime API 3.3): how long the run's own terminate update may take before the API ends the run
+# hard in Temporal and marks the mirror itself.
+DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS", "5"))
+# Readiness probe (drift/health.py): the bound of each dependency check.
+DRIFT_READINESS_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_READINESS_TIMEOUT_SECONDS", "2"))
 DRIFT_CONTEXT_STORE = os.environ.get("DRIFT_CONTEXT_STORE", "sql")
 HBASE_HOST = os.environ.get("HBASE_HOST", "localhost")
 HBASE_PORT = env_int("HBASE_PORT", 9090)

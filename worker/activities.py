@@ -20,11 +20,7 @@ from apps.nodes.registry import execute_node as run_node
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types import http
 from apps.runs.context_store import UnstorableContext
-from apps.runs.services import UnpersistableState, run_begin, run_record_state
-from apps.secrets.redaction import redact, redacting, sensitive_values
-from drift.errors import DriftError
-from drift.json_safety import json_problem, printable
-from worker.types import (
+from apps.runs.contract import (
     ACTIVITY_EXECUTE_NODE,
     ACTIVITY_PERSIST_RUN,
     ACTIVITY_START_RUN,
@@ -33,6 +29,10 @@ from worker.types import (
     PersistRequest,
     RunInput,
 )
+from apps.runs.services import UnpersistableState, run_begin, run_record_state
+from apps.secrets.redaction import redact, redacting, sensitive_values
+from core.json_safety import json_problem, printable
+from drift.errors import DriftError
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from drift.codec import data_converter
 from worker.activities import ACTIVITIES
-from worker.workflows import DriftWorkflow
+from worker.workflows import DriftMapBatch, DriftWorkflow
 
 logger = logging.getLogger("drift.worker")
 
@@ -35,7 +35,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.TEMPORAL_TASK_QUEUE,
-        workflows=[DriftWorkflow],
+        workflows=[DriftWorkflow, DriftMapBatch],
         activities=ACTIVITIES,
         activity_executor=executor or ThreadPoolExecutor(max_workers=max_activities, thread_name_prefix="activity"),
         max_concurrent_activities=max_activities,

@@ -7,6 +7,7 @@ DRIFT_WORKFLOW_SANDBOX says: the sandbox is what catches nondeterministic calls.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -14,12 +15,19 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from apps.runs.contract import MAP_BATCH_WORKFLOW, WORKFLOW_NAME
 from drift.codec import data_converter
 from worker.main import sandboxed_workflow_runner
-from worker.types import WORKFLOW_NAME
-from worker.workflows import DriftWorkflow
+from worker.workflows import DriftMapBatch, DriftWorkflow
 
-CLOSED_RUNS_QUERY = f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus != 'Running'"
+# Runs and the batch workflows of their MAP states.
+CLOSED_RUNS_QUERY = (f"(WorkflowType = '{WORKFLOW_NAME}' OR WorkflowType = '{MAP_BATCH_WORKFLOW}') "
+                     "AND ExecutionStatus != 'Running'")
+
+
+# A MAP item's run: <parent>.<state>.<12-hex nonce>.<item index> (worker/workflows.py, DriftWorkflow._map).
+MAP_ITEM_ID = re.compile(r"^.+\.[0-9a-f]{12}\.(?P<index>\d+)$")
+REPLAYED_ITEMS_PER_MAP = 20
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,12 @@ async def fetch_closed_histories(
     workflow_ids = list(workflow_ids)
     histories = [await client.get_workflow_handle(workflow_id).fetch_history() for workflow_id in workflow_ids]
     if query or not workflow_ids:
-        listed = client.list_workflows(closed_runs_query(query), limit=limit)
-        histories += [history async for history in listed.map_histories()]
+        async for execution in client.list_workflows(closed_runs_query(query), limit=limit):
+            item = MAP_ITEM_ID.match(execution.id)
+            if item and int(item["index"]) >= REPLAYED_ITEMS_PER_MAP:
+                continue  # every item of a MAP runs the same iterator: a sample of each MAP is replayed
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            histories.append(await handle.fetch_history())
     return histories
 
 
@@ -68,7 +80,7 @@ async def replay_histories(
     histories: Iterable[WorkflowHistory], workflow_class: type = DriftWorkflow
 ) -> ReplayReport:
     """Replay every history against `workflow_class`; each failure is kept, none is raised."""
-    replayer = Replayer(workflows=[workflow_class], workflow_runner=sandboxed_workflow_runner(),
+    replayer = Replayer(workflows=[workflow_class, DriftMapBatch], workflow_runner=sandboxed_workflow_runner(),
                         data_converter=data_converter())
     report = ReplayReport()
     async with replayer.workflow_replay_iterator(_aiter(histories)) as results:

@@ -4,8 +4,8 @@ A run whose `RunInput.test` holds a case runs the same interpreter with four dif
 in worker/workflows.py:
 - timers and absolute waits take no time (deterministically: they are skipped, not shortened);
 - a node with a mock outcome for its instance takes the next one (`{"output"}`, `{"error"}`, or for HTTP
-  `{"status", "body"}`, which the HTTP node then parses and transforms as a real response); an HTTP or CHILD
-  node without one fails the case: a test never calls out or starts production runs;
+  `{"status", "body"}`, which the HTTP node then parses and transforms as a real response); a node whose
+  type `must_mock` (HTTP, CHILD) fails the case without one: a test never calls out or starts production runs;
 - INSTRUCTION screens take the case's `resumes` in order, events come from its `events`; a screen with no
   resume left ends the test run in WAITING, an awaited event the case does not give fails it;
 - nothing is persisted: no Run row, context store write, timeline row or webhook. The states the run
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-MUST_BE_MOCKED = frozenset({"HTTP", "CHILD"})
 
 
 class TestStopped(Exception):

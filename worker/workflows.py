@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -18,18 +19,18 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from apps.definitions import map_state
     from apps.definitions.graph import disconnected
-    from apps.nodes.paths import resolve_parameters
+    from apps.definitions.parallel import is_parallel
+    from apps.nodes.paths import lookup, resolve_parameters
+    from apps.nodes.registry import kind_of
     from apps.nodes.retry import retry_policy_fields
-    from apps.secrets.redaction import redact, sensitive_values
-    from drift.json_safety import printable, scrubbed
-    from worker import human_tasks
-    from worker.test_mode import MUST_BE_MOCKED, TestHarness, TestStopped
-    from worker.types import (
+    from apps.runs.contract import (
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
         ACTIVITY_START_RUN,
         FINAL_STATUSES,
+        MAP_BATCH_WORKFLOW,
         QUERY_STATE,
         SIGNAL_EVENT,
         STABLE_STATUSES,
@@ -38,19 +39,28 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_RESUME,
         UPDATE_TERMINATE,
         UPDATE_WAIT_STABLE,
+        WAITING_STATUSES,
         WORKFLOW_NAME,
+        MapBatch,
         NodeRequest,
         PersistRequest,
         RunInput,
         initial_context,
     )
+    from apps.secrets.redaction import redact, sensitive_values
+    from core.json_safety import printable, scrubbed
+    from worker import human_tasks
+    from worker.test_mode import TestHarness, TestStopped
 
-REMOTE_NODE_TYPES = frozenset({"HTTP"})  # I/O nodes: regular activities; the rest run as local activities
-WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
 LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
 LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
 PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+# The PARALLEL branch the current task walks ("" on the main path): each branch is an asyncio task with its
+# own copy of the context, so timeline rows say where they ran without threading it through every call.
+LANE: contextvars.ContextVar[str] = contextvars.ContextVar("lane", default="")
 
 
 class Terminated(Exception):
@@ -86,7 +96,7 @@ def _failed_with(error: BaseException | None, failure_type: str) -> bool:
     return False
 
 
-def _http_retry_policy(node: dict[str, Any]) -> RetryPolicy:
+def _remote_retry_policy(node: dict[str, Any]) -> RetryPolicy:
     # 4xx and other final errors arrive as non-retryable ApplicationErrors; the policy paces the rest.
     retry = retry_policy_fields(node)
     return RetryPolicy(
@@ -193,18 +203,21 @@ class DriftWorkflow:
         if self.status not in FINAL_STATUSES:
             await self._finish("COMPLETED")
 
-    async def _execute(self, name: str) -> str | None:
+    async def _execute(self, name: str, in_branch: bool = False) -> str | None:
         state = self.definition["states"][name]
+        if is_parallel(state):
+            return await self._parallel(name, state)
+        if map_state.is_map(state):
+            return await self._map(name, state)
         node = state["nodeDefinition"]
-        self.context["nodeParameters"] = resolve_parameters(state.get("parameters"), self.context)
-        if node["type"] == "SUCCESS":
-            self._record(name, node["type"], "SUCCESS")
-            await self._finish("COMPLETED")
+        parameters = resolve_parameters(state.get("parameters"), self.context)
+        self.context["nodeParameters"] = parameters
+        # Concurrent branches share `_global` but not one node's parameters: each node gets its own view.
+        context = {**self.context, "nodeParameters": parameters} if in_branch else self.context
+        outcome = await self._settled(name, node) or await self._node_activity(name, state, context)
+        if outcome.get("terminal"):  # SUCCESS, FAILURE: the run ends here
+            await self._finish(outcome["terminal"], outcome.get("error"))
             return None
-        if node["type"] == "FAILURE":
-            await self._finish("FAILED", await self._failure_message(name, state))
-            return None
-        outcome = await self._node_activity(name, state, self.context)
         key = state.get("contextOverrideKey") or name
         if "output" in outcome:
             self.context[key] = outcome["output"]
@@ -213,24 +226,137 @@ class DriftWorkflow:
         if "wait" in outcome:
             await self._wait(name, key, outcome["wait"])
         elif "child" in outcome:
-            self.context[key] = await self._child(name, outcome["child"])
+            self.context[key] = await self._child(name, outcome["child"], parameters)
         if outcome.get("nextNode"):
             return outcome["nextNode"]
         if state.get("end"):
-            await self._finish("COMPLETED")
+            if not in_branch:  # `end` in a branch ends the branch
+                await self._finish("COMPLETED")
             return None
         return state.get("nextNode")
 
-    async def _failure_message(self, name: str, state: dict[str, Any]) -> str:
-        """The run's errorMessage at a FAILURE node. A computed `error` (value component or `{{path}}`
-        template; it may read `_global.errorMessage`) is used as it comes. Otherwise the cause of a jump to
-        `defaultFailureNode` stays visible: "<error>: <cause>", or the cause alone when there is no `error`."""
-        error, cause = state["nodeDefinition"].get("error"), self.error
-        if isinstance(error, dict) or (isinstance(error, str) and "{{" in error):
-            return (await self._node_activity(name, state, self.context))["error"]
-        message = f"{error}: {cause}" if error and cause else (error or cause or f"run failed at {name}")
-        self._record(name, "FAILURE", "FAILURE", message)
-        return message
+    async def _parallel(self, name: str, state: dict[str, Any]) -> str | None:
+        """A PARALLEL state (spec §8): its branches walk concurrently over the shared `_global`; then
+        `_global[key] = {branch: {status, error}}` and the run goes on at `nextNode` (or the state fails,
+        as its `failurePolicy` says). A terminate cancels every branch."""
+        policy = state.get("failurePolicy") or "FAIL_FAST"
+        branches = [(branch["name"], branch["startNode"]) for branch in state["branches"]]
+        ends: dict[str, dict[str, Any]] = {}
+        started_at = workflow.now()
+
+        async def walk(branch: str, start: str) -> None:
+            LANE.set(" > ".join(filter(None, [LANE.get(), f"{name}/{branch}"])))
+            try:
+                await self._walk_branch(start)
+                ends[branch] = {"status": "COMPLETED", "error": None}
+            except NodeFailed as failure:
+                ends[branch] = {"status": "FAILED", "error": failure.message}
+            except (asyncio.CancelledError, Terminated):
+                ends[branch] = {"status": "CANCELLED", "error": None}
+
+        def failed() -> list[str]:
+            return [branch for branch, _ in branches if ends.get(branch, {}).get("status") == "FAILED"]
+
+        tasks = [asyncio.ensure_future(walk(branch, start)) for branch, start in branches]
+        await workflow.wait_condition(
+            lambda: len(ends) == len(tasks) or self._stopping() or (policy == "FAIL_FAST" and bool(failed())))
+        for task in tasks:
+            task.cancel()  # FAIL_FAST or a terminate: the branches still running end CANCELLED
+        await asyncio.gather(*tasks)
+        self._raise_if_terminated()
+        self.context[state.get("contextOverrideKey") or name] = {branch: ends[branch] for branch, _ in branches}
+        if failed() and policy != "CONTINUE":
+            message = f"PARALLEL {name}: branch {failed()[0]} failed: {ends[failed()[0]]['error']}"
+            self._record(name, "PARALLEL", "FAILURE", message, self._meta_since(started_at))
+            raise NodeFailed(message)
+        self._record(name, "PARALLEL", "SUCCESS", "", self._meta_since(started_at))
+        return state.get("nextNode")
+
+    async def _map(self, name: str, state: dict[str, Any]) -> str | None:
+        """A MAP state (spec §8): the iterator workflow once per item, as child runs, in batch workflows of
+        `map_state.BATCH_SIZE` items (each batch's history stays small, so 10,000 items fit); results in item
+        order. Fails when the failed share exceeds `toleratedFailurePercentage`."""
+        if self.harness is not None:  # a test run starts no child runs: the case mocks the MAP's result
+            return self._mocked_map(name, state)
+        if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
+            raise NodeFailed(f"MAP {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
+        items = await self._map_items(name, state)
+        started_at, workflow_id = workflow.now(), workflow.info().workflow_id
+        prefix = f"{workflow_id}.{name}.{workflow.uuid4().hex[:12]}"
+        results: list[Any] = []
+        failed: list[dict[str, Any]] = []
+        for offset in range(0, len(items), map_state.BATCH_SIZE):
+            batch = MapBatch(
+                tenant=self.inp.tenant, parent_workflow_id=workflow_id, child_prefix=prefix,
+                iterator=state["iterator"], items=items[offset:offset + map_state.BATCH_SIZE], offset=offset,
+                max_concurrency=int(state.get("maxConcurrency") or map_state.DEFAULT_MAX_CONCURRENCY),
+                depth=self.inp.depth + 1, client_id=self.inp.client_id, username=self.inp.username,
+                incident_id=self.inp.incident_id,
+            )
+            call = asyncio.ensure_future(
+                workflow.execute_child_workflow(MAP_BATCH_WORKFLOW, batch, id=f"{prefix}.batch{offset}"))
+            try:
+                done = await self._unless_terminated(call)
+            except Terminated:
+                with contextlib.suppress(BaseException):
+                    await call  # the batch ends only once every item's run has ended TERMINATED
+                raise
+            except FailureError as error:
+                raise NodeFailed(f"MAP {name}: batch at item {offset} failed: {_failure_message(error)}") from error
+            results += done["results"]
+            failed += done["failed"]
+        self.context[state.get("contextOverrideKey") or name] = {
+            "results": results, "failed": failed, "succeeded": len(items) - len(failed)}
+        share = 100 * len(failed) / len(items) if items else 0.0
+        tolerated = float(state.get("toleratedFailurePercentage") or 0)
+        meta = self._meta_since(started_at)
+        if share > tolerated:
+            message = f"MAP {name}: {len(failed)} of {len(items)} items failed ({share:.1f}% > {tolerated:g}%)"
+            self._record(name, "MAP", "FAILURE", message, meta)
+            raise NodeFailed(message)
+        self._record(name, "MAP", "SUCCESS", "", meta)
+        return state.get("nextNode")
+
+    def _mocked_map(self, name: str, state: dict[str, Any]) -> str | None:
+        mock = self.harness.next_mock(name)
+        if mock is None:
+            message = self.harness.unmocked(name, "MAP")
+            self._record(name, "MAP", "FAILURE", message)
+            raise NodeFailed(message)
+        self.context[state.get("contextOverrideKey") or name] = self._mocked(name, {"type": "MAP"}, mock)["output"]
+        return state.get("nextNode")
+
+    async def _map_items(self, name: str, state: dict[str, Any]) -> list[Any]:
+        items = state.get("items")
+        if isinstance(items, str):
+            items = lookup(self.context, items)
+        elif isinstance(items, dict):  # a value component: computed like a SCRIPT node's transformer
+            script = {"nodeDefinition": {"id": name, "type": "SCRIPT", "transformer": items}}
+            items = (await self._node_activity(name, script, self.context)).get("output")
+        if not isinstance(items, list):
+            raise NodeFailed(f"MAP {name}: items is not a list but {type(items).__name__}")
+        if len(items) > map_state.MAX_ITEMS:
+            raise NodeFailed(f"MAP {name}: {len(items)} items, more than {map_state.MAX_ITEMS}")
+        return items
+
+    async def _walk_branch(self, name: str | None) -> None:
+        """One PARALLEL branch: its states in order until one has no `nextNode`. A node error ends the
+        branch FAILED (no `defaultFailureNode` inside a branch)."""
+        while name:
+            self._raise_if_terminated()
+            if self.executed >= self.limits.get("maxNodes", 1000):
+                raise NodeFailed(f"node limit exceeded: more than {self.limits.get('maxNodes')} nodes")
+            self.current_node = name
+            self.executed += 1
+            name = await self._execute(name, in_branch=True)
+
+    async def _settled(self, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
+        """The outcome the node's type computes inside the workflow (no activity), recorded; else None."""
+        settle = kind_of(node).settle
+        outcome = settle(node, name, self.error) if settle else None
+        if outcome is not None:
+            self._record_outcome(name, node["type"], outcome)
+        return outcome
 
     async def _on_node_error(self, name: str, message: str) -> str | None:
         if self.terminate_reason is not None:
@@ -267,12 +393,12 @@ class DriftWorkflow:
             return self._mocked(name, node, mock)
         request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context,
                               sensitive_paths=self._sensitive_paths(), mock=mock, test=self.harness is not None)
-        if node["type"] in REMOTE_NODE_TYPES:
+        if kind_of(node).remote:
             timeout = float(node.get("timeoutSeconds") or 30) + 5
             call = workflow.execute_activity(
                 ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=timeout),
                 # A mocked response would only repeat itself: test runs make one attempt.
-                retry_policy=_http_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
+                retry_policy=_remote_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
             )
         else:
             call = workflow.execute_local_activity(
@@ -284,16 +410,18 @@ class DriftWorkflow:
             message = _failure_message(error)
             self._record(name, node["type"], "FAILURE", message)
             raise NodeFailed(f"node {name} failed: {message}") from error
-        meta = outcome.pop("_meta", {})
-        failed = outcome.get("terminal") == "FAILED"  # a FAILURE node with a computed error
-        self._record(name, node["type"], "FAILURE" if failed else "SUCCESS", outcome.get("error", "") if failed else "",
-                     meta)
+        self._record_outcome(name, node["type"], outcome, outcome.pop("_meta", {}))
         return outcome
 
+    def _record_outcome(self, name: str, node_type: str, outcome: dict[str, Any], meta: dict | None = None) -> None:
+        failed = outcome.get("terminal") == "FAILED"  # a FAILURE node
+        self._record(name, node_type, "FAILURE" if failed else "SUCCESS", outcome.get("error", "") if failed else "",
+                     meta)
+
     def _test_mock(self, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
-        """Test runs: the instance's next mock outcome; an HTTP or CHILD node without one fails the case."""
+        """Test runs: the instance's next mock outcome; a node whose type must be mocked fails the case without."""
         mock = self.harness.next_mock(name)
-        if mock is None and node["type"] in MUST_BE_MOCKED:
+        if mock is None and kind_of(node).must_mock:
             message = self.harness.unmocked(name, node["type"])
             self._record(name, node["type"], "FAILURE", message)
             raise NodeFailed(message)
@@ -305,15 +433,16 @@ class DriftWorkflow:
             self._record(name, node["type"], "FAILURE", f"mocked: {mock['error']}")
             raise NodeFailed(f"node {name} failed: {mock['error']}")
         self._record(name, node["type"], "MOCKED")
-        output = mock.get("output")
-        if node["type"] == "BRANCH" and isinstance(output, dict) and output.get("nextNode"):
-            return {"output": output, "nextNode": output["nextNode"]}
-        return {"output": output}
+        return kind_of(node).from_mock(mock.get("output"))
 
     async def _unless_terminated(self, call: Awaitable[Any]) -> Any:
         """Await `call`, but give up on it when a terminate arrives meanwhile."""
         task = asyncio.ensure_future(call)
-        await workflow.wait_condition(lambda: task.done() or self._stopping())
+        try:
+            await workflow.wait_condition(lambda: task.done() or self._stopping())
+        except asyncio.CancelledError:  # its PARALLEL branch was cancelled: so is the call
+            task.cancel()
+            raise
         if not task.done():
             task.cancel()
             self._raise_if_terminated()
@@ -448,7 +577,7 @@ class DriftWorkflow:
             await workflow.wait_condition(self._stopping, timeout=timedelta(seconds=seconds))
         self._raise_if_terminated()
 
-    async def _child(self, name: str, child: dict[str, Any]) -> dict[str, Any]:
+    async def _child(self, name: str, child: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
             raise NodeFailed(f"node {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
         # Unguessable (workflow.uuid4 is replay-safe): no other tenant can take a child's id first.
@@ -456,7 +585,7 @@ class DriftWorkflow:
         child_input = RunInput(
             tenant=self.inp.tenant, workflow_key=child["workflowId"], version=str(child.get("version") or "ACTIVE"),
             start={**{k: self.context.get(k) for k in ("issueDetail", "customer", "orderDetails")},
-                   "params": dict(self.context.get("nodeParameters") or {})},
+                   "params": dict(parameters or {})},
             mode="SYNC", client_id=self.inp.client_id, username=self.inp.username, incident_id=self.inp.incident_id,
             parent_workflow_id=workflow.info().workflow_id, depth=self.inp.depth + 1,
         )
@@ -511,10 +640,11 @@ class DriftWorkflow:
             self.harness.record(self.status, self.current_node, self.view, request.timeline)
         else:
             try:
-                await workflow.execute_local_activity(
+                # Shielded: a cancelled PARALLEL branch must not drop a state change half-way.
+                await asyncio.shield(workflow.execute_local_activity(
                     ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=PERSIST_RETRY,
-                )
+                ))
             except FailureError as error:  # a local activity's failure may arrive unwrapped
                 if not _failed_with(error, UNPERSISTABLE) or self.aborted:
                     raise
@@ -538,6 +668,7 @@ class DriftWorkflow:
             "seq": self.recorded, "instance": name, "type": node_type, "outcome": outcome, "error": error,
             "startedAt": meta.get("startedAt") or workflow.now().isoformat(), "durationMs": meta.get("durationMs", 0),
             **({"actor": meta["actor"]} if meta.get("actor") else {}),
+            **({"lane": LANE.get()} if LANE.get() else {}),
         })
 
     def _meta_since(self, started_at: Any) -> dict[str, Any]:
@@ -664,10 +795,60 @@ class DriftWorkflow:
             raise ApplicationError("run has not resolved its definition yet", type="Conflict")
         if name not in disconnected(self.definition):
             raise ApplicationError(f"'{name}' is not a disconnected node of this workflow", type="NotFound")
-        node_type = self.definition["states"][name]["nodeDefinition"].get("type")
-        if node_type not in {"HTTP", "SCRIPT", "BRANCH", "INSTRUCTION"}:
-            raise ApplicationError(f"a {node_type} node cannot run disconnected", type="Invalid")
+        state = self.definition["states"][name]
+        node = state.get("nodeDefinition") or {}  # PARALLEL and MAP states have none
+        if not kind_of(node).disconnectable:
+            kind = node.get("type") or state.get("type")
+            raise ApplicationError(f"a {kind} {'node' if node else 'state'} cannot run disconnected", type="Invalid")
 
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, name: str, payload: Any) -> None:
         self.events[name] = payload
+
+
+@workflow.defn(name=MAP_BATCH_WORKFLOW)
+class DriftMapBatch:
+    """One batch of a MAP state's items: the iterator workflow per item as a child run, at most
+    `max_concurrency` at once. Cancelling the batch (the parent was terminated) cancels every item's run."""
+
+    @workflow.run
+    async def run(self, batch: MapBatch) -> dict[str, Any]:
+        results: list[Any] = [None] * len(batch.items)
+        failed: list[dict[str, Any]] = []
+        self.running = 0
+
+        async def one(position: int, item: Any) -> None:
+            index = batch.offset + position
+            child_id = f"{batch.child_prefix}.{index}"
+            iterator = batch.iterator
+            child = RunInput(
+                tenant=batch.tenant, workflow_key=iterator["workflowId"],
+                version=str(iterator.get("version") or "ACTIVE"), start={"params": {"item": item, "index": index}},
+                mode="SYNC", client_id=batch.client_id, username=batch.username, incident_id=batch.incident_id,
+                parent_workflow_id=batch.parent_workflow_id, depth=batch.depth,
+            )
+            try:
+                result = await workflow.execute_child_workflow(WORKFLOW_NAME, child, id=child_id)
+                if result["workflowStatus"] == "COMPLETED":
+                    results[position] = map_state.result_at(result.get("output"), iterator.get("resultPath"))
+                else:
+                    failed.append({"index": index, "workflowId": child_id,
+                                   "error": result.get("errorMessage") or result["workflowStatus"]})
+            except FailureError as error:
+                failed.append({"index": index, "workflowId": child_id, "error": _failure_message(error)})
+            finally:
+                self.running -= 1
+
+        tasks: list[asyncio.Task] = []
+        try:
+            for position, item in enumerate(batch.items):
+                await workflow.wait_condition(lambda: self.running < batch.max_concurrency)
+                self.running += 1
+                tasks.append(asyncio.ensure_future(one(position, item)))
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:  # the parent run was terminated: every item's run ends TERMINATED first
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return {"results": results, "failed": sorted(failed, key=lambda entry: entry["index"])}

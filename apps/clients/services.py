@@ -5,7 +5,8 @@ from django.db import transaction
 
 from apps.clients.models import ApiClient, ApiKey, Scope
 from apps.clients.webhook_urls import webhook_url_problem
-from drift.errors import InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput
 
 KEY_SEPARATOR = "."
 

@@ -17,7 +17,8 @@ from apps.definitions import groovy
 from apps.definitions.models import Kind
 from apps.definitions.transfer import Bundle, DefinitionFile, bundle_load
 from apps.nodes.values import is_value_component
-from drift.errors import DriftError, Problem
+from core.problems import Problem
+from drift.errors import DriftError
 
 
 @dataclass

@@ -2,18 +2,18 @@
 referenced node definitions come through the `NodeLookup` the caller passes in."""
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from apps.definitions.graph import state_targets, timeout_target
+from apps.definitions import map_state, parallel
+from apps.definitions.graph import state_targets
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
 from apps.trials.cases import validate_tests
-from drift.errors import Problem
+from core.problems import Problem
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
 # Path segments of the definition API that an id would shadow.
 RESERVED_KEYS = frozenset({"validate", "treeView"})
-TERMINAL_TYPES = ("SUCCESS", "FAILURE")  # tuples: a mistyped list or object in a document is compared, not hashed
 
 # (resourceId, version spec) -> the node definition body, or None when it does not exist.
 NodeLookup = Callable[[str, str | int], dict | None]
@@ -69,6 +69,7 @@ def validate_workflow(body: object, lookup: NodeLookup, workflow_lookup: Workflo
         nodes[name] = node
         problems += state_problems
     problems += _check_targets(body, states, nodes)
+    problems += parallel.branch_problems(body, states, nodes, lambda name: successors(states, nodes, name))
     problems += _cycle_warnings(states, nodes)
     problems += validate_tests(body.get("tests"), {name: (node or {}).get("type") for name, node in nodes.items()})
     if workflow_lookup is not None:
@@ -131,6 +132,10 @@ def _check_state(name: str, state: object, lookup: NodeLookup) -> tuple[dict | N
     if not isinstance(state, dict):
         return None, [Problem(path, "must be an object")]
     problems = _check_state_fields(path, name, state)
+    if parallel.is_parallel(state):
+        return None, problems + parallel.validate_state(name, state)
+    if map_state.is_map(state):
+        return None, problems + map_state.validate_state(name, state)
     inline = state.get("nodeDefinition")
     if inline is not None:
         node = inline if isinstance(inline, dict) else None
@@ -147,8 +152,8 @@ def _check_state_fields(path: str, name: str, state: dict) -> list[Problem]:
     problems = []
     if state.get("instanceName") not in (None, name):
         problems.append(Problem(f"{path}.instanceName", f"must equal the state name '{name}'"))
-    if state.get("type", "NODE") != "NODE":
-        problems.append(Problem(f"{path}.type", "unknown state type; only NODE is supported"))
+    if state.get("type", "NODE") not in ("NODE", parallel.PARALLEL, map_state.MAP):
+        problems.append(Problem(f"{path}.type", "unknown state type; one of NODE, PARALLEL, MAP"))
     if not isinstance(state.get("end", False), bool):
         problems.append(Problem(f"{path}.end", "must be a boolean"))
     override = state.get("contextOverrideKey")
@@ -188,24 +193,6 @@ def _check_parameters(path: str, state: dict, node: dict) -> list[Problem]:
     ]
 
 
-# After completion a run only notifies or records: nothing may wait, branch, start children or end it again.
-POST_COMPLETION_TYPES = ("HTTP", "SCRIPT")
-
-
-def branch_targets(node: dict | None) -> Iterator[tuple[str, object]]:
-    """(relative path, target) of a BRANCH node's choices and default, and of a screen's `timeoutNode`."""
-    if timeout_target(node) is not None:
-        yield "assignment.timeoutNode", timeout_target(node)
-    if not isinstance(node, dict) or node.get("type") != "BRANCH":
-        return
-    choices = node.get("choices")
-    for index, choice in enumerate(choices if isinstance(choices, list) else []):
-        if isinstance(choice, dict):
-            yield f"choices[{index}].nextNode", choice.get("nextNode")
-    if node.get("defaultNode") is not None:
-        yield "defaultNode", node.get("defaultNode")
-
-
 def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> list[Problem]:
     problems = []
 
@@ -222,23 +209,31 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         problems.append(Problem("$.postWorkflowCompletionNodes", "must be a list of state names"))
     for index, target in enumerate(post if isinstance(post, list) else []):
         check(f"$.postWorkflowCompletionNodes[{index}]", target, required=True)
-        node_type = (nodes.get(target) or {}).get("type") if isinstance(target, str) else None
-        if node_type and node_type not in POST_COMPLETION_TYPES:
+        # After completion a run only notifies or records: its node types say which may.
+        node_type = registry.type_of(nodes.get(target)) if isinstance(target, str) else None
+        target_state = states.get(target) if isinstance(target, str) else None
+        control = target_state.get("type") if isinstance(target_state, dict) else None
+        kind = node_type.name if node_type and not node_type.after_completion else \
+            control if control in (parallel.PARALLEL, map_state.MAP) else None
+        if kind:
             problems.append(Problem(f"$.postWorkflowCompletionNodes[{index}]",
-                                    f"a {node_type} node cannot run after completion; use "
-                                    f"{' or '.join(sorted(POST_COMPLETION_TYPES))}"))
+                                    f"a {kind} {'node' if node_type else 'state'} cannot run after completion; use "
+                                    f"{' or '.join(registry.types_where('after_completion'))}"))
     for name, state in states.items():
         if not isinstance(state, dict):
             continue
         check(f"$.states.{name}.nextNode", state.get("nextNode"))
+        for index, _, start in parallel.branches(state) if parallel.is_parallel(state) else []:
+            if isinstance(start, str):  # else reported by parallel.validate_state
+                check(f"$.states.{name}.branches[{index}].startNode", start)
         inline = isinstance(state.get("nodeDefinition"), dict)
-        for rel, target in branch_targets(nodes[name]):
+        for edge in registry.edges_of(nodes[name]):
             if inline:
-                check(f"$.states.{name}.nodeDefinition.{rel}", target)
-            elif target is not None and (not isinstance(target, str) or target not in states):
+                check(f"$.states.{name}.nodeDefinition.{edge.path}", edge.target)
+            elif edge.target is not None and (not isinstance(edge.target, str) or edge.target not in states):
                 problems.append(Problem(f"$.states.{name}.resourceId",
-                                        f"branch {rel} of node definition '{state.get('resourceId')}' "
-                                        f"targets unknown state {target!r}"))
+                                        f"branch {edge.path} of node definition '{state.get('resourceId')}' "
+                                        f"targets unknown state {edge.target!r}"))
     return problems
 
 
@@ -251,9 +246,8 @@ def successors(states: dict, nodes: dict[str, dict | None], name: str) -> list[s
 
 
 def _is_exit(state: object, node: dict | None) -> bool:
-    return (isinstance(state, dict) and state.get("end") is True) or (
-        isinstance(node, dict) and node.get("type") in TERMINAL_TYPES
-    )
+    node_type = registry.type_of(node)
+    return (isinstance(state, dict) and state.get("end") is True) or bool(node_type and node_type.terminal)
 
 
 def _cycle_warnings(states: dict, nodes: dict[str, dict | None]) -> list[Problem]:

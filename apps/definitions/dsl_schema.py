@@ -11,18 +11,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from apps.definitions.map_state import MAX_CONCURRENCY
+from apps.definitions.parallel import FAILURE_POLICIES
+from apps.nodes.base import NodeType, Schema
+from apps.nodes.registry import NODE_TYPES
 from apps.nodes.retry import RETRY_DEFAULTS
-from apps.nodes.types.child import MODES as CHILD_MODES
-from apps.nodes.types.http import COMPONENTS as HTTP_COMPONENTS
-from apps.nodes.types.http import METHODS
-from apps.nodes.types.wait import MODES as WAIT_MODES
-from apps.nodes.types.wait import WAIT_TYPES
 from apps.nodes.values import COMPONENT_TYPES, VALUE_TYPES
 
 SCHEMA_ID = "https://drift.local/dsl.schema.json"
-NODE_SCHEMAS = {"HTTP": "HttpNode", "SCRIPT": "ScriptNode", "BRANCH": "BranchNode", "WAIT": "WaitNode",
-                "INSTRUCTION": "InstructionNode", "SUCCESS": "SuccessNode", "FAILURE": "FailureNode",
-                "CHILD": "ChildNode"}
 OPENAPI_PREFIX = "Dsl"
 
 
@@ -38,17 +34,22 @@ def _str(description: str, **extra: Any) -> dict:
     return {"type": "string", "description": description, **extra}
 
 
-def _node(node_type: str, description: str, properties: dict | None = None, required: tuple = ()) -> dict:
+def _schema_name(node_type: str) -> str:
+    """HTTP -> HttpNode: each registered type's definition in the schema (its fields come from its module)."""
+    return node_type.title().replace("_", "") + "Node"
+
+
+def _node(name: str, node_type: NodeType) -> dict:
+    schema = node_type.schema or Schema(f"A {name} node.")
     return {
-        "type": "object", "description": description,
-        "properties": {"type": {"enum": [node_type]}, **(properties or {})},
-        "required": ["id", "type", *required],
+        "type": "object", "description": schema.description,
+        "properties": {"type": {"enum": [name]}, **schema.properties},
+        "required": ["id", "type", *schema.required],
     }
 
 
 def _definitions() -> dict[str, dict]:
     component = _ref("ValueComponent")
-    number_or_component = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, component]}
     return {
         "ValueComponent": {
             "description": "How a configurable field is given: STATIC data, or a SCRIPT (a Python function body) "
@@ -98,64 +99,40 @@ def _definitions() -> dict[str, dict]:
                 "retryOn4xx": {"type": "boolean"},
             },
         },
-        "HttpNode": _node("HTTP", "Calls a URL; output = the transformer's result (or the parsed response).", {
-            "httpComponents": {"type": "object", "required": ["url"], "properties": {
-                **{key: component for key in HTTP_COMPONENTS},
-                "method": {"enum": list(METHODS)}, "contentType": {"type": "string"}}},
-            "transformerComponents": {"type": "object", "properties": {"transformer": component}},
-            "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0},
-            "retry": _ref("Retry"),
-        }, ("httpComponents",)),
-        "ScriptNode": _node("SCRIPT", "Output = the script's return value (Drift's GROOVY node; Python here).",
-                            {"transformer": component}, ("transformer",)),
-        "BranchNode": _node("BRANCH", "First true rule picks the next state; else defaultNode.", {
-            "choices": {"type": "array", "items": {"type": "object", "required": ["rule", "nextNode"],
-                                                   "properties": {"rule": component, "nextNode": {"type": "string"}}}},
-            "defaultNode": {"type": "string"},
-        }, ("choices",)),
-        "WaitNode": _node("WAIT", "Pauses the run (durable timer or event).", {
-            "config": {"type": "object", "required": ["waitType"], "properties": {
-                "waitType": {"enum": list(WAIT_TYPES)},
-                "duration": number_or_component, "executionMode": {"enum": list(WAIT_MODES)},
-                "timestamp": {"anyOf": [{"type": "string"}, {"type": "number"}, component]},
-                "eventName": {"type": "string"}, "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0}}},
-        }, ("config",)),
-        "InstructionNode": _node("INSTRUCTION", "Builds a View; the run waits for a resume.", {
-            "inputOptions": {"type": "array", "items": _ref("Option")},
-            "layoutId": _ref("Attribute"), "disposition": _ref("Attribute"), "workflowStatus": _ref("Attribute"),
-        }),
-        "SuccessNode": _node("SUCCESS", "The run ends COMPLETED.", {"comment": {"type": "string"}}),
-        "FailureNode": _node("FAILURE", "The run ends FAILED. errorMessage: a computed `error` (value component "
-                                        "or {{path}} template) as is; else '<error>: <cause>' after a node error.",
-                             {"error": {"anyOf": [{"type": "string"}, component]}}),
-        "ChildNode": _node("CHILD", "Starts another workflow; its params are this state's resolved parameters.", {
-            "childWorkflowId": {"type": "string"},
-            "childWorkflowVersion": {"anyOf": [{"enum": ["ACTIVE", "LATEST"]}, {"type": "integer", "minimum": 1},
-                                               {"type": "string", "pattern": "^[0-9]+$"}]},
-            "executionMode": {"enum": list(CHILD_MODES)},
-        }, ("childWorkflowId",)),
+        **{_schema_name(name): _node(name, node_type) for name, node_type in NODE_TYPES.items()},
         "NodeDefinition": {
             "type": "object",
             "description": "A node definition. `version` is ignored on save (the SNAPSHOT is written).",
             "properties": {
                 "id": _str("Unique per tenant.", pattern="^[A-Za-z0-9_][A-Za-z0-9_.\\-]{0,199}$"),
                 "name": {"type": "string"}, "comment": {"type": "string"},
-                "type": {"enum": list(NODE_SCHEMAS)},
+                "type": {"enum": list(NODE_TYPES)},
                 "parameters": {"type": "array", "items": {"type": "string"}},
                 "version": {"type": ["string", "integer"]},
             },
             "required": ["id", "type"],
             # if/then per type (not oneOf): a validator then names the field at fault, not "no schema matched".
-            "allOf": [{"if": {"required": ["type"], "properties": {"type": {"enum": [node_type]}}}, "then": _ref(name)}
-                      for node_type, name in NODE_SCHEMAS.items()],
+            "allOf": [{"if": {"required": ["type"], "properties": {"type": {"enum": [name]}}},
+                       "then": _ref(_schema_name(name))} for name in NODE_TYPES],
         },
         "State": {
             "type": "object",
-            "description": "A node instance. Either resourceId (+ resourceVersion) or an inline nodeDefinition.",
+            "description": "A node instance (type NODE: resourceId (+ resourceVersion) or an inline nodeDefinition), "
+                           "or a PARALLEL or MAP state (spec §8), which references no node definition.",
             "properties": {
                 "instanceName": {"type": "string"}, "resourceId": {"type": "string"},
                 "resourceVersion": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1}]},
-                "type": {"enum": ["NODE"]},
+                "type": {"enum": ["NODE", "PARALLEL", "MAP"]},
+                "branches": {"type": "array", "description": "PARALLEL: the branches, each from its startNode.",
+                             "items": {"type": "object", "required": ["name", "startNode"],
+                                       "properties": {"name": {"type": "string"}, "startNode": {"type": "string"}}}},
+                "failurePolicy": {"enum": list(FAILURE_POLICIES)},
+                "items": {"description": "MAP: a $.path, a value component or a list."},
+                "iterator": {"type": "object", "required": ["workflowId"], "properties": {
+                    "workflowId": {"type": "string"}, "version": {"type": ["string", "integer"]},
+                    "resultPath": {"type": "string"}}},
+                "maxConcurrency": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY},
+                "toleratedFailurePercentage": {"type": "number", "minimum": 0, "maximum": 100},
                 "parameters": {"type": "object", "description": "Name -> `$.`-path into _global, or a literal."},
                 "contextOverrideKey": _nullable({"type": "string", "minLength": 1}),
                 "nextNode": _nullable({"type": "string"}), "end": {"type": "boolean"},

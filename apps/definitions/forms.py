@@ -10,12 +10,12 @@ from django.core.exceptions import ValidationError
 from django.template import loader
 from django.utils.safestring import mark_safe
 
-from apps.definitions import dsl, selectors, services
+from apps.definitions import dsl, services
 from apps.definitions.dsl_schema import dsl_json_schema_for
 from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
 from apps.definitions.models import Definition, EnumEntry, Kind, Route, RouteVariant
-from apps.definitions.versions import SNAPSHOT, parse_version, version_problem
-from drift.errors import DriftError, Problem
+from apps.definitions.versions import SNAPSHOT
+from core.problems import Problem
 from drift.json_input import unsafe_json_problem
 
 # --- pretty JSON with a line number for every JSON path
@@ -284,18 +284,9 @@ class EnumEntryForm(forms.ModelForm):
 
 
 def route_target_problem(tenant: str, workflow_key: str, version: str) -> str | None:
-    """Why (tenant, workflow, version) cannot be a route target, or None."""
-    problem = version_problem(version, path="version", allowed=("ACTIVE", "LATEST"))
-    if problem:
-        return problem.problem
-    try:
-        head = selectors.definition_head_get(tenant=tenant, kind=Kind.WORKFLOW, key=workflow_key)
-    except DriftError:
-        return f"unknown workflow definition '{workflow_key}' for tenant '{tenant}'"
-    number = parse_version(version, path="version", default="ACTIVE")
-    if isinstance(number, int) and number > head.latest_version:
-        return f"workflow '{workflow_key}' has no published version {number}"
-    return None
+    """Why (tenant, workflow, version) cannot be a route target (the services' check), or None."""
+    problems = services.route_target_problems(tenant=tenant, workflow_key=workflow_key, version=version)
+    return problems[0].problem if problems else None
 
 
 class RouteForm(forms.ModelForm):

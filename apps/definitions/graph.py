@@ -7,23 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.nodes.registry import edges_of
+
 
 def state_targets(state: dict[str, Any]) -> list[str]:
-    """The instances one state can move to: `nextNode`, BRANCH choices and default, a screen's `timeoutNode`."""
-    targets = [state.get("nextNode")]
-    node = state.get("nodeDefinition") or {}
-    targets.append(timeout_target(node))
-    if isinstance(node, dict) and node.get("type") == "BRANCH":
-        targets += [choice.get("nextNode") for choice in node.get("choices") or [] if isinstance(choice, dict)]
-        targets.append(node.get("defaultNode"))
+    """The instances one state can move to: `nextNode` and the edges its node type names (a PARALLEL
+    state: its branches' start nodes)."""
+    targets = [state.get("nextNode")] + [edge.target for edge in edges_of(state.get("nodeDefinition"))]
+    if state.get("type") == "PARALLEL" and isinstance(state.get("branches"), list):
+        targets += [branch.get("startNode") for branch in state["branches"] if isinstance(branch, dict)]
     return [target for target in targets if isinstance(target, str) and target]
-
-
-def timeout_target(node: Any) -> Any:
-    """Where an INSTRUCTION screen with an `assignment` goes when nobody answers in time (None: nowhere)."""
-    if isinstance(node, dict) and node.get("type") == "INSTRUCTION" and isinstance(node.get("assignment"), dict):
-        return node["assignment"].get("timeoutNode")
-    return None
 
 
 def edges(definition: dict[str, Any]) -> dict[str, list[str]]:

@@ -22,24 +22,18 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.definitions import graph
+from apps.definitions.parallel import branches, is_parallel
+from apps.nodes.base import Style
+from apps.nodes.registry import edges_of, type_of
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 CACHE_SECONDS = 24 * 3600
 MAX_LABEL = 60
 PATH_COLOR = "#1565c0"
 
-# type -> (shape, fill colour, extra style)
-TYPE_STYLES: dict[str, tuple[str, str, str]] = {
-    "BRANCH": ("diamond", "#fff3c4", ""),
-    "SUCCESS": ("box", "#c8e6c9", "rounded"),
-    "FAILURE": ("box", "#ffcdd2", "rounded"),
-    "INSTRUCTION": ("note", "#e1f5fe", ""),
-    "WAIT": ("hexagon", "#ede7f6", ""),
-    "HTTP": ("box", "#e3f2fd", ""),
-    "SCRIPT": ("box", "#f5f5f5", ""),
-    "CHILD": ("box3d", "#fce4ec", ""),
-}
-UNKNOWN_STYLE = ("box", "#eeeeee", "")
+UNKNOWN_STYLE = Style()  # an unknown type or a missing node definition; each type names its own style
+PARALLEL_STYLE = Style("parallelogram", "#fff8e1", "bold")  # a PARALLEL state: its branch edges are labelled
+MAP_STYLE = Style("folder", "#e0f2f1", "bold")  # a MAP state: its label names the iterator workflow
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -74,27 +68,27 @@ def dot_quote(text: object, limit: int = MAX_LABEL) -> str:
 
 def _state_type(state: dict[str, Any]) -> str:
     node = state.get("nodeDefinition")
+    if state.get("type") in ("PARALLEL", "MAP"):
+        iterator = state.get("iterator") if isinstance(state.get("iterator"), dict) else {}
+        return f"MAP of {iterator.get('workflowId')}" if state["type"] == "MAP" else "PARALLEL"
     if isinstance(node, dict) and isinstance(node.get("type"), str):
         return node["type"]
     return "?"
 
 
 def labelled_edges(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(source, target, label) for every edge of `graph.edges`; BRANCH choices and screen timeouts are labelled."""
+    """(source, target, label) for every edge of `graph.edges`, labelled as the node type labels its edges."""
     states = definition.get("states") if isinstance(definition.get("states"), dict) else {}
     out: list[tuple[str, str, str]] = []
     for source, targets in graph.edges(definition).items():
         labels: dict[str, list[str]] = {}
         state = states[source]
-        node = state.get("nodeDefinition") if isinstance(state.get("nodeDefinition"), dict) else {}
-        if node.get("type") == "BRANCH":
-            for index, choice in enumerate(node.get("choices") or [], start=1):
-                if isinstance(choice, dict) and isinstance(choice.get("nextNode"), str):
-                    labels.setdefault(choice["nextNode"], []).append(f"#{index}")
-            if isinstance(node.get("defaultNode"), str):
-                labels.setdefault(node["defaultNode"], []).append("default")
-        if isinstance(graph.timeout_target(node), str):
-            labels.setdefault(graph.timeout_target(node), []).append("timeout")
+        for edge in edges_of(state.get("nodeDefinition")):
+            if isinstance(edge.target, str) and edge.label:
+                labels.setdefault(edge.target, []).append(edge.label)
+        for _, branch, start in branches(state) if is_parallel(state) else []:
+            if isinstance(start, str):
+                labels.setdefault(start, []).append(f"branch {branch}")
         seen: set[str] = set()
         for target in targets:
             if target in seen:
@@ -133,7 +127,10 @@ def workflow_dot(definition: dict[str, Any], *, path: list[str] | None = None, t
         lines.append(f"  start -> {ids[start]} [arrowsize=0.8{start_style}];")
     for name in names:
         node_type = _state_type(states[name])
-        shape, fill, style = TYPE_STYLES.get(node_type, UNKNOWN_STYLE)
+        known = type_of(states[name].get("nodeDefinition"))
+        control = {"PARALLEL": PARALLEL_STYLE, "MAP": MAP_STYLE}.get(states[name].get("type"))
+        drawn = control or (known.style if known else UNKNOWN_STYLE)
+        shape, fill, style = drawn.shape, drawn.fill, drawn.extra
         styles = ["filled"] + ([style] if style else [])
         label = f"{dot_quote(name)[1:-1]}\\n{dot_quote(node_type, 30)[1:-1]}"
         notes = []

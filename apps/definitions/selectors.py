@@ -10,7 +10,8 @@ from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
 from apps.definitions.models import AuditEntry, Definition, DefinitionVersion, EnumEntry, Kind, Route
 from apps.definitions.routing import ab_provider
 from apps.definitions.versions import ACTIVE, LATEST, SNAPSHOT, VersionSpec, is_version_number, parse_version
-from drift.errors import InvalidInput, NotFound, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput, NotFound
 
 
 def kind_label(kind: str) -> str:
@@ -128,8 +129,9 @@ def workflow_inline_nodes(*, tenant: str, body: dict, pin: bool, strict: bool) -
     (otherwise the state keeps nodeDefinition null)."""
     states = body.get("states") if isinstance(body.get("states"), dict) else {}
     for name, state in states.items():
-        if not isinstance(state, dict) or isinstance(state.get("nodeDefinition"), dict):
-            continue
+        if not isinstance(state, dict) or isinstance(state.get("nodeDefinition"), dict) \
+                or state.get("type", "NODE") != "NODE":
+            continue  # PARALLEL and MAP states reference no node definition
         try:
             _inline_state(tenant, name, state, pin)
         except (NotFound, InvalidInput):

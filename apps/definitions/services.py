@@ -21,7 +21,8 @@ from apps.definitions.models import (
 )
 from apps.definitions.selectors import kind_label, node_lookup_for, workflow_lookup_for
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version, version_problem
-from drift.errors import Conflict, InvalidInput, NotFound, Problem
+from core.problems import Problem
+from drift.errors import Conflict, InvalidInput, NotFound
 from drift.json_input import refuse_unsafe_json
 
 MAX_AUDIT_CHANGES = 200
@@ -193,11 +194,18 @@ def _activation_tests(*, tenant: str, kind: str, key: str, number: int, actor: s
 # --- routes
 
 
-def _route_target_problems(tenant: str, path: str, workflow_key: str, version: object) -> list[Problem]:
+def route_target_problems(*, tenant: str, workflow_key: object, version: object = "ACTIVE", path: str = "$",
+                          loading: frozenset[str] = frozenset()) -> list[Problem]:
+    """Why (workflow, version) cannot be the target of one of the tenant's routes or variants ([] when it can).
+    The one route-target check: the API, the admin forms and `load` ask it. `loading`: workflow keys a
+    `load` is about to write alongside the route (their versions do not exist yet)."""
     problem = version_problem(version, path=f"{path}.version", allowed=("ACTIVE", "LATEST"))
     if problem:
         return [problem]
-    head = Definition.objects.filter(tenant=tenant, kind=Kind.WORKFLOW, key=workflow_key).first()
+    if isinstance(workflow_key, str) and workflow_key in loading:
+        return []
+    head = Definition.objects.filter(tenant=tenant, kind=Kind.WORKFLOW, key=workflow_key).first() \
+        if isinstance(workflow_key, str) else None
     if head is None:
         return [Problem(f"{path}.workflowId", f"unknown workflow definition '{workflow_key}'")]
     number = parse_version(version, path=f"{path}.version", default="ACTIVE")
@@ -211,10 +219,10 @@ def route_save(*, tenant: str, issue_id: str, workflow_key: str, actor: str, ver
                variants: list[dict] | None = None) -> Route:
     """Create or replace the route of an issue. variants: [{"workflowId", "version", "weight"}]."""
     variants = variants or []
-    problems = _route_target_problems(tenant, "$", workflow_key, version)
+    problems = route_target_problems(tenant=tenant, workflow_key=workflow_key, version=version)
     for index, variant in enumerate(variants):
-        problems += _route_target_problems(tenant, f"$.variants[{index}]", variant["workflowId"],
-                                           variant.get("version", "ACTIVE"))
+        problems += route_target_problems(tenant=tenant, workflow_key=variant["workflowId"],
+                                          version=variant.get("version", "ACTIVE"), path=f"$.variants[{index}]")
     if problems:
         raise InvalidInput("The route is invalid.", problems)
     route, created = Route.objects.update_or_create(

@@ -38,9 +38,11 @@ from apps.definitions.services import (
     definition_validate,
     enum_entry_set,
     route_save,
+    route_target_problems,
 )
 from apps.definitions.versions import ACTIVE, LATEST, SNAPSHOT, VersionSpec
-from drift.errors import DriftError, InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import DriftError, InvalidInput
 
 KIND_DIRS = {Kind.NODE: "nodes", Kind.WORKFLOW: "workflows"}
 ROUTES_FILE, ENUM_FILE = "routes.json", "enum_store.json"
@@ -208,8 +210,7 @@ def _route_problems(tenant: str, bundle: Bundle) -> list[Problem]:
         return []
     if not isinstance(bundle.routes, list):
         return [Problem(f"{ROUTES_FILE}:$", "must be a list of routes")]
-    workflows = {item.key for item in bundle.of_kind(Kind.WORKFLOW)}
-    workflows |= set(definition_list(tenant=tenant, kind=Kind.WORKFLOW).values_list("key", flat=True))
+    loading = frozenset(item.key for item in bundle.of_kind(Kind.WORKFLOW))
     problems = []
     for index, route in enumerate(bundle.routes):
         path = f"{ROUTES_FILE}:$[{index}]"
@@ -217,9 +218,13 @@ def _route_problems(tenant: str, bundle: Bundle) -> list[Problem]:
             problems.append(Problem(f"{path}.issueId", "is required and must be a non-empty string"))
             continue
         targets = [("", route)] + [(f".variants[{i}]", v) for i, v in enumerate(route.get("variants") or [])]
-        problems += [Problem(f"{path}{sub}.workflowId", f"unknown workflow definition '{target.get('workflowId')}'")
-                     for sub, target in targets
-                     if not isinstance(target, dict) or target.get("workflowId") not in workflows]
+        for sub, target in targets:
+            if not isinstance(target, dict):
+                problems.append(Problem(f"{path}{sub}", "must be an object {workflowId, version}"))
+                continue
+            problems += route_target_problems(tenant=tenant, workflow_key=target.get("workflowId"),
+                                              version=target.get("version", "ACTIVE"), path=f"{path}{sub}",
+                                              loading=loading)
     return problems
 
 

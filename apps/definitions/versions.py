@@ -1,6 +1,7 @@
 """Version specs: "SNAPSHOT", "LATEST", "ACTIVE" or a published number (>= 1)."""
 
-from drift.errors import InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput
 
 SNAPSHOT, LATEST, ACTIVE = "SNAPSHOT", "LATEST", "ACTIVE"
 ALIASES = (SNAPSHOT, LATEST, ACTIVE)

@@ -18,7 +18,7 @@ from typing import Any
 from apps.nodes import checks
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 FIELDS = ("group", "user", "dueInSeconds", "escalation", "timeoutSeconds", "timeoutNode")
 TARGETS = ("group", "user")

@@ -1,14 +1,20 @@
-"""The NodeType contract and the node error. Plain Python: workflow code may import it."""
+"""The NodeType contract and the node error. Plain Python: workflow code imports it.
+
+A node type's module says everything about the type in its `NODE_TYPE`: how it validates and executes,
+whether the worker runs it as a regular (remote, I/O) or a local activity, whether it may run disconnected
+or after completion, whether it ends the run, which states it can move to and how graph pictures draw it.
+The workflow, the DSL validator, graph.py and graph_render.py ask the type; none of them names a type.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from apps.nodes.scope import ScriptScope
-    from drift.errors import Problem
+    from core.problems import Problem
 
 
 class NodeError(Exception):
@@ -23,15 +29,91 @@ class NodeError(Exception):
         return {"message": self.message, "retryable": self.retryable}
 
 
+@dataclass(frozen=True)
+class Edge:
+    """A state the node itself can move to (besides the state's `nextNode`).
+    `path`: where the target sits in the node definition; `label`: the edge's label in graph pictures."""
+
+    path: str
+    target: object
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Style:
+    """How graph pictures draw the type (Graphviz shape, fill colour, extra style)."""
+
+    shape: str = "box"
+    fill: str = "#eeeeee"
+    extra: str = ""
+
+
+def schema_ref(name: str) -> dict:
+    """A reference to one of the DSL schema's shared definitions (ValueComponent, Retry, Option, Attribute)."""
+    return {"$ref": f"#/$defs/{name}"}
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The type's fields as JSON Schema (editor hints, the OpenAPI document; apps/definitions/dsl_schema.py
+    assembles them). The Python `validate` stays the authority."""
+
+    description: str
+    properties: dict[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
 Validator = Callable[[dict, str], "list[Problem]"]
 Executor = Callable[[dict, dict, "ScriptScope"], dict]
+# The outcome the workflow may compute itself (pure, deterministic: no I/O, no context), or None when the
+# node must run as an activity. Arguments: the node, its instance name, the run's error so far.
+Settler = Callable[[dict, str, "str | None"], "dict | None"]
+
+
+def no_edges(node: dict) -> list[Edge]:
+    return []
+
+
+def no_events(node: dict) -> list[str]:
+    return []
+
+
+def output_of_mock(output: Any) -> dict:
+    """A test case's mock `{"output"}` as the node's outcome."""
+    return {"output": output}
 
 
 @dataclass(frozen=True)
 class NodeType:
-    """One node type. `local` types are CPU-only: the worker runs them as local activities."""
+    """One node type.
+
+    remote: does I/O; the worker runs it as a regular activity with the node's `retry` and `timeoutSeconds`
+        (the others are CPU-only and run as local activities).
+    terminal: reaching it ends the run (a cycle through it has an exit).
+    disconnectable: may run through the disconnected-node endpoint (runtime API).
+    after_completion: may be one of `postWorkflowCompletionNodes`.
+    must_mock: a test case must give a mock outcome for it (it would call out or start production runs).
+    in_branch: may run inside a PARALLEL branch (not a screen: one View per run; not a terminal).
+    response_mocks: a test case may mock it with a response `{"status", "body"}` that `execute` then parses.
+    settle: see `Settler`; terminal types use it so the workflow ends the run without an activity.
+    edges: the states the node moves to by itself (BRANCH choices, a screen's timeout...).
+    events: the event names the node waits for (the runtime API refuses events no node awaits).
+    from_mock: a mock `{"output"}` as the node's outcome (BRANCH takes its `nextNode` from it).
+    """
 
     name: str
     validate: Validator
     execute: Executor
-    local: bool = True
+    remote: bool = False
+    terminal: bool = False
+    disconnectable: bool = False
+    after_completion: bool = False
+    must_mock: bool = False
+    response_mocks: bool = False
+    in_branch: bool = True
+    settle: Settler | None = None
+    edges: Callable[[dict], list[Edge]] = no_edges
+    events: Callable[[dict], list[str]] = no_events
+    from_mock: Callable[[Any], dict] = output_of_mock
+    style: Style = Style()
+    schema: Schema | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from drift.errors import Problem
+from core.problems import Problem
 
 
 def is_number(value: Any) -> bool:

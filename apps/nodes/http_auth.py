@@ -20,12 +20,10 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
-from django.core.cache import cache
-
+from apps.nodes import settings
 from apps.nodes.base import NodeError
 from apps.secrets.references import SecretResolver, bad_reference_names, find_references, is_reference
-from drift.errors import Problem
+from core.problems import Problem
 
 AUTH_TYPES = {
     "BASIC": {"username": False, "password": True},
@@ -109,6 +107,7 @@ def oauth2_token(auth: dict, secrets: SecretResolver, *, fresh: bool = False) ->
 
     client_id, client_secret = secrets.resolve(auth["clientId"]), secrets.resolve(auth["clientSecret"])
     key = _cache_key(auth, secrets, client_id, client_secret)
+    cache = settings.shared_cache()
     with _fetch_lock(key):  # other processes share the cached result
         cached = None if fresh else cache.get(key)
         if cached is None:
@@ -130,7 +129,7 @@ def _fetch_token(auth: dict, client_id: str, client_secret: str) -> tuple[str, i
         "headers": {"Accept": "application/json"},
     }
     names = ", ".join(f"'{name}'" for name in credential_names(auth))
-    response = send(request, settings.DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS)
+    response = send(request, settings.http_default_timeout_seconds())
     if response.status_code >= 400:
         raise NodeError(f"OAuth2 token request to {auth['tokenUrl']} returned {response.status_code} "
                         f"(credentials from secret {names})", retryable=response.status_code >= 500)
@@ -141,4 +140,4 @@ def _fetch_token(auth: dict, client_id: str, client_secret: str) -> tuple[str, i
         raise NodeError(f"OAuth2 token response of {auth['tokenUrl']} has no access_token") from None
     if not isinstance(token, str) or not token:
         raise NodeError(f"OAuth2 token response of {auth['tokenUrl']} has no access_token")
-    return token, max(1, expires_in - settings.DRIFT_OAUTH_EXPIRY_MARGIN_SECONDS)
+    return token, max(1, expires_in - settings.oauth_expiry_margin_seconds())

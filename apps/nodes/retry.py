@@ -1,14 +1,14 @@
 """The `retry` field of HTTP nodes and its defaults (the worker maps it to a Temporal RetryPolicy).
 
-No Django at import time: workflow code may import `retry_policy_fields` / `RETRY_DEFAULTS`.
+Plain Python: workflow code imports `retry_policy_fields`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from drift.errors import Problem
+from apps.nodes import checks
+from core.problems import Problem
 
 RETRY_DEFAULTS: dict[str, Any] = {
     "maxAttempts": 3,
@@ -23,9 +23,6 @@ MAX_ATTEMPTS = 1000
 
 
 def validate_retry(retry: Any, path: str) -> list[Problem]:
-    from apps.nodes import checks
-    from drift.errors import Problem
-
     if retry is None:
         return []
     if not isinstance(retry, dict):

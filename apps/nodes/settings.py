@@ -40,3 +40,14 @@ def http_default_timeout_seconds() -> float:
 
 def token_provider_path() -> str:
     return str(_get("DRIFT_TOKEN_PROVIDER"))
+
+
+def oauth_expiry_margin_seconds() -> int:
+    return int(_get("DRIFT_OAUTH_EXPIRY_MARGIN_SECONDS"))
+
+
+def shared_cache():
+    """The Django cache (Redis): OAuth2 tokens shared by every worker."""
+    from django.core.cache import cache
+
+    return cache

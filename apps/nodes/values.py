@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from apps.nodes.base import NodeError
 from apps.nodes.sandbox import ScriptError, compile_problems, evaluate
-from drift.errors import Problem
+from core.problems import Problem
 
 if TYPE_CHECKING:
     from apps.nodes.scope import ScriptScope

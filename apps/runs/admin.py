@@ -3,7 +3,7 @@ terminate / rerun) and webhook deliveries (spec §6). Runs are read-only mirrors
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django import forms
 from django.conf import settings
@@ -21,8 +21,8 @@ from apps.definitions.selectors import definition_find
 from apps.runs.api.operation_serializers import RedriveSerializer, ScheduleSerializer
 from apps.runs.bulk import bulk_job_create
 from apps.runs.context_store import get_context_store
+from apps.runs.contract import FINAL_STATUSES
 from apps.runs.models import (
-    FINAL_STATUSES,
     BulkItem,
     BulkItemState,
     BulkJob,
@@ -44,7 +44,7 @@ from apps.runs.schedules import (
     schedules_reconcile,
 )
 from apps.runs.search import search_filter_parse, search_terms_split
-from apps.runs.selectors import bulk_job_progress, run_steps, runs_matching
+from apps.runs.selectors import bulk_job_progress, run_children_by_status, run_steps, runs_matching
 from apps.secrets.sealing import mask_sealed
 from apps.secrets.services import sealed_for_reader
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
@@ -96,7 +96,7 @@ class NodeExecutionInline(ReadOnlyInline):
     model = NodeExecution
     verbose_name = "executed node"
     verbose_name_plural = "Timeline (executed nodes)"
-    fields = ("seq", "instance_name", "node_type", "outcome", "actor", "duration", "error", "started_at")
+    fields = ("seq", "lane", "instance_name", "node_type", "outcome", "actor", "duration", "error", "started_at")
     readonly_fields = fields
     ordering = ("seq",)
 
@@ -121,7 +121,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": [("workflow_id", "temporal_link"), ("status", "current_node"), "error_message",
                            ("tenant", "client_id", "username"), ("incident_id", "issue_id", "customer_id"),
-                           ("definition", "mode"), "parent", "redrive_link", "callback_url",
+                           ("definition", "mode"), ("parent", "children"), "redrive_link", "callback_url",
                            ("created_at", "updated_at", "finished_at")]}),
         ("Graph (path taken)", {"fields": ["graph"]}),
         ("View", {"fields": ["disposition", "pretty_view"]}),
@@ -130,8 +130,8 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = ("workflow_id", "temporal_link", "status", "current_node", "error_message", "tenant",
                        "client_id", "username", "incident_id", "issue_id", "customer_id", "definition", "mode",
-                       "parent", "redrive_link", "callback_url", "created_at", "updated_at", "finished_at", "graph",
-                       "disposition", "pretty_view", "pretty_context", "pretty_start_request")
+                       "parent", "children", "redrive_link", "callback_url", "created_at", "updated_at", "finished_at",
+                       "graph", "disposition", "pretty_view", "pretty_context", "pretty_start_request")
 
     class Media:
         css = {"all": (CSS,)}
@@ -188,6 +188,17 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return obj.parent_workflow_id
         return format_html('<a href="{}">{}</a>', reverse("admin:runs_run_change", args=[parent.pk]),
                            obj.parent_workflow_id)
+
+    @admin.display(description="child runs")
+    def children(self, obj: Run) -> str:
+        """CHILD nodes' and MAP items' runs: counts by status, linked to the list of them."""
+        counts = run_children_by_status(obj)
+        if not counts:
+            return "—"
+        summary = ", ".join(f"{status} {count}" for status, count in counts.items())
+        url = f"{reverse('admin:runs_run_changelist')}?{urlencode({'parent_workflow_id': obj.workflow_id})}"
+        return format_html('<a href="{}" id="drift-child-runs">{} child runs</a>: {}', url, sum(counts.values()),
+                           summary)
 
     @admin.display(description="graph")
     def graph(self, obj: Run) -> str:

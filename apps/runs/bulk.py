@@ -21,7 +21,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.runs.models import FINAL_STATUSES, BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp
+from apps.runs.contract import FINAL_STATUSES
+from apps.runs.models import BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp
 from apps.runs.redrive import run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate

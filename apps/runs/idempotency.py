@@ -21,7 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.clients.authentication import Principal
-from apps.runs.models import FINAL_STATUSES, IdempotencyKey, Run
+from apps.runs.contract import FINAL_STATUSES
+from apps.runs.models import IdempotencyKey, Run
 from apps.runs.runtime import Reply, run_start
 from apps.runs.selectors import run_find, run_response
 from drift.errors import Conflict, DriftError, InvalidInput, Problem

@@ -7,25 +7,11 @@ for the runtime API's tenant checks. The worker updates them at every state chan
 from django.db import models
 from django.utils import timezone
 
+from apps.runs.contract import RUN_MODES, RUN_STATUSES
 
-class RunStatus(models.TextChoices):
-    CREATED = "CREATED"
-    RUNNING = "RUNNING"
-    WAITING = "WAITING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    TERMINATED = "TERMINATED"
-    DELEGATED = "DELEGATED"
-    SCHEDULER_WAITING = "SCHEDULER_WAITING"
-    ASYNC_COMPLETE = "ASYNC_COMPLETE"
-
-
-FINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.TERMINATED})
-
-
-class RunMode(models.TextChoices):
-    SYNC = "SYNC"
-    ASYNC = "ASYNC"
+# The statuses and modes come from the run contract (apps/runs/contract.py), which the worker shares.
+RunStatus = models.TextChoices("RunStatus", [(status, status) for status in RUN_STATUSES])
+RunMode = models.TextChoices("RunMode", [(mode, mode) for mode in RUN_MODES])
 
 
 class Run(models.Model):
@@ -100,6 +86,8 @@ class NodeExecution(models.Model):
     outcome = models.CharField(max_length=20, help_text="SUCCESS, FAILURE, WAITING ...")
     error = models.TextField(blank=True)
     actor = models.CharField(max_length=200, blank=True, help_text="Who answered a screen (resume), if anyone.")
+    lane = models.CharField(max_length=500, blank=True,
+                            help_text="The PARALLEL branch the node ran in, as state/branch (nested: joined by ' > ').")
     started_at = models.DateTimeField()
     duration_ms = models.FloatField(default=0)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from apps.runs.models import FINAL_STATUSES, Run
+from apps.runs.contract import FINAL_STATUSES, RunInput
+from apps.runs.models import Run
 from apps.runs.runtime import workflow_start_async
 from apps.runs.services import run_register
 from apps.secrets.sealing import unseal
-from drift.errors import Conflict, InvalidInput, Problem
-from worker.types import RunInput
+from core.problems import Problem
+from drift.errors import Conflict, InvalidInput
 
 _INPUT_FIELDS = {f.name for f in dataclasses.fields(RunInput)} - {"carry"}
 

@@ -31,13 +31,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from apps.clients.authentication import Principal
 from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
-from apps.runs.models import FINAL_STATUSES, Run, RunMode, RunStatus
-from apps.runs.selectors import run_find, run_get, run_response, workflow_response
-from apps.runs.services import customer_id_of, run_register
-from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
-from drift.metrics import SYNC_WAIT_SECONDS
-from drift.temporal import run_async, temporal_client
-from worker.types import (
+from apps.nodes.registry import events_of
+from apps.runs.contract import (
+    FINAL_STATUSES,
     SIGNAL_EVENT,
     STABLE_STATUSES,
     UPDATE_DISCONNECTED,
@@ -47,6 +43,12 @@ from worker.types import (
     WORKFLOW_NAME,
     RunInput,
 )
+from apps.runs.models import Run, RunMode, RunStatus
+from apps.runs.selectors import run_find, run_get, run_response, workflow_response
+from apps.runs.services import customer_id_of, run_register
+from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
+from drift.metrics import SYNC_WAIT_SECONDS
+from drift.temporal import run_async, temporal_client
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -286,7 +288,7 @@ def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
     _open_run(tenant=tenant, workflow_id=workflow_id)
     reason = reason or "terminated by request"
     try:
-        wait = getattr(settings, "DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS", 5.0)
+        wait = settings.DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS
         return Reply(workflow_response(temporal_call(_update(workflow_id, UPDATE_TERMINATE, reason), wait=wait)))
     except SyncTimeout:
         logger.warning("terminate update unanswered; terminating hard", extra={"workflow_id": workflow_id})
@@ -334,8 +336,7 @@ def run_execute_disconnected(*, tenant: str, workflow_id: str, node: str, parame
 def _awaited_events(run: Run) -> set[str]:
     """The event names the run's pinned workflow version can wait for."""
     definition = workflow_get(tenant=run.tenant, key=run.definition_key, version=run.definition_version, enrich=True)
-    configs = [(state.get("nodeDefinition") or {}).get("config") or {} for state in definition["states"].values()]
-    return {config.get("eventName") for config in configs if config.get("waitType") == "ON_EVENT"}
+    return {event for state in definition["states"].values() for event in events_of(state.get("nodeDefinition"))}
 
 
 def run_send_event(*, tenant: str, workflow_id: str, event_name: str, payload: Any) -> dict[str, Any]:

@@ -30,11 +30,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.models import SCHEDULE_PREFIX, RunMode
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.runtime import START_FIELDS, temporal_call
 from drift.errors import Conflict, DriftError, NotFound
-from worker.types import WORKFLOW_NAME, RunInput
 
 logger = logging.getLogger(__name__)
 FIELDS = ("workflow_key", "issue_id", "version", "cron", "interval_seconds", "start", "overlap", "paused")

@@ -141,3 +141,10 @@ def bulk_job_progress(job: BulkJob) -> dict[str, Any]:
                      for row in failures[:MAX_REPORTED_FAILURES]],
         "createdBy": job.created_by, "createdAt": job.created_at, "finishedAt": job.finished_at,
     }
+
+
+def run_children_by_status(run: Run) -> dict[str, int]:
+    """How many child runs (CHILD nodes, MAP items) the run started, by status."""
+    rows = (Run.objects.filter(parent_workflow_id=run.workflow_id).values("status")
+            .annotate(count=Count("pk")).order_by("status"))
+    return {row["status"]: row["count"] for row in rows}

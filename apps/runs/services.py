@@ -12,14 +12,14 @@ from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, NodeExecution, Run, RunParam, RunStatus
+from apps.runs.contract import FINAL_STATUSES, PersistRequest, RunInput
+from apps.runs.models import NodeExecution, Run, RunParam, RunStatus
 from apps.runs.search import param_index_values
 from apps.runs.webhooks import webhook_notify
 from apps.secrets.redaction import redact, sensitive_values
 from apps.secrets.sealing import seal
+from core.json_safety import json_problem, scrubbed
 from drift.errors import Conflict, DriftError, NotFound
-from drift.json_safety import json_problem, scrubbed
-from worker.types import PersistRequest, RunInput
 
 
 def customer_id_of(customer: Any) -> str:
@@ -159,6 +159,7 @@ def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:
         NodeExecution(
             run=run, seq=entry["seq"], instance_name=entry["instance"], node_type=entry["type"],
             outcome=entry["outcome"], error=entry.get("error") or "", actor=entry.get("actor") or "",
+            lane=(entry.get("lane") or "")[:500],
             started_at=datetime.fromisoformat(entry["startedAt"]), duration_ms=entry.get("durationMs") or 0,
         )
         for entry in entries

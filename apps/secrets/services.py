@@ -10,7 +10,8 @@ from django.db import transaction
 from apps.secrets.crypto import secrets_cipher
 from apps.secrets.models import NAME_PATTERN, RevealAudit, Secret
 from apps.secrets.sealing import is_sealed_anywhere, mask_sealed, unseal
-from drift.errors import InvalidInput, NotFound, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput, NotFound
 
 MAX_VALUE_CHARS = 16 * 1024
 _NAME = re.compile(NAME_PATTERN)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from drift.errors import InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput
 
 FIELD_PREFIX = "opt:"
 MAX_TEXT = 2000

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from apps.definitions.services import audit
 from apps.runs import runtime
-from apps.runs.models import FINAL_STATUSES, Run
+from apps.runs.contract import FINAL_STATUSES
+from apps.runs.models import Run
 from apps.tasks.models import Task, TaskStatus
 from drift.errors import Conflict
 

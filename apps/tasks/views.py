@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 from apps.runs.api.serializers import ResumeSerializer
 from apps.tasks import forms, selectors, services
 from apps.tasks.models import Task, TaskStatus
-from drift.errors import Conflict, DriftError, InvalidInput, NotFound, Problem
+from core.problems import Problem
+from drift.errors import Conflict, DriftError, InvalidInput, NotFound
 
 
 def _operator(request: HttpRequest) -> selectors.Operator:

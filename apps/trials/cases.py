@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.nodes import checks
+from apps.nodes import checks, registry
 from apps.nodes.paths import lookup
 from apps.runs.selectors import NOT_A_STEP
-from drift.errors import Problem
+from core.problems import Problem
 
 EXPECTED_STATUSES = ("COMPLETED", "FAILED", "TERMINATED", "WAITING", "DELEGATED", "ASYNC_COMPLETE")
 OUTCOME_KINDS = ("output", "error", "status")
@@ -68,8 +68,10 @@ def _outcome_problems(outcome: Any, path: str, node_type: str | None) -> list[Pr
     if kinds == ["error"]:
         return checks.string(outcome, "error", path)
     if kinds == ["status"]:
-        if node_type not in ("HTTP", None):
-            return [Problem(f"{path}.status", f"a response mock needs an HTTP node, not {node_type}")]
+        known = registry.NODE_TYPES.get(node_type) if isinstance(node_type, str) else None
+        if node_type is not None and not (known and known.response_mocks):
+            needed = " or ".join(registry.types_where("response_mocks"))
+            return [Problem(f"{path}.status", f"a response mock needs an {needed} node, not {node_type}")]
         status = outcome["status"]
         if not (isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599):
             return [Problem(f"{path}.status", "must be an HTTP status code (100-599)")]

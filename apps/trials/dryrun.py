@@ -17,7 +17,8 @@ from apps.nodes.registry import execute_node
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types import http
 from apps.trials.masking import mask_secrets
-from drift.errors import InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput
 
 _LINE = re.compile(r"\b[Ll]ine (\d+)\b")
 

@@ -12,11 +12,12 @@ from typing import Any
 
 from apps.definitions.models import Kind
 from apps.definitions.selectors import definition_get, workflow_inline_nodes
+from apps.nodes.registry import NODE_TYPES
 from apps.runs.context_store import get_context_store
-from apps.runs.models import FINAL_STATUSES, Run
+from apps.runs.contract import FINAL_STATUSES
+from apps.runs.models import Run
 from apps.runs.selectors import run_steps
 from drift.errors import Conflict
-from worker.test_mode import MUST_BE_MOCKED
 
 
 def case_from_run(run: Run) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def case_from_run(run: Run) -> dict[str, Any]:
     events: dict[str, Any] = {}
     for instance, node_type, outcome, error in executions:
         key = (states.get(instance) or {}).get("contextOverrideKey") or instance
-        if node_type in MUST_BE_MOCKED:
+        if node_type in NODE_TYPES and NODE_TYPES[node_type].must_mock:
             mocks.setdefault(instance, []).append({"error": error} if outcome == "FAILURE" else
                                                   {"output": context.get(key)})
         elif node_type == "INSTRUCTION" and f"{key}:viewResponse" in context:

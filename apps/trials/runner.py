@@ -16,10 +16,10 @@ from typing import Any
 from django.conf import settings
 from temporalio.client import WorkflowFailureError
 
+from apps.runs.contract import WORKFLOW_NAME, RunInput, initial_context
 from apps.trials.cases import case_input, judge
 from drift.errors import unavailable_error
 from drift.temporal import run_async, temporal_client
-from worker.types import WORKFLOW_NAME, RunInput, initial_context
 
 TEST_ID_PREFIX = "drift-test-"
 

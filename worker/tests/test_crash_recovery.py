@@ -20,12 +20,12 @@ from pytest_httpserver import HTTPServer
 from temporalio.client import Client
 from werkzeug import Request, Response
 
+from apps.runs.contract import UPDATE_RESUME, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution, Run
 from apps.runs.selectors import NOT_A_STEP
 from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.tests.builders import instruction_node, script_node, state, success_node, value, workflow
-from worker.types import UPDATE_RESUME, WORKFLOW_NAME, RunInput
 
 pytestmark = pytest.mark.temporal
 RUNS = 3

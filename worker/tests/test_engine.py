@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apps.runs.context_store import get_context_store
+from apps.runs.contract import UPDATE_DISCONNECTED, UPDATE_RESUME, UPDATE_TERMINATE
 from apps.runs.models import NodeExecution, Run
 from conftest import publish_definitions
 from worker.tests.builders import (
@@ -23,7 +24,6 @@ from worker.tests.builders import (
     wait_node,
     workflow,
 )
-from worker.types import UPDATE_DISCONNECTED, UPDATE_RESUME, UPDATE_TERMINATE
 
 pytestmark = pytest.mark.temporal
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from apps.runs.contract import WORKFLOW_NAME, RunInput
 from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.main import build_worker
 from worker.tests.builders import script_node, state, success_node, wait_node, workflow
-from worker.types import WORKFLOW_NAME, RunInput
 
 pytestmark = pytest.mark.temporal
 

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from temporalio import workflow
 
+from apps.runs.contract import SIGNAL_EVENT, UPDATE_RESUME, WORKFLOW_NAME, RunInput
 from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.replay import fetch_closed_histories, replay_histories
@@ -22,7 +23,6 @@ from worker.tests.builders import (
     wait_node,
 )
 from worker.tests.builders import workflow as workflow_body
-from worker.types import SIGNAL_EVENT, UPDATE_RESUME, WORKFLOW_NAME, RunInput
 from worker.workflows import DriftWorkflow
 
 pytestmark = pytest.mark.temporal

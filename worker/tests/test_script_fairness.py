@@ -13,11 +13,11 @@ import uuid
 
 import pytest
 
+from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.tests.rest import client_for, start, wait_final
 from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.tests.builders import failure_node, script_node, state, success_node, workflow
-from worker.types import WORKFLOW_NAME, RunInput
 
 pytestmark = pytest.mark.temporal
 FLOOD = 30

@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from apps.definitions import selectors
 from apps.definitions.api.views import VERSION_PARAM, DriftAPIView, _query_version
 from apps.definitions.graph_render import FORMATS, GraphRenderError, GraphTooLarge, render_workflow
-from drift.errors import DriftError, InvalidInput, Problem, ServiceUnavailable
+from core.problems import Problem
+from drift.errors import DriftError, InvalidInput, ServiceUnavailable
 from drift.renderers import SafeJSONRenderer
 
 

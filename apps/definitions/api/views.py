@@ -21,7 +21,8 @@ from apps.definitions.dsl import KEY_PATTERN, errors_of, warnings_of
 from apps.definitions.dsl_schema import dsl_json_schema
 from apps.definitions.models import Kind
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version
-from drift.errors import InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput
 from drift.parsers import PayloadTooLarge
 
 VERSION_PARAM = OpenApiParameter(

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from apps.nodes.base import NodeError
-from apps.nodes.registry import NODE_TYPES, execute_node, is_local, retry_policy_fields, validate_node_definition
+from apps.nodes.registry import NODE_TYPES, execute_node, kind_of, retry_policy_fields, validate_node_definition
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value
 
@@ -39,10 +39,18 @@ SCOPE = ScriptScope(
 # --- registry and common fields -------------------------------------------------------------
 
 
-def test_registry_has_every_type_and_only_http_is_remote():
+def test_registry_has_every_type_and_each_type_describes_itself():
     assert set(NODE_TYPES) == {"HTTP", "SCRIPT", "BRANCH", "WAIT", "INSTRUCTION", "SUCCESS", "FAILURE", "CHILD"}
-    assert [name for name, t in NODE_TYPES.items() if not t.local] == ["HTTP"]
-    assert is_local({"type": "SCRIPT"}) and not is_local({"type": "HTTP"})
+
+    def where(flag: str) -> set[str]:
+        return {name for name, node_type in NODE_TYPES.items() if getattr(node_type, flag)}
+
+    assert where("remote") == {"HTTP"}
+    assert where("terminal") == {"SUCCESS", "FAILURE"}
+    assert where("disconnectable") == {"HTTP", "SCRIPT", "BRANCH", "INSTRUCTION"}
+    assert where("after_completion") == {"HTTP", "SCRIPT"}
+    assert where("must_mock") == {"HTTP", "CHILD"}
+    assert not kind_of({"type": "NOPE"}).remote and kind_of({"type": "HTTP"}).remote
 
 
 def test_sample_nodes_are_valid():
@@ -286,12 +294,17 @@ def test_bare_literals_are_accepted_where_a_component_is_allowed():
 def test_terminals():
     assert validate_node_definition({"id": "d", "type": "SUCCESS", "comment": "ok"}, "$") == []
     assert paths(validate_node_definition({"id": "d", "type": "SUCCESS", "comment": 1}, "$")) == ["$.comment"]
-    assert execute_node({"id": "d", "type": "SUCCESS", "comment": "ok"}, {}, SCOPE) == {
-        "terminal": "COMPLETED", "output": {"comment": "ok"}}
+    assert execute_node({"id": "d", "type": "SUCCESS", "comment": "ok"}, {}, SCOPE) == {"terminal": "COMPLETED"}
     assert validate_node_definition({"id": "f", "type": "FAILURE", "error": "bad"}, "$") == []
     assert paths(validate_node_definition({"id": "f", "type": "FAILURE", "error": []}, "$")) == ["$.error"]
     assert execute_node({"id": "f", "type": "FAILURE", "error": "bad"}, {}, SCOPE) == {
         "terminal": "FAILED", "error": "bad"}
+    # The workflow settles a fixed error itself; the cause of a jump to defaultFailureNode stays visible.
+    settle = NODE_TYPES["FAILURE"].settle
+    assert settle({"type": "FAILURE", "error": "bad"}, "f", "HTTP 500") == {"terminal": "FAILED",
+                                                                           "error": "bad: HTTP 500"}
+    assert settle({"type": "FAILURE"}, "f", None) == {"terminal": "FAILED", "error": "run failed at f"}
+    assert settle({"type": "FAILURE", "error": "{{customer.id}}"}, "f", None) is None
 
 
 def test_child():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apps.nodes import checks
-from apps.nodes.base import NodeError, NodeType
+from apps.nodes.base import Edge, NodeError, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import convert, resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 
 def validate(node: dict, path: str) -> list[Problem]:
@@ -39,4 +41,28 @@ def _to(target: str) -> dict:
     return {"output": {"nextNode": target}, "nextNode": target}
 
 
-NODE_TYPE = NodeType("BRANCH", validate, execute, local=True)
+def edges(node: dict) -> list[Edge]:
+    """Each choice's `nextNode` (labelled #1, #2...) and the `defaultNode`."""
+    choices = node.get("choices")
+    found = [Edge(f"choices[{index}].nextNode", choice.get("nextNode"), f"#{index + 1}")
+             for index, choice in enumerate(choices if isinstance(choices, list) else []) if isinstance(choice, dict)]
+    if node.get("defaultNode") is not None:
+        found.append(Edge("defaultNode", node["defaultNode"], "default"))
+    return found
+
+
+def from_mock(output: Any) -> dict:
+    """A mock output `{"nextNode": ...}` picks the branch, as a real choice would."""
+    if isinstance(output, dict) and output.get("nextNode"):
+        return {"output": output, "nextNode": output["nextNode"]}
+    return {"output": output}
+
+
+NODE_TYPE = NodeType("BRANCH", validate, execute, disconnectable=True, edges=edges, from_mock=from_mock,
+                     style=Style("diamond", "#fff3c4"),
+                     schema=Schema("First true rule picks the next state; else defaultNode.", {
+                         "choices": {"type": "array", "items": {
+                             "type": "object", "required": ["rule", "nextNode"],
+                             "properties": {"rule": schema_ref("ValueComponent"), "nextNode": {"type": "string"}}}},
+                         "defaultNode": {"type": "string"},
+                     }, ("choices",)))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from apps.nodes import checks
-from apps.nodes.base import NodeType
+from apps.nodes.base import NodeType, Schema, Style
 from apps.nodes.scope import ScriptScope
-from drift.errors import Problem
+from core.problems import Problem
 
 MODES = ("SYNC", "ASYNC")
 VERSION_ALIASES = ("ACTIVE", "LATEST")
@@ -37,4 +37,11 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
                       "mode": node.get("executionMode") or "SYNC"}}
 
 
-NODE_TYPE = NodeType("CHILD", validate, execute, local=True)
+# A test case must mock it: a test never starts production runs.
+SCHEMA = Schema("Starts another workflow; its params are this state's resolved parameters.", {
+    "childWorkflowId": {"type": "string"},
+    "childWorkflowVersion": {"anyOf": [{"enum": list(VERSION_ALIASES)}, {"type": "integer", "minimum": 1},
+                                       {"type": "string", "pattern": "^[0-9]+$"}]},
+    "executionMode": {"enum": list(MODES)},
+}, ("childWorkflowId",))
+NODE_TYPE = NodeType("CHILD", validate, execute, must_mock=True, style=Style("box3d", "#fce4ec"), schema=SCHEMA)

@@ -1,16 +1,18 @@
 """FAILURE: the run ends FAILED with the node's `error` (a string, a `{{path}}` template or a value component).
 
-Reached through `defaultFailureNode`, the run's errorMessage keeps the cause (see `failure_message`)."""
+A fixed `error` is settled by the workflow itself (no activity); reached through `defaultFailureNode`, the
+run's errorMessage then keeps the cause: "<error>: <cause>". A computed `error` runs as an activity and is
+used as it comes (it may read `_global.errorMessage`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from apps.nodes.base import NodeType
+from apps.nodes.base import NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types.instruction import render_templates
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 
 def validate(node: dict, path: str) -> list[Problem]:
@@ -27,6 +29,15 @@ def is_dynamic_error(error: Any) -> bool:
     return is_value_component(error) or (isinstance(error, str) and "{{" in error)
 
 
+def settle(node: dict, name: str, cause: str | None) -> dict | None:
+    """The run's end for a fixed `error` (None: a computed one, which needs the context)."""
+    error = node.get("error")
+    if is_dynamic_error(error):
+        return None
+    message = f"{error}: {cause}" if error and cause else (error or cause or f"run failed at {name}")
+    return {"terminal": "FAILED", "error": message}
+
+
 def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
     error = node.get("error")
     if is_value_component(error):
@@ -38,4 +49,8 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
     return {"terminal": "FAILED", "error": str(error)}
 
 
-NODE_TYPE = NodeType("FAILURE", validate, execute, local=True)
+NODE_TYPE = NodeType("FAILURE", validate, execute, terminal=True, settle=settle, in_branch=False,
+                     style=Style("box", "#ffcdd2", "rounded"),
+                     schema=Schema("The run ends FAILED. errorMessage: a computed `error` (value component or {{path}} "
+                                   "template) as is; else '<error>: <cause>' after a node error.",
+                                   {"error": {"anyOf": [{"type": "string"}, schema_ref("ValueComponent")]}}))

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import requests
 
 from apps.nodes import checks
-from apps.nodes.base import NodeError, NodeType
+from apps.nodes.base import NodeError, NodeType, Schema, Style, schema_ref
 from apps.nodes.extensions import token_provider
 from apps.nodes.http_auth import auth_headers, credential_names, validate_auth
 from apps.nodes.http_guard import BlockedAddress, Deadline, guarded_session
@@ -18,7 +18,7 @@ from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
 from apps.secrets.redaction import redact
 from apps.secrets.references import SecretResolver, SecretUnavailable, bad_reference_names, find_references
-from drift.errors import Problem
+from core.problems import Problem
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 COMPONENTS = ("url", "headers", "queryParams", "body")
@@ -227,4 +227,14 @@ def parse_body(response: requests.Response) -> Any:
     return response.text
 
 
-NODE_TYPE = NodeType("HTTP", validate, execute, local=False)
+# I/O: a regular activity with the node's retry policy; a test case must mock it (it would call out).
+SCHEMA = Schema("Calls a URL; output = the transformer's result (or the parsed response).", {
+    "httpComponents": {"type": "object", "required": ["url"], "properties": {
+        **{key: schema_ref("ValueComponent") for key in COMPONENTS},
+        "method": {"enum": list(METHODS)}, "contentType": {"type": "string"}}},
+    "transformerComponents": {"type": "object", "properties": {"transformer": schema_ref("ValueComponent")}},
+    "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0},
+    "retry": schema_ref("Retry"),
+}, ("httpComponents",))
+NODE_TYPE = NodeType("HTTP", validate, execute, remote=True, disconnectable=True, after_completion=True,
+                     must_mock=True, response_mocks=True, style=Style("box", "#e3f2fd"), schema=SCHEMA)

@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 from apps.nodes import assignment, checks
-from apps.nodes.base import NodeType
+from apps.nodes.base import Edge, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_bare_literal, resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 ATTRIBUTES = ("layoutId", "disposition", "workflowStatus")
 TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
@@ -143,4 +143,16 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-NODE_TYPE = NodeType("INSTRUCTION", validate, execute, local=True)
+def edges(node: dict) -> list[Edge]:
+    """A screen with an `assignment` goes to its `timeoutNode` when nobody answers in time."""
+    task = node.get("assignment")
+    if isinstance(task, dict) and task.get("timeoutNode") is not None:
+        return [Edge("assignment.timeoutNode", task["timeoutNode"], "timeout")]
+    return []
+
+
+NODE_TYPE = NodeType("INSTRUCTION", validate, execute, disconnectable=True, edges=edges, in_branch=False,
+                     style=Style("note", "#e1f5fe"),
+                     schema=Schema("Builds a View; the run waits for a resume.", {
+                         "inputOptions": {"type": "array", "items": schema_ref("Option")},
+                         **{key: schema_ref("Attribute") for key in ATTRIBUTES}}))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from apps.nodes.base import NodeType
+from apps.nodes.base import NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 
 def validate(node: dict, path: str) -> list[Problem]:
@@ -16,4 +16,7 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
     return {"output": resolve_value(node.get("transformer"), scope, field="transformer")}
 
 
-NODE_TYPE = NodeType("SCRIPT", validate, execute, local=True)
+NODE_TYPE = NodeType("SCRIPT", validate, execute, disconnectable=True, after_completion=True,
+                     style=Style("box", "#f5f5f5"),
+                     schema=Schema("Output = the script's return value (Drift's GROOVY node; Python here).",
+                                   {"transformer": schema_ref("ValueComponent")}, ("transformer",)))

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.nodes import checks
-from apps.nodes.base import NodeError, NodeType
+from apps.nodes.base import NodeError, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
-from drift.errors import Problem
+from core.problems import Problem
 
 WAIT_TYPES = ("SCHEDULER_WAIT", "ABSOLUTE_WAIT", "ON_EVENT")
 MODES = ("SYNC", "ASYNC")
@@ -103,4 +103,18 @@ def _is_float(text: str) -> bool:
     return True
 
 
-NODE_TYPE = NodeType("WAIT", validate, execute, local=True)
+def events(node: dict) -> list[str]:
+    """An ON_EVENT wait awaits its `eventName`."""
+    config = node.get("config") if isinstance(node.get("config"), dict) else {}
+    return [config["eventName"]] if config.get("waitType") == "ON_EVENT" and config.get("eventName") else []
+
+
+SCHEMA = Schema("Pauses the run (durable timer or event).", {
+    "config": {"type": "object", "required": ["waitType"], "properties": {
+        "waitType": {"enum": list(WAIT_TYPES)},
+        "duration": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, schema_ref("ValueComponent")]},
+        "executionMode": {"enum": list(MODES)},
+        "timestamp": {"anyOf": [{"type": "string"}, {"type": "number"}, schema_ref("ValueComponent")]},
+        "eventName": {"type": "string"}, "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0}}},
+}, ("config",))
+NODE_TYPE = NodeType("WAIT", validate, execute, events=events, style=Style("hexagon", "#ede7f6"), schema=SCHEMA)

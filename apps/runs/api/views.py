@@ -24,7 +24,8 @@ from apps.clients.authentication import (
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
 from apps.runs import idempotency, runtime, selectors
 from apps.runs.api import serializers as s
-from drift.errors import InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput
 
 HEADERS = [
     OpenApiParameter("X-Tenant-Id", str, OpenApiParameter.HEADER, required=True, description="The key's tenant."),

@@ -6,7 +6,7 @@ import abc
 from dataclasses import dataclass
 from datetime import datetime
 
-from drift.json_safety import json_problem
+from core.json_safety import json_problem
 
 
 class UnstorableContext(ValueError):

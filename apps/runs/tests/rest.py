@@ -9,7 +9,8 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from apps.clients.services import api_key_create
-from apps.runs.models import FINAL_STATUSES, Run
+from apps.runs.contract import FINAL_STATUSES
+from apps.runs.models import Run
 from conftest import publish_definitions
 from worker.tests.builders import script_node, state, success_node, wait_node, workflow
 

@@ -160,3 +160,15 @@ def test_terminate_and_rerun_from_the_admin(admin_client, runs, tenant):
     admin_client.post(reverse(CHANGELIST), {"action": "terminate_runs", "_selected_action": [rerun.pk]})
     rerun.refresh_from_db()
     assert rerun.status == "TERMINATED"
+
+
+def test_detail_counts_child_runs_and_links_to_them(admin_client, tenant):
+    """MAP items and CHILD nodes run as child runs: the parent's page counts them by status and lists them."""
+    parent = make_run(tenant)
+    for status in ("COMPLETED", "COMPLETED", "FAILED"):
+        make_run(tenant, workflow_id=f"{parent.workflow_id}.m.{uuid.uuid4().hex[:6]}", status=status,
+                 parent_workflow_id=parent.workflow_id)
+    page = admin_client.get(reverse("admin:runs_run_change", args=[parent.pk])).content.decode()
+    assert "3 child runs</a>: COMPLETED 2, FAILED 1" in page
+    listed = _listed(admin_client, parent_workflow_id=parent.workflow_id)
+    assert listed.count(f"{parent.workflow_id}.m.") >= 3

@@ -143,8 +143,8 @@ def test_bad_bulk_requests(api, url, body, status, path):
 
 @pytest.mark.django_db
 def test_a_filter_matching_too_many_runs_is_refused(api, tenant, settings):
+    from apps.runs.contract import RunInput
     from apps.runs.services import run_register
-    from worker.types import RunInput
 
     settings.DRIFT_BULK_MAX_RUNS = 2
     for n in range(3):

@@ -8,10 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.runs.contract import RunInput
 from apps.runs.models import Run
 from apps.runs.services import run_register
 from apps.runs.tests.rest import client_for, start, start_order
-from worker.types import RunInput
 
 
 def _ids(response) -> list[str]:

@@ -23,8 +23,9 @@ from temporalio.api.common.v1 import Payloads
 
 from apps.clients.authentication import ApiKeyAuthentication, Principal, may_reveal
 from apps.secrets.services import reveal_record
+from core.problems import Problem
 from drift.codec import payload_codec
-from drift.errors import InvalidInput, Problem
+from drift.errors import InvalidInput
 
 ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"
 

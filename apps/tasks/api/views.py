@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from apps.runs.api.views import ERRORS, HEADERS, RuntimeView, _query_bool
 from apps.tasks import selectors, services
 from apps.tasks.api.serializers import TaskPageSerializer, TaskSerializer
-from drift.errors import InvalidInput, Problem
+from core.problems import Problem
+from drift.errors import InvalidInput
 
 MAX_RESULTS = 500
 FILTERS = ("group", "assignee", "workflow")

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution
 from apps.tasks.models import Task, TaskStatus
 from apps.tasks.services import task_claim
@@ -18,7 +19,6 @@ from drift.temporal import run_async
 from worker.main import build_worker
 from worker.tests.builders import instruction_node, script_node, state, success_node, value, workflow
 from worker.tests.test_long_waits import _test_server
-from worker.types import WORKFLOW_NAME, RunInput
 
 pytestmark = pytest.mark.temporal
 

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.runs.models import FINAL_STATUSES, Run, RunStatus
+from apps.runs.contract import FINAL_STATUSES
+from apps.runs.models import Run, RunStatus
 from apps.runs.rerun import run_rerun
 from drift.errors import DriftError
 

@@ -1,4 +1,6 @@
-"""Plain data shared by the workflow, its activities and the API (no Django imports).
+"""The run contract: statuses, names and payloads shared by the workflow, its activities and the API.
+
+Its one home: apps.runs (models, services, runtime) and worker both import it; no Django imports here.
 
 Deliberately without `from __future__ import annotations`: the SDK resolves these dataclasses' field types on
 every payload conversion, and string annotations would be eval()'d, i.e. compiled, each time.
@@ -7,12 +9,18 @@ every payload conversion, and string annotations would be eval()'d, i.e. compile
 from dataclasses import dataclass, field
 from typing import Any
 
+RUN_STATUSES = ("CREATED", "RUNNING", "WAITING", "COMPLETED", "FAILED", "TERMINATED", "DELEGATED", "SCHEDULER_WAITING",
+                "ASYNC_COMPLETE")
+RUN_MODES = ("SYNC", "ASYNC")
 STABLE_STATUSES = frozenset(
     {"WAITING", "SCHEDULER_WAITING", "DELEGATED", "ASYNC_COMPLETE", "COMPLETED", "FAILED", "TERMINATED"}
 )
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
+# Stable but not final: the run waits for a resume, an event or a timer.
+WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
 
 WORKFLOW_NAME = "DriftWorkflow"
+MAP_BATCH_WORKFLOW = "DriftMapBatch"  # runs one batch of a MAP state's items as child runs (worker/workflows.py)
 UPDATE_WAIT_STABLE = "wait_stable"
 UPDATE_RESUME = "resume"
 UPDATE_TERMINATE = "terminate"
@@ -74,6 +82,23 @@ def initial_context(inp: RunInput, workflow_id: str) -> dict[str, Any]:
     if inp.parent_workflow_id:  # a CHILD node's run: the parent that started it
         context["parentWorkflowId"] = inp.parent_workflow_id
     return context
+
+
+@dataclass
+class MapBatch:
+    """One batch of a MAP state's items: each runs the iterator workflow as a child run."""
+
+    tenant: str
+    parent_workflow_id: str
+    child_prefix: str  # child run ids: <prefix>.<item index> (the prefix holds a replay-safe nonce)
+    iterator: dict[str, Any]
+    items: list[Any]
+    offset: int  # the index of items[0] in the whole list
+    max_concurrency: int
+    depth: int
+    client_id: str = ""
+    username: str = ""
+    incident_id: str = ""
 
 
 @dataclass
