@@ -10,6 +10,7 @@ be seen by the next read.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import redis
 import redis.sentinel
@@ -25,8 +26,9 @@ def parse_sentinels(value: list[str] | tuple[str, ...]) -> list[tuple[str, int]]
     return sentinels
 
 
-def cache_config(*, url: str, sentinels: list[str], master: str, db: int, options: dict[str, Any]) -> dict:
-    """The django-redis CACHES["default"] entry for a plain URL or for Sentinel."""
+def cache_config(*, url: str, sentinels: list[str], master: str, db: int, options: dict[str, Any],
+                 password: str = "") -> dict:
+    """The django-redis CACHES["default"] entry for a plain URL or for Sentinel (`password`: the master's)."""
     if not sentinels:
         return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "OPTIONS": options,
                 "KEY_PREFIX": "drift"}
@@ -36,6 +38,7 @@ def cache_config(*, url: str, sentinels: list[str], master: str, db: int, option
         "LOCATION": f"redis://{master}/{db}",
         "OPTIONS": {
             **options,
+            **({"PASSWORD": password} if password else {}),
             "CLIENT_CLASS": "django_redis.client.DefaultClient",  # master only: no stale replica reads
             "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
             "SENTINELS": parse_sentinels(sentinels),
@@ -49,12 +52,14 @@ def cache_config(*, url: str, sentinels: list[str], master: str, db: int, option
 SENTINEL_TRANSPORT = "drift.celery_sentinel:Transport"
 
 
-def celery_broker(*, url: str, sentinels: list[str], master: str, db: int) -> tuple[str, dict[str, Any], str | None]:
+def celery_broker(*, url: str, sentinels: list[str], master: str, db: int,
+                  password: str = "") -> tuple[str, dict[str, Any], str | None]:
     """(broker_url, broker_transport_options, broker_transport) for Celery: kombu's sentinel transport
     (drift/celery_sentinel.py) under Sentinel."""
     if not sentinels:
         return url or "memory://", {}, None
-    hosts = ";".join(f"sentinel://{host}:{port}/{db}" for host, port in parse_sentinels(sentinels))
+    auth = f":{quote(password, safe='')}@" if password else ""  # the master's; kombu passes it on
+    hosts = ";".join(f"sentinel://{auth}{host}:{port}/{db}" for host, port in parse_sentinels(sentinels))
     options = {"master_name": master, "sentinel_kwargs": {"socket_timeout": 2, "socket_connect_timeout": 2}}
     return hosts, options, SENTINEL_TRANSPORT
 
@@ -70,7 +75,8 @@ def new_client(**kwargs: Any) -> redis.Redis:
             parse_sentinels(settings.REDIS_SENTINELS),
             sentinel_kwargs={"socket_connect_timeout": 2, "socket_timeout": 2},
         )
-        return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=settings.REDIS_DB, **kwargs)
+        return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=settings.REDIS_DB,
+                                   password=settings.REDIS_PASSWORD or None, **kwargs)
     return redis.Redis.from_url(settings.REDIS_URL, **kwargs)
 
 

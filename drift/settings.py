@@ -110,11 +110,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 REDIS_SENTINELS = env_list("REDIS_SENTINELS")
 REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "drift")
 REDIS_DB = env_int("REDIS_DB", 0)
+REDIS_PASSWORD = os.environ.get("REDIS_PASSWORD", "")  # of the Sentinel-managed master (a secret)
 if REDIS_SENTINELS:
     REDIS_URL = ""
 if REDIS_URL or REDIS_SENTINELS:
     CACHES = {"default": redis_conn.cache_config(
-        url=REDIS_URL, sentinels=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER, db=REDIS_DB,
+        url=REDIS_URL, sentinels=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER, db=REDIS_DB, password=REDIS_PASSWORD,
         options={"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, "IGNORE_EXCEPTIONS": True},
     )}
 else:
@@ -222,8 +223,10 @@ DRIFT_AB_PROVIDER = os.environ.get("DRIFT_AB_PROVIDER", "apps.definitions.routin
 # --- Celery (webhooks): Redis broker when REDIS_URL is set, else run tasks inline.
 # Under Sentinel the broker is kombu's sentinel transport (master name in the transport options).
 _broker_url, CELERY_BROKER_TRANSPORT_OPTIONS, CELERY_BROKER_TRANSPORT = redis_conn.celery_broker(
-    url=REDIS_URL, sentinels=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER, db=REDIS_DB)
+    url=REDIS_URL, sentinels=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER, db=REDIS_DB, password=REDIS_PASSWORD)
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", _broker_url)
+if "CELERY_BROKER_URL" in os.environ:  # an explicit broker URL names its own transport
+    CELERY_BROKER_TRANSPORT = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or REDIS_SENTINELS))
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
