@@ -236,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON logging of settings.LOGGING in Celery too
 
 # --- API
+# API keys record their last use at most this often (a write per request cost every call a commit; issue 11).
+DRIFT_API_KEY_TOUCH_SECONDS = env_int("DRIFT_API_KEY_TOUCH_SECONDS", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DRIFT_MAX_BODY_BYTES", 1024 * 1024)
 # --- Input hardening (issue 8): JSON documents nested deeper are refused (400) at the API and as node
 # outputs; far below Python's recursion limit, so no deep document reaches code that recurses.
