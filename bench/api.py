@@ -97,6 +97,19 @@ class Stack:
             time.sleep(0.2)
         wait_for_port(self.port, 60, self.process, "api")
 
+    def setup_django_here(self) -> None:
+        """Configure this process as one more Drift process of the stack (same database, Redis, Temporal)."""
+        os.environ.update(DJANGO_SETTINGS_MODULE="drift.settings", DRIFT_VAR_DIR=str(self.var),
+                          REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0", DRIFT_DEV_ALLOW_LOOPBACK="1",
+                          TEMPORAL_ADDRESS=f"127.0.0.1:{self.temporal_port}", DRIFT_LOG_LEVEL="WARNING")
+        os.environ.pop("DJANGO_SECRET_KEY", None)
+        import django
+
+        django.setup()
+
+    def pid_of(self, child: str) -> int:
+        return json.loads((self.var / "up.json").read_text())["children"][child]
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(60)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import sys
 import time
@@ -31,13 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     stack = Stack(threads=4)
     try:
-        os.environ.update(DJANGO_SETTINGS_MODULE="drift.settings", DRIFT_VAR_DIR=str(stack.var),
-                          REDIS_URL=f"redis://127.0.0.1:{stack.redis_port}/0", DRIFT_DEV_ALLOW_LOOPBACK="1",
-                          TEMPORAL_ADDRESS=f"127.0.0.1:{stack.temporal_port}", DRIFT_LOG_LEVEL="WARNING")
-        os.environ.pop("DJANGO_SECRET_KEY", None)
-        import django
-
-        django.setup()
+        stack.setup_django_here()
         from django.db import connection
         from django.test import Client
         from django.test.utils import CaptureQueriesContext

@@ -134,6 +134,9 @@ TEMPORAL_TASK_QUEUE = os.environ.get("TEMPORAL_TASK_QUEUE", "drift")
 TEMPORAL_UI_URL = os.environ.get("TEMPORAL_UI_URL", "http://localhost:8233")
 DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES = env_int("DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES", 64)
 DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = env_int("DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 64)
+# Issue 11 (many WAITING runs): workflow executions a worker keeps cached in memory (the SDK's default);
+# a WAITING run outside the cache costs no memory and is replayed from its history when resumed.
+DRIFT_WORKER_MAX_CACHED_WORKFLOWS = env_int("DRIFT_WORKER_MAX_CACHED_WORKFLOWS", 1000)
 DRIFT_WORKFLOW_SANDBOX = env_bool("DRIFT_WORKFLOW_SANDBOX", False)  # see worker/main.py
 DRIFT_WORKER_HEALTH_PORT = env_int("DRIFT_WORKER_HEALTH_PORT", 7200)
 DRIFT_METRICS_PORT = env_int("DRIFT_METRICS_PORT", 9090)
