@@ -38,9 +38,13 @@ def main() -> None:
         client = Client(HTTP_AUTHORIZATION=f"Api-Key {stack.key}", HTTP_X_TENANT_ID="demo", HTTP_X_CLIENT_ID="demo")
         body = {"issueDetail": {"issueId": "order_status"}, "params": {"orderId": "42"}}
 
+        timeouts = []
+
         def start() -> None:
             response = client.post("/v3/workflow/start", body, content_type="application/json")
-            assert response.status_code == 200 and response.json()["workflowStatus"] == "WAITING", response.content
+            assert response.status_code in (200, 202), response.content
+            if response.status_code == 202:  # past the sync timeout on an overloaded machine: counted
+                timeouts.append(response.json()["workflowId"])
 
         for _ in range(3):
             start()
@@ -55,7 +59,8 @@ def main() -> None:
         for _ in range(args.starts):
             start()
         profiler.disable()
-        print(f"{args.starts} starts in process: {(time.perf_counter() - started) / args.starts * 1000:.1f} ms each")
+        print(f"{args.starts} starts in process: {(time.perf_counter() - started) / args.starts * 1000:.1f} ms each"
+              f" ({len(timeouts)} answered 202 past the sync timeout)")
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
         print(out.getvalue())
