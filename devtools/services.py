@@ -115,6 +115,39 @@ def start_redis(data_dir: Path, port: int | None = None) -> Service:
     return Service("redis", port, process, f"redis://127.0.0.1:{port}/0")
 
 
+def start_redis_replica(data_dir: Path, master_port: int, name: str = "redis-replica") -> Service:
+    port = free_port()
+    folder = data_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    args = [
+        redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--dir", str(folder), "--daemonize", "no", "--replicaof", "127.0.0.1", str(master_port),
+    ]
+    process = subprocess.Popen(args, stdout=_log_file(data_dir, name), stderr=subprocess.STDOUT)
+    wait_for_port(port, 20, process, name)
+    return Service(name, port, process, f"redis://127.0.0.1:{port}/0")
+
+
+def start_redis_sentinel(data_dir: Path, master: str, master_port: int, name: str = "sentinel",
+                         down_after_ms: int = 1000) -> Service:
+    """A Redis Sentinel (redis-server --sentinel) monitoring `master` with a quorum of 2."""
+    port = free_port()
+    folder = data_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "sentinel.conf"  # sentinel rewrites its config file: one writable file each
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {folder}\n"
+        f"sentinel monitor {master} 127.0.0.1 {master_port} 2\n"
+        f"sentinel down-after-milliseconds {master} {down_after_ms}\n"
+        f"sentinel failover-timeout {master} 5000\n"
+        f"sentinel parallel-syncs {master} 1\n"
+    )
+    process = subprocess.Popen([redis_binary(), str(config), "--sentinel"], stdout=_log_file(data_dir, name),
+                               stderr=subprocess.STDOUT)
+    wait_for_port(port, 20, process, name)
+    return Service(name, port, process, f"127.0.0.1:{port}")
+
+
 def _mariadb_binary(name: str) -> str:
     for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
         if candidate and os.path.exists(candidate):

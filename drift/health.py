@@ -29,6 +29,8 @@ from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
 
+from drift.redis_conn import shared_connection
+
 logger = logging.getLogger(__name__)
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
@@ -53,13 +55,12 @@ def _check_database() -> None:
 
 
 def _check_redis() -> None:
-    if not settings.REDIS_URL:
+    connection = shared_connection()
+    if connection is None:
         return
-    from django_redis import get_redis_connection
-
     # The raw client raises (django-redis' IGNORE_EXCEPTIONS covers only cache calls); socket
     # timeouts of the cache settings bound it.
-    get_redis_connection("default").ping()
+    connection.ping()
 
 
 def _check_temporal() -> None:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from drift import redis_conn
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DRIFT_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -101,23 +103,30 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_int("DRIFT_DB_CONNECT_TIMEOUT_SECONDS", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: cache and invalidation channel; in-process cache only when no REDIS_URL.
+# --- Redis: cache and invalidation channel; in-process cache only without Redis.
+# Either a plain REDIS_URL or Redis Sentinel (issue 11): REDIS_SENTINELS="host:26379,host2:26379" with
+# REDIS_SENTINEL_MASTER naming the monitored master; Sentinel wins when both are set. The same choice drives
+# the invalidation pub/sub, the webhook slot semaphores and the Celery broker (drift/redis_conn.py).
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, "IGNORE_EXCEPTIONS": True},
-            "KEY_PREFIX": "drift",
-        }
-    }
+REDIS_SENTINELS = env_list("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "drift")
+REDIS_DB = env_int("REDIS_DB", 0)
+REDIS_PASSWORD = os.environ.get("REDIS_PASSWORD", "")  # of the Sentinel-managed master (a secret)
+if REDIS_SENTINELS:
+    REDIS_URL = ""
+if REDIS_URL or REDIS_SENTINELS:
+    CACHES = {"default": redis_conn.cache_config(
+        url=REDIS_URL, sentinels=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER, db=REDIS_DB, password=REDIS_PASSWORD,
+        options={"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, "IGNORE_EXCEPTIONS": True},
+    )}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DRIFT_CACHE_INVALIDATION_CHANNEL = "drift:definitions:invalidate"
 DRIFT_LOCAL_CACHE_SIZE = env_int("DRIFT_LOCAL_CACHE_SIZE", 2048)
 DRIFT_SNAPSHOT_CACHE_SECONDS = env_int("DRIFT_SNAPSHOT_CACHE_SECONDS", 300)
+# Sentinel only (issue 11): how long an invalidation waits for a replica to hold it before moving on.
+DRIFT_CACHE_REPLICA_WAIT_MS = env_int("DRIFT_CACHE_REPLICA_WAIT_MS", 100)
 
 # --- Temporal
 TEMPORAL_ADDRESS = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
@@ -126,6 +135,9 @@ TEMPORAL_TASK_QUEUE = os.environ.get("TEMPORAL_TASK_QUEUE", "drift")
 TEMPORAL_UI_URL = os.environ.get("TEMPORAL_UI_URL", "http://localhost:8233")
 DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES = env_int("DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES", 64)
 DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = env_int("DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 64)
+# Issue 11 (many WAITING runs): workflow executions a worker keeps cached in memory (the SDK's default);
+# a WAITING run outside the cache costs no memory and is replayed from its history when resumed.
+DRIFT_WORKER_MAX_CACHED_WORKFLOWS = env_int("DRIFT_WORKER_MAX_CACHED_WORKFLOWS", 1000)
 DRIFT_WORKFLOW_SANDBOX = env_bool("DRIFT_WORKFLOW_SANDBOX", False)  # see worker/main.py
 DRIFT_WORKER_HEALTH_PORT = env_int("DRIFT_WORKER_HEALTH_PORT", 7200)
 DRIFT_METRICS_PORT = env_int("DRIFT_METRICS_PORT", 9090)
@@ -218,8 +230,13 @@ DRIFT_TOKEN_PROVIDER = os.environ.get("DRIFT_TOKEN_PROVIDER", "apps.nodes.extens
 DRIFT_AB_PROVIDER = os.environ.get("DRIFT_AB_PROVIDER", "apps.definitions.routing.StableHashABProvider")
 
 # --- Celery (webhooks): Redis broker when REDIS_URL is set, else run tasks inline.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+# Under Sentinel the broker is kombu's sentinel transport (master name in the transport options).
+_broker_url, CELERY_BROKER_TRANSPORT_OPTIONS, CELERY_BROKER_TRANSPORT = redis_conn.celery_broker(
+    url=REDIS_URL, sentinels=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER, db=REDIS_DB, password=REDIS_PASSWORD)
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", _broker_url)
+if "CELERY_BROKER_URL" in os.environ:  # an explicit broker URL names its own transport
+    CELERY_BROKER_TRANSPORT = None
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or REDIS_SENTINELS))
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE = {
@@ -238,6 +255,8 @@ DRIFT_IDEMPOTENCY_TTL_HOURS = env_int("DRIFT_IDEMPOTENCY_TTL_HOURS", 24)
 DRIFT_BULK_MAX_RUNS = env_int("DRIFT_BULK_MAX_RUNS", 10_000)
 DRIFT_BULK_LEASE_SECONDS = env_int("DRIFT_BULK_LEASE_SECONDS", 60)
 DRIFT_BULK_TASK_SECONDS = env_int("DRIFT_BULK_TASK_SECONDS", 300)
+# API keys record their last use at most this often (a write per request cost every call a commit; issue 11).
+DRIFT_API_KEY_TOUCH_SECONDS = env_int("DRIFT_API_KEY_TOUCH_SECONDS", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DRIFT_MAX_BODY_BYTES", 1024 * 1024)
 # --- Input hardening (issue 8): JSON documents nested deeper are refused (400) at the API and as node
 # outputs; far below Python's recursion limit, so no deep document reaches code that recurses.

@@ -210,3 +210,26 @@ def test_workloads_are_non_root_with_resources(kind: str, name: str) -> None:
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         refs = [next(iter(source.values()))["name"] for source in container["envFrom"]]
         assert refs == ["drift-config", "drift-secrets"]
+
+
+def test_redis_goes_through_sentinel() -> None:
+    """Issue 11: the seed's deployment reaches Redis through Sentinel; the password stays a secret."""
+    data = resource("ConfigMap", "drift-config")["data"]
+    sentinels = data["REDIS_SENTINELS"].split(",")
+    assert len(sentinels) == 3 and all(s.rsplit(":", 1)[1] == "26379" for s in sentinels)
+    assert data["REDIS_SENTINEL_MASTER"]
+    assert "REDIS_URL" not in data and "CELERY_BROKER_URL" not in data
+    secret = resource("Secret", "drift-secrets")["stringData"]
+    assert "REDIS_PASSWORD" in secret
+    assert "REDIS_URL" not in secret and "CELERY_BROKER_URL" not in secret  # either would bypass Sentinel
+
+
+def test_worker_autoscales_on_cpu() -> None:
+    hpa = resource("HorizontalPodAutoscaler", "drift-worker")["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "drift-worker"}
+    assert 1 < hpa["minReplicas"] < hpa["maxReplicas"]
+    (metric,) = hpa["metrics"]
+    assert metric["resource"]["name"] == "cpu" and metric["resource"]["target"]["type"] == "Utilization"
+    _, (worker,) = _containers("Deployment", "drift-worker")
+    assert worker["resources"]["requests"]["cpu"], "CPU utilisation is relative to the request"
+    assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 60

@@ -41,12 +41,15 @@ def build_worker(
         max_concurrent_activities=max_activities,
         max_concurrent_local_activities=max_activities,
         max_concurrent_workflow_tasks=settings.DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+        # Runs kept in memory between their workflow tasks; the others are replayed from history when they
+        # wake (docs/operations.md, "Many WAITING runs"). Bounds the worker's memory, not the runs it serves.
+        max_cached_workflows=settings.DRIFT_WORKER_MAX_CACHED_WORKFLOWS,
         graceful_shutdown_timeout=timedelta(seconds=10),
-        workflow_runner=_workflow_runner(),
+        workflow_runner=workflow_runner(),
     )
 
 
-def _workflow_runner() -> WorkflowRunner:
+def workflow_runner() -> WorkflowRunner:
     """The interpreter is fixed, reviewed code (user scripts only ever run in activities), so production runs it
     without the sandbox, whose per-run module re-import cost a third of the worker's throughput. `replay` always
     replays inside the sandbox, and the test session replays every run it produced that way, to catch any

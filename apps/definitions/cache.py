@@ -1,5 +1,5 @@
 """Two-layer cache for definitions, routes and the enum store: an in-process LRU in front of Django's
-cache (Redis when REDIS_URL is set).
+cache (Redis when REDIS_URL or REDIS_SENTINELS is set).
 
 Numbered versions are immutable, so they are cached without expiry. Mutable entries (SNAPSHOT bodies,
 LATEST/ACTIVE heads, routes, enum stores) are dropped on change: the writer deletes the shared keys and
@@ -7,6 +7,11 @@ publishes the keys on DRIFT_CACHE_INVALIDATION_CHANNEL; a daemon subscriber thre
 drops its local copies at once. Mutable entries are kept locally only while that subscriber is
 connected (an invalidation missed while disconnected could leave them stale forever), and they also
 expire after DRIFT_SNAPSHOT_CACHE_SECONDS as a backstop.
+
+An invalidation that cannot reach Redis (an outage, a Sentinel failover) is kept and sent again, before the
+next cache read and whenever the subscriber reconnects, so a shared entry deleted on a master that died
+cannot come back from its replica for the whole TTL. Under Sentinel the delete also waits (briefly) for a
+replica to acknowledge it, for the same reason.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
+
+from drift.redis_conn import new_client, redis_enabled, shared_connection
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,7 @@ class TwoLayerCache:
         self._generation = 0  # bumped by every invalidation; a load that straddles one is not kept
         self._subscribed = threading.Event()
         self._subscriber_pid: int | None = None
+        self._unsent: set[str] = set()  # invalidations Redis has not taken yet
         self.stats = CacheStats()
 
     # --- reads
@@ -57,6 +64,8 @@ class TwoLayerCache:
     def get(self, key: str, loader: Callable[[], Any], *, immutable: bool) -> Any:
         """The cached value of `key`, loading (and caching) it on a miss. Returns a private copy."""
         self._ensure_subscriber()
+        if self._unsent:
+            self._resend_unsent()
         value = self._local_get(key)
         if value is not _MISSING:
             self.stats.local_hits += 1
@@ -85,13 +94,39 @@ class TwoLayerCache:
         """Drop `keys` here, in the shared cache and (via pub/sub) in every other process; and once more
         after the surrounding transaction commits, so a reader that loaded pre-commit data cannot keep it."""
         keys = list(keys)
+        self._ensure_subscriber()  # it also re-sends invalidations an outage held back
         self._invalidate_now(keys)
         transaction.on_commit(lambda: self._invalidate_now(keys))
 
     def _invalidate_now(self, keys: list[str]) -> None:
         self.drop_local(keys)
-        self._shared.delete_many(keys)
-        self._publish(keys)
+        if not redis_enabled():
+            self._shared.delete_many(keys)
+            return
+        try:
+            self._send(keys)
+        except Exception:  # Redis down or failing over: the write itself must succeed; sent again later
+            logger.warning("cache invalidation not sent; will retry", exc_info=True)
+            with self._lock:
+                self._unsent.update(keys)
+
+    def _send(self, keys: list[str]) -> None:
+        """Delete the shared entries and tell the other processes (the raw client: errors must surface)."""
+        connection = shared_connection()
+        with connection.pipeline(transaction=False) as pipe:
+            shared_keys = [self._shared.make_key(key) for key in keys if key != ALL]
+            if shared_keys:
+                pipe.delete(*shared_keys)
+            pipe.publish(settings.DRIFT_CACHE_INVALIDATION_CHANNEL, json.dumps(keys))
+            if settings.REDIS_SENTINELS:  # on a replica before a failover can promote it
+                pipe.execute_command("WAIT", 1, settings.DRIFT_CACHE_REPLICA_WAIT_MS)
+            pipe.execute()
+
+    def _resend_unsent(self) -> None:
+        with self._lock:
+            keys, self._unsent = list(self._unsent), set()
+        if keys:
+            self._invalidate_now(keys)
 
     def drop_local(self, keys: Iterable[str]) -> None:
         with self._lock:
@@ -128,7 +163,7 @@ class TwoLayerCache:
             return value
 
     def _local_put(self, key: str, value: Any, *, immutable: bool, generation: int) -> None:
-        if not immutable and settings.REDIS_URL and not self._subscribed.is_set():
+        if not immutable and redis_enabled() and not self._subscribed.is_set():
             return
         expires_at = None if immutable else time.monotonic() + settings.DRIFT_SNAPSHOT_CACHE_SECONDS
         with self._lock:
@@ -145,19 +180,9 @@ class TwoLayerCache:
 
     # --- pub/sub
 
-    def _publish(self, keys: list[str]) -> None:
-        if not settings.REDIS_URL:
-            return
-        try:
-            from django_redis import get_redis_connection
-
-            get_redis_connection("default").publish(settings.DRIFT_CACHE_INVALIDATION_CHANNEL, json.dumps(keys))
-        except Exception:  # Redis down: the TTL backstop bounds staleness; the write itself must succeed
-            logger.warning("cache invalidation publish failed", exc_info=True)
-
     def _ensure_subscriber(self) -> None:
         # Started lazily and per process id, so forked servers (gunicorn) each get their own thread.
-        if not settings.REDIS_URL or self._subscriber_pid == os.getpid():
+        if not redis_enabled() or self._subscriber_pid == os.getpid():
             return
         with self._lock:
             if self._subscriber_pid == os.getpid():
@@ -168,7 +193,7 @@ class TwoLayerCache:
 
     def wait_subscribed(self, timeout: float) -> bool:
         self._ensure_subscriber()
-        return self._subscribed.wait(timeout) if settings.REDIS_URL else True
+        return self._subscribed.wait(timeout) if redis_enabled() else True
 
     def _listen(self) -> None:
         backoff = 0.1
@@ -185,18 +210,20 @@ class TwoLayerCache:
             backoff = min(backoff * 2, 5.0)
 
     def _listen_once(self) -> None:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=30,
-                                      health_check_interval=10)
+        client = new_client(socket_connect_timeout=2, socket_timeout=30, health_check_interval=10)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(settings.DRIFT_CACHE_INVALIDATION_CHANNEL)
             pubsub.get_message(timeout=2)  # the subscribe confirmation
             self.drop_local([ALL])  # invalidations may have been missed while we were not listening
             self._subscribed.set()
+            self._resend_unsent()
             while True:
                 message = pubsub.get_message(timeout=1.0)
                 if message and message.get("type") == "message":
                     self.drop_local(_decode(message["data"]))
+                if self._unsent:  # Redis is back (we hear it): send what an outage held back
+                    self._resend_unsent()
         finally:
             pubsub.close()
             client.close()

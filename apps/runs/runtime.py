@@ -186,7 +186,7 @@ def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
     workflow_id = data.get("workflowId") or uuid.uuid4().hex
     existing = _check_id_free(tenant=principal.tenant, workflow_id=workflow_id)
     inp = _run_input(principal, data, workflow_id)
-    run = run_register(workflow_id=workflow_id, inp=inp)
+    run = existing or run_register(workflow_id=workflow_id, inp=inp, new=True)
     if run.tenant != principal.tenant:  # lost a race for the id against another tenant
         raise Conflict(f"workflowId '{workflow_id}' is already in use.")
     try:

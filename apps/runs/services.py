@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
@@ -36,10 +36,29 @@ class UnpersistableState(DriftError):
     """The state holds a value no store accepts (NaN, a lone surrogate): retrying can never succeed."""
 
 
-def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
-    """Create the Run row of a run (idempotent: a repeated start keeps the first row)."""
+def run_register(*, workflow_id: str, inp: RunInput, new: bool = False, **fields: Any) -> Run:
+    """Create the Run row of a run (idempotent: a repeated start keeps the first row). `new`: the caller has
+    just seen no row with this id, so insert first and look only if another start won the race."""
+    defaults = _register_fields(inp) | fields
+    params = (inp.start or {}).get("params")
+    if new:
+        try:
+            with transaction.atomic():  # the row and its search index commit together
+                run = Run.objects.create(workflow_id=workflow_id, **defaults)
+                run_params_index(run, params)
+                return run
+        except IntegrityError:
+            pass
+    with transaction.atomic():
+        run, created = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults)
+        if created:
+            run_params_index(run, params)
+    return run
+
+
+def _register_fields(inp: RunInput) -> dict[str, Any]:
     start = inp.start or {}
-    defaults = {
+    return {
         "tenant": inp.tenant,
         "client_id": inp.client_id,
         "username": inp.username,
@@ -54,11 +73,6 @@ def run_register(*, workflow_id: str, inp: RunInput, **fields: Any) -> Run:
         # Scrubbed: a start that bypassed the API with NaN still gets its (failed) row; run_begin refuses it.
         "start_request": scrubbed(_sealed_start_request(inp)),
     }
-    with transaction.atomic():  # the row and its search index commit together
-        run, created = Run.objects.get_or_create(workflow_id=workflow_id, defaults=defaults | fields)
-        if created:
-            run_params_index(run, start.get("params"))
-    return run
 
 
 def _sealed_start_request(inp: RunInput) -> dict[str, Any]:
@@ -94,15 +108,23 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
         run_register(workflow_id=workflow_id, inp=inp)  # the failed run still gets its row
         raise
     pinned = {"definition_key": resolved["id"], "definition_version": resolved["version"], "status": RunStatus.RUNNING}
-    run = run_register(workflow_id=workflow_id, inp=inp, **pinned)
-    if run.tenant != inp.tenant:
-        raise Conflict(f"workflow id '{workflow_id}' belongs to another tenant's run")
-    if run.definition_version != resolved["version"]:  # the row came from the API before the worker pinned it
-        Run.objects.filter(pk=run.pk).update(**pinned)
+    # The usual case, in one statement: the API registered the row (CREATED) just before starting the run.
+    if not Run.objects.filter(workflow_id=workflow_id, tenant=inp.tenant, status=RunStatus.CREATED).update(**pinned):
+        _pin_existing_or_new(workflow_id, inp, pinned)
     return {
         "key": resolved["id"], "version": resolved["version"], "definition": resolved["definition"],
         "limits": run_limits(),
     }
+
+
+def _pin_existing_or_new(workflow_id: str, inp: RunInput, pinned: dict[str, Any]) -> None:
+    """run_begin without the API's CREATED row: a start straight through Temporal, or a run handing over
+    to its next Temporal run (continue-as-new), whose row has moved on and keeps its status."""
+    run = run_register(workflow_id=workflow_id, inp=inp, **pinned)
+    if run.tenant != inp.tenant:
+        raise Conflict(f"workflow id '{workflow_id}' belongs to another tenant's run")
+    if run.definition_version != pinned["definition_version"]:
+        Run.objects.filter(pk=run.pk).update(**pinned)
 
 
 def run_limits() -> dict[str, int]:

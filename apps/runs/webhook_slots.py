@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from drift.redis_conn import shared_connection
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "drift:webhooks:slots:"
@@ -55,11 +57,7 @@ def receiver_keys(*, url: str, tenant: str, client_id: str) -> dict[str, int]:
 
 
 def _redis():
-    if not settings.REDIS_URL:
-        return None
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
+    return shared_connection()  # plain URL or Sentinel (the pool follows a failover)
 
 
 @contextmanager

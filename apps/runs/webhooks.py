@@ -62,7 +62,9 @@ def webhook_notify(*, run: Run, response: dict[str, Any], state_seq: int | None 
         return delivery
     from apps.runs.tasks import deliver_webhook
 
-    transaction.on_commit(lambda: deliver_webhook.delay(delivery_id))
+    # robust: a broker outage (e.g. a Sentinel failover) must not fail the state write; the stale sweep
+    # (redeliver_stale_webhooks) enqueues the delivery later.
+    transaction.on_commit(lambda: deliver_webhook.delay(delivery_id), robust=True)
     return delivery
 
 

@@ -57,8 +57,9 @@ def current_database_url() -> str:
 class Reader:
     """The other process, reading through its own two-layer cache."""
 
-    def __init__(self) -> None:
-        env = {**os.environ, "DATABASE_URL": current_database_url(), "REDIS_URL": settings.REDIS_URL}
+    def __init__(self, **redis_env: str) -> None:
+        redis_env = redis_env or {"REDIS_URL": settings.REDIS_URL}
+        env = {**os.environ, "DATABASE_URL": current_database_url(), **redis_env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "apps.definitions.tests.cache_reader"], cwd=settings.BASE_DIR, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
