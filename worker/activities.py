@@ -93,7 +93,8 @@ def _node_context(request: NodeRequest) -> dict[str, Any]:
     if request.context is not None:
         return request.context
     try:
-        context = run_context_for_node(workflow_id=request.workflow_id, min_seq=request.context_seq)
+        context = run_context_for_node(workflow_id=request.workflow_id, min_seq=request.context_seq,
+                                       sealed=bool(request.sensitive_paths))
     except ContextNotStored as error:  # cannot happen after the workflow's persist; a retry reads again
         raise ApplicationError(str(error), type="ContextNotStored") from error
     return {**context, "nodeParameters": request.parameters}

@@ -91,15 +91,15 @@ class ContextNotStored(LookupError):
     """The context store does not (yet) hold the write a by-reference node names."""
 
 
-def run_context_for_node(*, workflow_id: str, min_seq: int) -> dict[str, Any]:
+def run_context_for_node(*, workflow_id: str, min_seq: int, sealed: bool) -> dict[str, Any]:
     """The run's stored context in clear, for a node whose request carries it by reference: the write at
     `min_seq` or a newer one (a concurrent PARALLEL branch may have stored one since; both hold what the
-    node needs). Sensitive values are sealed at rest; the node works on them in clear, as inline."""
+    node needs). A run with sensitive paths (`sealed`) has them sealed at rest: the node sees them in clear."""
     stored = get_context_store().load(workflow_id)
     if stored is None or stored.seq < min_seq:
         found = "nothing" if stored is None else f"seq {stored.seq}"
         raise ContextNotStored(f"the context store holds {found} for run {workflow_id}, not seq {min_seq}")
-    return unseal(stored.context)
+    return unseal(stored.context) if sealed else stored.context
 
 
 def runs_matching(run_filter: RunFilter, *, tenant: str | None, before: int | None = None) -> QuerySet[Run]:

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.temporal
 NODES = 200
 LINES = 7_000  # order lines of ~140 bytes: a context just under DRIFT_MAX_CONTEXT_BYTES (1 MiB) with the outputs
 TOKEN = "tok-Secret-4417-Zq"
+QUERY = "return {'i': nodeParameters.i, 'sku': _global.orderDetails['lines'][nodeParameters.i].sku}"
 
 
 class Shop:
@@ -71,7 +72,7 @@ def _http_line(shop: Shop, node_id: str = "fetch_line", **components: Any) -> di
         "id": node_id, "name": node_id, "type": "HTTP", "parameters": ["i"], "timeoutSeconds": 5,
         "httpComponents": {
             "url": value(shop.url, "STATIC"), "method": "GET",
-            "queryParams": value("return {'i': nodeParameters.i, 'sku': _global.orderDetails['lines'][nodeParameters.i].sku}"),
+            "queryParams": value(QUERY),
             **components,
         },
     }
@@ -120,8 +121,8 @@ def test_a_1_mib_context_through_200_nodes_keeps_history_small(runs, tenant, tem
     context_bytes = len(json.dumps(order))
     assert 950_000 < context_bytes < 1_000_000
 
-    started = runs.start("big", orderDetails=order, timeout=120)
-    result = runs.result(started["workflowId"], timeout=120)
+    started = runs.start("big", orderDetails=order, timeout=400)
+    result = runs.result(started["workflowId"], timeout=400)
 
     assert result["workflowStatus"] == "COMPLETED", result.get("errorMessage")
     assert result["output"]["n199"] == {"i": 199, "sku": "sku-000199"}
