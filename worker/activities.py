@@ -64,18 +64,18 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     node_type = request.node.get("type", "")
-    request.context = _node_context(request)
-    sensitive = sensitive_values(request.context, request.sensitive_paths)
+    context = _node_context(request)
+    sensitive = sensitive_values(context, request.sensitive_paths)
     # Log lines of this node (ours, urllib3's, the SDK's) carry neither its sensitive values nor its secrets.
     with redacting(sensitive):
         try:
-            scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant),
+            scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=request.tenant),
                                 tenant=request.tenant)
             if request.mock is not None:  # a test run's HTTP node: the mock is the response (worker/test_mode.py)
                 outcome = http.call(request.node, scope, mock=request.mock)
             else:
                 outcome = run_node(request.node, request.instance, scope)
-            _check_result(request.context, outcome)
+            _check_result(context, outcome)
         except NodeError as error:
             # Masked, printable, and without the cause (which holds the original text): a masked message must not
             # travel as a cause, and Temporal cannot encode a lone surrogate (a script may raise with one).

@@ -125,7 +125,7 @@ def test_a_1_mib_context_through_200_nodes_keeps_history_small(runs, tenant, tem
     result = runs.result(started["workflowId"], timeout=400)
 
     assert result["workflowStatus"] == "COMPLETED", result.get("errorMessage")
-    assert result["output"]["n199"] == {"i": 199, "sku": "sku-000199"}
+    assert result["output"]["n198"] == {"i": 198, "sku": "sku-000198"}
     assert result["output"]["n9"] == order["lines"][9]["qty"]
     assert len(shop.seen) == NODES - NODES // 10
     assert all(seen["sku"] == f"sku-{int(seen['i']):06d}" for seen in shop.seen)
