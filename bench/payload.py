@@ -14,12 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,28 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.baseline import BaselinePayload, baseline_fetch_line  # noqa: E402
 from bench.engine import publish, with_temporal  # noqa: E402
+from bench.json_server import with_json_server  # noqa: E402
 
 QUERY = "return {'i': nodeParameters.i, 'sku': _global.orderDetails['lines'][nodeParameters.i].sku}"
 
 
-def _line_server() -> ThreadingHTTPServer:
-    class Lines(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
-            query = parse_qs(urlsplit(self.path).query)
-            body = json.dumps({"i": int(query["i"][0]), "sku": query["sku"][0]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Lines)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+def _line(path: str) -> dict:
+    query = parse_qs(urlsplit(path).query)
+    return {"i": int(query["i"][0]), "sku": query["sku"][0]}
 
 
 def order(lines: int) -> dict:
@@ -80,13 +63,8 @@ async def history_bytes(client, workflow_id: str) -> tuple[int, int]:
 
 
 def main(nodes: int, lines: int, timeout: float) -> None:
-    os.environ.setdefault("DRIFT_HTTP_ALLOWED_NETWORKS", "127.0.0.0/8")
-    server = _line_server()
-    url = f"http://127.0.0.1:{server.server_port}/line"
-    try:
-        with_temporal(lambda address: _bench(address, url, nodes, lines, timeout))
-    finally:
-        server.shutdown()
+    with_json_server(_line, "/line", lambda url: with_temporal(
+        lambda address: _bench(address, url, nodes, lines, timeout)))
 
 
 async def _bench(address: str, url: str, nodes: int, lines: int, timeout: float) -> None:
