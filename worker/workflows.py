@@ -419,8 +419,8 @@ class DriftWorkflow:
     async def _by_reference(self, request: NodeRequest) -> NodeRequest:
         """A remote node's input is recorded in the run's history (local activities' inputs are not): above
         `inlineContextBytes`, the context goes to the context store (a persist) and the request carries only
-        the seq written and the node's parameters, so history grows by nodes x a few hundred bytes, not
-        nodes x the context. Runs begun before the limit existed (no key) stay inline: their histories replay.
+        the seq written and the node's parameters, so history grows by each node's own request, not by the
+        whole context per node. Runs begun before the limit existed (no key) stay inline: their histories replay.
         Test runs store nothing, so they stay inline too."""
         limit = self.limits.get("inlineContextBytes")
         if limit is None or self.harness is not None or len(json.dumps(request.context, default=str)) <= limit:
