@@ -117,3 +117,30 @@ class BaselineMap:
             tasks.append(asyncio.ensure_future(one(index, item)))
         await asyncio.gather(*tasks)
         return {"results": results}
+
+
+# --------------------------------------------------------------------------- a large context, by hand
+
+
+@activity.defn(name="baseline_fetch_line")
+def baseline_fetch_line(context: dict, url: str, index: int) -> dict:
+    """The payload benchmark's HTTP node: the whole context comes in (as most hand-written workflows pass it)."""
+    import requests
+
+    line = context["orderDetails"]["lines"][index]
+    return requests.get(url, params={"i": index, "sku": line["sku"]}, timeout=10).json()
+
+
+@workflow.defn(name="BaselinePayload")
+class BaselinePayload:
+    """`nodes` activities, each handed the whole context and adding its small result to it."""
+
+    @workflow.run
+    async def run(self, spec: dict) -> dict:
+        context = {"orderDetails": spec["orderDetails"]}
+        for index in range(spec["nodes"]):
+            context[f"n{index}"] = await workflow.execute_activity(
+                "baseline_fetch_line", args=[context, spec["url"], index % len(spec["orderDetails"]["lines"])],
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+        return {"status": "COMPLETED", "nodes": spec["nodes"]}

@@ -10,39 +10,17 @@ dev server and Drift worker, one run at a time. Prints the p50 latencies and the
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.engine import _timed, publish, with_temporal  # noqa: E402
-
-
-def _slow_server(delay: float) -> ThreadingHTTPServer:
-    class Slow(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
-            time.sleep(delay)
-            body = b'{"ok": true}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+from bench.json_server import with_json_server  # noqa: E402
 
 
 def _definitions(url: str, branches: int) -> tuple[list[dict], list[dict]]:
@@ -64,13 +42,12 @@ def _definitions(url: str, branches: int) -> tuple[list[dict], list[dict]]:
 
 
 def main(runs: int, branches: int, delay: float) -> None:
-    os.environ.setdefault("DRIFT_HTTP_ALLOWED_NETWORKS", "127.0.0.0/8")
-    server = _slow_server(delay)
-    url = f"http://127.0.0.1:{server.server_port}/slow"
-    try:
-        with_temporal(lambda address: _bench(address, url, runs, branches, delay))
-    finally:
-        server.shutdown()
+    def slow(path: str) -> dict:
+        time.sleep(delay)
+        return {"ok": True}
+
+    with_json_server(slow, "/slow", lambda url: with_temporal(lambda address: _bench(address, url, runs, branches,
+                                                                                       delay)))
 
 
 async def _bench(address: str, url: str, runs: int, branches: int, delay: float) -> None:

@@ -5,10 +5,13 @@ can be stored (JSON columns refuse them, UTF-8 cannot encode them) or answered, 
 data comes in (API bodies, node outputs) and checked again before a run's state is persisted.
 
 Pure Python (no Django): the workflow uses `scrubbed` too. Walks iteratively, so any depth is safe.
+The check is one strict serialization (C speed, it also gives the size); only a document it finds suspect is
+walked in Python, to name the offending path.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from dataclasses import dataclass
@@ -40,8 +43,49 @@ def _number_problem(value: Any) -> str | None:
     return None
 
 
+def _structure_suspect(value: Any, max_depth: int | None) -> bool:
+    """What a serialization does not catch, cheaply (no paths, strings skipped): an integer beyond 1.8e308, or
+    containers nested deeper than `max_depth`."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        elif isinstance(item, int) and _number_problem(item):
+            return True
+        else:
+            continue
+        if max_depth is not None and depth >= max_depth:
+            return True
+        stack += [(child, depth + 1) for child in children if not isinstance(child, str)]
+    return False
+
+
+def json_size(value: Any, path: str = "$", *, max_depth: int | None = None) -> tuple[int, JsonProblem | None]:
+    """One strict serialization of `value`: its size in UTF-8 bytes, and the first value under it that may not
+    enter a run (with its JSON path) or None. Types JSON lacks count as their str(), as the stores write them."""
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, default=str)
+        size = len(text.encode())
+    except (ValueError, UnicodeEncodeError, RecursionError):  # NaN/Infinity, a lone surrogate, absurd nesting
+        problem = _walked_problem(value, path, max_depth)
+        return 0, problem or JsonProblem(path, "cannot be serialized as JSON")
+    except TypeError:  # keys JSON cannot have (never in data that came as JSON): the walk alone decides
+        return 0, _walked_problem(value, path, max_depth)
+    if _structure_suspect(value, max_depth):
+        return size, _walked_problem(value, path, max_depth)  # the walk names the path
+    return size, None
+
+
 def json_problem(value: Any, path: str = "$", *, max_depth: int | None = None) -> JsonProblem | None:
     """The first value under `value` that may not enter a run (with its JSON path), or None."""
+    return json_size(value, path, max_depth=max_depth)[1]
+
+
+def _walked_problem(value: Any, path: str, max_depth: int | None) -> JsonProblem | None:
+    """`json_problem` the slow way: a walk that names the path."""
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         item, item_path, depth = stack.pop()

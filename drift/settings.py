@@ -152,6 +152,9 @@ DRIFT_MAX_CHILD_DEPTH = env_int("DRIFT_MAX_CHILD_DEPTH", 5)
 DRIFT_MAX_NODE_OUTPUT_BYTES = env_int("DRIFT_MAX_NODE_OUTPUT_BYTES", 256 * 1024)
 DRIFT_MAX_CONTEXT_BYTES = env_int("DRIFT_MAX_CONTEXT_BYTES", 1024 * 1024)
 DRIFT_HISTORY_EVENT_LIMIT = env_int("DRIFT_HISTORY_EVENT_LIMIT", 10_000)
+# Context by reference (issue 11, no payload cliff): a remote node's (HTTP) input is recorded in Temporal history,
+# so above this JSON size the context is not sent but read by the activity from the context store.
+DRIFT_INLINE_CONTEXT_BYTES = env_int("DRIFT_INLINE_CONTEXT_BYTES", 64 * 1024)
 
 # Test cases of workflow definitions (spec §9, apps/trials): each case is one test-mode run of the real
 # workflow on TEMPORAL_TASK_QUEUE, bounded by this timeout; at most DRIFT_TEST_CONCURRENCY cases run at once.

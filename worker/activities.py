@@ -29,9 +29,10 @@ from apps.runs.contract import (
     PersistRequest,
     RunInput,
 )
+from apps.runs.selectors import ContextNotStored, run_context_for_node
 from apps.runs.services import UnpersistableState, run_begin, run_record_state
 from apps.secrets.redaction import redact, redacting, sensitive_values
-from core.json_safety import json_problem, printable
+from core.json_safety import json_size, printable
 from drift.errors import DriftError
 
 T = TypeVar("T")
@@ -63,18 +64,18 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     node_type = request.node.get("type", "")
-    sensitive = sensitive_values(request.context, request.sensitive_paths)
+    context = _node_context(request)
+    sensitive = sensitive_values(context, request.sensitive_paths)
     # Log lines of this node (ours, urllib3's, the SDK's) carry neither its sensitive values nor its secrets.
     with redacting(sensitive):
         try:
-            scope = ScriptScope(context=request.context, enum_store=enum_store_for(tenant=request.tenant),
+            scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=request.tenant),
                                 tenant=request.tenant)
             if request.mock is not None:  # a test run's HTTP node: the mock is the response (worker/test_mode.py)
                 outcome = http.call(request.node, scope, mock=request.mock)
             else:
                 outcome = run_node(request.node, request.instance, scope)
-            _check_storable(outcome)
-            _check_sizes(request.context, outcome)
+            _check_result(context, outcome)
         except NodeError as error:
             # Masked, printable, and without the cause (which holds the original text): a masked message must not
             # travel as a cause, and Temporal cannot encode a lone surrogate (a script may raise with one).
@@ -87,22 +88,29 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     return outcome
 
 
-def _check_storable(outcome: dict[str, Any]) -> None:
-    """Fail the node when a script or an upstream produced what a run cannot hold: NaN/Infinity, a lone
-    surrogate, absurd nesting (the context would never persist, or never be answered)."""
-    problem = json_problem(outcome, "$", max_depth=settings.DRIFT_MAX_JSON_DEPTH)
+def _node_context(request: NodeRequest) -> dict[str, Any]:
+    """The context the node runs on: sent inline, or read from the context store (a large context, by reference)."""
+    if request.context is not None:
+        return request.context
+    try:
+        context = run_context_for_node(workflow_id=request.workflow_id, min_seq=request.context_seq,
+                                       sealed=bool(request.sensitive_paths))
+    except ContextNotStored as error:  # cannot happen after the workflow's persist; a retry reads again
+        raise ApplicationError(str(error), type="ContextNotStored") from error
+    return {**context, "nodeParameters": request.parameters}
+
+
+def _check_result(context: dict[str, Any], outcome: dict[str, Any]) -> None:
+    """Fail the node, not the workflow task, when its result cannot enter the run: NaN/Infinity, a lone surrogate,
+    absurd nesting (the context would never persist, or never be answered), or a size beyond a Temporal payload
+    (its workflow task would be retried forever). One strict serialization measures and checks the result."""
+    produced, problem = json_size(outcome, "$", max_depth=settings.DRIFT_MAX_JSON_DEPTH)
     if problem is not None:
         raise NodeError(f"node result {problem.path} {problem.problem}")
-
-
-def _check_sizes(context: dict[str, Any], outcome: dict[str, Any]) -> None:
-    """Fail the node, not the workflow task: a result too large for a Temporal payload would wedge the run
-    (its workflow task retried forever), and every later activity carries the whole context."""
-    produced = len(json.dumps([outcome.get("output"), outcome.get("view")], default=str))
     if produced > settings.DRIFT_MAX_NODE_OUTPUT_BYTES:
         raise NodeError(f"node output of {produced} bytes exceeds DRIFT_MAX_NODE_OUTPUT_BYTES "
                         f"({settings.DRIFT_MAX_NODE_OUTPUT_BYTES})")
-    total = produced + len(json.dumps(context, default=str))
+    total = produced + len(json.dumps(context, ensure_ascii=False, default=str).encode())
     if total > settings.DRIFT_MAX_CONTEXT_BYTES:
         raise NodeError(f"the run context would grow to {total} bytes, over DRIFT_MAX_CONTEXT_BYTES "
                         f"({settings.DRIFT_MAX_CONTEXT_BYTES})")

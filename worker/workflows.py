@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
+import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -394,6 +396,7 @@ class DriftWorkflow:
         request = NodeRequest(self.inp.tenant, workflow.info().workflow_id, node, state, context,
                               sensitive_paths=self._sensitive_paths(), mock=mock, test=self.harness is not None)
         if kind_of(node).remote:
+            request = await self._by_reference(request)
             timeout = float(node.get("timeoutSeconds") or 30) + 5
             call = workflow.execute_activity(
                 ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=timeout),
@@ -412,6 +415,19 @@ class DriftWorkflow:
             raise NodeFailed(f"node {name} failed: {message}") from error
         self._record_outcome(name, node["type"], outcome, outcome.pop("_meta", {}))
         return outcome
+
+    async def _by_reference(self, request: NodeRequest) -> NodeRequest:
+        """A remote node's input is recorded in the run's history (local activities' inputs are not): above
+        `inlineContextBytes`, the context goes to the context store (a persist) and the request carries only
+        the seq written and the node's parameters, so history grows by each node's own request, not by the
+        whole context per node. Runs begun before the limit existed (no key) stay inline: their histories replay.
+        Test runs store nothing, so they stay inline too."""
+        limit = self.limits.get("inlineContextBytes")
+        if limit is None or self.harness is not None or len(json.dumps(request.context, default=str)) <= limit:
+            return request
+        seq = await self._persist(stable=False, notify=False)
+        return dataclasses.replace(request, context=None, context_seq=seq,
+                                   parameters=request.context.get("nodeParameters"))
 
     def _record_outcome(self, name: str, node_type: str, outcome: dict[str, Any], meta: dict | None = None) -> None:
         failed = outcome.get("terminal") == "FAILED"  # a FAILURE node
@@ -625,7 +641,8 @@ class DriftWorkflow:
         self.waiting_for = None
         await self._stable(status)
 
-    async def _persist(self, *, stable: bool, notify: bool) -> None:
+    async def _persist(self, *, stable: bool, notify: bool) -> int:
+        """Store the state; returns its seq (a concurrent PARALLEL branch may have moved `self.seq` on since)."""
         self.seq += 1
         seq = self.seq
         request = PersistRequest(
@@ -651,6 +668,7 @@ class DriftWorkflow:
                 await self._abort(_failure_message(error))
         if stable:
             self.stable_seq = max(self.stable_seq, seq)
+        return seq
 
     async def _abort(self, message: str) -> None:
         """A persist that can never succeed (the state holds NaN, a lone surrogate...) ends the run FAILED

@@ -103,16 +103,23 @@ class MapBatch:
 
 @dataclass
 class NodeRequest:
-    """One node execution handed to the execute_node activity."""
+    """One node execution handed to the execute_node activity.
+
+    A remote node's request is recorded in the run's Temporal history, so a large context travels by
+    reference: `context` is None and the activity loads the context stored at `context_seq` (or newer)
+    from the context store, with `parameters` as its `nodeParameters` (worker/workflows.py, `_by_reference`).
+    """
 
     tenant: str
     workflow_id: str
     node: dict[str, Any]
     instance: dict[str, Any]
-    context: dict[str, Any]
+    context: dict[str, Any] | None
     mock: dict[str, Any] | None = None  # test runs: the HTTP response to use instead of calling out
     test: bool = False  # a test run's node: not counted in metrics
     sensitive_paths: list[str] = field(default_factory=list)  # the definition's `sensitivePaths`
+    context_seq: int = 0  # by reference: the seq of the context store write holding the node's context
+    parameters: dict[str, Any] | None = None  # by reference: the node's own `nodeParameters`
 
 
 @dataclass

@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 from apps.runs.context_store import get_context_store
 from apps.runs.models import BulkItemState, BulkJob, Run, RunParam
 from apps.runs.search import RunFilter, cursor_encode
+from apps.secrets.sealing import unseal
 from apps.secrets.services import sealed_for_reader
 from drift.errors import NotFound
 
@@ -84,6 +85,21 @@ def run_detail(run: Run, *, include_context: bool = False, reveal: bool = False,
         detail["_global"] = sealed_for_reader(context, reveal=reveal, actor=actor, tenant=run.tenant,
                                               workflow_id=run.workflow_id, channel="api")
     return detail
+
+
+class ContextNotStored(LookupError):
+    """The context store does not (yet) hold the write a by-reference node names."""
+
+
+def run_context_for_node(*, workflow_id: str, min_seq: int, sealed: bool) -> dict[str, Any]:
+    """The run's stored context in clear, for a node whose request carries it by reference: the write at
+    `min_seq` or a newer one (a concurrent PARALLEL branch may have stored one since; both hold what the
+    node needs). A run with sensitive paths (`sealed`) has them sealed at rest: the node sees them in clear."""
+    stored = get_context_store().load(workflow_id)
+    if stored is None or stored.seq < min_seq:
+        found = "nothing" if stored is None else f"seq {stored.seq}"
+        raise ContextNotStored(f"the context store holds {found} for run {workflow_id}, not seq {min_seq}")
+    return unseal(stored.context) if sealed else stored.context
 
 
 def runs_matching(run_filter: RunFilter, *, tenant: str | None, before: int | None = None) -> QuerySet[Run]:

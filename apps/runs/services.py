@@ -133,6 +133,7 @@ def run_limits() -> dict[str, int]:
         "maxNodes": settings.DRIFT_MAX_NODE_EXECUTIONS,
         "maxDepth": settings.DRIFT_MAX_CHILD_DEPTH,
         "historyEvents": settings.DRIFT_HISTORY_EVENT_LIMIT,
+        "inlineContextBytes": settings.DRIFT_INLINE_CONTEXT_BYTES,
     }
 
 

@@ -1,0 +1,197 @@
+"""No payload cliff (issue 11): a large context reaches remote (HTTP) nodes by reference to the context store, so
+a run's Temporal history grows with its nodes by a few hundred bytes each, not by the context each time."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from werkzeug import Request, Response
+
+from apps.runs.models import NodeExecution, Run, RunContext
+from apps.secrets.sealing import SEALED
+from conftest import publish_definitions
+from drift.codec import data_converter
+from drift.temporal import run_async
+from worker.replay import fetch_closed_histories, replay_histories
+from worker.tests.builders import script_node, state, success_node, value, workflow
+from worker.tests.test_parallel import parallel
+
+pytestmark = pytest.mark.temporal
+
+NODES = 200
+LINES = 7_000  # order lines of ~140 bytes: a context just under DRIFT_MAX_CONTEXT_BYTES (1 MiB) with the outputs
+TOKEN = "tok-Secret-4417-Zq"
+QUERY = "return {'i': nodeParameters.i, 'sku': _global.orderDetails['lines'][nodeParameters.i].sku}"
+
+
+class Shop:
+    """Answers /line with the order line the request names (i, sku), checking a token header when given."""
+
+    def __init__(self, server: HTTPServer, token: str | None = None) -> None:
+        self.token, self.seen, self.lock = token, [], threading.Lock()
+        server.expect_request("/line").respond_with_handler(self.line)
+        self.url = server.url_for("/line")
+
+    def line(self, request: Request) -> Response:
+        if self.token is not None and request.headers.get("X-Token") != self.token:
+            return Response("bad token", status=401)
+        with self.lock:
+            self.seen.append(dict(request.args))
+        return Response(json.dumps({"i": int(request.args["i"]), "sku": request.args["sku"]}),
+                        content_type="application/json")
+
+
+@pytest.fixture
+def shop_server() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", threaded=True)  # PARALLEL branches call at once
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def local_http(settings) -> None:
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+
+def _order(lines: int) -> dict[str, Any]:
+    return {"lines": [{"sku": f"sku-{index:06d}", "qty": index % 7 + 1, "note": "n" * 96} for index in range(lines)]}
+
+
+def _http_line(shop: Shop, node_id: str = "fetch_line", **components: Any) -> dict[str, Any]:
+    """An HTTP node whose query reads its parameter and the big part of the context."""
+    return {
+        "id": node_id, "name": node_id, "type": "HTTP", "parameters": ["i"], "timeoutSeconds": 5,
+        "httpComponents": {
+            "url": value(shop.url, "STATIC"), "method": "GET",
+            "queryParams": value(QUERY),
+            **components,
+        },
+    }
+
+
+def _chain(tenant: str, shop: Shop) -> None:
+    """NODES states: HTTP nodes, and every tenth a SCRIPT node reading the big part."""
+    states = []
+    for index in range(NODES):
+        after = f"n{index + 1}" if index + 1 < NODES else "done"
+        resource = "qty" if index % 10 == 9 else "fetch_line"
+        states.append(state(f"n{index}", resource, after, parameters={"i": index}))
+    publish_definitions(
+        tenant,
+        [_http_line(shop), script_node("qty", "return _global.orderDetails['lines'][nodeParameters.i].qty", ["i"]),
+         success_node()],
+        [workflow("big", "n0", [*states, state("done")])],
+    )
+
+
+async def _history_bytes(client: Client, workflow_id: str) -> int:
+    """The history size of every Temporal run of the workflow id (a continue-as-new starts a new one)."""
+    total = 0
+    async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+        described = await client.get_workflow_handle(workflow_id, run_id=execution.run_id).describe()
+        total += described.raw_description.workflow_execution_info.history_size_bytes
+    return total
+
+
+async def _scheduled_requests(client: Client, workflow_id: str) -> list[dict[str, Any]]:
+    """The NodeRequests of the remote activities, as recorded in the run's history."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    converter = data_converter()
+    requests = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            payloads = event.activity_task_scheduled_event_attributes.input.payloads
+            requests += await converter.decode(payloads)
+    return requests
+
+
+def test_a_1_mib_context_through_200_nodes_keeps_history_small(runs, tenant, temporal, shop_server, local_http):
+    shop = Shop(shop_server)
+    _chain(tenant, shop)
+    order = _order(LINES)
+    context_bytes = len(json.dumps(order))
+    assert 950_000 < context_bytes < 1_000_000
+
+    started = runs.start("big", orderDetails=order, timeout=400)
+    result = runs.result(started["workflowId"], timeout=400)
+
+    assert result["workflowStatus"] == "COMPLETED", result.get("errorMessage")
+    assert result["output"]["n198"] == {"i": 198, "sku": "sku-000198"}
+    assert result["output"]["n9"] == order["lines"][9]["qty"]
+    assert len(shop.seen) == NODES - NODES // 10
+    assert all(seen["sku"] == f"sku-{int(seen['i']):06d}" for seen in shop.seen)
+    history = run_async(_history_bytes(temporal, started["workflowId"]))
+    assert history < 10 * context_bytes, f"history {history} bytes for a context of {context_bytes}"
+    requests = run_async(_scheduled_requests(temporal, started["workflowId"]))
+    assert len(requests) == len(shop.seen) and all(request["context"] is None for request in requests)
+
+    histories = run_async(fetch_closed_histories(temporal, workflow_ids=[started["workflowId"]]))
+    report = run_async(replay_histories(histories))
+    assert report.ok, report.failures
+
+
+def test_by_reference_nodes_see_sensitive_values_in_clear_and_nothing_clear_is_stored(
+        runs, tenant, temporal, shop_server, local_http, settings):
+    settings.DRIFT_INLINE_CONTEXT_BYTES = 1024
+    shop = Shop(shop_server, token=TOKEN)
+    node = _http_line(shop, headers=value("return {'X-Token': _global.customer.token}"))
+    publish_definitions(tenant, [node, success_node()], [workflow(
+        "secretive", "a", [state("a", "fetch_line", "b", parameters={"i": 3}),
+                           state("b", "fetch_line", "done", parameters={"i": 4}), state("done")],
+        sensitivePaths=["$.customer.token"])])
+
+    started = runs.start("secretive", customer={"token": TOKEN}, orderDetails=_order(20))
+    result = runs.result(started["workflowId"])
+
+    assert result["workflowStatus"] == "COMPLETED", result.get("errorMessage")
+    assert [seen["i"] for seen in shop.seen] == ["3", "4"]
+    requests = run_async(_scheduled_requests(temporal, started["workflowId"]))
+    assert [(request["context"], request["parameters"]) for request in requests] == [(None, {"i": 3}),
+                                                                                       (None, {"i": 4})]
+    stored = json.dumps(RunContext.objects.get(workflow_id=started["workflowId"]).context)
+    assert TOKEN not in stored and SEALED in stored
+    run = Run.objects.get(workflow_id=started["workflowId"])
+    rows = list(NodeExecution.objects.filter(run=run).values_list("error", flat=True))
+    assert TOKEN not in json.dumps([rows, run.error_message, run.view])
+
+
+def test_parallel_branches_by_reference_get_their_own_parameters(runs, tenant, temporal, shop_server, local_http,
+                                                                 settings):
+    settings.DRIFT_INLINE_CONTEXT_BYTES = 1024
+    shop = Shop(shop_server)
+    publish_definitions(tenant, [_http_line(shop), success_node()], [workflow("fan", "p", [
+        parallel("p", [("left", "l1"), ("right", "r1")], "WAIT_ALL", "done"),
+        state("l1", "fetch_line", "l2", parameters={"i": 1}), state("l2", "fetch_line", parameters={"i": 2}),
+        state("r1", "fetch_line", "r2", parameters={"i": 11}), state("r2", "fetch_line", parameters={"i": 12}),
+        state("done"),
+    ])])
+
+    started = runs.start("fan", orderDetails=_order(20))
+    output = runs.result(started["workflowId"])["output"]
+
+    assert {name: output[name] for name in ("l1", "l2", "r1", "r2")} == {
+        name: {"i": i, "sku": f"sku-{i:06d}"} for name, i in (("l1", 1), ("l2", 2), ("r1", 11), ("r2", 12))}
+    requests = run_async(_scheduled_requests(temporal, started["workflowId"]))
+    assert sorted(request["parameters"]["i"] for request in requests) == [1, 2, 11, 12]
+    assert all(request["context"] is None for request in requests)
+
+
+def test_small_contexts_stay_inline(runs, tenant, temporal, shop_server, local_http):
+    shop = Shop(shop_server)
+    publish_definitions(tenant, [_http_line(shop), success_node()],
+                        [workflow("small", "a", [state("a", "fetch_line", "done", parameters={"i": 2}),
+                                                 state("done")])])
+    started = runs.start("small", orderDetails=_order(5))
+    assert runs.result(started["workflowId"])["output"]["a"] == {"i": 2, "sku": "sku-000002"}
+    [request] = run_async(_scheduled_requests(temporal, started["workflowId"]))
+    assert request["context"]["orderDetails"] == _order(5) and request["context"]["nodeParameters"] == {"i": 2}
+
