@@ -25,7 +25,9 @@ from worker.tests.test_parallel import parallel
 
 pytestmark = pytest.mark.temporal
 
-NODES = 200
+# 50 nodes keep CI short and still fail the old code by far (each HTTP node's input was the whole context:
+# ~57 MB, past Temporal's history limit); bench/payload.py runs the 200 nodes.
+NODES = 50
 LINES = 7_000  # order lines of ~140 bytes: a context just under DRIFT_MAX_CONTEXT_BYTES (1 MiB) with the outputs
 TOKEN = "tok-Secret-4417-Zq"
 QUERY = "return {'i': nodeParameters.i, 'sku': _global.orderDetails['lines'][nodeParameters.i].sku}"
@@ -114,7 +116,7 @@ async def _scheduled_requests(client: Client, workflow_id: str) -> list[dict[str
     return requests
 
 
-def test_a_1_mib_context_through_200_nodes_keeps_history_small(runs, tenant, temporal, shop_server, local_http):
+def test_a_1_mib_context_through_many_nodes_keeps_history_small(runs, tenant, temporal, shop_server, local_http):
     shop = Shop(shop_server)
     _chain(tenant, shop)
     order = _order(LINES)
@@ -125,7 +127,7 @@ def test_a_1_mib_context_through_200_nodes_keeps_history_small(runs, tenant, tem
     result = runs.result(started["workflowId"], timeout=400)
 
     assert result["workflowStatus"] == "COMPLETED", result.get("errorMessage")
-    assert result["output"]["n198"] == {"i": 198, "sku": "sku-000198"}
+    assert result["output"]["n48"] == {"i": 48, "sku": "sku-000048"}
     assert result["output"]["n9"] == order["lines"][9]["qty"]
     assert len(shop.seen) == NODES - NODES // 10
     assert all(seen["sku"] == f"sku-{int(seen['i']):06d}" for seen in shop.seen)
