@@ -84,10 +84,18 @@ async def measure(stack: Stack, runs: int, concurrency: int) -> None:
               f"({len(ids) / (time.perf_counter() - started):.1f} starts/s)", flush=True)
     peak = rss_mb(worker_pid)
 
+    # The most recently started runs are still in the worker's cache; the others were evicted and replay
+    # their history when resumed: the two groups' latencies show what an eviction costs.
+    cache_size = settings.DRIFT_WORKER_MAX_CACHED_WORKFLOWS
+    cached = set(ids[-cache_size:]) if cache_size else set()
+    latencies: dict[bool, list[float]] = {True: [], False: []}
+
     def resumer(workflow_id: str):
         async def resume() -> None:
+            began = time.perf_counter()
             state = await stable(workflow_id, UPDATE_RESUME, {**REPLY, "resumedBy": "bench"})
             assert state["workflowStatus"] == "COMPLETED", state
+            latencies[workflow_id in cached].append(time.perf_counter() - began)
         return resume
 
     random.shuffle(ids)
@@ -96,6 +104,11 @@ async def measure(stack: Stack, runs: int, concurrency: int) -> None:
     elapsed = time.perf_counter() - started
     print(f"resumed {len(ids)} runs in random order: all COMPLETED, {len(ids) / elapsed:.1f} resumes/s; "
           f"worker RSS {rss_mb(worker_pid):.0f} MB after (peak while waiting {peak:.0f} MB)")
+    for in_cache, label in ((True, "started last (cached)"), (False, "evicted (replayed)")):
+        values = sorted(latencies[in_cache])
+        if values:
+            print(f"  resume latency, {len(values)} runs {label}: p50 {1000 * values[len(values) // 2]:.0f} ms, "
+                  f"p90 {1000 * values[int(len(values) * 0.9)]:.0f} ms")
 
 
 def main() -> None:
