@@ -202,7 +202,7 @@ class DriftWorkflow:
             if self.terminate_reason is not None:
                 await self._finish("TERMINATED", self.terminate_reason)
                 return
-            if self.executed >= self.limits.get("maxNodes", 1000):
+            if self.resume is None and self.executed >= self.limits.get("maxNodes", 1000):
                 await self._finish("FAILED", f"node limit exceeded: more than {self.limits.get('maxNodes')} nodes")
                 return
             await self._continue_as_new_if_due()
@@ -398,13 +398,8 @@ class DriftWorkflow:
             self.current_node = name
             RESUME.set(position["parallel"])
             return await self._execute(name, in_branch=True)
-        if "wait" in position:  # back into the ON_EVENT wait, with what was left of its timeout
-            wait = dict(position["wait"])
-            deadline = wait.pop("deadline", None)
-            if deadline:
-                remaining = (datetime.fromisoformat(deadline) - workflow.now()).total_seconds()
-                wait["timeoutSeconds"] = max(remaining, 0.001)
-            await self._wait_for_event(name, state.get("contextOverrideKey") or name, wait, resumed=True)
+        if "wait" in position:  # back into the ON_EVENT wait (its timeout keeps the carried deadline)
+            await self._wait_for_event(name, state.get("contextOverrideKey") or name, position["wait"], resumed=True)
             return None if state.get("end") else state.get("nextNode")
         return name  # stopped before this node: it runs now
 
@@ -602,8 +597,8 @@ class DriftWorkflow:
             await self._running()
 
     async def _wait_for_event(self, name: str, key: str, wait: dict[str, Any], resumed: bool = False) -> None:
-        """`resumed`: the wait was carried over a continue-as-new (a PARALLEL branch's); the run already
-        reported it WAITING."""
+        """`resumed`: the wait was carried over a continue-as-new (a PARALLEL branch's, `wait` then holds its
+        `deadline`); the run already reported it WAITING."""
         event_name = wait["eventName"]
         self.waiting_for = f"EVENT:{event_name}"
         if event_name not in self.events and self.harness is not None:
@@ -615,10 +610,12 @@ class DriftWorkflow:
                 await self._stable("WAITING")
             timeout = wait.get("timeoutSeconds")
             deadline = workflow.now() + timedelta(seconds=float(timeout)) if timeout else None
+            if wait.get("deadline"):
+                deadline = datetime.fromisoformat(wait["deadline"])
             try:
                 await workflow.wait_condition(
                     lambda: event_name in self.events or self._stopping() or self.carrying,
-                    timeout=timedelta(seconds=float(timeout)) if timeout else None,
+                    timeout=max(deadline - workflow.now(), timedelta(milliseconds=1)) if deadline else None,
                 )
             except TimeoutError:
                 self.waiting_for = None
