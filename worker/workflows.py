@@ -13,7 +13,7 @@ import contextvars
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -63,6 +63,9 @@ PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inter
 # The PARALLEL branch the current task walks ("" on the main path): each branch is an asyncio task with its
 # own copy of the context, so timeline rows say where they ran without threading it through every call.
 LANE: contextvars.ContextVar[str] = contextvars.ContextVar("lane", default="")
+# The carried progress of the PARALLEL state the current task is about to resume after a continue-as-new
+# (see `HandingOver`); `_parallel` takes it before starting its branches, so nested states do not see it.
+RESUME: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("resume", default=None)
 
 
 class Terminated(Exception):
@@ -71,6 +74,17 @@ class Terminated(Exception):
 
 class RunAborted(Exception):
     """The run's state could not be stored (see `_abort`): the run has ended FAILED wherever it was."""
+
+
+class HandingOver(Exception):  # noqa: N818 - a hand-over, not an error
+    """A continue-as-new is due while PARALLEL branches run: the branch stopped at `position` (a node boundary,
+    or waiting at an ON_EVENT node), to be carried and resumed there in the new run. Positions:
+    `{"node"}` (not started), `{"node", "wait": {...wait, "deadline"}}`, `{"node", "parallel": progress}` where
+    progress is `{"ends": {branch: end}, "at": {branch: position}, "startedAt"}` (nested states nest)."""
+
+    def __init__(self, position: dict[str, Any]) -> None:
+        super().__init__(position["node"])
+        self.position = position
 
 
 class NodeFailed(Exception):
@@ -131,6 +145,8 @@ class DriftWorkflow:
         self.disposition: str | None = carry.get("disposition")
         self.error: str | None = carry.get("error")
         self.events: dict[str, Any] = carry.get("events") or {}
+        self.resume: dict[str, Any] | None = carry.get("parallel")  # the PARALLEL state at `node_name` resumes
+        self.carrying = False  # a hand-over is due: PARALLEL branches stop at their next node boundary
         self.waiting_for: str | None = None
         self.resume_input: dict[str, Any] | None = None
         self.terminate_reason: str | None = None
@@ -188,15 +204,22 @@ class DriftWorkflow:
             if self.terminate_reason is not None:
                 await self._finish("TERMINATED", self.terminate_reason)
                 return
-            if self.executed >= self.limits.get("maxNodes", 1000):
+            if self.resume is None and self.executed >= self.limits.get("maxNodes", 1000):
                 await self._finish("FAILED", f"node limit exceeded: more than {self.limits.get('maxNodes')} nodes")
                 return
             await self._continue_as_new_if_due()
             name = self.node_name
             self.current_node = name
-            self.executed += 1
+            resumed, self.resume = self.resume, None
+            if resumed is None:  # a resumed PARALLEL state was counted in the run that started it
+                self.executed += 1
+            RESUME.set(resumed)
             try:
                 self.node_name = await self._execute(name)
+            except HandingOver as handing:  # the PARALLEL state's branches all stopped: carry them
+                self.resume = handing.position["parallel"]
+                await self._hand_over()
+                continue  # terminated meanwhile: the loop ends the run
             except NodeFailed as failure:
                 self.node_name = await self._on_node_error(name, failure.message)
             except Terminated:
@@ -240,17 +263,25 @@ class DriftWorkflow:
     async def _parallel(self, name: str, state: dict[str, Any]) -> str | None:
         """A PARALLEL state (spec §8): its branches walk concurrently over the shared `_global`; then
         `_global[key] = {branch: {status, error}}` and the run goes on at `nextNode` (or the state fails,
-        as its `failurePolicy` says). A terminate cancels every branch."""
+        as its `failurePolicy` says). A terminate cancels every branch. When a continue-as-new is due, each
+        branch stops at its next node boundary and the state raises `HandingOver` with its progress; the
+        new run resumes it from there (the carried progress arrives in `RESUME`)."""
         policy = state.get("failurePolicy") or "FAIL_FAST"
         branches = [(branch["name"], branch["startNode"]) for branch in state["branches"]]
-        ends: dict[str, dict[str, Any]] = {}
-        started_at = workflow.now()
+        carried = RESUME.get() or {}
+        RESUME.set(None)  # taken: the branches' tasks (which copy this context) must not see it
+        ends: dict[str, dict[str, Any]] = dict(carried.get("ends") or {})
+        positions: dict[str, dict[str, Any]] = carried.get("at") or {}
+        parked: dict[str, dict[str, Any]] = {}  # branches stopped for a hand-over: where each resumes
+        started_at = datetime.fromisoformat(carried["startedAt"]) if carried else workflow.now()
 
         async def walk(branch: str, start: str) -> None:
             LANE.set(" > ".join(filter(None, [LANE.get(), f"{name}/{branch}"])))
             try:
-                await self._walk_branch(start)
+                await self._walk_branch(start, positions.get(branch))
                 ends[branch] = {"status": "COMPLETED", "error": None}
+            except HandingOver as handing:
+                parked[branch] = handing.position
             except NodeFailed as failure:
                 ends[branch] = {"status": "FAILED", "error": failure.message}
             except (asyncio.CancelledError, Terminated):
@@ -259,13 +290,17 @@ class DriftWorkflow:
         def failed() -> list[str]:
             return [branch for branch, _ in branches if ends.get(branch, {}).get("status") == "FAILED"]
 
-        tasks = [asyncio.ensure_future(walk(branch, start)) for branch, start in branches]
-        await workflow.wait_condition(
-            lambda: len(ends) == len(tasks) or self._stopping() or (policy == "FAIL_FAST" and bool(failed())))
+        tasks = [asyncio.ensure_future(walk(branch, start)) for branch, start in branches if branch not in ends]
+        await workflow.wait_condition(lambda: len(ends) + len(parked) == len(branches) or self._stopping()
+                                      or (policy == "FAIL_FAST" and bool(failed())))
         for task in tasks:
             task.cancel()  # FAIL_FAST or a terminate: the branches still running end CANCELLED
         await asyncio.gather(*tasks)
         self._raise_if_terminated()
+        if parked and not (policy == "FAIL_FAST" and failed()):
+            progress = {"ends": ends, "at": parked, "startedAt": started_at.isoformat()}
+            raise HandingOver({"node": name, "parallel": progress})
+        ends.update({branch: {"status": "CANCELLED", "error": None} for branch in parked})  # by FAIL_FAST
         self.context[state.get("contextOverrideKey") or name] = {branch: ends[branch] for branch, _ in branches}
         if failed() and policy != "CONTINUE":
             message = f"PARALLEL {name}: branch {failed()[0]} failed: {ends[failed()[0]]['error']}"
@@ -341,16 +376,34 @@ class DriftWorkflow:
             raise NodeFailed(f"MAP {name}: {len(items)} items, more than {map_state.MAX_ITEMS}")
         return items
 
-    async def _walk_branch(self, name: str | None) -> None:
+    async def _walk_branch(self, name: str | None, position: dict[str, Any] | None = None) -> None:
         """One PARALLEL branch: its states in order until one has no `nextNode`. A node error ends the
-        branch FAILED (no `defaultFailureNode` inside a branch)."""
+        branch FAILED (no `defaultFailureNode` inside a branch). `position`: where a branch carried over a
+        continue-as-new resumes. When a hand-over is due, the branch stops at its next node boundary."""
+        if position is not None:
+            name = await self._resume_branch(position)
         while name:
             self._raise_if_terminated()
+            if self._handover_due():
+                raise HandingOver({"node": name})
             if self.executed >= self.limits.get("maxNodes", 1000):
                 raise NodeFailed(f"node limit exceeded: more than {self.limits.get('maxNodes')} nodes")
             self.current_node = name
             self.executed += 1
             name = await self._execute(name, in_branch=True)
+
+    async def _resume_branch(self, position: dict[str, Any]) -> str | None:
+        """Take a carried branch up where it stopped (see `HandingOver`); the node to walk on from."""
+        name = position["node"]
+        state = self.definition["states"][name]
+        if "parallel" in position:  # a nested PARALLEL state, resumed from its own progress
+            self.current_node = name
+            RESUME.set(position["parallel"])
+            return await self._execute(name, in_branch=True)
+        if "wait" in position:  # back into the ON_EVENT wait (its timeout keeps the carried deadline)
+            await self._wait_for_event(name, state.get("contextOverrideKey") or name, position["wait"], resumed=True)
+            return None if state.get("end") else state.get("nextNode")
+        return name  # stopped before this node: it runs now
 
     async def _settled(self, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
         """The outcome the node's type computes inside the workflow (no activity), recorded; else None."""
@@ -559,7 +612,9 @@ class DriftWorkflow:
         if report:
             await self._running()
 
-    async def _wait_for_event(self, name: str, key: str, wait: dict[str, Any]) -> None:
+    async def _wait_for_event(self, name: str, key: str, wait: dict[str, Any], resumed: bool = False) -> None:
+        """`resumed`: the wait was carried over a continue-as-new (a PARALLEL branch's, `wait` then holds its
+        `deadline`); the run already reported it WAITING."""
         event_name = wait["eventName"]
         self.waiting_for = f"EVENT:{event_name}"
         if event_name not in self.events and self.harness is not None:
@@ -567,12 +622,16 @@ class DriftWorkflow:
             self._record(name, "WAIT", "FAILURE", message)
             raise NodeFailed(message)
         if event_name not in self.events:
-            await self._stable("WAITING")
+            if not (resumed and self.status == "WAITING"):
+                await self._stable("WAITING")
             timeout = wait.get("timeoutSeconds")
+            deadline = workflow.now() + timedelta(seconds=float(timeout)) if timeout else None
+            if wait.get("deadline"):
+                deadline = datetime.fromisoformat(wait["deadline"])
             try:
                 await workflow.wait_condition(
-                    lambda: event_name in self.events or self._stopping(),
-                    timeout=timedelta(seconds=float(timeout)) if timeout else None,
+                    lambda: event_name in self.events or self._stopping() or self.carrying,
+                    timeout=max(deadline - workflow.now(), timedelta(milliseconds=1)) if deadline else None,
                 )
             except TimeoutError:
                 self.waiting_for = None
@@ -580,6 +639,9 @@ class DriftWorkflow:
                 self._record(name, "WAIT", "TIMEOUT", message)
                 raise NodeFailed(message) from None
             self._raise_if_terminated()
+            if event_name not in self.events:  # a hand-over is due: this branch is carried, still waiting here
+                self.waiting_for = None
+                raise HandingOver({"node": name, "wait": {**wait, "deadline": deadline and deadline.isoformat()}})
             await self._running()
         self.waiting_for = None
         if event_name in self.events:
@@ -693,13 +755,22 @@ class DriftWorkflow:
         return {"startedAt": started_at.isoformat(), "durationMs": (workflow.now() - started_at).total_seconds() * 1000}
 
     async def _continue_as_new_if_due(self) -> None:
-        """Continue as new before history grows large. Open updates cannot move to the new run, so callers
-        still waiting for a stable state are answered now with the RUNNING state (the API turns that into
-        202, as past its sync timeout) and the hand-over waits for every handler to finish."""
-        info = workflow.info()
-        limit = self.limits.get("historyEvents", 10_000)
-        if not (info.is_continue_as_new_suggested() or info.get_current_history_length() > limit):
-            return
+        if self._handover_due():
+            await self._hand_over()
+
+    def _handover_due(self) -> bool:
+        """Whether to continue as new before history grows large. Once due, it stays due for this run:
+        PARALLEL branches that notice it stop at their next node boundary, and waiting ones wake up."""
+        if not self.carrying:
+            info = workflow.info()
+            limit = self.limits.get("historyEvents", 10_000)
+            self.carrying = info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
+        return self.carrying
+
+    async def _hand_over(self) -> None:
+        """Continue as new. Open updates cannot move to the new run, so callers still waiting for a stable
+        state are answered now with the RUNNING state (the API turns that into 202, as past its sync
+        timeout) and the hand-over waits for every handler to finish."""
         self.handing_over = True
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self.terminate_reason is not None)
         self.handing_over = False
@@ -713,7 +784,7 @@ class DriftWorkflow:
     def _carry(self) -> dict[str, Any]:
         names = ("definition", "key", "version", "limits", "context", "node_name", "executed", "recorded", "seq",
                  "stable_seq", "status", "current_node", "view", "disposition", "error", "events", "timeline")
-        return {name: getattr(self, name) for name in names}
+        return {**{name: getattr(self, name) for name in names}, "parallel": self.resume}
 
     # ----------------------------------------------------------------- responses
     def _sensitive_paths(self) -> list[str]:
