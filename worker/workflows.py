@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
         ACTIVITY_START_RUN,
+        CHILD_START_KEYS,
         FINAL_STATUSES,
         MAP_BATCH_WORKFLOW,
         QUERY_STATE,
@@ -189,7 +190,9 @@ class DriftWorkflow:
             return False
         self.definition, self.key, self.version = started["definition"], started["key"], started["version"]
         self.limits = started["limits"]
-        self.context = initial_context(self.inp, workflow.info().workflow_id)
+        # A CHILD run started by reference gets its start parts from start_run (see _child_start).
+        begun = dataclasses.replace(self.inp, start=started["start"]) if "start" in started else self.inp
+        self.context = initial_context(begun, workflow.info().workflow_id)
         self.node_name = self.definition.get("startNode")
         if self.inp.start_node:  # a redrive: the old run's context, from the chosen node
             self.context = {**(self.inp.redrive_context or {}), "workflowId": workflow.info().workflow_id}
@@ -655,15 +658,29 @@ class DriftWorkflow:
             await workflow.wait_condition(self._stopping, timeout=timedelta(seconds=seconds))
         self._raise_if_terminated()
 
+    async def _child_start(self, parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """A CHILD run's start: the parent's CHILD_START_KEYS parts and the node's params. A child's input is
+        recorded in the parent's history, so parts above `inlineContextBytes` go by reference, like a remote
+        node's context: the child's start_run reads them from this run's context store (at this seq or later)."""
+        parts = {key: self.context.get(key) for key in CHILD_START_KEYS}
+        params = {"params": dict(parameters or {})}
+        limit = self.limits.get("inlineContextBytes")
+        if limit is None or len(json.dumps(parts, default=str)) <= limit:
+            return {**parts, **params}, None
+        seq = await self._persist(stable=False, notify=False)
+        source = {"workflowId": workflow.info().workflow_id, "seq": seq, "keys": list(CHILD_START_KEYS),
+                  "sealed": bool(self._sensitive_paths())}
+        return params, source
+
     async def _child(self, name: str, child: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
             raise NodeFailed(f"node {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
         # Unguessable (workflow.uuid4 is replay-safe): no other tenant can take a child's id first.
         child_id = f"{workflow.info().workflow_id}.{name}.{workflow.uuid4().hex[:16]}"
+        start, start_from = await self._child_start(parameters)
         child_input = RunInput(
             tenant=self.inp.tenant, workflow_key=child["workflowId"], version=str(child.get("version") or "ACTIVE"),
-            start={**{k: self.context.get(k) for k in ("issueDetail", "customer", "orderDetails")},
-                   "params": dict(parameters or {})},
+            start=start, start_from=start_from,
             mode="SYNC", client_id=self.inp.client_id, username=self.inp.username, incident_id=self.inp.incident_id,
             parent_workflow_id=workflow.info().workflow_id, depth=self.inp.depth + 1,
         )

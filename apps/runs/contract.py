@@ -58,6 +58,13 @@ class RunInput:
     start_node: str = ""
     redrive_context: dict[str, Any] | None = None
     redrive_of: str = ""
+    # A CHILD run whose start parts are too large to travel inline: where its parent's context store holds them
+    # ({"workflowId", "seq", "keys", "sealed"}); start_run reads them (see apps.runs.services.run_begin).
+    start_from: dict[str, Any] | None = None
+
+
+# The parent's context parts a CHILD run starts with (beside its mapped `params`).
+CHILD_START_KEYS = ("issueDetail", "customer", "orderDetails")
 
 
 def initial_context(inp: RunInput, workflow_id: str) -> dict[str, Any]:

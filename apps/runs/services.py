@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from apps.runs.context_store import get_context_store
 from apps.runs.contract import FINAL_STATUSES, PersistRequest, RunInput
 from apps.runs.models import NodeExecution, Run, RunParam, RunStatus
 from apps.runs.search import param_index_values
+from apps.runs.selectors import run_context_for_node
 from apps.runs.webhooks import webhook_notify
 from apps.secrets.redaction import redact, sensitive_values
 from apps.secrets.sealing import seal
@@ -94,7 +96,11 @@ def run_params_index(run: Run, params: Any) -> None:
 
 
 def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
-    """Resolve and pin the definition for a run, and mark its Run row RUNNING."""
+    """Resolve and pin the definition for a run, and mark its Run row RUNNING. A CHILD run started by reference
+    (`start_from`) also gets its start parts from the parent's context store, in the reply (and its row)."""
+    by_reference = inp.start_from is not None
+    if by_reference:
+        inp = _with_start_from_parent(inp)
     problem = json_problem(inp.start, "$.start")
     if problem is not None:  # only a start that bypassed the API's strict parser gets here
         run_register(workflow_id=workflow_id, inp=inp)
@@ -113,8 +119,17 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
         _pin_existing_or_new(workflow_id, inp, pinned)
     return {
         "key": resolved["id"], "version": resolved["version"], "definition": resolved["definition"],
-        "limits": run_limits(),
+        "limits": run_limits(), **({"start": inp.start} if by_reference else {}),
     }
+
+
+def _with_start_from_parent(inp: RunInput) -> RunInput:
+    """`inp` with its start parts read from the parent's context store (the write at `seq` or a newer one)."""
+    source = inp.start_from or {}
+    context = run_context_for_node(workflow_id=source["workflowId"], min_seq=int(source["seq"]),
+                                   sealed=bool(source.get("sealed")))
+    parts = {key: context.get(key) for key in source.get("keys") or ()}
+    return dataclasses.replace(inp, start={**parts, **(inp.start or {})}, start_from=None)
 
 
 def _pin_existing_or_new(workflow_id: str, inp: RunInput, pinned: dict[str, Any]) -> None:

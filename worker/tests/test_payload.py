@@ -20,7 +20,7 @@ from conftest import publish_definitions
 from drift.codec import data_converter
 from drift.temporal import run_async
 from worker.replay import fetch_closed_histories, replay_histories
-from worker.tests.builders import script_node, state, success_node, value, workflow
+from worker.tests.builders import child_node, script_node, state, success_node, value, workflow
 from worker.tests.test_parallel import parallel
 
 pytestmark = pytest.mark.temporal
@@ -104,16 +104,21 @@ async def _history_bytes(client: Client, workflow_id: str) -> int:
     return total
 
 
-async def _scheduled_requests(client: Client, workflow_id: str) -> list[dict[str, Any]]:
-    """The NodeRequests of the remote activities, as recorded in the run's history."""
+async def _recorded_inputs(client: Client, workflow_id: str, event_type: int, attributes: str) -> list[Any]:
+    """The inputs of the run's history events of one type (decoded as the worker's converter does)."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     converter = data_converter()
-    requests = []
+    inputs = []
     for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            payloads = event.activity_task_scheduled_event_attributes.input.payloads
-            requests += await converter.decode(payloads)
-    return requests
+        if event.event_type == event_type:
+            inputs += await converter.decode(getattr(event, attributes).input.payloads)
+    return inputs
+
+
+async def _scheduled_requests(client: Client, workflow_id: str) -> list[dict[str, Any]]:
+    """The NodeRequests of the remote activities, as recorded in the run's history."""
+    return await _recorded_inputs(client, workflow_id, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+                                  "activity_task_scheduled_event_attributes")
 
 
 def test_a_1_mib_context_through_many_nodes_keeps_history_small(runs, tenant, temporal, shop_server, local_http):
@@ -197,3 +202,34 @@ def test_small_contexts_stay_inline(runs, tenant, temporal, shop_server, local_h
     [request] = run_async(_scheduled_requests(temporal, started["workflowId"]))
     assert request["context"]["orderDetails"] == _order(5) and request["context"]["nodeParameters"] == {"i": 2}
 
+
+
+async def _child_inputs(client: Client, workflow_id: str) -> list[dict[str, Any]]:
+    """The RunInputs of the child runs the run started, as recorded in its history."""
+    return await _recorded_inputs(client, workflow_id, EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+                                  "start_child_workflow_execution_initiated_event_attributes")
+
+
+@pytest.mark.parametrize("mode", ["SYNC", "ASYNC"])
+def test_child_runs_get_a_large_start_by_reference(runs, tenant, temporal, settings, mode):
+    settings.DRIFT_INLINE_CONTEXT_BYTES = 1024
+    line = "return _global.orderDetails['lines'][_global.params.i].sku + '/' + _global.customer.id"
+    publish_definitions(tenant, [script_node("line", line), success_node(), child_node("call", "kid", mode)], [
+        workflow("kid", "l", [state("l", "line", "done"), state("done")]),
+        workflow("parent", "c1", [state("c1", "call", "c2", parameters={"i": 3}),
+                                  state("c2", "call", "done", parameters={"i": 4}), state("done")]),
+    ])
+    order = _order(40)
+
+    started = runs.start("parent", customer={"id": "c-9"}, orderDetails=order)
+    output = runs.result(started["workflowId"])["output"]
+
+    children = [output["c1"]["workflowId"], output["c2"]["workflowId"]]
+    assert [runs.result(child)["output"]["l"] for child in children] == ["sku-000003/c-9", "sku-000004/c-9"]
+    inputs = run_async(_child_inputs(temporal, started["workflowId"]))
+    assert [child_input["start"] for child_input in inputs] == [{"params": {"i": 3}}, {"params": {"i": 4}}]
+    assert all(child_input["start_from"]["workflowId"] == started["workflowId"] for child_input in inputs)
+    for child in children:  # the child's row has its whole start: mirrored, searchable, kept for rerun
+        row = Run.objects.get(workflow_id=child)
+        assert row.customer_id == "c-9" and row.start_request["start"]["orderDetails"] == order
+        assert row.start_request["start_from"] is None
