@@ -23,6 +23,8 @@ from django.conf import settings
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
+from drift.payloads import DriftPayloadConverter
+
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 
@@ -83,6 +85,8 @@ def payload_codec() -> EncryptionCodec:
 
 def data_converter() -> DataConverter:
     """The converter every Drift Temporal client uses (worker, API, replay, rerun, tests). Failure messages and
-    stack traces travel as encoded attributes too (they quote node errors), so the codec covers them."""
-    return dataclasses.replace(temporalio.converter.default(), payload_codec=payload_codec(),
+    stack traces travel as encoded attributes too (they quote node errors), so the codec covers them. Payloads
+    are converted by drift/payloads.py (the SDK's JSON encoding, cheaper on the run contract's dataclasses)."""
+    return dataclasses.replace(temporalio.converter.default(), payload_converter_class=DriftPayloadConverter,
+                               payload_codec=payload_codec(),
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
