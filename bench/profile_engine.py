@@ -35,13 +35,19 @@ sys.path.insert(0, str(ROOT))
 from bench.engine import _drift_definitions, publish, with_temporal  # noqa: E402
 
 _statements: Counter[str] = Counter()
+_sql_seconds: Counter[str] = Counter()
 _lock = threading.Lock()
 
 
 def _count_sql(execute, sql, params, many, context):  # noqa: ANN001 - Django's execute_wrapper signature
-    with _lock:
-        _statements[re.sub(r'"s\d+_x\d+"', '"s…"', " ".join(sql.split()[:4]))[:80]] += 1
-    return execute(sql, params, many, context)
+    statement = re.sub(r'"s\d+_x\d+"', '"s…"', " ".join(sql.split()[:4]))[:80]
+    started = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        with _lock:
+            _statements[statement] += 1
+            _sql_seconds[statement] += time.perf_counter() - started
 
 
 _spent: Counter[str] = Counter()
@@ -127,10 +133,13 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
                         activity_executor=executor, max_concurrent_local_activities=64, max_concurrent_activities=64,
                         max_concurrent_workflow_tasks=64, workflow_runner=workflow_runner())
 
+    handles = []
+
     async def drift_run() -> None:
         if baseline:
-            await client.execute_workflow(BaselineChain.run, 1, id=f"profile-base-{uuid.uuid4().hex}",
-                                          task_queue=queue)
+            handles.append(await client.start_workflow(BaselineChain.run, 1, id=f"profile-base-{uuid.uuid4().hex}",
+                                                       task_queue=queue))
+            await handles[-1].result()
             return
         handle = await client.start_workflow(
             WORKFLOW_NAME, RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}}),
@@ -138,11 +147,13 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
         )
         result = await handle.result()
         assert result["workflowStatus"] == "COMPLETED", result
+        handles.append(handle)
 
     async with worker:
         for _ in range(3):
             await drift_run()
         _statements.clear()
+        _sql_seconds.clear()
         _spent.clear()
         _spent_cpu.clear()
         profiler = cProfile.Profile() if profile == "loop" else None
@@ -161,7 +172,8 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
         _profiling.clear()
         if profile == "activities":
             profiler = _activity_profiler
-        sql, spent, spent_cpu = dict(_statements), dict(_spent), dict(_spent_cpu)
+        history = await handles[-1].fetch_history()
+        sql, sql_seconds, spent, spent_cpu = dict(_statements), dict(_sql_seconds), dict(_spent), dict(_spent_cpu)
         cpu = {name: (seconds - cpu_started.get(name, 0.0)) / runs for name, seconds in _cpu_seconds().items()}
         if concurrent:
             started = time.perf_counter()
@@ -169,10 +181,11 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
             print(f"{concurrent} concurrent runs: {concurrent / (time.perf_counter() - started):.1f} runs/s")
     print(f"{runs} sequential runs: p50 {statistics.median(latencies) * 1000:.1f} ms, "
           f"mean {statistics.mean(latencies) * 1000:.1f} ms")
+    print(f"history of one run: {len(history.events)} events, {sum(event.ByteSize() for event in history.events)} bytes")
     print("CPU per run: " + ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in cpu.items()))
     print(f"SQL statements per run: {sum(sql.values()) / runs:.1f}")
     for statement, count in sorted(sql.items(), key=lambda item: -item[1]):
-        print(f"  {count / runs:5.1f}  {statement}")
+        print(f"  {count / runs:5.1f}  {sql_seconds[statement] / runs * 1000:6.2f} ms  {statement}")
     print("activity threads, per run:     wall   thread CPU")
     for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
         print(f"  {seconds / runs * 1000:7.2f} ms  {spent_cpu[label] / runs * 1000:7.2f} ms  {label}")
