@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import functools
 import io
@@ -110,7 +111,7 @@ def _instrument() -> None:
     _timed(sandbox, "compile_problems", "sandbox.compile_problems")
 
 
-async def _bench(address: str, runs: int, concurrent: int, profile: str, baseline: bool) -> None:
+async def _bench(address: str, runs: int, concurrent: int, profile: str, baseline: bool, no_lock: bool) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
@@ -119,6 +120,10 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
     from worker.main import build_worker, workflow_runner
 
     _instrument()
+    if no_lock:
+        from worker import activities
+
+        activities._SQLITE_WRITER = contextlib.nullcontext()
     nodes, chain = _drift_definitions()
     await publish(nodes, [chain])
     from drift.codec import data_converter
@@ -213,10 +218,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--concurrent", type=int, default=0)
     parser.add_argument("--baseline", action="store_true", help="the hand-written baseline chain instead")
+    parser.add_argument("--without-writer-lock", action="store_true",
+                        help="let the writing activities meet in SQLite's busy handler (as before issue 11)")
     parser.add_argument("--cprofile", choices=("loop", "activities"),
                         help="cProfile the event loop thread, or the activities' service calls (run_*)")
     args = parser.parse_args()
-    with_temporal(lambda address: _bench(address, args.runs, args.concurrent, args.cprofile, args.baseline))
+    with_temporal(lambda address: _bench(address, args.runs, args.concurrent, args.cprofile, args.baseline,
+                                          args.without_writer_lock))
 
 
 if __name__ == "__main__":
