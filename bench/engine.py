@@ -98,11 +98,11 @@ async def publish(nodes: list[dict], workflows: list[dict]) -> None:
                                     version=published.version, actor="bench")
 
 
-def main(runs: int, concurrent: int) -> None:
-    with_temporal(lambda address: _bench(address, runs, concurrent))
+def main(runs: int, concurrent: int, converter: str) -> None:
+    with_temporal(lambda address: _bench(address, runs, concurrent, converter))
 
 
-async def _bench(address: str, runs: int, concurrent: int) -> None:
+async def _bench(address: str, runs: int, concurrent: int, converter: str) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
@@ -116,7 +116,9 @@ async def _bench(address: str, runs: int, concurrent: int) -> None:
 
     # Each side with its own data converter: Drift's as deployed (drift/payloads.py, payload encryption), the
     # baseline's the SDK default.
-    client, drift_client = await Client.connect(address), await Client.connect(address, data_converter=data_converter())
+    drift_converter = data_converter() if converter == "drift" else None  # "sdk": as the figures before issue 11
+    client = await Client.connect(address)
+    drift_client = await Client.connect(address, **({"data_converter": drift_converter} if drift_converter else {}))
     drift_queue, base_queue = "bench-drift", "bench-baseline"
     executor = ThreadPoolExecutor(max_workers=64)
     drift_worker = build_worker(drift_client, task_queue=drift_queue, executor=executor)
@@ -155,7 +157,8 @@ async def _bench(address: str, runs: int, concurrent: int) -> None:
     latency, throughput = p50(drift_lat) / p50(base_lat), drift_tp / base_tp
     print(f"engine benchmark: chain of {STEPS} SCRIPT nodes + SUCCESS vs {STEPS} local activities")
     print(f"both workers {sandbox} (the same workflow runner); SQLite; one worker process each")
-    print("drift with its own data converter and payload encryption, the baseline with the SDK's default")
+    drift_side = "its own data converter and payload encryption" if converter == "drift" else "the SDK converter"
+    print(f"drift with {drift_side}, the baseline with the SDK's default")
     print(f"(a) per-run latency p50 over {runs} sequential runs")
     print(f"    drift     {p50(drift_lat):8.1f} ms   (mean {statistics.mean(drift_lat) * 1000:.1f} ms)")
     print(f"    baseline  {p50(base_lat):8.1f} ms   (mean {statistics.mean(base_lat) * 1000:.1f} ms)")
@@ -170,5 +173,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--concurrent", type=int, default=200)
+    parser.add_argument("--converter", choices=("drift", "sdk"), default="drift",
+                        help="Drift's data converter as deployed (default), or the SDK's without encryption")
     args = parser.parse_args()
-    main(args.runs, args.concurrent)
+    main(args.runs, args.concurrent, args.converter)
