@@ -114,9 +114,9 @@ async def _bench(address: str, runs: int, concurrent: int, converter: str) -> No
 
     from drift.codec import data_converter
 
-    # Each side with its own data converter: Drift's as deployed (drift/payloads.py, payload encryption), the
-    # baseline's the SDK default.
-    drift_converter = data_converter() if converter == "drift" else None  # "sdk": as the figures before issue 11
+    # The baseline always on the SDK's converter; Drift on it too (interpreter against interpreter), or with
+    # --converter drift as deployed, payload encryption included.
+    drift_converter = data_converter() if converter == "drift" else None
     client = await Client.connect(address)
     drift_client = await Client.connect(address, **({"data_converter": drift_converter} if drift_converter else {}))
     drift_queue, base_queue = "bench-drift", "bench-baseline"
@@ -173,7 +173,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--concurrent", type=int, default=200)
-    parser.add_argument("--converter", choices=("drift", "sdk"), default="drift",
-                        help="Drift's data converter as deployed (default), or the SDK's without encryption")
+    parser.add_argument("--converter", choices=("drift", "sdk"), default="sdk",
+                        help="the SDK converter on both sides (default, as before issue 11), or Drift's as "
+                             "deployed (drift/payloads.py and payload encryption)")
     args = parser.parse_args()
     main(args.runs, args.concurrent, args.converter)
