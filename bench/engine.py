@@ -98,11 +98,11 @@ async def publish(nodes: list[dict], workflows: list[dict]) -> None:
                                     version=published.version, actor="bench")
 
 
-def main(runs: int, concurrent: int) -> None:
-    with_temporal(lambda address: _bench(address, runs, concurrent))
+def main(runs: int, concurrent: int, converter: str) -> None:
+    with_temporal(lambda address: _bench(address, runs, concurrent, converter))
 
 
-async def _bench(address: str, runs: int, concurrent: int) -> None:
+async def _bench(address: str, runs: int, concurrent: int, converter: str) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
@@ -112,16 +112,22 @@ async def _bench(address: str, runs: int, concurrent: int) -> None:
     nodes, chain = _drift_definitions()
     await publish(nodes, [chain])
 
+    from drift.codec import data_converter
+
+    # The baseline always on the SDK's converter; Drift on it too (interpreter against interpreter), or with
+    # --converter drift as deployed, payload encryption included.
+    drift_converter = data_converter() if converter == "drift" else None
     client = await Client.connect(address)
+    drift_client = await Client.connect(address, **({"data_converter": drift_converter} if drift_converter else {}))
     drift_queue, base_queue = "bench-drift", "bench-baseline"
     executor = ThreadPoolExecutor(max_workers=64)
-    drift_worker = build_worker(client, task_queue=drift_queue, executor=executor)
+    drift_worker = build_worker(drift_client, task_queue=drift_queue, executor=executor)
     base_worker = Worker(client, task_queue=base_queue, workflows=[BaselineChain], activities=[bench_step],
                          activity_executor=executor, max_concurrent_local_activities=64, max_concurrent_activities=64,
                          max_concurrent_workflow_tasks=64, workflow_runner=workflow_runner())  # as Drift's: fair
 
     async def drift_run() -> None:
-        handle = await client.start_workflow(
+        handle = await drift_client.start_workflow(
             WORKFLOW_NAME, RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}}),
             id=f"bench-drift-{uuid.uuid4().hex}", task_queue=drift_queue,
         )
@@ -151,6 +157,8 @@ async def _bench(address: str, runs: int, concurrent: int) -> None:
     latency, throughput = p50(drift_lat) / p50(base_lat), drift_tp / base_tp
     print(f"engine benchmark: chain of {STEPS} SCRIPT nodes + SUCCESS vs {STEPS} local activities")
     print(f"both workers {sandbox} (the same workflow runner); SQLite; one worker process each")
+    drift_side = "its own data converter and payload encryption" if converter == "drift" else "the SDK converter"
+    print(f"drift with {drift_side}, the baseline with the SDK's default")
     print(f"(a) per-run latency p50 over {runs} sequential runs")
     print(f"    drift     {p50(drift_lat):8.1f} ms   (mean {statistics.mean(drift_lat) * 1000:.1f} ms)")
     print(f"    baseline  {p50(base_lat):8.1f} ms   (mean {statistics.mean(base_lat) * 1000:.1f} ms)")
@@ -165,5 +173,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--concurrent", type=int, default=200)
+    parser.add_argument("--converter", choices=("drift", "sdk"), default="sdk",
+                        help="the SDK converter on both sides (default, as before issue 11), or Drift's as "
+                             "deployed (drift/payloads.py and payload encryption)")
     args = parser.parse_args()
-    main(args.runs, args.concurrent)
+    main(args.runs, args.concurrent, args.converter)

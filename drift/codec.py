@@ -16,21 +16,14 @@ import dataclasses
 import functools
 import hashlib
 from collections.abc import Sequence
-from typing import Any
 
 import temporalio.converter
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import (
-    AdvancedJSONEncoder,
-    CompositePayloadConverter,
-    DataConverter,
-    DefaultFailureConverterWithEncodedAttributes,
-    DefaultPayloadConverter,
-    JSONPlainPayloadConverter,
-    PayloadCodec,
-)
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+from drift.payloads import DriftPayloadConverter
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -90,31 +83,10 @@ def payload_codec() -> EncryptionCodec:
     return _codec(fernet_keys(settings.DRIFT_PAYLOAD_KEYS, "payloads"), settings.DRIFT_PAYLOAD_ENCRYPTION)
 
 
-class ShallowDataclassEncoder(AdvancedJSONEncoder):
-    """The SDK's JSON encoder, but a dataclass becomes a shallow dict: `dataclasses.asdict` deep-copies every
-    nested dict first, which cost ~60 ms per 1 MiB context in each payload (a persist, an inline node) for the
-    very same JSON text."""
-
-    def default(self, o: Any) -> Any:
-        if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
-        return super().default(o)
-
-
-class DriftPayloadConverter(CompositePayloadConverter):
-    """The SDK's default payload converters, with the JSON one on `ShallowDataclassEncoder`."""
-
-    def __init__(self) -> None:
-        super().__init__(*[
-            JSONPlainPayloadConverter(encoder=ShallowDataclassEncoder)
-            if isinstance(converter, JSONPlainPayloadConverter) else converter
-            for converter in DefaultPayloadConverter.default_encoding_payload_converters
-        ])
-
-
 def data_converter() -> DataConverter:
     """The converter every Drift Temporal client uses (worker, API, replay, rerun, tests). Failure messages and
-    stack traces travel as encoded attributes too (they quote node errors), so the codec covers them."""
+    stack traces travel as encoded attributes too (they quote node errors), so the codec covers them. Payloads
+    are converted by drift/payloads.py (the SDK's JSON encoding, cheaper on the run contract's dataclasses)."""
     return dataclasses.replace(temporalio.converter.default(), payload_converter_class=DriftPayloadConverter,
                                payload_codec=payload_codec(),
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

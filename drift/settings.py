@@ -135,6 +135,10 @@ TEMPORAL_TASK_QUEUE = os.environ.get("TEMPORAL_TASK_QUEUE", "drift")
 TEMPORAL_UI_URL = os.environ.get("TEMPORAL_UI_URL", "http://localhost:8233")
 DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES = env_int("DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES", 64)
 DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = env_int("DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 64)
+# Issue 11 (engine speed): local activities (start, persist, in-process nodes) at once, apart from remote ones
+# (HTTP nodes, I/O-bound). Local ones are CPU work under one GIL; 8 looked better than 64 on a loaded 2-core
+# machine but not consistently (docs/operations.md), so the default stays the previous shared limit.
+DRIFT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES = env_int("DRIFT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES", 64)
 # Issue 11 (many WAITING runs): workflow executions a worker keeps cached in memory (the SDK's default);
 # a WAITING run outside the cache costs no memory and is replayed from its history when resumed.
 DRIFT_WORKER_MAX_CACHED_WORKFLOWS = env_int("DRIFT_WORKER_MAX_CACHED_WORKFLOWS", 1000)

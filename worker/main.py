@@ -39,7 +39,7 @@ def build_worker(
         activities=ACTIVITIES,
         activity_executor=executor or ThreadPoolExecutor(max_workers=max_activities, thread_name_prefix="activity"),
         max_concurrent_activities=max_activities,
-        max_concurrent_local_activities=max_activities,
+        max_concurrent_local_activities=settings.DRIFT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,
         max_concurrent_workflow_tasks=settings.DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
         # Runs kept in memory between their workflow tasks; the others are replayed from history when they
         # wake (docs/operations.md, "Many WAITING runs"). Bounds the worker's memory, not the runs it serves.

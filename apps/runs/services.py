@@ -133,9 +133,10 @@ def _with_start_from_parent(inp: RunInput) -> RunInput:
 
 
 def _pin_existing_or_new(workflow_id: str, inp: RunInput, pinned: dict[str, Any]) -> None:
-    """run_begin without the API's CREATED row: a start straight through Temporal, or a run handing over
-    to its next Temporal run (continue-as-new), whose row has moved on and keeps its status."""
-    run = run_register(workflow_id=workflow_id, inp=inp, **pinned)
+    """run_begin without the API's CREATED row: a start straight through Temporal (a CHILD node's or a MAP
+    item's run, usually: so the row is inserted without a look first), or a retried start_run whose row is
+    there already (it keeps its status)."""
+    run = run_register(workflow_id=workflow_id, inp=inp, new=True, **pinned)
     if run.tenant != inp.tenant:
         raise Conflict(f"workflow id '{workflow_id}' belongs to another tenant's run")
     if run.definition_version != pinned["definition_version"]:

@@ -14,7 +14,8 @@ class SqlContextStore(ContextStore):
         # update() skips auto_now, so updated_at is set here.
         fields = {"context": context, "current_node": current_node, "status": status, "seq": seq,
                   "updated_at": timezone.now()}
-        if self._update_if_newer(workflow_id, seq, fields):
+        # A run's first state (seq 1) finds no row (a retry aside): insert at once, without the UPDATE first.
+        if seq > 1 and self._update_if_newer(workflow_id, seq, fields):
             return True
         # No row, or one with seq >= ours. No separate existence check: a row created after it
         # would make us drop a newer write; the unique key decides instead.
