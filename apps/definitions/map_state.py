@@ -23,7 +23,8 @@ MAP = "MAP"
 DEFAULT_MAX_CONCURRENCY = 10
 MAX_CONCURRENCY = 1000
 MAX_ITEMS = 100_000
-# Items per batch workflow: each batch's history stays far below Temporal's limits (about 4 events per item).
+# Items per batch workflow (DRIFT_MAP_BATCH_SIZE, carried in a run's limits): each batch's history stays far
+# below Temporal's limits (about 4 events per item, plus the slots handed down the chain of batches).
 BATCH_SIZE = 500
 
 

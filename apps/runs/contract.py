@@ -21,6 +21,9 @@ WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
 
 WORKFLOW_NAME = "DriftWorkflow"
 MAP_BATCH_WORKFLOW = "DriftMapBatch"  # runs one batch of a MAP state's items as child runs (worker/workflows.py)
+# A MAP's batches hand their free concurrency slots down the chain (worker/workflows.py, DriftMapBatch):
+SIGNAL_MAP_READY = "map_ready"  # a batch tells its predecessor it exists and takes slots
+SIGNAL_MAP_SLOTS = "map_slots"  # a batch gives its successor free slots (count)
 UPDATE_WAIT_STABLE = "wait_stable"
 UPDATE_RESUME = "resume"
 UPDATE_TERMINATE = "terminate"
@@ -99,6 +102,9 @@ class MapBatch:
     client_id: str = ""
     username: str = ""
     incident_id: str = ""
+    slots: int = 0  # the concurrency slots it holds at start (the first batch: all of maxConcurrency)
+    predecessor: str = ""  # the batch before it in the chain (it hands slots down), "" for the first
+    successor: str = ""  # the batch after it, "" for the last
 
 
 @dataclass

@@ -133,6 +133,7 @@ def run_limits() -> dict[str, int]:
         "maxNodes": settings.DRIFT_MAX_NODE_EXECUTIONS,
         "maxDepth": settings.DRIFT_MAX_CHILD_DEPTH,
         "historyEvents": settings.DRIFT_HISTORY_EVENT_LIMIT,
+        "mapBatchSize": settings.DRIFT_MAP_BATCH_SIZE,
     }
 
 
