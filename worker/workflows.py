@@ -312,7 +312,7 @@ class DriftWorkflow:
         """The MAP's batches as one chain: the first holds every concurrency slot, each hands its free
         slots to the next. Item runs are <prefix>.<index>, batches <prefix>.batch<offset>."""
         workflow_id = workflow.info().workflow_id
-        prefix = f"{workflow_id}.{name}.{workflow.uuid4().hex[:12]}"
+        prefix = map_state.item_run_prefix(workflow_id, name, workflow.uuid4().hex[:12])
         concurrency = int(state.get("maxConcurrency") or map_state.DEFAULT_MAX_CONCURRENCY)
         size = self.limits.get("mapBatchSize") or map_state.BATCH_SIZE
         offsets = list(range(0, len(items), size))
@@ -870,7 +870,7 @@ class DriftMapBatch:
 
         async def one(position: int, item: Any) -> None:
             index = batch.offset + position
-            child_id = f"{batch.child_prefix}.{index}"
+            child_id = map_state.item_run_id(batch.child_prefix, index)
             try:
                 result = await workflow.execute_child_workflow(WORKFLOW_NAME, _item_input(batch, item, index),
                                                                id=child_id)
