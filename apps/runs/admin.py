@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from apps.definitions import map_state
 from apps.definitions.admin import workflow_graph_html
@@ -108,7 +109,7 @@ LANE_COLOURS = ("#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#2e7d32", "#ad1457"
 def lane_badge(lane: str) -> str:
     """A timeline row's lane: `main` or the PARALLEL branch (nested: outer › inner), coloured per branch."""
     if not lane:
-        return format_html('<span class="drift-lane drift-lane-main">main</span>')
+        return mark_safe('<span class="drift-lane drift-lane-main">main</span>')  # noqa: S308 - a constant
     colour = LANE_COLOURS[zlib.crc32(lane.encode()) % len(LANE_COLOURS)]
     label = " › ".join(part.replace("/", " / ") for part in lane.split(" > "))
     return format_html('<span class="drift-lane" style="border-color: {0}; color: {0}" title="PARALLEL state / '
@@ -125,7 +126,7 @@ def _duration(run: Run) -> str:
 def _item_row(index: int, run: Run) -> str:
     url = reverse("admin:runs_run_change", args=[run.pk])
     return format_html(
-        '<tr class="drift-map-item drift-status-{}" data-index="{}"><td>{}</td><td><a href="{}">{}</a></td>'
+        '<tr class="drift-map-item drift-status-{}" data-index="{}"><td>{}</td><td class="drift-map-run"><a href="{}">{}</a></td>'
         '<td><span class="drift-badge drift-status-{}">{}</span></td><td class="drift-map-error">{}</td>'
         '<td>{}</td></tr>', run.status, index, index, url, run.workflow_id, run.status, run.status,
         run.error_message or "", _duration(run))
