@@ -39,10 +39,6 @@ def item_run_prefix(parent_workflow_id: str, state: str, nonce: str) -> str:
     return f"{parent_workflow_id}.{state}.{nonce}"
 
 
-def item_run_id(prefix: str, index: int) -> str:
-    return f"{prefix}.{index}"
-
-
 def parse_item_run_id(parent_workflow_id: str, workflow_id: str) -> tuple[str, str, int] | None:
     """(prefix, state, index) of a MAP item's run id, else None (a CHILD node's run, say)."""
     head = f"{parent_workflow_id}."

@@ -126,10 +126,10 @@ def _duration(run: Run) -> str:
 def _item_row(index: int, run: Run) -> str:
     url = reverse("admin:runs_run_change", args=[run.pk])
     return format_html(
-        '<tr class="drift-map-item drift-status-{}" data-index="{}"><td>{}</td><td class="drift-map-run"><a href="{}">{}</a></td>'
-        '<td><span class="drift-badge drift-status-{}">{}</span></td><td class="drift-map-error">{}</td>'
-        '<td>{}</td></tr>', run.status, index, index, url, run.workflow_id, run.status, run.status,
-        run.error_message or "", _duration(run))
+        '<tr class="drift-map-item drift-status-{}" data-index="{}"><td>{}</td><td class="drift-map-run">'
+        '<a href="{}">{}</a></td><td><span class="drift-badge drift-status-{}">{}</span></td>'
+        '<td class="drift-map-error">{}</td><td>{}</td></tr>', run.status, index, index, url, run.workflow_id,
+        run.status, run.status, run.error_message or "", _duration(run))
 
 
 def map_items_html(execution: MapItems, shown_first: int) -> str:

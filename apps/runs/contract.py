@@ -6,7 +6,7 @@ Deliberately without `from __future__ import annotations`: the SDK resolves thes
 every payload conversion, and string annotations would be eval()'d, i.e. compiled, each time.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 RUN_STATUSES = ("CREATED", "RUNNING", "WAITING", "COMPLETED", "FAILED", "TERMINATED", "DELEGATED", "SCHEDULER_WAITING",
@@ -34,6 +34,10 @@ QUERY_STATE = "state"
 ACTIVITY_START_RUN = "start_run"
 ACTIVITY_EXECUTE_NODE = "execute_node"
 ACTIVITY_PERSIST_RUN = "persist_run"
+# A MAP batch registers its next items' Run rows in bulk, and ends the rows of items it never started
+# (worker/map_activities.py).
+ACTIVITY_REGISTER_MAP_ITEMS = "register_map_items"
+ACTIVITY_END_UNSTARTED_MAP_ITEMS = "end_unstarted_map_items"
 # The failure type of a persist that can never succeed (the state holds data the stores refuse).
 UNPERSISTABLE = "Unpersistable"
 
@@ -87,6 +91,11 @@ def initial_context(inp: RunInput, workflow_id: str) -> dict[str, Any]:
     return context
 
 
+def map_item_run_id(prefix: str, index: int) -> str:
+    """The run id of a MAP's item: <prefix>.<index in the whole list> (the prefix: map_state.item_run_prefix)."""
+    return f"{prefix}.{index}"
+
+
 @dataclass
 class MapBatch:
     """One batch of a MAP state's items: each runs the iterator workflow as a child run."""
@@ -105,6 +114,23 @@ class MapBatch:
     slots: int = 0  # the concurrency slots it holds at start (the first batch: all of maxConcurrency)
     predecessor: str = ""  # the batch before it in the chain (it hands slots down), "" for the first
     successor: str = ""  # the batch after it, "" for the last
+
+    def item_id(self, position: int) -> str:
+        return map_item_run_id(self.child_prefix, self.offset + position)
+
+    def item_input(self, position: int) -> RunInput:
+        """The run of items[position]: the iterator workflow with `params.item` and `params.index`."""
+        iterator = self.iterator
+        return RunInput(
+            tenant=self.tenant, workflow_key=iterator["workflowId"], version=str(iterator.get("version") or "ACTIVE"),
+            start={"params": {"item": self.items[position], "index": self.offset + position}}, mode="SYNC",
+            client_id=self.client_id, username=self.username, incident_id=self.incident_id,
+            parent_workflow_id=self.parent_workflow_id, depth=self.depth,
+        )
+
+    def part(self, start: int, stop: int) -> "MapBatch":
+        """items[start:stop] as a batch of their own (what an activity needs of them)."""
+        return replace(self, items=self.items[start:stop], offset=self.offset + start)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 
 from apps.definitions import map_state
 from apps.runs.context_store import get_context_store
+from apps.runs.contract import map_item_run_id
 from apps.runs.models import BulkItemState, BulkJob, Run, RunParam
 from apps.runs.search import RunFilter, cursor_encode
 from apps.secrets.services import sealed_for_reader
@@ -198,7 +199,7 @@ def _map_execution(children: QuerySet, prefix: str, state: str, first: int, unsu
     counts = {row["status"]: row["count"] for row in
               items.values("status").annotate(count=Count("pk")).order_by("status")}
     columns = ("pk", "workflow_id", "status", "error_message", "created_at", "finished_at")
-    leading = items.filter(workflow_id__in=[map_state.item_run_id(prefix, index) for index in range(first)])
+    leading = items.filter(workflow_id__in=[map_item_run_id(prefix, index) for index in range(first)])
     failing = items.filter(status__in=UNSUCCESSFUL).order_by("pk")[:unsuccessful]
     shown = {child.pk: child for query in (leading, failing) for child in query.only(*columns)}
     rows = sorted(((int(child.workflow_id.rsplit(".", 1)[1]), child) for child in shown.values()),
