@@ -102,6 +102,7 @@ def run_path(run: Run) -> list[str]:
     return list(run_steps(run).values_list("instance_name", flat=True))
 
 
+MAP_ITEMS_SHOWN = 50  # item rows per MAP execution on the run page: the first ones, and as many failed ones
 # Lane badge colours: one per PARALLEL branch, stable across page loads (picked by the lane's hash).
 LANE_COLOURS = ("#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#2e7d32", "#ad1457", "#4e342e", "#283593")
 
@@ -132,7 +133,7 @@ def _item_row(index: int, run: Run) -> str:
         run.status, run.status, run.error_message or "", _duration(run))
 
 
-def map_items_html(execution: MapItems, shown_first: int) -> str:
+def map_items_html(execution: MapItems) -> str:
     """One MAP execution: counts by status, links to its item runs, and the bounded table of items."""
     changelist = reverse("admin:runs_run_changelist")
     every = f"{changelist}?{urlencode({'workflow_id__startswith': f'{execution.prefix}.'})}"
@@ -156,16 +157,13 @@ def map_items_html(execution: MapItems, shown_first: int) -> str:
         '</th><th>error</th><th>duration</th></tr></thead><tbody>{}</tbody></table><p class="help">The first {} '
         'items and up to {} failed or terminated ones; the links list them all.</p></div>',
         execution.state, execution.prefix, execution.state, execution.total, counts, every, failed,
-        format_html_join("", "{}", ((row,) for row in rows)), shown_first, MAP_ITEMS_SHOWN)
-
-
-MAP_ITEMS_SHOWN = 50  # item rows per MAP execution on the run page: the first ones, and as many failed ones
+        format_html_join("", "{}", ((row,) for row in rows)), MAP_ITEMS_SHOWN, MAP_ITEMS_SHOWN)
 
 
 class NodeExecutionInline(ReadOnlyInline):
     model = NodeExecution
     verbose_name = "executed node"
-    verbose_name_plural = "Timeline (executed nodes; lane = the PARALLEL branch a node ran in)"
+    verbose_name_plural = "Timeline (executed nodes)"
     fields = ("seq", "branch_lane", "instance_name", "node_type", "outcome", "actor", "duration", "error",
               "started_at")
     readonly_fields = fields
@@ -299,7 +297,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         executions = run_map_items(obj, self._map_states(obj), first=MAP_ITEMS_SHOWN, unsuccessful=MAP_ITEMS_SHOWN)
         if not executions:
             return "— (no item runs yet)"
-        return format_html_join("", "{}", ((map_items_html(execution, MAP_ITEMS_SHOWN),) for execution in executions))
+        return format_html_join("", "{}", ((map_items_html(execution),) for execution in executions))
 
     @admin.display(description="graph")
     def graph(self, obj: Run) -> str:
