@@ -894,7 +894,8 @@ class DriftMapBatch:
             if batch.successor:
                 tasks.append(asyncio.ensure_future(self._hand_over(batch.successor)))
             for position in range(len(batch.items)):
-                if position == self.registered:
+                if position == self.registered:  # once the batch holds a slot: no early rows in waiting batches
+                    await workflow.wait_condition(lambda: self.slots > 0)
                     await self._register(batch, position)
                 await workflow.wait_condition(lambda: self.running < self.slots)
                 self.running += 1
