@@ -200,9 +200,9 @@ def map_items_register(batch: MapBatch) -> None:
               if workflow_id not in existing}
     if not inputs:
         return
-    with transaction.atomic():
-        Run.objects.bulk_create([Run(workflow_id=workflow_id, **_register_fields(inp))
-                                 for workflow_id, inp in inputs.items()])
+    rows = [Run(workflow_id=workflow_id, **_register_fields(inp)) for workflow_id, inp in inputs.items()]
+    with transaction.atomic():  # only the writes hold SQLite's write lock
+        Run.objects.bulk_create(rows)
         runs = Run.objects.filter(workflow_id__in=list(inputs)).only("pk", "tenant", "workflow_id")
         RunParam.objects.bulk_create([
             RunParam(run=run, tenant=run.tenant, name=name, value=value) for run in runs
