@@ -23,7 +23,6 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from drift.codec import data_converter
 from worker.activities import ACTIVITIES
-from worker.map_activities import MAP_ACTIVITIES
 from worker.workflows import DriftMapBatch, DriftWorkflow
 
 logger = logging.getLogger("drift.worker")
@@ -37,7 +36,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.TEMPORAL_TASK_QUEUE,
         workflows=[DriftWorkflow, DriftMapBatch],
-        activities=[*ACTIVITIES, *MAP_ACTIVITIES],
+        activities=ACTIVITIES,
         activity_executor=executor or ThreadPoolExecutor(max_workers=max_activities, thread_name_prefix="activity"),
         max_concurrent_activities=max_activities,
         max_concurrent_local_activities=max_activities,

@@ -26,10 +26,8 @@ with workflow.unsafe.imports_passed_through():
     from apps.nodes.registry import kind_of
     from apps.nodes.retry import retry_policy_fields
     from apps.runs.contract import (
-        ACTIVITY_END_UNSTARTED_MAP_ITEMS,
         ACTIVITY_EXECUTE_NODE,
         ACTIVITY_PERSIST_RUN,
-        ACTIVITY_REGISTER_MAP_ITEMS,
         ACTIVITY_START_RUN,
         FINAL_STATUSES,
         MAP_BATCH_WORKFLOW,
@@ -60,7 +58,6 @@ LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
 LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
 PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-REGISTER_AHEAD = 50  # a MAP batch registers its items' Run rows this many at a time (DriftMapBatch._register)
 
 
 # The PARALLEL branch the current task walks ("" on the main path): each branch is an asyncio task with its
@@ -856,8 +853,6 @@ class DriftMapBatch:
         self.launched = False
         self.successor_ready = False
         self.predecessor_done = not batch.predecessor
-        self.registered = 0  # items whose Run rows exist (registered ahead of their start)
-        self.started = 0
 
     @workflow.signal(name=SIGNAL_MAP_SLOTS)
     def take_slots(self, count: int, last: bool) -> None:
@@ -894,12 +889,8 @@ class DriftMapBatch:
             if batch.successor:
                 tasks.append(asyncio.ensure_future(self._hand_over(batch.successor)))
             for position in range(len(batch.items)):
-                if position == self.registered:  # once the batch holds a slot: no early rows in waiting batches
-                    await workflow.wait_condition(lambda: self.slots > 0)
-                    await self._register(batch, position)
                 await workflow.wait_condition(lambda: self.running < self.slots)
                 self.running += 1
-                self.started += 1
                 tasks.append(asyncio.ensure_future(one(position)))
             self.launched = True
             await asyncio.gather(*tasks)  # the items, and the hand-over until its last slot
@@ -908,26 +899,8 @@ class DriftMapBatch:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._end_unstarted(batch)
             raise
         return {"results": results, "failed": sorted(failed, key=lambda entry: entry["index"])}
-
-    async def _register(self, batch: MapBatch, position: int) -> None:
-        """The Run rows of the next REGISTER_AHEAD items, in one transaction: an item's run then only pins
-        its row (one UPDATE) instead of inserting it (a transaction that waits for SQLite's write lock)."""
-        self.registered = min(len(batch.items), position + REGISTER_AHEAD)
-        await workflow.execute_local_activity(
-            ACTIVITY_REGISTER_MAP_ITEMS, batch.part(position, self.registered),
-            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=PERSIST_RETRY)
-
-    async def _end_unstarted(self, batch: MapBatch) -> None:
-        """Registered items that never started end TERMINATED with the run (their rows would stay CREATED)."""
-        if self.registered > self.started:
-            unstarted = [batch.item_id(position) for position in range(self.started, self.registered)]
-            await workflow.execute_local_activity(
-                ACTIVITY_END_UNSTARTED_MAP_ITEMS,
-                {"tenant": batch.tenant, "workflowIds": unstarted, "reason": "the MAP's run was terminated"},
-                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY)
 
     async def _hand_over(self, successor: str) -> None:
         """Give the successor every slot this batch no longer needs, as soon as it is free; the last

@@ -6,7 +6,7 @@ Deliberately without `from __future__ import annotations`: the SDK resolves thes
 every payload conversion, and string annotations would be eval()'d, i.e. compiled, each time.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 RUN_STATUSES = ("CREATED", "RUNNING", "WAITING", "COMPLETED", "FAILED", "TERMINATED", "DELEGATED", "SCHEDULER_WAITING",
@@ -34,10 +34,6 @@ QUERY_STATE = "state"
 ACTIVITY_START_RUN = "start_run"
 ACTIVITY_EXECUTE_NODE = "execute_node"
 ACTIVITY_PERSIST_RUN = "persist_run"
-# A MAP batch registers its next items' Run rows in bulk, and ends the rows of items it never started
-# (worker/map_activities.py).
-ACTIVITY_REGISTER_MAP_ITEMS = "register_map_items"
-ACTIVITY_END_UNSTARTED_MAP_ITEMS = "end_unstarted_map_items"
 # The failure type of a persist that can never succeed (the state holds data the stores refuse).
 UNPERSISTABLE = "Unpersistable"
 
@@ -127,10 +123,6 @@ class MapBatch:
             client_id=self.client_id, username=self.username, incident_id=self.incident_id,
             parent_workflow_id=self.parent_workflow_id, depth=self.depth,
         )
-
-    def part(self, start: int, stop: int) -> "MapBatch":
-        """items[start:stop] as a batch of their own (what an activity needs of them)."""
-        return replace(self, items=self.items[start:stop], offset=self.offset + start)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
 from apps.runs.context_store import get_context_store
-from apps.runs.contract import FINAL_STATUSES, MapBatch, PersistRequest, RunInput
+from apps.runs.contract import FINAL_STATUSES, PersistRequest, RunInput
 from apps.runs.models import NodeExecution, Run, RunParam, RunStatus
 from apps.runs.search import param_index_values
 from apps.runs.webhooks import webhook_notify
@@ -189,27 +189,3 @@ def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:
     ]
     NodeExecution.objects.bulk_create(rows, ignore_conflicts=True)
 
-
-def map_items_register(batch: MapBatch) -> None:
-    """The CREATED Run rows (and search index) of a MAP batch's next items, in one transaction: each item's run
-    then only pins its row in run_begin (one UPDATE) instead of inserting it. Rows already there (a retried
-    activity) are kept."""
-    ids = [batch.item_id(position) for position in range(len(batch.items))]
-    existing = set(Run.objects.filter(workflow_id__in=ids).values_list("workflow_id", flat=True))
-    inputs = {workflow_id: batch.item_input(position) for position, workflow_id in enumerate(ids)
-              if workflow_id not in existing}
-    if not inputs:
-        return
-    rows = [Run(workflow_id=workflow_id, **_register_fields(inp)) for workflow_id, inp in inputs.items()]
-    with transaction.atomic():  # only the writes hold SQLite's write lock
-        Run.objects.bulk_create(rows)
-        runs = Run.objects.filter(workflow_id__in=list(inputs)).only("pk", "tenant", "workflow_id")
-        RunParam.objects.bulk_create([
-            RunParam(run=run, tenant=run.tenant, name=name, value=value) for run in runs
-            for name, value in param_index_values(inputs[run.workflow_id].start.get("params"))])
-
-
-def map_items_end_unstarted(*, tenant: str, workflow_ids: list[str], reason: str) -> None:
-    """A terminated MAP's registered items that never started end TERMINATED (else they stay CREATED)."""
-    Run.objects.filter(tenant=tenant, workflow_id__in=workflow_ids, status=RunStatus.CREATED).update(
-        status=RunStatus.TERMINATED, error_message=reason, finished_at=Now())
