@@ -159,6 +159,9 @@ DRIFT_HISTORY_EVENT_LIMIT = env_int("DRIFT_HISTORY_EVENT_LIMIT", 10_000)
 # Context by reference (issue 11, no payload cliff): a remote node's (HTTP) input is recorded in Temporal history,
 # so above this JSON size the context is not sent but read by the activity from the context store.
 DRIFT_INLINE_CONTEXT_BYTES = env_int("DRIFT_INLINE_CONTEXT_BYTES", 64 * 1024)
+# MAP states (spec §8): items per batch workflow. A run carries it in its limits (the workflow cuts its batches
+# by it, so a replay cuts them the same way); each batch's history grows with it.
+DRIFT_MAP_BATCH_SIZE = env_int("DRIFT_MAP_BATCH_SIZE", 500)
 
 # Test cases of workflow definitions (spec §9, apps/trials): each case is one test-mode run of the real
 # workflow on TEMPORAL_TASK_QUEUE, bounded by this timeout; at most DRIFT_TEST_CONCURRENCY cases run at once.

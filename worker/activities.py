@@ -70,7 +70,11 @@ def _one_writer(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-@activity.defn(name=ACTIVITY_START_RUN)
+# no_thread_cancel_exception: a timed-out attempt must not get CancelledError raised into its thread, which can
+# land between SQLite's BEGIN IMMEDIATE and Django's bookkeeping and leave the connection holding the write lock
+# (every writer then waits forever: seen in 10,000-item MAP runs under load). The attempt finishes; retries are
+# idempotent.
+@activity.defn(name=ACTIVITY_START_RUN, no_thread_cancel_exception=True)
 @_with_db
 @_one_writer
 def start_run(inp: RunInput) -> dict[str, Any]:
@@ -145,7 +149,7 @@ def _node_latency(node_type: str, seconds: float) -> None:
     histogram.with_additional_attributes({"node_type": node_type}).record(seconds)
 
 
-@activity.defn(name=ACTIVITY_PERSIST_RUN)
+@activity.defn(name=ACTIVITY_PERSIST_RUN, no_thread_cancel_exception=True)
 @_with_db
 @_one_writer
 def persist_run(request: PersistRequest) -> None:

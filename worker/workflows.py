@@ -36,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
         MAP_BATCH_WORKFLOW,
         QUERY_STATE,
         SIGNAL_EVENT,
+        SIGNAL_MAP_READY,
+        SIGNAL_MAP_SLOTS,
         STABLE_STATUSES,
         UNPERSISTABLE,
         UPDATE_DISCONNECTED,
@@ -314,37 +316,26 @@ class DriftWorkflow:
 
     async def _map(self, name: str, state: dict[str, Any]) -> str | None:
         """A MAP state (spec §8): the iterator workflow once per item, as child runs, in batch workflows of
-        `map_state.BATCH_SIZE` items (each batch's history stays small, so 10,000 items fit); results in item
-        order. Fails when the failed share exceeds `toleratedFailurePercentage`."""
+        DRIFT_MAP_BATCH_SIZE items (each batch's history stays small, so 10,000 items fit) that share
+        `maxConcurrency` (see DriftMapBatch); results in item order. Fails when the failed share exceeds
+        `toleratedFailurePercentage`."""
         if self.harness is not None:  # a test run starts no child runs: the case mocks the MAP's result
             return self._mocked_map(name, state)
         if self.inp.depth + 1 > self.limits.get("maxDepth", 5):
             raise NodeFailed(f"MAP {name}: child nesting deeper than {self.limits.get('maxDepth')} levels")
         items = await self._map_items(name, state)
-        started_at, workflow_id = workflow.now(), workflow.info().workflow_id
-        prefix = f"{workflow_id}.{name}.{workflow.uuid4().hex[:12]}"
-        results: list[Any] = []
-        failed: list[dict[str, Any]] = []
-        for offset in range(0, len(items), map_state.BATCH_SIZE):
-            batch = MapBatch(
-                tenant=self.inp.tenant, parent_workflow_id=workflow_id, child_prefix=prefix,
-                iterator=state["iterator"], items=items[offset:offset + map_state.BATCH_SIZE], offset=offset,
-                max_concurrency=int(state.get("maxConcurrency") or map_state.DEFAULT_MAX_CONCURRENCY),
-                depth=self.inp.depth + 1, client_id=self.inp.client_id, username=self.inp.username,
-                incident_id=self.inp.incident_id,
-            )
-            call = asyncio.ensure_future(
-                workflow.execute_child_workflow(MAP_BATCH_WORKFLOW, batch, id=f"{prefix}.batch{offset}"))
-            try:
-                done = await self._unless_terminated(call)
-            except Terminated:
-                with contextlib.suppress(BaseException):
-                    await call  # the batch ends only once every item's run has ended TERMINATED
-                raise
-            except FailureError as error:
-                raise NodeFailed(f"MAP {name}: batch at item {offset} failed: {_failure_message(error)}") from error
-            results += done["results"]
-            failed += done["failed"]
+        started_at = workflow.now()
+        call = asyncio.ensure_future(self._run_map_batches(self._map_batches(name, state, items)))
+        try:
+            done = await self._unless_terminated(call)
+        except Terminated:
+            with contextlib.suppress(BaseException):
+                await call  # the batches end only once every item's run has ended TERMINATED
+            raise
+        except FailureError as error:
+            raise NodeFailed(f"MAP {name}: a batch failed: {_failure_message(error)}") from error
+        results = [result for batch in done for result in batch["results"]]
+        failed = [failure for batch in done for failure in batch["failed"]]
         self.context[state.get("contextOverrideKey") or name] = {
             "results": results, "failed": failed, "succeeded": len(items) - len(failed)}
         share = 100 * len(failed) / len(items) if items else 0.0
@@ -356,6 +347,40 @@ class DriftWorkflow:
             raise NodeFailed(message)
         self._record(name, "MAP", "SUCCESS", "", meta)
         return state.get("nextNode")
+
+    def _map_batches(self, name: str, state: dict[str, Any], items: list[Any]) -> list[MapBatch]:
+        """The MAP's batches as one chain: the first holds every concurrency slot, each hands its free
+        slots to the next. Item runs are <prefix>.<index>, batches <prefix>.batch<offset>."""
+        workflow_id = workflow.info().workflow_id
+        prefix = map_state.item_run_prefix(workflow_id, name, workflow.uuid4().hex[:12])
+        concurrency = int(state.get("maxConcurrency") or map_state.DEFAULT_MAX_CONCURRENCY)
+        size = self.limits.get("mapBatchSize") or map_state.BATCH_SIZE
+        offsets = list(range(0, len(items), size))
+        ids = [f"{prefix}.batch{offset}" for offset in offsets]
+        return [MapBatch(
+            tenant=self.inp.tenant, parent_workflow_id=workflow_id, child_prefix=prefix, iterator=state["iterator"],
+            items=items[offset:offset + size], offset=offset, max_concurrency=concurrency,
+            depth=self.inp.depth + 1, client_id=self.inp.client_id, username=self.inp.username,
+            incident_id=self.inp.incident_id, slots=concurrency if position == 0 else 0,
+            predecessor=ids[position - 1] if position else "",
+            successor=ids[position + 1] if position + 1 < len(ids) else "",
+        ) for position, offset in enumerate(offsets)]
+
+    @staticmethod
+    async def _run_map_batches(batches: list[MapBatch]) -> list[dict[str, Any]]:
+        """Start every batch (in order: a batch's predecessor exists before it says it is ready), then
+        their results in order. A failed or cancelled batch cancels the others (their chain is broken)."""
+        handles: list[workflow.ChildWorkflowHandle] = []
+        try:
+            for batch in batches:
+                batch_id = f"{batch.child_prefix}.batch{batch.offset}"
+                handles.append(await workflow.start_child_workflow(MAP_BATCH_WORKFLOW, batch, id=batch_id))
+            return list(await asyncio.gather(*handles))
+        except (Exception, asyncio.CancelledError):  # not GeneratorExit: the worker evicting the run
+            for handle in handles:
+                handle.cancel()
+            await asyncio.gather(*handles, return_exceptions=True)
+            raise
 
     def _mocked_map(self, name: str, state: dict[str, Any]) -> str | None:
         mock = self.harness.next_mock(name)
@@ -914,29 +939,47 @@ class DriftWorkflow:
 
 @workflow.defn(name=MAP_BATCH_WORKFLOW)
 class DriftMapBatch:
-    """One batch of a MAP state's items: the iterator workflow per item as a child run, at most
-    `max_concurrency` at once. Cancelling the batch (the parent was terminated) cancels every item's run."""
+    """One batch of a MAP state's items: the iterator workflow per item as a child run.
+
+    Concurrency flows down the chain of batches instead of stopping at each batch's end: the MAP's
+    `maxConcurrency` slots start with the first batch; a batch that has started all its items gives each
+    slot its items free (and each slot it is given) to the next batch at once (signal SIGNAL_MAP_SLOTS),
+    so the next batch's items start while this one's tail finishes. A slot is held by one batch at a time,
+    so at most `maxConcurrency` item runs are in flight over the whole MAP, and the item runs flow
+    continuously across batch boundaries. Each history stays bounded: a batch records its own items plus
+    at most one hand-over per slot freed or passed through. A batch ends once its items have ended and its
+    predecessor has handed over its last slot (so no slot is sent to an ended batch); it signals its
+    predecessor SIGNAL_MAP_READY first, so slots are never sent before it exists.
+    Cancelling the batch (the parent was terminated) cancels every item's run."""
+
+    @workflow.init
+    def __init__(self, batch: MapBatch) -> None:
+        self.slots = batch.slots
+        self.running = 0
+        self.launched = False
+        self.successor_ready = False
+        self.predecessor_done = not batch.predecessor
+
+    @workflow.signal(name=SIGNAL_MAP_SLOTS)
+    def take_slots(self, count: int, last: bool) -> None:
+        self.slots += count
+        self.predecessor_done = self.predecessor_done or last
+
+    @workflow.signal(name=SIGNAL_MAP_READY)
+    def successor_started(self) -> None:
+        self.successor_ready = True
 
     @workflow.run
     async def run(self, batch: MapBatch) -> dict[str, Any]:
         results: list[Any] = [None] * len(batch.items)
         failed: list[dict[str, Any]] = []
-        self.running = 0
 
-        async def one(position: int, item: Any) -> None:
-            index = batch.offset + position
-            child_id = f"{batch.child_prefix}.{index}"
-            iterator = batch.iterator
-            child = RunInput(
-                tenant=batch.tenant, workflow_key=iterator["workflowId"],
-                version=str(iterator.get("version") or "ACTIVE"), start={"params": {"item": item, "index": index}},
-                mode="SYNC", client_id=batch.client_id, username=batch.username, incident_id=batch.incident_id,
-                parent_workflow_id=batch.parent_workflow_id, depth=batch.depth,
-            )
+        async def one(position: int) -> None:
+            index, child_id = batch.offset + position, batch.item_id(position)
             try:
-                result = await workflow.execute_child_workflow(WORKFLOW_NAME, child, id=child_id)
+                result = await workflow.execute_child_workflow(WORKFLOW_NAME, batch.item_input(position), id=child_id)
                 if result["workflowStatus"] == "COMPLETED":
-                    results[position] = map_state.result_at(result.get("output"), iterator.get("resultPath"))
+                    results[position] = map_state.result_at(result.get("output"), batch.iterator.get("resultPath"))
                 else:
                     failed.append({"index": index, "workflowId": child_id,
                                    "error": result.get("errorMessage") or result["workflowStatus"]})
@@ -947,14 +990,41 @@ class DriftMapBatch:
 
         tasks: list[asyncio.Task] = []
         try:
-            for position, item in enumerate(batch.items):
-                await workflow.wait_condition(lambda: self.running < batch.max_concurrency)
+            if batch.predecessor:
+                await _signal_batch(batch.predecessor, SIGNAL_MAP_READY, [])
+            if batch.successor:
+                tasks.append(asyncio.ensure_future(self._hand_over(batch.successor)))
+            for position in range(len(batch.items)):
+                await workflow.wait_condition(lambda: self.running < self.slots)
                 self.running += 1
-                tasks.append(asyncio.ensure_future(one(position, item)))
-            await asyncio.gather(*tasks)
+                tasks.append(asyncio.ensure_future(one(position)))
+            self.launched = True
+            await asyncio.gather(*tasks)  # the items, and the hand-over until its last slot
+            await workflow.wait_condition(lambda: self.predecessor_done)
         except asyncio.CancelledError:  # the parent run was terminated: every item's run ends TERMINATED first
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         return {"results": results, "failed": sorted(failed, key=lambda entry: entry["index"])}
+
+    async def _hand_over(self, successor: str) -> None:
+        """Give the successor every slot this batch no longer needs, as soon as it is free; the last
+        hand-over (all items ended, the predecessor done) says so."""
+        await workflow.wait_condition(lambda: self.successor_ready)
+        while True:
+            await workflow.wait_condition(lambda: self.launched and (self.slots > self.running or self._ended()))
+            last = self._ended()
+            spare, self.slots = self.slots - self.running, self.running
+            await _signal_batch(successor, SIGNAL_MAP_SLOTS, [spare, last])
+            if last:
+                return
+
+    def _ended(self) -> bool:
+        return self.launched and self.running == 0 and self.predecessor_done
+
+
+async def _signal_batch(workflow_id: str, signal: str, args: list[Any]) -> None:
+    """Signal another batch of the same MAP. A batch already cancelled (the run was terminated) ignores it."""
+    with contextlib.suppress(FailureError):
+        await workflow.get_external_workflow_handle(workflow_id).signal(signal, args=args)

@@ -12,6 +12,7 @@ Each child gets `params.item` and `params.index`; `_global[<key>] = {"results": 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from apps.nodes import checks
@@ -23,8 +24,28 @@ MAP = "MAP"
 DEFAULT_MAX_CONCURRENCY = 10
 MAX_CONCURRENCY = 1000
 MAX_ITEMS = 100_000
-# Items per batch workflow: each batch's history stays far below Temporal's limits (about 4 events per item).
+# Items per batch workflow (DRIFT_MAP_BATCH_SIZE, carried in a run's limits): each batch's history stays far
+# below Temporal's limits (about 4 events per item, plus the slots handed down the chain of batches).
 BATCH_SIZE = 500
+
+
+# An item's run is <parent>.<state>.<nonce>.<index>: the nonce (12 hex digits) tells one execution of the state
+# from another (a loop may run it again); the parent's run page finds the items by it.
+_ITEM_RUN = re.compile(r"(?P<state>.+)\.(?P<nonce>[0-9a-f]{12})\.(?P<index>\d+)")
+
+
+def item_run_prefix(parent_workflow_id: str, state: str, nonce: str) -> str:
+    """The id prefix of one MAP execution's item runs (and of its batch workflows)."""
+    return f"{parent_workflow_id}.{state}.{nonce}"
+
+
+def parse_item_run_id(parent_workflow_id: str, workflow_id: str) -> tuple[str, str, int] | None:
+    """(prefix, state, index) of a MAP item's run id, else None (a CHILD node's run, say)."""
+    head = f"{parent_workflow_id}."
+    match = _ITEM_RUN.fullmatch(workflow_id[len(head):]) if workflow_id.startswith(head) else None
+    if match is None:
+        return None
+    return item_run_prefix(parent_workflow_id, match["state"], match["nonce"]), match["state"], int(match["index"])
 
 
 def is_map(state: Any) -> bool:

@@ -3,6 +3,7 @@ terminate / rerun) and webhook deliveries (spec §6). Runs are read-only mirrors
 
 from __future__ import annotations
 
+import zlib
 from urllib.parse import quote, urlencode
 
 from django import forms
@@ -14,7 +15,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
+from apps.definitions import map_state
 from apps.definitions.admin import workflow_graph_html
 from apps.definitions.models import Definition, Kind
 from apps.definitions.selectors import definition_find
@@ -44,7 +47,14 @@ from apps.runs.schedules import (
     schedules_reconcile,
 )
 from apps.runs.search import search_filter_parse, search_terms_split
-from apps.runs.selectors import bulk_job_progress, run_children_by_status, run_steps, runs_matching
+from apps.runs.selectors import (
+    MapItems,
+    bulk_job_progress,
+    run_children_by_status,
+    run_map_items,
+    run_steps,
+    runs_matching,
+)
 from apps.secrets.sealing import mask_sealed
 from apps.secrets.services import sealed_for_reader
 from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
@@ -92,13 +102,76 @@ def run_path(run: Run) -> list[str]:
     return list(run_steps(run).values_list("instance_name", flat=True))
 
 
+MAP_ITEMS_SHOWN = 50  # item rows per MAP execution on the run page: the first ones, and as many failed ones
+# Lane badge colours: one per PARALLEL branch, stable across page loads (picked by the lane's hash).
+LANE_COLOURS = ("#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#2e7d32", "#ad1457", "#4e342e", "#283593")
+
+
+def lane_badge(lane: str) -> str:
+    """A timeline row's lane: `main` or the PARALLEL branch (nested: outer › inner), coloured per branch."""
+    if not lane:
+        return mark_safe('<span class="drift-lane drift-lane-main">main</span>')  # noqa: S308 - a constant
+    colour = LANE_COLOURS[zlib.crc32(lane.encode()) % len(LANE_COLOURS)]
+    label = " › ".join(part.replace("/", " / ") for part in lane.split(" > "))
+    return format_html('<span class="drift-lane" style="border-color: {0}; color: {0}" title="PARALLEL state / '
+                       'branch">{1}</span>', colour, label)
+
+
+def _duration(run: Run) -> str:
+    if run.finished_at is None:
+        return "running"
+    seconds = (run.finished_at - run.created_at).total_seconds()
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def _item_row(index: int, run: Run) -> str:
+    url = reverse("admin:runs_run_change", args=[run.pk])
+    return format_html(
+        '<tr class="drift-map-item drift-status-{}" data-index="{}"><td>{}</td><td class="drift-map-run">'
+        '<a href="{}">{}</a></td><td><span class="drift-badge drift-status-{}">{}</span></td>'
+        '<td class="drift-map-error">{}</td><td>{}</td></tr>', run.status, index, index, url, run.workflow_id,
+        run.status, run.status, run.error_message or "", _duration(run))
+
+
+def map_items_html(execution: MapItems) -> str:
+    """One MAP execution: counts by status, links to its item runs, and the bounded table of items."""
+    changelist = reverse("admin:runs_run_changelist")
+    every = f"{changelist}?{urlencode({'workflow_id__startswith': f'{execution.prefix}.'})}"
+    failed = f"{every}&{urlencode({'status__exact': 'FAILED'})}"
+    counts = format_html_join(" ", '<span class="drift-badge drift-status-{}">{} {}</span>',
+                              ((status, status, count) for status, count in execution.counts.items()))
+    rows, previous = [], -1
+    for index, run in execution.rows:
+        if index > previous + 1:
+            rows.append(format_html('<tr class="drift-map-gap"><td colspan="5">… {} items not listed</td></tr>',
+                                    index - previous - 1))
+        rows.append(_item_row(index, run))
+        previous = index
+    if execution.total > previous + 1:
+        rows.append(format_html('<tr class="drift-map-gap"><td colspan="5">… {} more items</td></tr>',
+                                execution.total - previous - 1))
+    return format_html(
+        '<div class="drift-map" id="drift-map-{}" data-prefix="{}"><p><strong>{}</strong> · {} item runs: {} · '
+        '<a href="{}" class="drift-map-all">all item runs</a> · <a href="{}" class="drift-map-failed">failed only'
+        '</a></p><table class="drift-table drift-map-items"><thead><tr><th>item</th><th>item run</th><th>status'
+        '</th><th>error</th><th>duration</th></tr></thead><tbody>{}</tbody></table><p class="help">The first {} '
+        'items and up to {} failed or terminated ones; the links list them all.</p></div>',
+        execution.state, execution.prefix, execution.state, execution.total, counts, every, failed,
+        format_html_join("", "{}", ((row,) for row in rows)), MAP_ITEMS_SHOWN, MAP_ITEMS_SHOWN)
+
+
 class NodeExecutionInline(ReadOnlyInline):
     model = NodeExecution
     verbose_name = "executed node"
     verbose_name_plural = "Timeline (executed nodes)"
-    fields = ("seq", "lane", "instance_name", "node_type", "outcome", "actor", "duration", "error", "started_at")
+    fields = ("seq", "branch_lane", "instance_name", "node_type", "outcome", "actor", "duration", "error",
+              "started_at")
     readonly_fields = fields
     ordering = ("seq",)
+
+    @admin.display(description="lane")
+    def branch_lane(self, obj: NodeExecution) -> str:
+        return lane_badge(obj.lane)
 
     @admin.display(description="duration")
     def duration(self, obj: NodeExecution) -> str:
@@ -131,11 +204,29 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ("workflow_id", "temporal_link", "status", "current_node", "error_message", "tenant",
                        "client_id", "username", "incident_id", "issue_id", "customer_id", "definition", "mode",
                        "parent", "children", "redrive_link", "callback_url", "created_at", "updated_at", "finished_at",
-                       "graph", "disposition", "pretty_view", "pretty_context", "pretty_start_request")
+                       "graph", "disposition", "pretty_view", "pretty_context", "pretty_start_request", "map_items")
 
     class Media:
         css = {"all": (CSS,)}
 
+
+    def get_fieldsets(self, request: HttpRequest, obj: Run | None = None):
+        """The MAP items section only on the page of a run whose definition has MAP states."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not self._map_states(obj):
+            return fieldsets
+        return [*fieldsets[:2], ("MAP items", {"fields": ["map_items"]}), *fieldsets[2:]]
+
+    def _map_states(self, obj: Run) -> list[str]:
+        body = self._definition_body(obj)
+        return [name for name, state in ((body or {}).get("states") or {}).items() if map_state.is_map(state)]
+
+    @staticmethod
+    def _definition_body(obj: Run) -> dict | None:
+        if not obj.definition_key or not obj.definition_version:
+            return None
+        return definition_find(tenant=obj.tenant, kind=Kind.WORKFLOW, key=obj.definition_key,
+                               version=obj.definition_version)
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         """The search box takes the API's search keys as `key=value` words (`customerId=c-1 param.orderId=7
@@ -200,12 +291,19 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html('<a href="{}" id="drift-child-runs">{} child runs</a>: {}', url, sum(counts.values()),
                            summary)
 
+    @admin.display(description="items")
+    def map_items(self, obj: Run) -> str:
+        """Each MAP execution's item runs like lanes: index, run, status, error, duration (bounded)."""
+        executions = run_map_items(obj, self._map_states(obj), first=MAP_ITEMS_SHOWN, unsuccessful=MAP_ITEMS_SHOWN)
+        if not executions:
+            return "— (no item runs yet)"
+        return format_html_join("", "{}", ((map_items_html(execution),) for execution in executions))
+
     @admin.display(description="graph")
     def graph(self, obj: Run) -> str:
         if not obj.definition_key or not obj.definition_version:
             return "— (the run has not resolved its definition)"
-        body = definition_find(tenant=obj.tenant, kind=Kind.WORKFLOW, key=obj.definition_key,
-                               version=obj.definition_version)
+        body = self._definition_body(obj)
         if body is None:
             return f"— (definition {obj.definition_key} v{obj.definition_version} not found)"
         return workflow_graph_html(obj.tenant, body, path=run_path(obj),

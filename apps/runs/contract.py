@@ -21,6 +21,9 @@ WAITING_STATUSES = frozenset({"WAITING", "DELEGATED", "ASYNC_COMPLETE"})
 
 WORKFLOW_NAME = "DriftWorkflow"
 MAP_BATCH_WORKFLOW = "DriftMapBatch"  # runs one batch of a MAP state's items as child runs (worker/workflows.py)
+# A MAP's batches hand their free concurrency slots down the chain (worker/workflows.py, DriftMapBatch):
+SIGNAL_MAP_READY = "map_ready"  # a batch tells its predecessor it exists and takes slots
+SIGNAL_MAP_SLOTS = "map_slots"  # a batch gives its successor free slots (count)
 UPDATE_WAIT_STABLE = "wait_stable"
 UPDATE_RESUME = "resume"
 UPDATE_TERMINATE = "terminate"
@@ -91,6 +94,11 @@ def initial_context(inp: RunInput, workflow_id: str) -> dict[str, Any]:
     return context
 
 
+def map_item_run_id(prefix: str, index: int) -> str:
+    """The run id of a MAP's item: <prefix>.<index in the whole list> (the prefix: map_state.item_run_prefix)."""
+    return f"{prefix}.{index}"
+
+
 @dataclass
 class MapBatch:
     """One batch of a MAP state's items: each runs the iterator workflow as a child run."""
@@ -106,6 +114,22 @@ class MapBatch:
     client_id: str = ""
     username: str = ""
     incident_id: str = ""
+    slots: int = 0  # the concurrency slots it holds at start (the first batch: all of maxConcurrency)
+    predecessor: str = ""  # the batch before it in the chain (it hands slots down), "" for the first
+    successor: str = ""  # the batch after it, "" for the last
+
+    def item_id(self, position: int) -> str:
+        return map_item_run_id(self.child_prefix, self.offset + position)
+
+    def item_input(self, position: int) -> RunInput:
+        """The run of items[position]: the iterator workflow with `params.item` and `params.index`."""
+        iterator = self.iterator
+        return RunInput(
+            tenant=self.tenant, workflow_key=iterator["workflowId"], version=str(iterator.get("version") or "ACTIVE"),
+            start={"params": {"item": self.items[position], "index": self.offset + position}}, mode="SYNC",
+            client_id=self.client_id, username=self.username, incident_id=self.incident_id,
+            parent_workflow_id=self.parent_workflow_id, depth=self.depth,
+        )
 
 
 @dataclass

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, QuerySet
 
+from apps.definitions import map_state
 from apps.runs.context_store import get_context_store
+from apps.runs.contract import map_item_run_id
 from apps.runs.models import BulkItemState, BulkJob, Run, RunParam
 from apps.runs.search import RunFilter, cursor_encode
 from apps.secrets.sealing import unseal
@@ -164,3 +167,57 @@ def run_children_by_status(run: Run) -> dict[str, int]:
     rows = (Run.objects.filter(parent_workflow_id=run.workflow_id).values("status")
             .annotate(count=Count("pk")).order_by("status"))
     return {row["status"]: row["count"] for row in rows}
+
+
+# MAP item runs that end badly: the run page lists them along with the first items.
+UNSUCCESSFUL = ("FAILED", "TERMINATED")
+MAX_MAP_EXECUTIONS = 20  # a loop may run a MAP state again: the run page shows this many executions
+
+
+@dataclass
+class MapItems:
+    """One execution of a MAP state, as its run page shows it: counts of its item runs by status and a
+    bounded list (the first items by index plus the unsuccessful ones), never all 10,000."""
+
+    state: str
+    prefix: str
+    counts: dict[str, int]
+    rows: list[tuple[int, Run]] = field(default_factory=list)  # (index, item run), by index
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def run_map_items(run: Run, states: list[str], *, first: int = 50, unsuccessful: int = 50) -> list[MapItems]:
+    """The executions of the run's MAP `states` with their item runs (found by their ids, see map_state)."""
+    children = Run.objects.filter(parent_workflow_id=run.workflow_id)
+    executions: list[MapItems] = []
+    for state in states:
+        seen: list[str] = []
+        while len(executions) < MAX_MAP_EXECUTIONS:
+            query = children.filter(workflow_id__startswith=f"{run.workflow_id}.{state}.")
+            for prefix in seen:
+                query = query.exclude(workflow_id__startswith=f"{prefix}.")
+            item = next((parsed for parsed in (map_state.parse_item_run_id(run.workflow_id, wid) for wid in
+                                               query.order_by("pk").values_list("workflow_id", flat=True)[:1])
+                         if parsed), None)
+            if item is None:
+                break
+            seen.append(item[0])
+            if item[1] == state:  # not the items of a state named "<state>.<more>"
+                executions.append(_map_execution(children, item[0], state, first, unsuccessful))
+    return executions
+
+
+def _map_execution(children: QuerySet, prefix: str, state: str, first: int, unsuccessful: int) -> MapItems:
+    items = children.filter(workflow_id__startswith=f"{prefix}.")
+    counts = {row["status"]: row["count"] for row in
+              items.values("status").annotate(count=Count("pk")).order_by("status")}
+    columns = ("pk", "workflow_id", "status", "error_message", "created_at", "finished_at")
+    leading = items.filter(workflow_id__in=[map_item_run_id(prefix, index) for index in range(first)])
+    failing = items.filter(status__in=UNSUCCESSFUL).order_by("pk")[:unsuccessful]
+    shown = {child.pk: child for query in (leading, failing) for child in query.only(*columns)}
+    rows = sorted(((int(child.workflow_id.rsplit(".", 1)[1]), child) for child in shown.values()),
+                  key=lambda row: row[0])
+    return MapItems(state=state, prefix=prefix, counts=counts, rows=rows)

@@ -150,6 +150,7 @@ def run_limits() -> dict[str, int]:
         "maxDepth": settings.DRIFT_MAX_CHILD_DEPTH,
         "historyEvents": settings.DRIFT_HISTORY_EVENT_LIMIT,
         "inlineContextBytes": settings.DRIFT_INLINE_CONTEXT_BYTES,
+        "mapBatchSize": settings.DRIFT_MAP_BATCH_SIZE,
     }
 
 
@@ -204,3 +205,4 @@ def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:
         for entry in entries
     ]
     NodeExecution.objects.bulk_create(rows, ignore_conflicts=True)
+

@@ -11,7 +11,7 @@ import pytest
 
 from apps.definitions import dsl
 from apps.definitions.graph_render import workflow_dot
-from apps.runs.contract import UPDATE_TERMINATE, WORKFLOW_NAME, RunInput
+from apps.runs.contract import FINAL_STATUSES, SIGNAL_EVENT, UPDATE_TERMINATE, WORKFLOW_NAME, RunInput
 from apps.runs.models import Run
 from conftest import publish_definitions
 from drift.temporal import run_async
@@ -21,9 +21,11 @@ pytestmark = pytest.mark.temporal
 
 # The iterator: two nodes. A negative item fails its run.
 LINE_NODES = [script_node("double", "return 1 / 0 if _global.params.item < 0 else _global.params.item * 2"),
-              success_node(), wait_node("hold", waitType="ON_EVENT", eventName="never")]
+              success_node(), wait_node("hold", waitType="ON_EVENT", eventName="never"),
+              wait_node("gate", waitType="ON_EVENT", eventName="go")]
 LINE = workflow("line", "d", [state("d", "double", "done"), state("done")])
 HELD_LINE = workflow("held_line", "h", [state("h", "hold", "done"), state("done")])
+GATED_LINE = workflow("gated_line", "g", [state("g", "gate", "d"), state("d", "double", "done"), state("done")])
 
 
 def map_state(name: str, items: Any, iterator: str = "line", next_node: str | None = "done", **extra: Any) -> dict:
@@ -32,7 +34,8 @@ def map_state(name: str, items: Any, iterator: str = "line", next_node: str | No
 
 
 def _publish(tenant: str, key: str, map_body: dict) -> None:
-    publish_definitions(tenant, LINE_NODES, [LINE, HELD_LINE, workflow(key, "m", [map_body, state("done")])])
+    publish_definitions(tenant, LINE_NODES, [LINE, HELD_LINE, GATED_LINE,
+                                             workflow(key, "m", [map_body, state("done")])])
 
 
 def test_map_results_in_item_order_with_failures_under_tolerance(runs, tenant):
@@ -76,6 +79,45 @@ def test_terminate_reaches_every_item(runs, tenant, temporal):
     assert runs.update(workflow_id, UPDATE_TERMINATE, "stop")["workflowStatus"] == "TERMINATED"
     assert runs.result(workflow_id)["workflowStatus"] == "TERMINATED"
     assert sorted(children.values_list("status", flat=True)) == ["TERMINATED", "TERMINATED"]
+
+
+def test_items_flow_across_batch_boundaries_within_max_concurrency(runs, tenant, temporal, settings):
+    """Batches of 3 items, maxConcurrency 2: when batch 0 is down to its last item, batch 1's first item
+    takes the freed slot at once (the batches used to run one after another), and no more than 2 item runs
+    are ever in flight over the whole MAP."""
+    settings.DRIFT_MAP_BATCH_SIZE = 3  # the run carries it in its limits (a replay cuts the same batches)
+    _publish(tenant, "gated", map_state("m", list(range(7)), iterator="gated_line", maxConcurrency=2))
+    workflow_id = f"run-{uuid.uuid4().hex}"
+    run_async(temporal.start_workflow(WORKFLOW_NAME, RunInput(tenant=tenant, workflow_key="gated"), id=workflow_id,
+                                      task_queue=runs.task_queue))
+    children = Run.objects.filter(parent_workflow_id=workflow_id)
+
+    def in_flight(expected: set[int]) -> set[int]:
+        """The item indexes whose runs have started and not ended, once they are `expected` (or after 30 s)."""
+        deadline = time.monotonic() + 30
+        while True:
+            indexes = {int(wid.rsplit(".", 1)[1]) for wid in children.exclude(status__in=[*FINAL_STATUSES, "CREATED"])
+                       .values_list("workflow_id", flat=True)}
+            if indexes == expected or time.monotonic() > deadline:
+                return indexes
+
+    def release(index: int) -> None:
+        [child_id] = [wid for wid in children.values_list("workflow_id", flat=True) if wid.endswith(f".{index}")]
+        runs.signal(child_id, SIGNAL_EVENT, "go", {})
+
+    assert in_flight({0, 1}) == {0, 1}
+    release(0)
+    assert in_flight({1, 2}) == {1, 2}  # batch 0 has started all its items
+    release(1)
+    assert in_flight({2, 3}) == {2, 3}  # batch 0's tail (item 2) runs along with batch 1's first item
+    release(3)
+    assert in_flight({2, 4}) == {2, 4}
+    for index, then in ((2, {4, 5}), (4, {5, 6}), (5, {6}), (6, set())):
+        release(index)
+        assert in_flight(then) == then
+    result = runs.result(workflow_id)
+    assert result["workflowStatus"] == "COMPLETED", result.get("errorMessage")
+    assert result["output"]["m"]["results"] == [2 * item for item in range(7)]
 
 
 def _problems(map_body: dict) -> list[tuple[str, str]]:

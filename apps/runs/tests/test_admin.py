@@ -3,6 +3,7 @@ timeline and graph, terminate / rerun, webhook deliveries."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -172,3 +173,35 @@ def test_detail_counts_child_runs_and_links_to_them(admin_client, tenant):
     assert "3 child runs</a>: COMPLETED 2, FAILED 1" in page
     listed = _listed(admin_client, parent_workflow_id=parent.workflow_id)
     assert listed.count(f"{parent.workflow_id}.m.") >= 3
+
+
+def test_detail_lists_map_items_bounded_with_the_failed_ones(admin_client, tenant):
+    """A MAP's items on its run's page: counts by status, the first 50 items and every failed one (with its
+    error and a link to its run), gaps marked, and links to all item runs (10,000 items must not be listed)."""
+    iterator = {"workflowId": "line", "version": "ACTIVE", "resultPath": "$.d"}
+    fan = {"instanceName": "m", "type": "MAP", "items": "$.params.lines", "iterator": iterator, "nextNode": "done"}
+    publish_definitions(tenant, [script_node("d", "return 1"), success_node()],
+                        [workflow("line", "d", [state("d", "d", "done"), state("done")]),
+                         workflow("fan", "m", [fan, state("done")])])
+    parent = make_run(tenant, definition_key="fan", definition_version=1)
+    prefix = f"{parent.workflow_id}.m.{uuid.uuid4().hex[:12]}"
+    Run.objects.bulk_create([Run(
+        workflow_id=f"{prefix}.{index}", tenant=tenant, parent_workflow_id=parent.workflow_id, definition_key="line",
+        status="FAILED" if index == 70 else "COMPLETED", error_message="division by zero" if index == 70 else "",
+        finished_at=timezone.now()) for index in range(120)])
+    make_run(tenant, workflow_id=f"{parent.workflow_id}.call.{uuid.uuid4().hex[:16]}",  # a CHILD node's run
+             parent_workflow_id=parent.workflow_id)
+    NodeExecution.objects.create(run=parent, seq=1, instance_name="m", node_type="MAP", outcome="SUCCESS",
+                                 lane="fork/credit", started_at=timezone.now())
+
+    page = admin_client.get(reverse("admin:runs_run_change", args=[parent.pk])).content.decode()
+    assert "120 item runs" in page and "COMPLETED 119" in page and "FAILED 1" in page
+    indexes = [int(index) for index in re.findall(r'class="drift-map-item[^"]*" data-index="(\d+)"', page)]
+    assert indexes == [*range(50), 70]
+    failed = Run.objects.get(workflow_id=f"{prefix}.70")
+    assert reverse("admin:runs_run_change", args=[failed.pk]) in page and "division by zero" in page
+    assert "… 20 items not listed" in page and "… 49 more items" in page
+    assert "fork / credit" in page  # the timeline row's PARALLEL lane
+
+    listed = _listed(admin_client, workflow_id__startswith=f"{prefix}.", status__exact="FAILED")
+    assert f"{prefix}.70" in listed and f"{prefix}.0<" not in listed and "1 run" in listed
