@@ -21,6 +21,7 @@ class ReadOnlyInline(admin.TabularInline):
 
     extra = 0
     can_delete = False
+    classes = ["drift-readonly"]  # the row's own label repeats its columns: hidden (json_editor.css)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
