@@ -126,6 +126,10 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
 def _with_start_from_parent(inp: RunInput) -> RunInput:
     """`inp` with its start parts read from the parent's context store (the write at `seq` or a newer one)."""
     source = inp.start_from or {}
+    # Only the run's own parent, of the same tenant: a start made straight through Temporal reads no other run.
+    parent = source.get("workflowId")
+    if parent != inp.parent_workflow_id or not Run.objects.filter(workflow_id=parent, tenant=inp.tenant).exists():
+        raise Conflict(f"a child run reads its start only from its own parent run, not '{parent}'")
     context = run_context_for_node(workflow_id=source["workflowId"], min_seq=int(source["seq"]),
                                    sealed=bool(source.get("sealed")))
     parts = {key: context.get(key) for key in source.get("keys") or ()}

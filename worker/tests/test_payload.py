@@ -14,10 +14,13 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from werkzeug import Request, Response
 
+from apps.runs.contract import RunInput
 from apps.runs.models import NodeExecution, Run, RunContext
+from apps.runs.services import run_begin
 from apps.secrets.sealing import SEALED
 from conftest import publish_definitions
 from drift.codec import data_converter
+from drift.errors import Conflict
 from drift.temporal import run_async
 from worker.replay import fetch_closed_histories, replay_histories
 from worker.tests.builders import child_node, script_node, state, success_node, value, workflow
@@ -233,3 +236,17 @@ def test_child_runs_get_a_large_start_by_reference(runs, tenant, temporal, setti
         row = Run.objects.get(workflow_id=child)
         assert row.customer_id == "c-9" and row.start_request["start"]["orderDetails"] == order
         assert row.start_request["start_from"] is None
+
+
+@pytest.mark.django_db
+def test_a_child_start_reads_only_its_own_parents_context(tenant):
+    """A start made straight through Temporal cannot name another run (another tenant's) as its parent's store."""
+    Run.objects.create(workflow_id="someone-elses-run", tenant="another-tenant")
+    probe = RunInput(tenant=tenant, workflow_key="kid", parent_workflow_id="someone-elses-run",
+                     start={"params": {}},
+                     start_from={"workflowId": "someone-elses-run", "seq": 1, "keys": ["customer"]})
+    with pytest.raises(Conflict, match="own parent run"):
+        run_begin(workflow_id="probe-child", inp=probe)
+    probe.start_from = {**probe.start_from, "workflowId": "not-my-parent"}
+    with pytest.raises(Conflict, match="own parent run"):
+        run_begin(workflow_id="probe-child-2", inp=probe)
