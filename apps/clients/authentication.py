@@ -15,8 +15,9 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from apps.clients.access import has_permission, may_act_for
 from apps.clients.models import ApiKey
-from apps.clients.selectors import api_key_for_raw, user_may_act_for
+from apps.clients.selectors import api_key_for_raw
 
 # Canonical spelling first; the seed's underscore spelling reaches Django as HTTP_X_TENANT_ID too
 # when the proxy passes it, so both map to the same META key.
@@ -136,11 +137,11 @@ class HasScope(permissions.BasePermission):
             self.message = "Only active staff users may use the API with a session."
             return False
         tenant = header(request, TENANT_HEADERS)
-        if tenant and not user_may_act_for(user, tenant):
+        if tenant and not may_act_for(user, tenant):
             self.message = f"User '{user.get_username()}' may not act for tenant '{tenant}'."
             return False
         needed = session_permission(view, request.method)
-        if needed is None or not user.has_perm(needed):
+        if needed is None or not has_permission(user, needed):
             self.message = f"User '{user.get_username()}' lacks the permission '{needed}' for this action."
             return False
         return True

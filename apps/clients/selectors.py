@@ -1,6 +1,6 @@
 import hmac
 
-from apps.clients.models import ApiClient, ApiKey, TenantMembership
+from apps.clients.models import ApiClient, ApiKey
 from apps.clients.services import KEY_SEPARATOR, hash_key
 
 
@@ -13,11 +13,6 @@ def api_key_for_raw(raw_key: str) -> ApiKey | None:
     if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw_key)):
         return None
     return key
-
-
-def user_may_act_for(user, tenant: str) -> bool:
-    """Superusers act for every tenant; other staff only for the tenants they are bound to."""
-    return user.is_superuser or TenantMembership.objects.filter(user=user, tenant=tenant).exists()
 
 
 def api_client_get(*, tenant: str, client_id: str) -> ApiClient:
