@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.clients.access import EVERY_TENANT, is_platform_operator, may_act_for
+from apps.clients.access import EVERY_TENANT, is_platform_operator, may_act_for, tenants_of
 from apps.clients.selectors import groups_by_tenant
 from apps.tasks.models import Task, TaskStatus
 from drift.errors import NotFound
@@ -44,6 +44,8 @@ def operator_of_user(user, *, tenant: str | None = None) -> Operator:
     username = user.get_username()
     if is_platform_operator(user):
         return Operator(username, working=EVERY_TENANT, everything=True)
+    if not tenants_of(user):  # anonymous, inactive, non-staff or unbound: no membership counts
+        return Operator(username)
     viewing = {name: groups for name, groups in groups_by_tenant(user).items()
                if (tenant is None or name == tenant) and may_act_for(user, name, VIEW_PERMISSION)}
     working = frozenset(name for name in viewing if may_act_for(user, name, WORK_PERMISSION))

@@ -4,6 +4,7 @@ task (groups held in the task's tenant, assignment by name, superusers)."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from apps.runs.models import Run
@@ -68,3 +69,4 @@ def test_who_sees_which_task():
     assert seen(selectors.Operator("", {"t1": frozenset({""})})) == set()  # blank names match nothing
     assert seen(selectors.Operator("root", everything=True)) == {"by-group", "by-name", "nobodys"}
     assert selectors.tasks_visible(selectors.Operator("eve", support), tenant="t2").count() == 0
+    assert selectors.operator_of_user(AnonymousUser()) == selectors.Operator("")
