@@ -78,7 +78,7 @@ class TenantMembershipInline(admin.TabularInline):
 
     model = TenantMembership
     extra = 1
-    fields = ("tenant", "created_at")
+    fields = ("tenant", "groups", "created_at")
     readonly_fields = ("created_at",)
     verbose_name = "API tenant"
     verbose_name_plural = "API tenants (session access to the REST API; superusers: every tenant)"

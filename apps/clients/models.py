@@ -44,10 +44,15 @@ class ApiKey(models.Model):
 
 
 class TenantMembership(models.Model):
-    """A staff user may use the API with a session for this tenant (superusers: every tenant). See docs/security.md."""
+    """A staff user may act for this tenant (superusers: every tenant), and holds these groups' human tasks there.
+    See docs/security.md."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships")
     tenant = models.CharField(max_length=64, db_index=True)
+    # Task groups are per tenant: "support" of tenant A is not "support" of tenant B (docs/human-tasks.md).
+    groups = models.ManyToManyField(
+        "auth.Group", blank=True, related_name="tenant_memberships",
+        help_text="The groups this user holds in this tenant: it works their human tasks there.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

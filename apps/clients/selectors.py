@@ -1,6 +1,6 @@
 import hmac
 
-from apps.clients.models import ApiClient, ApiKey
+from apps.clients.models import ApiClient, ApiKey, TenantMembership
 from apps.clients.services import KEY_SEPARATOR, hash_key
 
 
@@ -17,3 +17,11 @@ def api_key_for_raw(raw_key: str) -> ApiKey | None:
 
 def api_client_get(*, tenant: str, client_id: str) -> ApiClient:
     return ApiClient.objects.get(tenant=tenant, client_id=client_id)
+
+
+def groups_by_tenant(user) -> dict[str, frozenset[str]]:
+    """The user's memberships: tenant -> names of the groups it holds there (an empty set: bound, no group)."""
+    held: dict[str, set[str]] = {}
+    for tenant, group in TenantMembership.objects.filter(user=user).values_list("tenant", "groups__name"):
+        held.setdefault(tenant, set()).update([group] if group else [])
+    return {tenant: frozenset(groups) for tenant, groups in held.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -21,14 +22,22 @@ from drift.errors import Conflict, DriftError, InvalidInput, NotFound
 
 
 def _operator(request: HttpRequest) -> selectors.Operator:
-    return selectors.operator_of_user(request.user)
+    if not hasattr(request, "drift_operator"):  # once per request: it reads the user's memberships
+        request.drift_operator = selectors.operator_of_user(request.user)
+    return request.drift_operator
 
 
-def _task(request: HttpRequest, pk: int) -> Task:
+def _task(request: HttpRequest, pk: int, *, to_work: bool = False) -> Task:
+    """The operator's task; `to_work`: it must also hold the resume permission in the task's tenant (403)."""
+    operator = _operator(request)
     try:
-        return selectors.task_get(_operator(request), pk=pk)
+        task = selectors.task_get(operator, pk=pk)
     except NotFound:
         raise Http404("Unknown task.") from None  # an outsider learns nothing, not even that it exists
+    if to_work and not operator.may_work(task.tenant):
+        raise PermissionDenied(f"Working a task (claim, release, submit) needs the '{selectors.WORK_PERMISSION}' "
+                               f"permission in tenant '{task.tenant}'.")
+    return task
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> TemplateResponse:
@@ -51,10 +60,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def task_page(request: HttpRequest, pk: int) -> HttpResponse:
-    task = _task(request, pk)
     if request.method == "POST":
-        return _submit(request, task)
-    return _task_page(request, task)
+        return _submit(request, _task(request, pk, to_work=True))
+    return _task_page(request, _task(request, pk))
 
 
 def _task_page(request: HttpRequest, task: Task, *, errors: dict[str, str] | None = None,
@@ -102,7 +110,7 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _claim_or_release(request: HttpRequest, pk: int, action, done: str) -> HttpResponse:
-    task = _task(request, pk)
+    task = _task(request, pk, to_work=True)
     try:
         action(task=task, username=request.user.get_username())
         messages.success(request, f"{done} the task of run {task.workflow_id}.")

@@ -1,7 +1,7 @@
 """An operator works a human task (spec §11) in real Chromium: inbox with counts and overdue marks, claim,
 every widget kind (static text with template variables, dropdown with a dependent dropdown, free text, date,
 buttons), submit = resume, the run moves on; a colleague's stale page gets a clear message; an operator of
-another group sees nothing of the task."""
+another group, or of the same group in another tenant, sees nothing of the task."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from apps.runs.context_store import get_context_store
 from apps.runs.models import NodeExecution, Run
 from apps.runs.tests.rest import client_for
 from apps.tasks.models import Task, TaskStatus
-from apps.tasks.tests.conftest import PASSWORD, operators, refund_flow  # noqa: F401 - the fixtures used below
+from apps.tasks.tests.conftest import (  # noqa: F401 - the fixtures used below
+    PASSWORD,
+    operator_create,
+    operators,
+    refund_flow,
+    refund_publish,
+)
 from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
@@ -121,4 +127,23 @@ def test_an_operator_of_another_group_sees_nothing_of_the_task(page, screenshot,
     assert "o-9" not in page.content()
     claim = page.request.post(f"{base}/admin/inbox/{task.pk}/claim/")
     assert claim.status in (403, 404)
+    assert Task.objects.get(pk=task.pk).claimed_by == ""
+
+
+@pytest.mark.usefixtures("refund_flow", "operators")
+def test_the_same_group_in_another_tenant_neither_lists_nor_opens_the_task(page, screenshot, live_server, tenant):
+    """mallory holds `support` in another tenant only (and still has the Django group of that name)."""
+    base, other = live_server.url, f"{tenant}-b"
+    refund_publish(other)
+    theirs, ours = _start(tenant, "o-10"), _start(other, "o-11")
+    task = Task.objects.get(workflow_id=theirs)
+    operator_create("mallory", {other: ["support"]}, global_groups=["support"])
+    _login(page, base, "mallory")
+    assert page.inner_text("#count-open") == "1"
+    assert page.locator(f"tr[data-workflow-id='{ours}']").count() == 1
+    assert page.locator(f"tr[data-workflow-id='{theirs}']").count() == 0 and theirs not in page.content()
+    screenshot("tasks-06-other-tenant-inbox")
+    response = page.goto(f"{base}/admin/inbox/{task.pk}/")
+    assert response.status == 404 and "o-10" not in page.content()
+    assert page.request.post(f"{base}/admin/inbox/{task.pk}/claim/").status in (403, 404)
     assert Task.objects.get(pk=task.pk).claimed_by == ""

@@ -1,10 +1,10 @@
 """Pure parts of the inbox: the View as widgets (every tag, untagged Options, templates) and who sees which
-task (groups, assignment by name, superusers, API users without a Django account)."""
+task (groups held in the task's tenant, assignment by name, superusers)."""
 
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from apps.runs.models import Run
@@ -62,11 +62,11 @@ def test_who_sees_which_task():
     def seen(operator: selectors.Operator) -> set[str]:
         return set(selectors.tasks_visible(operator).values_list("workflow_id", flat=True))
 
-    assert seen(selectors.Operator("eve", frozenset({"support"}))) == {"by-group"}
-    assert seen(selectors.Operator("dora", frozenset())) == {"by-name"}
-    assert seen(selectors.Operator("", frozenset({""}))) == set()  # blank names match nothing
-    assert seen(selectors.Operator("root", frozenset(), everything=True)) == {"by-group", "by-name", "nobodys"}
-    assert seen(selectors.operator_named("ghost")) == set()
-    get_user_model().objects.create_user("dora", "d@example.com", "x")
-    assert seen(selectors.operator_named("dora")) == {"by-name"}
-    assert selectors.tasks_visible(selectors.Operator("eve", frozenset({"support"})), tenant="t2").count() == 0
+    support = {"t1": frozenset({"support"})}
+    assert seen(selectors.Operator("eve", support)) == {"by-group"}
+    assert seen(selectors.Operator("dora", {"t1": frozenset()})) == {"by-name"}
+    assert seen(selectors.Operator("dora", {"t2": frozenset({"support"})})) == set()  # held in another tenant
+    assert seen(selectors.Operator("", {"t1": frozenset({""})})) == set()  # blank names match nothing
+    assert seen(selectors.Operator("root", everything=True)) == {"by-group", "by-name", "nobodys"}
+    assert selectors.tasks_visible(selectors.Operator("eve", support), tenant="t2").count() == 0
+    assert selectors.operator_of_user(AnonymousUser()) == selectors.Operator("")
