@@ -830,7 +830,8 @@ class DriftWorkflow:
 
     # ----------------------------------------------------------------- responses
     def _sensitive_paths(self) -> list[str]:
-        return list(self.definition.get("sensitivePaths") or [])
+        own = list(self.definition.get("sensitivePaths") or [])
+        return own + [path for path in self.inp.sensitive_paths if path not in own]  # a rerun's: see RunInput
 
     def _masked(self, value: Any) -> Any:
         """`value` with the run's sensitive values masked: answers, the mirror and webhooks never carry them."""

@@ -82,7 +82,7 @@ def auth_headers(auth: dict | None, secrets: SecretResolver, *, fresh: bool = Fa
     kind = auth["type"]
     if kind == "BASIC":
         pair = f"{secrets.resolve(auth['username'])}:{secrets.resolve(auth['password'])}"
-        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+        return {"Authorization": "Basic " + secrets.derive(base64.b64encode(pair.encode()).decode())}
     if kind == "BEARER":
         return {"Authorization": f"Bearer {secrets.resolve(auth['token'])}"}
     if kind == "API_KEY":
@@ -103,7 +103,6 @@ def _cache_key(auth: dict, secrets: SecretResolver, client_id: str, client_secre
 
 def oauth2_token(auth: dict, secrets: SecretResolver, *, fresh: bool = False) -> str:
     from apps.secrets.crypto import secrets_cipher
-    from apps.secrets.redaction import add_redacted
 
     client_id, client_secret = secrets.resolve(auth["clientId"]), secrets.resolve(auth["clientSecret"])
     key = _cache_key(auth, secrets, client_id, client_secret)
@@ -115,8 +114,7 @@ def oauth2_token(auth: dict, secrets: SecretResolver, *, fresh: bool = False) ->
             cache.set(key, secrets_cipher().encrypt(token.encode()), timeout=lifetime)
         else:
             token = secrets_cipher().decrypt(cached).decode()
-    add_redacted([token])
-    return token
+    return secrets.derive(token)  # masked in traces, errors and log lines like the secrets it came from
 
 
 def _fetch_token(auth: dict, client_id: str, client_secret: str) -> tuple[str, int]:

@@ -28,6 +28,7 @@ from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.search import search_filter_parse
 from apps.runs.selectors import run_get, runs_matching
+from apps.secrets.sealing import refuse_sealed
 from drift.errors import DriftError, InvalidInput, Problem, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Progress(enum.Enum):
 def bulk_job_create(*, tenant: str, op: str, selection: dict[str, Any], options: dict[str, Any],
                     actor: str) -> BulkJob:
     """Record the job and its items, then hand it to Celery once committed."""
+    refuse_sealed(options.get("contextPatch"), "$.contextPatch")
     workflow_ids = _targets(tenant, selection)
     with transaction.atomic():
         job = BulkJob.objects.create(job_id=uuid.uuid4().hex, tenant=tenant, op=op, selection=selection,

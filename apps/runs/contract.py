@@ -64,6 +64,9 @@ class RunInput:
     # A CHILD run whose start parts are too large to travel inline: where its parent's context store holds them
     # ({"workflowId", "seq", "keys", "sealed"}); start_run reads them (see apps.runs.services.run_begin).
     start_from: dict[str, Any] | None = None
+    # Rerun/redrive: the `sensitivePaths` of the run it repeats, sealed beside the version's own (a version without
+    # them never gets those values in clear).
+    sensitive_paths: list[str] = field(default_factory=list)
 
 
 # The parent's context parts a CHILD run starts with (beside its mapped `params`).

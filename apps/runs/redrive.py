@@ -18,8 +18,9 @@ from apps.definitions.services import audit
 from apps.runs.context_store import get_context_store
 from apps.runs.models import Run, RunStatus
 from apps.runs.rerun import rerun_input, start_idempotent
+from apps.runs.selectors import run_sealing
 from apps.runs.services import run_register
-from apps.secrets.sealing import unseal
+from apps.secrets.sealing import refuse_sealed, unseal
 from drift.errors import Conflict, InvalidInput, Problem
 
 REDRIVABLE = frozenset({RunStatus.FAILED, RunStatus.TERMINATED})
@@ -56,6 +57,7 @@ def run_redrive(*, run: Run, actor: str, from_node: str | None = None, context_p
                 version: str | int | None = None, workflow_id: str | None = None) -> Run:
     """Register and start (asynchronously) the redriving run; returns its Run row. `workflow_id` lets a bulk
     job make the start idempotent (a repeated redrive of the item joins the run it already started)."""
+    refuse_sealed(context_patch, "$.contextPatch")
     if run.status not in REDRIVABLE:
         raise Conflict(f"Run '{run.workflow_id}' is {run.status}; only FAILED or TERMINATED runs are redriven.")
     resolved = workflow_resolve_for_run(tenant=run.tenant, workflow_key=run.definition_key,
@@ -66,7 +68,7 @@ def run_redrive(*, run: Run, actor: str, from_node: str | None = None, context_p
                            [Problem("$.fromNode", "is not a state of the workflow version")])
     stored = get_context_store().load(run.workflow_id)
     # Sensitive values are sealed at rest (spec §12): the new run starts from them in clear, sealed again on persist.
-    context = deep_merge(unseal(stored.context) if stored is not None else {}, context_patch or {})
+    context = deep_merge(unseal(stored.context, run_sealing(run)) if stored is not None else {}, context_patch or {})
     inp = dataclasses.replace(
         rerun_input(run), workflow_key=resolved["id"], version=str(resolved["version"]), issue_id=None,
         start_node=node, redrive_context=context, redrive_of=run.workflow_id, carry=None,

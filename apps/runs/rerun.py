@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+from apps.definitions.selectors import workflow_sensitive_paths
 from apps.runs.contract import FINAL_STATUSES, RunInput
 from apps.runs.models import Run
 from apps.runs.runtime import workflow_start_async
+from apps.runs.selectors import run_sealing
 from apps.runs.services import run_register
 from apps.secrets.sealing import unseal
 from core.problems import Problem
@@ -17,13 +19,17 @@ _INPUT_FIELDS = {f.name for f in dataclasses.fields(RunInput)} - {"carry"}
 
 
 def rerun_input(run: Run) -> RunInput:
-    """The RunInput `run` started with (kept in `run.start_request`), ready for a new run."""
-    start_request = unseal(run.start_request or {})  # sensitive values are sealed at rest
+    """The RunInput `run` started with (kept in `run.start_request`), ready for a new run. It carries the
+    `sensitivePaths` `run` sealed by, so the new run seals them too, whatever its version lists."""
+    start_request = unseal(run.start_request or {}, run_sealing(run))  # sensitive values are sealed at rest
     stored = {key: value for key, value in start_request.items() if key in _INPUT_FIELDS}
     if not stored.get("tenant"):
         raise InvalidInput(f"Run '{run.workflow_id}' kept no start request; it cannot be rerun.",
                            [Problem("$.start_request", "is empty")])
-    return RunInput(**stored)
+    paths = list(stored.get("sensitive_paths") or [])
+    paths += [path for path in workflow_sensitive_paths(tenant=run.tenant, key=run.definition_key,
+                                                        version=run.definition_version) if path not in paths]
+    return RunInput(**{**stored, "sensitive_paths": paths})
 
 
 def run_rerun(*, run: Run, workflow_id: str | None = None) -> Run:

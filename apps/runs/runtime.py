@@ -46,6 +46,7 @@ from apps.runs.contract import (
 from apps.runs.models import Run, RunMode, RunStatus
 from apps.runs.selectors import run_find, run_get, run_response, workflow_response
 from apps.runs.services import customer_id_of, run_register
+from apps.secrets.sealing import refuse_sealed
 from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
 from drift.metrics import SYNC_WAIT_SECONDS
 from drift.temporal import run_async, temporal_client
@@ -183,6 +184,7 @@ def _open_run(*, tenant: str, workflow_id: str) -> Run:
 
 def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
     """3.1: register the Run row, then start (or join: same id while open) the workflow."""
+    refuse_sealed(data)  # only Drift seals (apps/secrets/sealing.py); so for every input below
     workflow_id = data.get("workflowId") or uuid.uuid4().hex
     existing = _check_id_free(tenant=principal.tenant, workflow_id=workflow_id)
     inp = _run_input(principal, data, workflow_id)
@@ -278,6 +280,7 @@ def _version(raw: Any) -> str | None:
 def run_resume(*, tenant: str, workflow_id: str, payload: dict[str, Any], actor: str = "") -> Reply:
     """3.2: hand the view response to a WAITING run and answer with its next stable state. `actor` (the API's
     user, or the operator of a human task) is recorded on the timeline and closes the screen's task."""
+    refuse_sealed(payload)
     _open_run(tenant=tenant, workflow_id=workflow_id)
     return _stable_or_accepted(workflow_id, _update(workflow_id, UPDATE_RESUME, {**payload, "resumedBy": actor}))
 
@@ -325,6 +328,7 @@ def _run_and_descendants(workflow_id: str) -> list[str]:
 
 def run_execute_disconnected(*, tenant: str, workflow_id: str, node: str, parameters: dict | None) -> dict[str, Any]:
     """3.5: run a disconnected node against the run's context; the run does not move."""
+    refuse_sealed(parameters, "$.parameters")
     _open_run(tenant=tenant, workflow_id=workflow_id)
     request = {"node": node, "parameters": parameters or {}}
     try:
@@ -341,6 +345,7 @@ def _awaited_events(run: Run) -> set[str]:
 
 def run_send_event(*, tenant: str, workflow_id: str, event_name: str, payload: Any) -> dict[str, Any]:
     """3.6: signal the event; the run consumes it at (or when it reaches) the matching ON_EVENT wait."""
+    refuse_sealed(payload)
     run = _open_run(tenant=tenant, workflow_id=workflow_id)
     if run.definition_version is not None and event_name not in _awaited_events(run):
         # Refused here: an event no wait can consume would sit in the run's state for ever.

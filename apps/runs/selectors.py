@@ -12,7 +12,7 @@ from apps.runs.context_store import get_context_store
 from apps.runs.contract import map_item_run_id
 from apps.runs.models import BulkItemState, BulkJob, Run, RunParam
 from apps.runs.search import RunFilter, cursor_encode
-from apps.secrets.sealing import unseal
+from apps.secrets.sealing import SealedRun, unseal
 from apps.secrets.services import sealed_for_reader
 from drift.errors import NotFound
 
@@ -102,7 +102,15 @@ def run_context_for_node(*, workflow_id: str, min_seq: int, sealed: bool) -> dic
     if stored is None or stored.seq < min_seq:
         found = "nothing" if stored is None else f"seq {stored.seq}"
         raise ContextNotStored(f"the context store holds {found} for run {workflow_id}, not seq {min_seq}")
-    return unseal(stored.context) if sealed else stored.context
+    if not sealed:
+        return stored.context
+    run = Run.objects.only("tenant", "workflow_id", "created_at").get(workflow_id=workflow_id)
+    return unseal(stored.context, run_sealing(run))
+
+
+def run_sealing(run: Run) -> SealedRun:
+    """Whose sealed values a run's stored documents hold (its envelopes open only for it)."""
+    return SealedRun(run.tenant, run.workflow_id, run.created_at)
 
 
 def runs_matching(run_filter: RunFilter, *, tenant: str | None, before: int | None = None) -> QuerySet[Run]:

@@ -19,7 +19,7 @@ from apps.runs.search import param_index_values
 from apps.runs.selectors import run_context_for_node
 from apps.runs.webhooks import webhook_notify
 from apps.secrets.redaction import redact, sensitive_values
-from apps.secrets.sealing import seal
+from apps.secrets.sealing import SealedRun, seal
 from core.json_safety import json_problem, scrubbed
 from drift.errors import Conflict, DriftError, NotFound
 
@@ -41,7 +41,7 @@ class UnpersistableState(DriftError):
 def run_register(*, workflow_id: str, inp: RunInput, new: bool = False, **fields: Any) -> Run:
     """Create the Run row of a run (idempotent: a repeated start keeps the first row). `new`: the caller has
     just seen no row with this id, so insert first and look only if another start won the race."""
-    defaults = _register_fields(inp) | fields
+    defaults = _register_fields(inp, workflow_id) | fields
     params = (inp.start or {}).get("params")
     if new:
         try:
@@ -58,7 +58,7 @@ def run_register(*, workflow_id: str, inp: RunInput, new: bool = False, **fields
     return run
 
 
-def _register_fields(inp: RunInput) -> dict[str, Any]:
+def _register_fields(inp: RunInput, workflow_id: str) -> dict[str, Any]:
     start = inp.start or {}
     return {
         "tenant": inp.tenant,
@@ -73,19 +73,20 @@ def _register_fields(inp: RunInput) -> dict[str, Any]:
         "parent_workflow_id": inp.parent_workflow_id,
         "redrive_of": inp.redrive_of,
         # Scrubbed: a start that bypassed the API with NaN still gets its (failed) row; run_begin refuses it.
-        "start_request": scrubbed(_sealed_start_request(inp)),
+        "start_request": scrubbed(_sealed_start_request(inp, workflow_id)),
     }
 
 
-def _sealed_start_request(inp: RunInput) -> dict[str, Any]:
+def _sealed_start_request(inp: RunInput, workflow_id: str) -> dict[str, Any]:
     """The RunInput kept for rerun, its sensitive values sealed (the start body and a redrive's context have
     the context's layout)."""
     stored = {key: value for key, value in inp.__dict__.items() if key != "carry"}
     paths = workflow_sensitive_paths(tenant=inp.tenant, key=inp.workflow_key, version=inp.version)
+    paths += [path for path in inp.sensitive_paths if path not in paths]
     if not paths:
         return stored
     sensitive = sensitive_values(inp.start or {}, paths) + sensitive_values(inp.redrive_context or {}, paths)
-    return seal(stored, sensitive)
+    return seal(stored, sensitive, SealedRun(inp.tenant, workflow_id))
 
 
 def run_params_index(run: Run, params: Any) -> None:
@@ -166,7 +167,8 @@ def run_record_state(request: PersistRequest) -> None:
     if problem is not None:
         raise UnpersistableState(f"the run state cannot be stored: {problem.path} {problem.problem}")
     sensitive = sensitive_values(request.context, request.sensitive_paths)
-    response, context = redact(request.response, sensitive), seal(request.context, sensitive)
+    response = redact(request.response, sensitive)
+    context = seal(request.context, sensitive, SealedRun(request.tenant, request.workflow_id))
     timeline = redact(request.timeline, sensitive)
     with transaction.atomic():
         fields = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key")

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from apps.secrets.crypto import secrets_cipher
 from apps.secrets.models import NAME_PATTERN, RevealAudit, Secret
-from apps.secrets.sealing import is_sealed_anywhere, mask_sealed, unseal
+from apps.secrets.sealing import SealedRun, is_sealed_anywhere, mask_sealed, unseal
 from core.problems import Problem
 from drift.errors import InvalidInput, NotFound
 
@@ -75,4 +75,11 @@ def sealed_for_reader(document: Any, *, reveal: bool, actor: str, tenant: str, w
     if not reveal:
         return mask_sealed(document)
     reveal_record(actor=actor, tenant=tenant, workflow_id=workflow_id, channel=channel)
-    return unseal(document)
+    return unseal(document, _sealed_run(tenant, workflow_id))
+
+
+def _sealed_run(tenant: str, workflow_id: str) -> SealedRun:
+    from apps.runs.models import Run  # runs depend on secrets: imported when used
+
+    created = Run.objects.filter(tenant=tenant, workflow_id=workflow_id).values_list("created_at", flat=True).first()
+    return SealedRun(tenant, workflow_id, created)

@@ -16,6 +16,8 @@ from apps.nodes.base import NodeError
 from apps.nodes.registry import execute_node
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types import http
+from apps.secrets.redaction import redacting
+from apps.secrets.selectors import secret_values
 from apps.trials.masking import mask_secrets
 from core.problems import Problem
 from drift.errors import InvalidInput
@@ -39,15 +41,21 @@ def node_dry_run(*, tenant: str, key: str, version: VersionSpec, context: dict[s
         raise InvalidInput("Only an HTTP node takes a mock.", [Problem("$.mock", f"a {node.get('type')} node makes "
                                                                                  "no call to mock")])
     report: dict[str, Any] = {"node": key, "version": node.get("version"), "type": node.get("type")}
+    # As in the worker: log lines written meanwhile (urllib3's request line, a URL with a key) are scrubbed of
+    # the tenant's secrets and of every credential the call derives from them.
+    with redacting(secret_values(tenant=tenant)):
+        report |= _execute(node, scope, mock)
+    return mask_secrets(report, tenant=tenant)
+
+
+def _execute(node: dict[str, Any], scope: ScriptScope, mock: dict[str, Any] | None) -> dict[str, Any]:
     trace: dict[str, Any] = {}
     try:
         if node.get("type") == http.NODE_TYPE.name:
             outcome = http.call(node, scope, mock=mock, trace=trace)
         else:
             outcome = execute_node(node, {}, scope)
-        report |= {"ok": True, "outcome": outcome}
+        return {"ok": True, "outcome": outcome, **trace}
     except NodeError as error:
-        report |= {"ok": False, "error": {"message": error.message, "line": script_line(error.message),
-                                          "retryable": error.retryable}}
-    report |= trace
-    return mask_secrets(report, tenant=tenant)
+        return {"ok": False, "error": {"message": error.message, "line": script_line(error.message),
+                                       "retryable": error.retryable}, **trace}

@@ -4,6 +4,9 @@ mocks, its screens' answers as resumes, its events, and the status and path it t
 What a run keeps is each node's *output* (the context store), not the raw HTTP response, so HTTP and CHILD
 nodes are mocked with `{"output": ...}` (their transformer does not run again in the test) and a node run
 several times is mocked with its last output each time; a failed call is mocked with its error.
+
+Sensitive values (sealed at rest) are copied as `***`: a test case is readable by whoever edits definitions,
+so it never holds them, in clear or as envelopes (which would open in no other run anyway).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from apps.runs.context_store import get_context_store
 from apps.runs.contract import FINAL_STATUSES
 from apps.runs.models import Run
 from apps.runs.selectors import run_steps
+from apps.secrets.sealing import mask_sealed
 from drift.errors import Conflict
 
 
@@ -46,4 +50,4 @@ def case_from_run(run: Run) -> dict[str, Any]:
     case = {"name": f"as run {run.workflow_id}", "start": (run.start_request or {}).get("start") or {},
             "mocks": mocks, "resumes": resumes, "events": events,
             "expect": {"status": run.status, "path": [execution[0] for execution in executions]}}
-    return {key: value for key, value in case.items() if value or key in ("name", "start", "expect")}
+    return mask_sealed({key: value for key, value in case.items() if value or key in ("name", "start", "expect")})

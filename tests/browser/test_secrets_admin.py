@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from apps.runs.context_store import get_context_store
 from apps.runs.models import Run
-from apps.secrets.sealing import seal
+from apps.secrets.sealing import SealedRun, seal
 from apps.secrets.selectors import secret_value
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,8 @@ def test_operator_sets_a_secret_and_reveals_a_run(page, screenshot, live_server,
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
     run = Run.objects.create(workflow_id="run-browser-reveal", tenant=tenant, definition_key="contact",
                              status="COMPLETED")
-    get_context_store().save(run.workflow_id, context=seal({"customer": {"phone": PHONE, "id": "c-1"}}, [PHONE]),
+    get_context_store().save(run.workflow_id, context=seal({"customer": {"phone": PHONE, "id": "c-1"}}, [PHONE],
+                                                           SealedRun(tenant, run.workflow_id)),
                              current_node="done", status="COMPLETED", seq=1)
     base = live_server.url
     page.goto(f"{base}/admin/login/")

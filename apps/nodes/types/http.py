@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -112,6 +113,8 @@ def build_request(node: dict, scope: ScriptScope, secrets: SecretResolver | None
     """The request the node would send. Without `secrets`, `{{secret:name}}` references stay as written
     (what a preview such as a dry-run shows); `auth` headers are added by the caller."""
     resolve = secrets.resolve if secrets is not None else (lambda value: value)
+    if secrets is not None:
+        scope = _shielded(scope, secrets)
     components = node.get("httpComponents") or {}
     url = resolve(resolve_value(components.get("url"), scope, field="httpComponents.url"))
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
@@ -126,6 +129,12 @@ def build_request(node: dict, scope: ScriptScope, secrets: SecretResolver | None
     body = resolve(resolve_value(components.get("body"), scope, field="httpComponents.body"))
     return {"method": (components.get("method") or "GET").upper(), "url": url, "headers": headers,
             "params": params, "data": _encode_body(body, content_type)}
+
+
+def _shielded(scope: ScriptScope, secrets: SecretResolver) -> ScriptScope:
+    """The scope with run data's `{{secret:...}}` text made inert: only the definition's text references secrets."""
+    return dataclasses.replace(scope, context=secrets.shield(scope.context),
+                               node_parameters=secrets.shield(scope.parameters()))
 
 
 def _string_map(value: Any, field: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from apps.runs.context_store import get_context_store
 from apps.runs.models import Run
 from apps.secrets.models import RevealAudit, Secret
-from apps.secrets.sealing import seal
+from apps.secrets.sealing import SealedRun, seal
 from apps.secrets.selectors import secret_value
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +43,10 @@ def test_secret_form_refuses_a_bad_name_or_no_value(admin_client):
 @pytest.fixture
 def sealed_run() -> Run:
     run = Run.objects.create(workflow_id="run-sealed", tenant="acme", definition_key="flow", status="COMPLETED",
-                             start_request=seal({"tenant": "acme", "start": {"customer": {"phone": PHONE}}}, [PHONE]))
-    get_context_store().save(run.workflow_id, context=seal({"customer": {"phone": PHONE, "id": "c7"}}, [PHONE]),
+                             start_request=seal({"tenant": "acme", "start": {"customer": {"phone": PHONE}}}, [PHONE],
+                                                SealedRun("acme", "run-sealed")))
+    get_context_store().save(run.workflow_id, context=seal({"customer": {"phone": PHONE, "id": "c7"}}, [PHONE],
+                                                           SealedRun("acme", "run-sealed")),
                              current_node="done", status="COMPLETED", seq=1)
     return run
 

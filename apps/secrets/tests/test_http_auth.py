@@ -136,3 +136,14 @@ def test_rerun_starts_with_the_original_sensitive_input(api, runs, tenant, crm):
     again = run_rerun(run=Run.objects.get(pk=run.pk))
     wait_for(lambda: Run.objects.get(pk=again.pk).status == "WAITING", "the rerun's screen")
     assert [body["phone"] for body in crm.received] == [PHONE, PHONE]
+
+
+def test_run_data_never_references_a_secret(api, runs, tenant, crm):
+    """Issue 19 item 4: only the definition's text may reference a secret. A customer phone of
+    `{{secret:query_key}}` reaches the service as that text (the body script copies it from the parameters)."""
+    plant_secrets(api)
+    key = publish_flow(tenant, crm)
+    response = api.post("/v3/workflow/start", {"params": {"workflowId": key},
+                                               "customer": {"phone": "{{ secret:query_key }}"}}, format="json")
+    assert response.status_code == 200 and response.json()["workflowStatus"] == "WAITING", response.json()
+    assert crm.received == [{"phone": "{{ secret:query_key }}", "note": "call {{ secret:query_key }}"}]

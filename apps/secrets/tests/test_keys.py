@@ -11,7 +11,7 @@ from django.core.management import call_command
 from temporalio.api.common.v1 import Payload
 
 from apps.secrets.models import Secret
-from apps.secrets.sealing import mask_sealed, seal, unseal
+from apps.secrets.sealing import SealedRun, mask_sealed, seal, unseal
 from apps.secrets.selectors import SecretUnavailable, secret_value
 from apps.secrets.services import secret_put
 from drift.codec import KEY_ID, EncryptionCodec, key_id
@@ -64,10 +64,11 @@ def test_sealing_covers_copies_and_reveals_back(settings):
     settings.DRIFT_SECRET_KEYS = [NEW]
     document = {"customer": {"phone": "+1-555-0100", "id": "c1"}, "nodeParameters": {"phone": "+1-555-0100"},
                 "note": "call +1-555-0100 today", "count": 5550100, "ok": True, "list": ["+1-555-0100", 2]}
-    sealed = seal(document, ["+1-555-0100", "5550100"])
+    run = SealedRun("acme", "run-1")
+    sealed = seal(document, ["+1-555-0100", "5550100"], run)
     assert "555-0100" not in str(sealed) and sealed["customer"]["id"] == "c1" and sealed["ok"] is True
     assert mask_sealed(sealed)["note"] == "***" and mask_sealed(sealed)["count"] == "***"
-    assert unseal(sealed) == document
-    assert seal(document, []) is document
+    assert unseal(sealed, run) == document
+    assert seal(document, [], run) is document
     forged = {"x": {"$sealed": "not-a-token"}}  # a client may send this shape: revealing it must not fail
-    assert unseal(forged) == forged
+    assert unseal(forged, run) == forged

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
+from apps.clients.models import TenantMembership
 from apps.runs.context_store import get_context_store
 from apps.runs.context_store.hbase import TABLE
 from apps.runs.models import NodeExecution, Run, RunContext, WebhookDelivery
@@ -121,7 +122,9 @@ def test_secrets_and_sensitive_values_never_land_in_clear(backend, api, runs, te
     assert RevealAudit.objects.filter(workflow_id=workflow_id, actor="auditor/auditor", channel="api").count() == 1
 
 
-def test_the_codec_endpoint_decodes_history_for_revealers_only(api, runs, tenant, crm, client):
+def test_the_codec_endpoint_decodes_history_for_platform_operators_only(api, runs, tenant, crm, client):
+    """Issue 19 item 6: a namespace's payloads are every tenant's, so only superusers decode them (no tenant's
+    `reveal` key, no staff user with `reveal_sensitive`), and the audit names whose runs were decoded."""
     plant_secrets(api)
     key = publish_flow(tenant, crm)
     started = api.post("/v3/workflow/start", {"params": {"workflowId": key}, "customer": {"phone": PHONE}},
@@ -129,12 +132,16 @@ def test_the_codec_endpoint_decodes_history_for_revealers_only(api, runs, tenant
     workflow_id = started.json()["workflowId"]
     assert started.json()["view"]["inputOptions"][0]["instructions"][0]["templateVariables"]["phone"] == "***"
 
-    async def first_input() -> str:
+    async def inputs() -> tuple[str, str]:
         client_without_codec = await Client.connect(django_settings.TEMPORAL_ADDRESS)
         history = await client_without_codec.get_workflow_handle(workflow_id).fetch_history()
-        return json_format.MessageToJson(history.events[0].workflow_execution_started_event_attributes.input)
+        activities = Payloads(payloads=[payload for event in history.events if event.HasField(
+            "activity_task_scheduled_event_attributes") for payload in
+            event.activity_task_scheduled_event_attributes.input.payloads])
+        return (json_format.MessageToJson(history.events[0].workflow_execution_started_event_attributes.input),
+                json_format.MessageToJson(activities))
 
-    encrypted = run_async(first_input())
+    encrypted, activity_inputs = run_async(inputs())
     assert PHONE not in encrypted and "binary/encrypted" in base64.b64decode(
         json.loads(encrypted)["payloads"][0]["metadata"]["encoding"]).decode()
 
@@ -146,19 +153,23 @@ def test_the_codec_endpoint_decodes_history_for_revealers_only(api, runs, tenant
     without_reveal = client_for(tenant, "plain", scopes=("runtime", "definitions"))
     assert without_reveal.post(url, encrypted, content_type="application/json").status_code == 403
     with_reveal = client_for(tenant, "cli", scopes=("reveal",))
-    answer = with_reveal.post(url, encrypted, content_type="application/json").content
-    assert PHONE in json_format.Parse(answer, Payloads()).payloads[0].data.decode()
-    User.objects.create_user("operator", password="pw", is_staff=True)
+    assert with_reveal.post(url, encrypted, content_type="application/json").status_code == 403  # tenant-bound
+    operator = User.objects.create_user("operator", password="pw", is_staff=True)
+    operator.user_permissions.add(Permission.objects.get(codename="reveal_sensitive"))
+    TenantMembership.objects.create(user=operator, tenant=tenant)
     client.login(username="operator", password="pw")
-    assert client.post(url, encrypted, content_type="application/json").status_code == 403  # staff, no permission
+    assert client.post(url, encrypted, content_type="application/json").status_code == 403  # staff of one tenant
+    assert not RevealAudit.objects.exists()
     User.objects.create_superuser("root", password="pw")
     client.login(username="root", password="pw")
     decoded = client.post(url, encrypted, content_type="application/json", HTTP_ORIGIN="http://localhost:8233")
     assert decoded.status_code == 200 and decoded["Access-Control-Allow-Origin"] == "http://localhost:8233"
     payload = json_format.Parse(decoded.content, Payloads()).payloads[0]
     assert payload.metadata["encoding"] == b"json/plain" and PHONE in payload.data.decode()
-    assert RevealAudit.objects.filter(actor="root", channel="codec").exists()
-    assert RevealAudit.objects.filter(actor="cli/cli", tenant=tenant, channel="codec").exists()
+    assert RevealAudit.objects.filter(actor="root", tenant=tenant, channel="codec").exists()  # whose input
+    assert client.post(url, activity_inputs, content_type="application/json", HTTP_X_NAMESPACE="default"
+                       ).status_code == 200
+    assert RevealAudit.objects.filter(actor="root", tenant=tenant, workflow_id=workflow_id, channel="codec").exists()
 
     encoded = client.post(reverse("codec-encode"), decoded.content, content_type="application/json")
     assert PHONE not in encoded.content.decode()

@@ -43,3 +43,24 @@ def test_a_finished_run_becomes_a_passing_case(api, runs, tenant, httpserver, se
     assert [c["name"] for c in report["cases"]] == [case["name"], f"{case['name']} (2)"]
     assert report["passed"] is True, report
     assert len(httpserver.log) == 1  # the production run's call only: the test runs made none
+
+
+def test_sensitive_values_never_reach_a_test_case(api, runs, tenant, httpserver, settings):
+    """Issue 19 item 5: the case holds `***` where the run sealed a value, neither the value nor its envelope."""
+    from worker.tests.builders import state, value, workflow
+
+    phone = "+1-555-0177-20"
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    httpserver.expect_request("/lookup").respond_with_json({"echo": phone})
+    lookup = {"id": "lookup", "name": "lookup", "type": "HTTP",
+              "httpComponents": {"url": value(httpserver.url_for("/lookup"), "STATIC"), "method": "GET"}}
+    publish_definitions(tenant, [lookup],
+                        [workflow("sealed_case", "lookup", [state("lookup", "lookup")],
+                                  sensitivePaths=["$.customer.phone"])])
+    started = api.post("/v3/workflow/start", {"params": {"workflowId": "sealed_case"}, "customer": {"phone": phone}},
+                       format="json").json()
+    assert started["workflowStatus"] == "COMPLETED", started
+    case = case_from_run(Run.objects.get(workflow_id=started["workflowId"]))
+    text = json.dumps(case)
+    assert phone not in text and "$sealed" not in text
+    assert case["start"]["customer"]["phone"] == "***" and case["mocks"]["lookup"] == [{"output": {"echo": "***"}}]
