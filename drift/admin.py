@@ -90,7 +90,9 @@ class TenantScopedAdminMixin:
     def may(self, request: HttpRequest, permission: str, obj: Any = None) -> bool:
         """`permission` for `obj`'s tenant, or (no object) for at least one tenant of the user."""
         if obj is None:
-            return bool(tenants_of(request.user)) and has_permission(request.user, permission)
+            # EVERY_TENANT is an empty set that contains every name: a superuser acts for some tenant too.
+            some_tenant = is_platform_operator(request.user) or bool(tenants_of(request.user))
+            return some_tenant and has_permission(request.user, permission)
         return may_act_for(request.user, self.tenant_of(obj), permission)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
