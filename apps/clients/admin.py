@@ -1,16 +1,19 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.template.response import TemplateResponse
 
+from apps.clients.access import is_platform_operator
 from apps.clients.models import ApiClient, ApiKey, TenantMembership
 from apps.clients.services import api_client_rotate_webhook_secret, new_webhook_secret
 from apps.clients.webhook_urls import webhook_url_problem
+from drift.admin import TenantScopedAdminMixin, TenantScopedInlineMixin
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(TenantScopedInlineMixin, admin.TabularInline):
     model = ApiKey
     extra = 0
     fields = ("prefix", "scopes", "is_active", "created_at", "last_used_at")
@@ -38,8 +41,9 @@ class ApiClientForm(forms.ModelForm):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
-    """The webhook secret is never displayed here except once, by the rotate action that creates it."""
+class ApiClientAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """The webhook secret is never displayed here except once, by the rotate action that creates it. A staff user
+    sees and creates the clients of their tenants only (TenantScopedAdminMixin)."""
 
     form = ApiClientForm
     list_display = ("tenant", "client_id", "name", "callback_url", "signed", "created_at")
@@ -73,8 +77,23 @@ class ApiClientAdmin(admin.ModelAdmin):
         return response
 
 
-class TenantMembershipInline(admin.TabularInline):
-    """On the user page: the tenants this staff user may use the API for with a session."""
+class PlatformOperatorWritesMixin:
+    """Who acts for which tenant, and with which permissions, is the platform operators' decision: only superusers
+    add, change or delete users, groups and tenant memberships. Otherwise a staff user of tenant B holding the
+    auth permissions would grant themselves tenant A, a permission or superuser status."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return is_platform_operator(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_platform_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_platform_operator(request.user)
+
+
+class TenantMembershipInline(PlatformOperatorWritesMixin, admin.TabularInline):
+    """On the user page: the tenants this staff user acts for (admin, inbox, API with a session)."""
 
     model = TenantMembership
     extra = 1
@@ -85,7 +104,10 @@ class TenantMembershipInline(admin.TabularInline):
 
 
 @admin.register(TenantMembership)
-class TenantMembershipAdmin(admin.ModelAdmin):
+class TenantMembershipAdmin(PlatformOperatorWritesMixin, admin.ModelAdmin):
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_platform_operator(request.user)  # the list says who works for which tenant: every tenant's staff
+
     list_display = ("user", "tenant", "created_at")
     list_filter = ("tenant",)
     search_fields = ("user__username", "tenant")
@@ -101,5 +123,21 @@ else:
 
 
 @admin.register(User)
-class DriftUserAdmin(_user_admin):
+class DriftUserAdmin(PlatformOperatorWritesMixin, _user_admin):
+    """Users span tenants: a non-superuser sees their own account only, and edits nothing here (their password
+    through the admin's own "Change password" page)."""
+
     inlines = [*getattr(_user_admin, "inlines", ()), TenantMembershipInline]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if is_platform_operator(request.user) else queryset.filter(pk=request.user.pk)
+
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class DriftGroupAdmin(PlatformOperatorWritesMixin, GroupAdmin):
+    """Groups carry permissions: only superusers edit them (see PlatformOperatorWritesMixin)."""

@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -43,7 +42,7 @@ from apps.definitions.models import (
     WorkflowDefinition,
 )
 from apps.definitions.versions import SNAPSHOT, parse_version
-from drift.admin import ReadOnlyAdminMixin, json_block
+from drift.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin, TenantScopedInlineMixin, json_block
 from drift.errors import DriftError
 
 ADMIN_MEDIA_CSS = "definitions/json_editor.css"
@@ -75,8 +74,9 @@ def version_label(number: int) -> str:
 # --- definitions
 
 
-class DefinitionAdmin(admin.ModelAdmin):
+class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     kind: str = Kind.WORKFLOW
+    permission_model = "definition"  # both proxies answer to the agreed definitions.<action>_definition
     form = DefinitionForm
     list_display = ("key", "tenant", "latest", "active", "updated_at")
     list_filter = ("tenant",)
@@ -173,11 +173,7 @@ class DefinitionAdmin(admin.ModelAdmin):
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
 
     def _object(self, request: HttpRequest, pk: int, *, write: bool) -> Definition:
-        obj = get_object_or_404(self.model, pk=pk)
-        allowed = self.has_change_permission(request, obj) if write else self.has_view_permission(request, obj)
-        if not allowed:
-            raise PermissionDenied
-        return obj
+        return self.scoped_object(request, pk, self.permission_name("change" if write else "view"))
 
     def _back(self, obj: Definition) -> HttpResponseRedirect:
         return HttpResponseRedirect(self._url("change", obj.pk))
@@ -250,8 +246,10 @@ class DefinitionAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = DriftImportForm(request.POST or None, request.FILES or None)
+        form.fields["tenant"] = self.tenant_form_field(request, form.fields["tenant"])
         reports = []
         if request.method == "POST" and form.is_valid():
+            self.require_tenant(request, form.cleaned_data["tenant"], self.permission_name("add"))
             uploads = [(upload.name, upload.read().decode("utf-8", errors="replace"))
                        for upload in form.cleaned_data["files"]]
             reports = [import_text(tenant=form.cleaned_data["tenant"], text=text, name=name,
@@ -328,7 +326,7 @@ class DefinitionAdmin(admin.ModelAdmin):
 
     # changelist actions
 
-    @admin.action(description="Validate the SNAPSHOT of the selected definitions")
+    @admin.action(description="Validate the SNAPSHOT of the selected definitions", permissions=["view"])
     def validate_snapshots(self, request, queryset) -> None:
         for obj in queryset:
             self._validate_one(request, obj)
@@ -372,7 +370,7 @@ class NodeDefinitionAdmin(DefinitionAdmin):
 # --- routes
 
 
-class RouteVariantInline(admin.TabularInline):
+class RouteVariantInline(TenantScopedInlineMixin, admin.TabularInline):
     model = RouteVariant
     form = RouteVariantForm
     formset = RouteVariantFormSet
@@ -381,7 +379,7 @@ class RouteVariantInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     form = RouteForm
     inlines = [RouteVariantInline]
     list_display = ("issue_id", "tenant", "workflow_key", "version", "variant_count", "updated_at")
@@ -431,7 +429,7 @@ class RouteAdmin(admin.ModelAdmin):
 
 
 @admin.register(EnumEntry)
-class EnumEntryAdmin(admin.ModelAdmin):
+class EnumEntryAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     form = EnumEntryForm
     list_display = ("key", "tenant", "short_value", "updated_at")
     list_filter = ("tenant",)
@@ -465,7 +463,7 @@ class EnumEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("at", "tenant", "actor", "action", "kind", "key", "version")
     list_filter = ("action", "kind", "tenant")
     search_fields = ("key", "actor")

@@ -11,12 +11,12 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from apps.clients.access import is_platform_operator, may_act_for
 from apps.definitions import map_state
 from apps.definitions.admin import workflow_graph_html
 from apps.definitions.models import Definition, Kind
@@ -57,12 +57,12 @@ from apps.runs.selectors import (
 )
 from apps.secrets.sealing import mask_sealed
 from apps.secrets.services import sealed_for_reader
-from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, json_block
+from drift.admin import ReadOnlyAdminMixin, ReadOnlyInline, TenantScopedAdminMixin, TenantScopedInlineMixin, json_block
 from drift.errors import DriftError, InvalidInput, Problem
 
 CSS = "definitions/json_editor.css"
-
-
+# The agreed permissions of run operations (docs/security.md): rerun and redrive start a run.
+START_RUN, TERMINATE_RUN, REVEAL = "runs.start_run", "runs.terminate_run", "secrets.reveal_sensitive"
 
 
 def temporal_ui_url(workflow_id: str) -> str:
@@ -70,8 +70,8 @@ def temporal_ui_url(workflow_id: str) -> str:
     return f"{base}/namespaces/{quote(settings.TEMPORAL_NAMESPACE, safe='')}/workflows/{quote(workflow_id, safe='')}"
 
 
-def _run_link(workflow_id: str) -> str:
-    run = Run.objects.filter(workflow_id=workflow_id).only("pk").first()
+def _run_link(workflow_id: str, tenant: str) -> str:
+    run = Run.objects.filter(workflow_id=workflow_id, tenant=tenant).only("pk").first()
     if run is None:
         return workflow_id
     return format_html('<a href="{}">{}</a>', reverse("admin:runs_run_change", args=[run.pk]), workflow_id)
@@ -160,7 +160,7 @@ def map_items_html(execution: MapItems) -> str:
         format_html_join("", "{}", ((row,) for row in rows)), MAP_ITEMS_SHOWN, MAP_ITEMS_SHOWN)
 
 
-class NodeExecutionInline(ReadOnlyInline):
+class NodeExecutionInline(TenantScopedInlineMixin, ReadOnlyInline):
     model = NodeExecution
     verbose_name = "executed node"
     verbose_name_plural = "Timeline (executed nodes)"
@@ -179,7 +179,7 @@ class NodeExecutionInline(ReadOnlyInline):
 
 
 @admin.register(Run)
-class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RunAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("workflow_id", "tenant", "definition_key", "definition_version", "status", "current_node",
                     "client_id", "created_at")
     list_filter = ("status", "definition_key", "tenant", "client_id", "mode")
@@ -240,8 +240,11 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 return queryset.none(), False
         return super().get_search_results(request, queryset, " ".join(words))
 
-    def _may_operate(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("runs.change_run")
+    def has_start_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
+        return self.may(request, START_RUN, obj)
+
+    def has_terminate_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
+        return self.may(request, TERMINATE_RUN, obj)
 
     # detail fields
 
@@ -261,20 +264,21 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="redrive of")
     def redrive_link(self, obj: Run) -> str:
-        links = [_run_link(workflow_id) for workflow_id in [obj.redrive_of] if workflow_id]
-        redrives = Run.objects.filter(redrive_of=obj.workflow_id).order_by("id").values_list("workflow_id", flat=True)
+        links = [_run_link(workflow_id, obj.tenant) for workflow_id in [obj.redrive_of] if workflow_id]
+        redrives = Run.objects.filter(redrive_of=obj.workflow_id, tenant=obj.tenant).order_by("id").values_list(
+            "workflow_id", flat=True)
         text = format_html("{} (began at node <code>{}</code>)", links[0], (obj.start_request or {}).get(
             "start_node") or "?") if links else "—"
         if redrives:
             text = format_html("{} · redriven by {}", text, format_html_join(", ", "{}", (
-                (_run_link(workflow_id),) for workflow_id in redrives)))
+                (_run_link(workflow_id, obj.tenant),) for workflow_id in redrives)))
         return text
 
     @admin.display(description="parent run")
     def parent(self, obj: Run) -> str:
         if not obj.parent_workflow_id:
             return "—"
-        parent = Run.objects.filter(workflow_id=obj.parent_workflow_id).first()
+        parent = Run.objects.filter(workflow_id=obj.parent_workflow_id, tenant=obj.tenant).first()
         if parent is None:
             return obj.parent_workflow_id
         return format_html('<a href="{}">{}</a>', reverse("admin:runs_run_change", args=[parent.pk]),
@@ -375,26 +379,25 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                               new_run.workflow_id))
         return new_run
 
-    def _post_only(self, request: HttpRequest, pk: int) -> Run:
-        if request.method != "POST" or not self._may_operate(request):
+    def _post_only(self, request: HttpRequest, pk: int, permission: str) -> Run:
+        """The run `pk` of the user's tenants, for a POST by a holder of `permission` for its tenant."""
+        if request.method != "POST":
             raise PermissionDenied
-        return get_object_or_404(Run, pk=pk)
+        return self.scoped_object(request, pk, permission)
 
     def terminate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = self._post_only(request, pk)
+        run = self._post_only(request, pk, TERMINATE_RUN)
         self._terminate(request, run)
         return HttpResponseRedirect(reverse("admin:runs_run_change", args=[run.pk]))
 
     def rerun_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = self._post_only(request, pk)
+        run = self._post_only(request, pk, START_RUN)
         new_run = self._rerun(request, run)
         return HttpResponseRedirect(reverse("admin:runs_run_change", args=[(new_run or run).pk]))
 
     def reveal_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """The run's sensitive values in clear (POST only, `secrets.reveal_sensitive`, recorded in the audit)."""
-        if request.method != "POST" or not request.user.has_perm("secrets.reveal_sensitive"):
-            raise PermissionDenied
-        run = get_object_or_404(Run, pk=pk)
+        run = self._post_only(request, pk, REVEAL)
         stored = get_context_store().load(run.workflow_id)
         document = {"_global": stored.context if stored else {}, "startRequest": run.start_request}
         revealed = sealed_for_reader(document, reveal=True, actor=request.user.get_username(), tenant=run.tenant,
@@ -407,7 +410,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def redrive_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """The change form's redrive form: optional node, version ("SAME", "ACTIVE", a number), JSON patch."""
-        run = self._post_only(request, pk)
+        run = self._post_only(request, pk, START_RUN)
         try:
             body = redrive_form_body(request.POST)
         except DriftError as exc:
@@ -418,73 +421,65 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:runs_run_change", args=[(new_run or run).pk]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra = {"may_operate": self._may_operate(request)}
-        run = Run.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        extra: dict = {}
+        run = self.get_queryset(request).filter(pk=object_id).first() if str(object_id).isdigit() else None
         if run is not None:
-            extra.update(run_is_final=run.status in FINAL_STATUSES,
+            extra.update(may_start=self.has_start_permission(request, run),
+                         may_terminate=self.has_terminate_permission(request, run),
+                         run_is_final=run.status in FINAL_STATUSES,
                          terminate_url=reverse("admin:runs_run_terminate", args=[run.pk]),
                          rerun_url=reverse("admin:runs_run_rerun", args=[run.pk]),
                          temporal_url=temporal_ui_url(run.workflow_id),
                          reveal_url=reverse("admin:runs_run_reveal", args=[run.pk]),
-                         may_reveal=request.user.has_perm("secrets.reveal_sensitive"),
+                         may_reveal=self.may(request, REVEAL, run),
                          redrive_url=reverse("admin:runs_run_redrive", args=[run.pk]),
                          may_redrive=run.status in REDRIVABLE, default_from_node=failed_node(run))
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
-    @admin.action(description="Terminate the selected runs")
+    @admin.action(description="Terminate the selected runs", permissions=["terminate"])
     def terminate_runs(self, request, queryset) -> None:
-        if not self._may_operate(request):
-            raise PermissionDenied
-        for run in queryset:
+        for run in queryset:  # the changelist's queryset: the user's tenants only
             self._terminate(request, run)
 
-    @admin.action(description="Rerun the selected runs with their original input")
+    @admin.action(description="Rerun the selected runs with their original input", permissions=["start"])
     def rerun_runs(self, request, queryset) -> None:
-        if not self._may_operate(request):
-            raise PermissionDenied
         for run in queryset:
             self._rerun(request, run)
 
-    @admin.action(description="Redrive the selected runs (from the failed node, same version)")
+    @admin.action(description="Redrive the selected runs (from the failed node, same version)",
+                  permissions=["start"])
     def redrive_runs(self, request, queryset) -> None:
-        if not self._may_operate(request):
-            raise PermissionDenied
         for run in queryset:
             self._redrive(request, run)
 
-    def _bulk(self, request: HttpRequest, queryset, op: str) -> None:
-        """One background job per tenant of the selection; the jobs' pages show their progress."""
-        if not self._may_operate(request):
-            raise PermissionDenied
+    def _bulk(self, request: HttpRequest, queryset, op: str, permission: str) -> None:
+        """One background job per tenant of the selection (the user's tenants: the changelist's queryset);
+        the jobs' pages show their progress."""
         by_tenant: dict[str, list[str]] = {}
         for tenant, workflow_id in queryset.values_list("tenant", "workflow_id")[: settings.DRIFT_BULK_MAX_RUNS]:
             by_tenant.setdefault(tenant, []).append(workflow_id)
         for tenant, workflow_ids in by_tenant.items():
+            if not may_act_for(request.user, tenant, permission):
+                raise PermissionDenied
             job = bulk_job_create(tenant=tenant, op=op, selection={"ids": workflow_ids}, options={},
                                   actor=f"admin:{request.user.get_username()}")
             url = reverse("admin:runs_bulkjob_change", args=[job.pk])
             messages.success(request, format_html('Bulk {} of {} runs of {}: <a href="{}">job {}</a>.', op,
                                                   len(workflow_ids), tenant, url, job.job_id))
 
-    @admin.action(description="Bulk job: terminate the selected runs (background, with progress)")
+    @admin.action(description="Bulk job: terminate the selected runs (background, with progress)",
+                  permissions=["terminate"])
     def bulk_terminate(self, request, queryset) -> None:
-        self._bulk(request, queryset, BulkOp.TERMINATE)
+        self._bulk(request, queryset, BulkOp.TERMINATE, TERMINATE_RUN)
 
-    @admin.action(description="Bulk job: rerun the selected runs (background, with progress)")
+    @admin.action(description="Bulk job: rerun the selected runs (background, with progress)", permissions=["start"])
     def bulk_rerun(self, request, queryset) -> None:
-        self._bulk(request, queryset, BulkOp.RERUN)
+        self._bulk(request, queryset, BulkOp.RERUN, START_RUN)
 
-    @admin.action(description="Bulk job: redrive the selected runs (background, with progress)")
+    @admin.action(description="Bulk job: redrive the selected runs (background, with progress)",
+                  permissions=["start"])
     def bulk_redrive(self, request, queryset) -> None:
-        self._bulk(request, queryset, BulkOp.REDRIVE)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not self._may_operate(request):
-            for name in ("terminate_runs", "rerun_runs", "redrive_runs", "bulk_terminate", "bulk_rerun",
-                         "bulk_redrive"):
-                actions.pop(name, None)
-        return actions
+        self._bulk(request, queryset, BulkOp.REDRIVE, START_RUN)
 
 
 # --- bulk jobs (read-only: Celery works them)
@@ -500,7 +495,7 @@ def progress_bar(job: BulkJob) -> str:
     )
 
 
-class FailedItemInline(ReadOnlyInline):
+class FailedItemInline(TenantScopedInlineMixin, ReadOnlyInline):
     model = BulkItem
     verbose_name = "failed run"
     verbose_name_plural = "Failed runs"
@@ -512,7 +507,7 @@ class FailedItemInline(ReadOnlyInline):
 
 
 @admin.register(BulkJob)
-class BulkJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BulkJobAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("job_id", "tenant", "op", "state", "progress", "created_by", "created_at", "finished_at")
     list_filter = ("state", "op", "tenant")
     search_fields = ("job_id", "items__workflow_id")
@@ -568,7 +563,7 @@ class ScheduleForm(forms.ModelForm):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     form = ScheduleForm
     list_display = ("schedule_id", "tenant", "target", "when", "overlap", "paused", "synced_at", "sync_state")
     list_filter = ("paused", "overlap", "tenant")
@@ -606,17 +601,25 @@ class ScheduleAdmin(admin.ModelAdmin):
         for row in queryset:
             schedule_delete(row)
 
-    @admin.action(description="Pause the selected schedules")
+    def has_trigger_permission(self, request: HttpRequest, obj: Schedule | None = None) -> bool:
+        """Trigger now starts a run: the schedule's change permission and the run's start permission."""
+        return self.has_change_permission(request, obj) and self.may(request, START_RUN, obj)
+
+    def has_reconcile_permission(self, request: HttpRequest) -> bool:
+        # Reconciling walks every tenant's schedules and Temporal's: a platform operation.
+        return is_platform_operator(request.user)
+
+    @admin.action(description="Pause the selected schedules", permissions=["change"])
     def pause_schedules(self, request, queryset) -> None:
         for row in queryset:
             schedule_set_paused(row, True)
 
-    @admin.action(description="Resume the selected schedules")
+    @admin.action(description="Resume the selected schedules", permissions=["change"])
     def resume_schedules(self, request, queryset) -> None:
         for row in queryset:
             schedule_set_paused(row, False)
 
-    @admin.action(description="Trigger one run of the selected schedules now")
+    @admin.action(description="Trigger one run of the selected schedules now", permissions=["trigger"])
     def trigger_schedules(self, request, queryset) -> None:
         for row in queryset:
             try:
@@ -625,7 +628,8 @@ class ScheduleAdmin(admin.ModelAdmin):
             except DriftError as exc:
                 messages.error(request, f"{row.schedule_id}: {exc.message}")
 
-    @admin.action(description="Reconcile every schedule with Temporal now")
+    @admin.action(description="Reconcile every schedule with Temporal now (platform operators)",
+                  permissions=["reconcile"])
     def reconcile_all(self, request, queryset) -> None:
         report = schedules_reconcile()
         messages.info(request, f"Synced {report['synced']}, failed {report['failed']}, deleted {report['deleted']} "
@@ -635,14 +639,16 @@ class ScheduleAdmin(admin.ModelAdmin):
 # --- webhook deliveries (read-only)
 
 
-class WebhookAttemptInline(ReadOnlyInline):
+class WebhookAttemptInline(TenantScopedInlineMixin, ReadOnlyInline):
+    parent_tenant_field = "run.tenant"
     model = WebhookAttempt
     fields = ("number", "status_code", "error", "duration_ms", "attempted_at")
     readonly_fields = fields
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_field = "run__tenant"
     list_display = ("delivery_id", "run_link", "event", "status", "attempts", "created_at", "delivered_at")
     list_filter = ("status", "event")
     search_fields = ("delivery_id", "run__workflow_id", "url")

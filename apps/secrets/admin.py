@@ -8,7 +8,7 @@ from django.contrib import admin
 
 from apps.secrets.models import RevealAudit, Secret
 from apps.secrets.services import MAX_VALUE_CHARS, check_secret_name, secret_put
-from drift.admin import ReadOnlyAdminMixin
+from drift.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from drift.errors import DriftError
 
 
@@ -37,7 +37,7 @@ class SecretForm(forms.ModelForm):
 
 
 @admin.register(Secret)
-class SecretAdmin(admin.ModelAdmin):
+class SecretAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     form = SecretForm
     list_display = ("name", "tenant", "updated_at", "updated_by")
     list_filter = ("tenant",)
@@ -56,7 +56,7 @@ class SecretAdmin(admin.ModelAdmin):
 
 
 @admin.register(RevealAudit)
-class RevealAuditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RevealAuditAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("revealed_at", "actor", "tenant", "workflow_id", "channel")
     list_filter = ("channel", "tenant")
     search_fields = ("actor", "workflow_id")

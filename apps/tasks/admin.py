@@ -1,4 +1,4 @@
-"""Admin for human tasks: a read-only list of every task (superusers and users with the view permission);
+"""Admin for human tasks: a read-only list of the tasks of the user's tenants (with the view permission);
 operators work theirs in the inbox (/admin/inbox/)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.tasks.models import Task
-from drift.admin import ReadOnlyAdminMixin
+from drift.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 
 @admin.register(Task)
-class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TaskAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("workflow_id", "node", "tenant", "definition_key", "status", "group", "user", "claimed_by",
                     "escalation_level", "due_at", "closed_by", "inbox_link")
     list_filter = ("status", "group", "tenant", "definition_key")

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from apps.clients.models import TenantMembership
 from apps.runs.context_store import get_context_store
 from apps.runs.models import Run
 from apps.secrets.models import RevealAudit, Secret
@@ -66,6 +67,7 @@ def test_run_page_masks_and_reveal_is_audited(admin_client, sealed_run):
 
 def test_staff_without_the_permission_cannot_reveal(client, sealed_run):
     user = User.objects.create_user("operator", password="pw", is_staff=True)
+    TenantMembership.objects.create(user=user, tenant=sealed_run.tenant)  # the admin shows its tenants only
     user.user_permissions.add(Permission.objects.get(codename="view_run"))
     client.login(username="operator", password="pw")
     page = client.get(reverse("admin:runs_run_change", args=[sealed_run.pk])).content.decode()
