@@ -41,7 +41,7 @@ from apps.runs.models import BulkItem, BulkJob, NodeExecution, Run, Schedule, We
 from apps.secrets.models import RevealAudit
 from apps.secrets.services import secret_put
 from apps.tasks.models import Task
-from apps.trials.models import TestReport
+from apps.trials import models as trials_models
 from conftest import publish_definitions
 from worker.tests.builders import instruction_node, script_node, state, success_node, workflow
 
@@ -143,8 +143,9 @@ def make_tenant_a() -> TenantA:
     secret = secret_put(tenant=a.tenant, name=ident("asecret").replace("-", "_"), value=a.marker, actor=a.marker)
     reveal = RevealAudit.objects.create(actor=a.marker, tenant=a.tenant, workflow_id=waiting.workflow_id,
                                         channel="admin")
-    report = TestReport.objects.create(tenant=a.tenant, workflow_key=flow, version=0, passed=False, actor=a.marker,
-                                       cases=[{"name": a.marker, "passed": False, "failure": a.marker}])
+    report = trials_models.TestReport.objects.create(
+        tenant=a.tenant, workflow_key=flow, version=0, passed=False, actor=a.marker,
+        cases=[{"name": a.marker, "passed": False, "failure": a.marker}])
     key, _ = api_key_create(tenant=a.tenant, client_id=ident("aclient"), scopes=["runtime", "definitions", "reveal"])
     key.client.name, key.client.callback_url = a.marker, "https://a.example/hook"
     key.client.save()
