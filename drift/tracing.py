@@ -73,19 +73,32 @@ def _instrument(provider: TracerProvider) -> None:
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
-    DjangoInstrumentor().instrument(tracer_provider=provider)  # adds its middleware: before the app loads
-    RequestsInstrumentor().instrument(tracer_provider=provider, request_hook=_url_origin_only)
+    # Adds its middleware to settings.MIDDLEWARE: called before the app (its handler) is built.
+    DjangoInstrumentor().instrument(tracer_provider=provider, request_hook=_incoming_without_query)
+    RequestsInstrumentor().instrument(tracer_provider=provider, request_hook=_outgoing_origin_only)
     CeleryInstrumentor().instrument(tracer_provider=provider)
 
 
-def _url_origin_only(span: Any, request: Any) -> None:
-    """Outbound URLs may carry secrets (`?key={{secret:...}}`) or sensitive values in their path or query:
-    the span keeps only scheme, host and port."""
+def _outgoing_origin_only(span: Any, request: Any) -> None:
+    """Outbound URLs (HTTP nodes, webhooks) may carry secrets (`?key={{secret:...}}`) or sensitive values in their
+    path or query: the span keeps scheme, host and port only."""
     parts = urlsplit(request.url or "")
-    origin = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    _replace_url(span, f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}")
+
+
+def _incoming_without_query(span: Any, request: Any) -> None:
+    """A search's query string may hold a sensitive value (`param.phone=...`): the request span keeps the path."""
+    _replace_url(span, request.build_absolute_uri(request.path))
+
+
+def _replace_url(span: Any, url: str) -> None:
+    attributes = getattr(span, "attributes", None) or {}
     for key in ("http.url", "url.full"):
-        if key in (getattr(span, "attributes", None) or {}):
-            span.set_attribute(key, origin)
+        if key in attributes:
+            span.set_attribute(key, url)
+    for key in ("http.target", "url.query"):
+        if key in attributes:
+            span.set_attribute(key, "" if key == "url.query" else urlsplit(url).path)
 
 
 def tracing_shutdown() -> None:
