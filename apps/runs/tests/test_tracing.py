@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.urls import reverse
 from temporalio.client import Client
 from werkzeug import Request, Response
 
@@ -111,7 +112,8 @@ def _trace_of(traceparent: str) -> str:
     return traceparent.split("-")[1] if traceparent.count("-") == 3 else ""
 
 
-def test_one_start_is_one_trace_from_the_api_to_the_downstream(api, tenant, crm, traced_stack):
+def test_one_start_is_one_trace_from_the_api_to_the_downstream(api, tenant, crm, traced_stack, admin_client,
+                                                               settings):
     plant_secrets(api)
     publish_traced_flow(tenant, crm)
 
@@ -140,7 +142,11 @@ def test_one_start_is_one_trace_from_the_api_to_the_downstream(api, tenant, crm,
     calls = [span for span in in_trace if span.scope == REQUESTS]
     assert len(calls) == 2 and {span.parent_span_id for span in calls} == {nodes["crm_contact"].span_id}  # token, CRM
     assert [_trace_of(header) for header in crm.traceparents] == [trace_id]  # the downstream got the trace
-    assert Run.objects.get(workflow_id=workflow_id).trace_id == trace_id
+    run = Run.objects.get(workflow_id=workflow_id)
+    assert run.trace_id == trace_id
+    settings.DRIFT_TRACE_URL_TEMPLATE = "https://tempo.example/explore?trace={traceId}"
+    page = admin_client.get(reverse("admin:runs_run_change", args=[run.pk])).content.decode()
+    assert f'href="https://tempo.example/explore?trace={trace_id}"' in page
 
     # The resume is a request span of its own trace, linked to the run's; the workflow's update handler joins
     # the run's trace, linked back to the resume's.
