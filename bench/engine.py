@@ -1,11 +1,13 @@
 """Engine benchmark: Drift's interpreter versus a hand-written Temporal workflow doing the same steps.
 
-    .venv/bin/python bench/engine.py [--runs 30] [--concurrent 200]
+    .venv/bin/python bench/engine.py [--runs 30] [--concurrent 200] [--tracing]
 
 Both run against the same Temporal dev server, in the same process, in the same run:
 (a) per-run latency of a chain of 10 SCRIPT nodes ending in SUCCESS, versus a workflow of 10 local
 activities computing the same values; (b) throughput of N concurrent runs of each. Prints the
 figures and the ratios Drift/baseline (latency: lower is better; throughput: higher is better).
+With --tracing, Drift runs again with OpenTelemetry on (drift/tracing.py, sampling 100 %) exporting to a local
+OTLP/HTTP receiver (devtools/otlp_receiver.py), and both Drift figures are printed with the cost per run.
 """
 
 from __future__ import annotations
@@ -98,15 +100,55 @@ async def publish(nodes: list[dict], workflows: list[dict]) -> None:
                                     version=published.version, actor="bench")
 
 
-def main(runs: int, concurrent: int, converter: str) -> None:
-    with_temporal(lambda address: _bench(address, runs, concurrent, converter))
+def main(runs: int, concurrent: int, converter: str, tracing: bool = False) -> None:
+    with_temporal(lambda address: _bench(address, runs, concurrent, converter, tracing))
 
 
-async def _bench(address: str, runs: int, concurrent: int, converter: str) -> None:
+def _drift_run(client: Any, queue: str) -> Callable[[], Coroutine[Any, Any, None]]:
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
+
+    async def run() -> None:
+        handle = await client.start_workflow(
+            WORKFLOW_NAME, RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}}),
+            id=f"bench-drift-{uuid.uuid4().hex}", task_queue=queue,
+        )
+        result = await handle.result()
+        assert result["workflowStatus"] == "COMPLETED", result
+
+    return run
+
+
+async def _traced(address: str, converter: Any, executor: ThreadPoolExecutor, runs: int,
+                  concurrent: int) -> tuple[list[float], float, float]:
+    """Drift with tracing on, every trace sampled, exported to a local receiver: latencies, throughput and spans
+    per run. Tracing is configured as in production, by the SDK's environment variables."""
+    from temporalio.client import Client
+
+    from devtools.otlp_receiver import OtlpReceiver
+    from drift.tracing import temporal_interceptors, tracing_flush, tracing_init
+    from worker.main import build_worker
+
+    receiver = OtlpReceiver(keep=False)
+    os.environ.update(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url, OTEL_TRACES_SAMPLER="always_on")
+    assert tracing_init("drift-bench")
+    client = await Client.connect(address, interceptors=temporal_interceptors(),
+                                  **({"data_converter": converter} if converter else {}))
+    run = _drift_run(client, "bench-drift-traced")
+    async with build_worker(client, task_queue="bench-drift-traced", executor=executor):
+        await _timed(run, 3)
+        tracing_flush()
+        warm = receiver.count
+        latencies = await _timed(run, runs)
+        throughput = await _throughput(run, concurrent)
+    tracing_flush()
+    receiver.close()
+    return latencies, throughput, (receiver.count - warm) / (runs + concurrent)
+
+
+async def _bench(address: str, runs: int, concurrent: int, converter: str, tracing: bool = False) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from apps.runs.contract import WORKFLOW_NAME, RunInput
     from worker.main import build_worker, workflow_runner
 
     nodes, chain = _drift_definitions()
@@ -126,13 +168,7 @@ async def _bench(address: str, runs: int, concurrent: int, converter: str) -> No
                          activity_executor=executor, max_concurrent_local_activities=64, max_concurrent_activities=64,
                          max_concurrent_workflow_tasks=64, workflow_runner=workflow_runner())  # as Drift's: fair
 
-    async def drift_run() -> None:
-        handle = await drift_client.start_workflow(
-            WORKFLOW_NAME, RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}}),
-            id=f"bench-drift-{uuid.uuid4().hex}", task_queue=drift_queue,
-        )
-        result = await handle.result()
-        assert result["workflowStatus"] == "COMPLETED", result
+    drift_run = _drift_run(drift_client, drift_queue)
 
     async def baseline_run() -> None:
         result = await client.execute_workflow(
@@ -147,6 +183,7 @@ async def _bench(address: str, runs: int, concurrent: int, converter: str) -> No
         base_lat = await _timed(baseline_run, runs)
         drift_tp = await _throughput(drift_run, concurrent)
         base_tp = await _throughput(baseline_run, concurrent)
+    traced = await _traced(address, drift_converter, executor, runs, concurrent) if tracing else None
 
     def p50(values: list[float]) -> float:
         return statistics.median(values) * 1000
@@ -167,6 +204,17 @@ async def _bench(address: str, runs: int, concurrent: int, converter: str) -> No
     print(f"    drift     {drift_tp:8.1f} runs/s")
     print(f"    baseline  {base_tp:8.1f} runs/s")
     print(f"    ratio drift/baseline = {throughput:.2f}  (target >= 0.9)")
+    if traced is not None:
+        _print_traced(traced, p50(drift_lat), drift_tp, p50)
+
+
+def _print_traced(traced: tuple[list[float], float, float], off_p50: float, off_tp: float,
+                  p50: Callable[[list[float]], float]) -> None:
+    latencies, throughput, spans = traced
+    print(f"(c) drift with tracing on (OTLP/HTTP to a local receiver, sampling 100 %, {spans:.1f} spans per run)")
+    print(f"    latency p50  off {off_p50:8.1f} ms   on {p50(latencies):8.1f} ms   "
+          f"cost per run {p50(latencies) - off_p50:+.1f} ms ({p50(latencies) / off_p50:.2f}x)")
+    print(f"    throughput   off {off_tp:8.1f} runs/s   on {throughput:8.1f} runs/s   ({throughput / off_tp:.2f}x)")
 
 
 if __name__ == "__main__":
@@ -176,5 +224,7 @@ if __name__ == "__main__":
     parser.add_argument("--converter", choices=("drift", "sdk"), default="sdk",
                         help="the SDK converter on both sides (default, as before issue 11), or Drift's as "
                              "deployed (drift/payloads.py and payload encryption)")
+    parser.add_argument("--tracing", action="store_true",
+                        help="also run Drift with OpenTelemetry on, to a local OTLP receiver, and print both")
     args = parser.parse_args()
-    main(args.runs, args.concurrent, args.converter)
+    main(args.runs, args.concurrent, args.converter, args.tracing)

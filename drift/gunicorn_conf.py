@@ -17,6 +17,15 @@ graceful_timeout = 20
 backlog = 2048  # a burst of connections queues in the kernel instead of being refused
 
 
+def post_fork(server, worker) -> None:
+    """Tracing (drift/tracing.py) per worker process, after the fork and before the app loads: the Django
+    instrumentation adds its middleware to the settings the app is built from."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drift.settings")
+    from drift.tracing import tracing_init
+
+    tracing_init("drift-api")
+
+
 def post_worker_init(worker) -> None:
     """The app (Django) is loaded: start this worker's probe server."""
     from django.conf import settings

@@ -133,6 +133,9 @@ TEMPORAL_ADDRESS = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
 TEMPORAL_NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
 TEMPORAL_TASK_QUEUE = os.environ.get("TEMPORAL_TASK_QUEUE", "drift")
 TEMPORAL_UI_URL = os.environ.get("TEMPORAL_UI_URL", "http://localhost:8233")
+# The admin run page links its trace here, `{traceId}` filled in (e.g. http://jaeger:16686/trace/{traceId});
+# tracing itself is configured by the OpenTelemetry SDK's own OTEL_* variables (drift/tracing.py).
+DRIFT_TRACE_URL_TEMPLATE = os.environ.get("DRIFT_TRACE_URL_TEMPLATE", "")
 DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES = env_int("DRIFT_WORKER_MAX_CONCURRENT_ACTIVITIES", 64)
 DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = env_int("DRIFT_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 64)
 # Issue 11 (engine speed): local activities (start, persist, in-process nodes) at once, apart from remote ones

@@ -16,6 +16,7 @@ from django.conf import settings
 from temporalio.client import Client
 
 from drift.codec import data_converter
+from drift.tracing import temporal_interceptors
 
 T = TypeVar("T")
 
@@ -44,6 +45,6 @@ async def temporal_client() -> Client:
     if _client is None:
         _client = await Client.connect(
             settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, lazy=True,
-            data_converter=data_converter(),
+            data_converter=data_converter(), interceptors=temporal_interceptors(),
         )
     return _client

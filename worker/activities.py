@@ -35,6 +35,7 @@ from apps.runs.services import UnpersistableState, run_begin, run_record_state
 from apps.secrets.redaction import redact, redacting, sensitive_values
 from core.json_safety import json_size, printable
 from drift.errors import DriftError
+from drift.tracing import node_span
 
 T = TypeVar("T")
 
@@ -93,7 +94,7 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     context = _node_context(request)
     sensitive = sensitive_values(context, request.sensitive_paths)
     # Log lines of this node (ours, urllib3's, the SDK's) carry neither its sensitive values nor its secrets.
-    with redacting(sensitive):
+    with redacting(sensitive), node_span(_instance_name(request), node_type):
         try:
             scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=request.tenant),
                                 tenant=request.tenant)
@@ -112,6 +113,12 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
                 _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
     return outcome
+
+
+def _instance_name(request: NodeRequest) -> str:
+    """The state's name (the DSL may leave `instanceName` out: then its node's id)."""
+    instance = request.instance
+    return str(instance.get("instanceName") or instance.get("resourceId") or request.node.get("id", ""))
 
 
 def _node_context(request: NodeRequest) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from drift.codec import data_converter
+from drift.tracing import temporal_interceptors, tracing_init
 from worker.activities import ACTIVITIES
 from worker.workflows import DriftMapBatch, DriftWorkflow
 
@@ -110,11 +111,13 @@ async def connect(metrics_port: int) -> Client:
         runtime = Runtime(telemetry=telemetry)
     return await Client.connect(
         settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, data_converter=data_converter(),
+        interceptors=temporal_interceptors(),  # workers built on this client trace too
         **({"runtime": runtime} if runtime else {}),
     )
 
 
 async def run(*, health_port: int, metrics_port: int) -> None:
+    tracing_init("drift-worker")
     client = await connect(metrics_port)
     worker = build_worker(client)
     health = _serve_health(health_port)

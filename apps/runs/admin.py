@@ -185,14 +185,14 @@ class RunAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "definition_key", "tenant", "client_id", "mode")
     search_fields = ("workflow_id", "incident_id", "customer_id")
     search_help_text = ("Ids, or search keys as key=value: status, workflowDefinitionId, customerId, incidentId, "
-                        "param.<name>, createdFrom, createdTo.")
+                        "traceId, param.<name>, createdFrom, createdTo.")
     date_hierarchy = "created_at"
     list_select_related = False
     inlines = [NodeExecutionInline]
     actions = ["terminate_runs", "rerun_runs", "redrive_runs", "bulk_terminate", "bulk_rerun", "bulk_redrive"]
     change_form_template = "admin/runs/run_change_form.html"
     fieldsets = [
-        (None, {"fields": [("workflow_id", "temporal_link"), ("status", "current_node"), "error_message",
+        (None, {"fields": [("workflow_id", "temporal_link", "trace_link"), ("status", "current_node"), "error_message",
                            ("tenant", "client_id", "username"), ("incident_id", "issue_id", "customer_id"),
                            ("definition", "mode"), ("parent", "children"), "redrive_link", "callback_url",
                            ("created_at", "updated_at", "finished_at")]}),
@@ -201,7 +201,8 @@ class RunAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
         ("Context", {"fields": ["pretty_context"]}),
         ("Start request", {"classes": ["collapse"], "fields": ["pretty_start_request"]}),
     ]
-    readonly_fields = ("workflow_id", "temporal_link", "status", "current_node", "error_message", "tenant",
+    readonly_fields = ("workflow_id", "temporal_link", "trace_link", "status", "current_node", "error_message",
+                       "tenant",
                        "client_id", "username", "incident_id", "issue_id", "customer_id", "definition", "mode",
                        "parent", "children", "redrive_link", "callback_url", "created_at", "updated_at", "finished_at",
                        "graph", "disposition", "pretty_view", "pretty_context", "pretty_start_request", "map_items")
@@ -252,6 +253,15 @@ class RunAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     def temporal_link(self, obj: Run) -> str:
         return format_html('<a href="{}" target="_blank" rel="noopener" id="drift-temporal-link">Open in the Temporal '
                            'UI</a>', temporal_ui_url(obj.workflow_id))
+
+    @admin.display(description="trace")
+    def trace_link(self, obj: Run) -> str:
+        """The run's trace in the tracing UI (DRIFT_TRACE_URL_TEMPLATE, `{traceId}` filled in), else its id."""
+        if not obj.trace_id or not settings.DRIFT_TRACE_URL_TEMPLATE:
+            return obj.trace_id or "-"
+        url = settings.DRIFT_TRACE_URL_TEMPLATE.replace("{traceId}", obj.trace_id)
+        return format_html('<a href="{}" target="_blank" rel="noopener" id="drift-trace-link">{}</a>', url,
+                           obj.trace_id)
 
     @admin.display(description="definition")
     def definition(self, obj: Run) -> str:

@@ -39,6 +39,9 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # OpenTelemetry (spec §14): the trace the run's start belongs to, and the span a resume's span links to.
+    trace_id = models.CharField(max_length=32, blank=True, help_text="W3C trace id (32 lower-case hex).")
+    trace_span_id = models.CharField(max_length=16, blank=True, help_text="The start's span in that trace.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -50,6 +53,7 @@ class Run(models.Model):
             models.Index(fields=["tenant", "incident_id"], name="run_search_incident"),
             models.Index(fields=["tenant", "definition_key"], name="run_search_definition"),
             models.Index(fields=["tenant", "created_at"], name="run_search_created"),
+            models.Index(fields=["tenant", "trace_id"], name="run_search_trace"),
         ]
         # Session access to the runtime API (apps/clients/authentication.py); view_run covers GET.
         permissions = [

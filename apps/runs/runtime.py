@@ -50,6 +50,7 @@ from apps.secrets.sealing import refuse_sealed
 from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
 from drift.metrics import SYNC_WAIT_SECONDS
 from drift.temporal import run_async, temporal_client
+from drift.tracing import link_current_span
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -281,7 +282,8 @@ def run_resume(*, tenant: str, workflow_id: str, payload: dict[str, Any], actor:
     """3.2: hand the view response to a WAITING run and answer with its next stable state. `actor` (the API's
     user, or the operator of a human task) is recorded on the timeline and closes the screen's task."""
     refuse_sealed(payload)
-    _open_run(tenant=tenant, workflow_id=workflow_id)
+    run = _open_run(tenant=tenant, workflow_id=workflow_id)
+    link_current_span(run.trace_id, run.trace_span_id)  # the resume's own trace, linked to the run's (§14)
     return _stable_or_accepted(workflow_id, _update(workflow_id, UPDATE_RESUME, {**payload, "resumedBy": actor}))
 
 

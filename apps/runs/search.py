@@ -27,7 +27,7 @@ MAX_PARAM_VALUE = 200
 MAX_INDEXED_PARAMS = 32  # per run: a start with hundreds of params indexes the first ones only
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 PLAIN_KEYS = {"status": "status", "workflowDefinitionId": "definition_key", "customerId": "customer_id",
-              "incidentId": "incident_id"}
+              "incidentId": "incident_id", "traceId": "trace_id"}
 TIME_KEYS = {"createdFrom": "created_at__gte", "createdTo": "created_at__lt"}
 PAGE_KEYS = ("cursor", "limit")
 

@@ -22,6 +22,7 @@ from apps.secrets.redaction import redact, sensitive_values
 from apps.secrets.sealing import SealedRun, seal
 from core.json_safety import json_problem, scrubbed
 from drift.errors import Conflict, DriftError, NotFound
+from drift.tracing import current_trace
 
 
 def customer_id_of(customer: Any) -> str:
@@ -60,7 +61,12 @@ def run_register(*, workflow_id: str, inp: RunInput, new: bool = False, **fields
 
 def _register_fields(inp: RunInput, workflow_id: str) -> dict[str, Any]:
     start = inp.start or {}
+    # The API's request span, or the worker's start_run activity span for runs started elsewhere (children,
+    # schedules): empty with tracing off.
+    trace_id, span_id = current_trace()
     return {
+        "trace_id": trace_id,
+        "trace_span_id": span_id,
         "tenant": inp.tenant,
         "client_id": inp.client_id,
         "username": inp.username,

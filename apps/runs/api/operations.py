@@ -21,6 +21,7 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("workflowDefinitionId", str, description="The workflow definition id."),
     OpenApiParameter("customerId", str),
     OpenApiParameter("incidentId", str),
+    OpenApiParameter("traceId", str, description="The run's OpenTelemetry trace id (§14)."),
     OpenApiParameter("createdFrom", str, description="ISO-8601 date-time, inclusive."),
     OpenApiParameter("createdTo", str, description="ISO-8601 date-time, exclusive."),
     OpenApiParameter("param.<name>", str, description="A start `params` field equals this value (any name; "

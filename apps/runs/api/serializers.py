@@ -148,6 +148,8 @@ class RunDetailSerializer(WorkflowResponseSerializer):
     finishedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
     customerId = serializers.CharField(allow_null=True)  # noqa: N815
     redriveOf = serializers.CharField(allow_null=True, help_text="The run this one redrives (§10).")  # noqa: N815
+    traceId = serializers.CharField(allow_null=True, help_text="The run's OpenTelemetry trace (32 lower-case hex); "  # noqa: N815
+                                    "null when tracing was off (§14).")
     redrivenBy = serializers.ListField(child=serializers.CharField(), required=False,  # noqa: N815
                                        help_text="Runs that redrive this one (GET /v3/workflow/{id} only).")
     _global = serializers.JSONField(required=False, help_text="The run context; only with ?includeContext=true.")
