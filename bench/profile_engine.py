@@ -123,7 +123,7 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
     if no_lock:
         from worker import activities
 
-        activities._SQLITE_WRITER = contextlib.nullcontext()
+        activities._sqlite_writer = contextlib.nullcontext
     nodes, chain = _drift_definitions()
     await publish(nodes, [chain])
     from drift.codec import data_converter
