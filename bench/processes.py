@@ -43,13 +43,16 @@ async def _throughput(client, queue: str, concurrent: int) -> float:  # noqa: AN
     return concurrent / (time.perf_counter() - started)
 
 
-def _worker(processes: int, queue: str) -> subprocess.Popen:
+def _worker(processes: int, queue: str, log: Path) -> subprocess.Popen:
+    """The worker, its output (the SDK's Core log included) to `log`."""
     from django.conf import settings
 
     env = {**os.environ, "TEMPORAL_TASK_QUEUE": queue, "DRIFT_LOG_LEVEL": "WARNING",
            "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
-    return subprocess.Popen([sys.executable, "manage.py", "run_worker", "--processes", str(processes),
-                             "--health-port", "0", "--metrics-port", "0"], cwd=ROOT, env=env)
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "manage.py", "run_worker", "--processes", str(processes),
+                                 "--health-port", "0", "--metrics-port", "0"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
 
 
 async def _bench(address: str, concurrent: int, counts: list[int]) -> None:
@@ -61,18 +64,21 @@ async def _bench(address: str, concurrent: int, counts: list[int]) -> None:
     await publish(nodes, [chain])
     client = await Client.connect(address, data_converter=data_converter())
     figures: dict[int, float] = {}
+    slow: dict[int, int] = {}
     for processes in counts:
-        queue = f"bench-procs-{processes}"
-        worker = _worker(processes, queue)
+        queue, log = f"bench-procs-{processes}", Path(os.environ["DRIFT_VAR_DIR"]) / f"worker-{processes}.log"
+        worker = _worker(processes, queue, log)
         try:
             figures[processes] = await _throughput(client, queue, concurrent)
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(60)
+        slow[processes] = log.read_text(errors="replace").count("Workflow task duration exceeded")
     print(f"worker throughput, {concurrent} concurrent runs of a chain of 10 SCRIPT nodes + SUCCESS (SQLite, "
           f"Drift as deployed), one `run_worker --processes N` each")
     for processes, rate in figures.items():
-        print(f"    {processes} process(es)  {rate:8.1f} runs/s   ({rate / figures[counts[0]]:.2f}x)")
+        print(f"    {processes} process(es)  {rate:8.1f} runs/s   ({rate / figures[counts[0]]:.2f}x)   "
+              f"SDK 'Workflow task duration exceeded' warnings: {slow[processes]}")
     print(f"cores: {len(os.sched_getaffinity(0))}; load average at the end: "
           f"{' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
