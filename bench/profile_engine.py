@@ -100,7 +100,7 @@ def _instrument() -> None:
     from worker import activities
 
     connection_created.connect(lambda connection, **_: connection.execute_wrappers.append(_count_sql), weak=False)
-    for name in ("run_begin", "run_record_state", "run_node", "_check_storable", "_check_sizes", "enum_store_for",
+    for name in ("run_begin", "run_record_state", "run_node", "_check_result", "enum_store_for",
                  "sensitive_values", "close_old_connections"):
         _timed(activities, name, f"activities.{name}")
     for name in ("workflow_resolve_for_run", "_pin_existing_or_new", "_timeline_append", "json_problem", "seal",
@@ -123,7 +123,7 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
     if no_lock:
         from worker import activities
 
-        activities._SQLITE_WRITER = contextlib.nullcontext()
+        activities._sqlite_writer = contextlib.nullcontext
     nodes, chain = _drift_definitions()
     await publish(nodes, [chain])
     from drift.codec import data_converter

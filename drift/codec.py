@@ -8,6 +8,7 @@ new key can be put first while runs encrypted under the old one stay readable. W
 runs) a key is derived from DJANGO_SECRET_KEY. Payloads without the encrypted encoding pass through, so runs
 started before encryption was enabled still decode. The Temporal UI reads encrypted runs through the codec
 endpoint `/codec/` of the API (apps/secrets/api/codec.py), the shape of temporalio's codec-server samples.
+A local activity's input stays in clear (drift/payloads.py, LOCAL_INPUT): it never leaves the worker process.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.conf import settings
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
-from drift.payloads import DriftPayloadConverter
+from drift.payloads import LOCAL_INPUT, DriftPayloadConverter
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -49,12 +50,11 @@ class EncryptionCodec(PayloadCodec):
         """Synchronous encode (the codec endpoint runs in WSGI threads)."""
         if not self._encrypt:
             return list(payloads)
-        cipher = self._ciphers[self._current]
-        return [
-            Payload(metadata={"encoding": ENCODING, KEY_ID: self._current.encode()},
-                    data=cipher.encrypt(payload.SerializeToString()))
-            for payload in payloads
-        ]
+        return [payload if LOCAL_INPUT in payload.metadata else self._encrypted(payload) for payload in payloads]
+
+    def _encrypted(self, payload: Payload) -> Payload:
+        return Payload(metadata={"encoding": ENCODING, KEY_ID: self._current.encode()},
+                       data=self._ciphers[self._current].encrypt(payload.SerializeToString()))
 
     def decode_now(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self._decode(payload) for payload in payloads]

@@ -9,6 +9,11 @@ contract's dataclasses (RunInput, NodeRequest, PersistRequest...) than on the JS
   for `str`, a dict for `dict[str, Any]`...) is taken as is. Any other value goes through the SDK's
   `value_to_type`, so what it refuses is still refused, with its error.
 The bytes on the wire are the same (same encoder settings), so both converters read each other's payloads.
+
+A local activity's input (a NodeRequest with the run context, a PersistRequest, start_run's RunInput) never leaves
+the worker process: Temporal records a local activity's result, not its input. Converted in a local activity's
+serialization context, a dataclass (our activities' inputs; their results are dicts) is marked `LOCAL_INPUT`, and
+drift/codec.py leaves marked payloads unencrypted: 13 encryptions and decryptions per run of bench/engine.py's chain.
 """
 
 from __future__ import annotations
@@ -20,15 +25,21 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
+    ActivitySerializationContext,
     AdvancedJSONEncoder,
     CompositePayloadConverter,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
     JSONTypeConverter,
+    SerializationContext,
+    WithSerializationContext,
 )
 from temporalio.converter import value_to_type as sdk_value_to_type
 
+# Payload metadata of a local activity's input (see the module docstring); its value is irrelevant.
+LOCAL_INPUT = "drift-local-input"
 _PLAIN = {str: (str,), int: (int,), float: (float,), bool: (bool,), type(None): (type(None),)}
 
 
@@ -105,6 +116,27 @@ class DriftPayloadConverter(CompositePayloadConverter):
                            for converter in DefaultPayloadConverter.default_encoding_payload_converters))
 
 
+class _DriftJSON(JSONPlainPayloadConverter, WithSerializationContext):
+    """The JSON converter; in a local activity's context, the one that marks its inputs."""
+
+    def with_context(self, context: SerializationContext) -> JSONPlainPayloadConverter:
+        local = isinstance(context, ActivitySerializationContext) and context.is_local
+        return _local_json() if local else _json()
+
+
+class _LocalInputJSON(_DriftJSON):
+    def to_payload(self, value: Any) -> Payload | None:
+        payload = super().to_payload(value)
+        if payload is not None and dataclasses.is_dataclass(value):
+            payload.metadata[LOCAL_INPUT] = b"1"
+        return payload
+
+
 @functools.cache
 def _json() -> JSONPlainPayloadConverter:
-    return JSONPlainPayloadConverter(encoder=ShallowDataclassEncoder, custom_type_converters=[DataclassConverter()])
+    return _DriftJSON(encoder=ShallowDataclassEncoder, custom_type_converters=[DataclassConverter()])
+
+
+@functools.cache
+def _local_json() -> JSONPlainPayloadConverter:
+    return _LocalInputJSON(encoder=ShallowDataclassEncoder, custom_type_converters=[DataclassConverter()])

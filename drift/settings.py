@@ -145,6 +145,9 @@ DRIFT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES = env_int("DRIFT_WORKER_MAX_CONCURR
 # Issue 11 (many WAITING runs): workflow executions a worker keeps cached in memory (the SDK's default);
 # a WAITING run outside the cache costs no memory and is replayed from its history when resumed.
 DRIFT_WORKER_MAX_CACHED_WORKFLOWS = env_int("DRIFT_WORKER_MAX_CACHED_WORKFLOWS", 1000)
+# Issue 26: `run_worker` runs this many full workers on the task queue, one per process; 0: the pod's cores
+# (worker/processes.py).
+DRIFT_WORKER_PROCESSES = env_int("DRIFT_WORKER_PROCESSES", 0)
 DRIFT_WORKFLOW_SANDBOX = env_bool("DRIFT_WORKFLOW_SANDBOX", False)  # see worker/main.py
 DRIFT_WORKER_HEALTH_PORT = env_int("DRIFT_WORKER_HEALTH_PORT", 7200)
 DRIFT_METRICS_PORT = env_int("DRIFT_METRICS_PORT", 9090)

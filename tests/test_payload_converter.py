@@ -3,12 +3,14 @@ what it refuses. (Every Temporal test runs through it too: conftest's clients us
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from temporalio.converter import DefaultPayloadConverter
+from temporalio.converter import ActivitySerializationContext, DefaultPayloadConverter
 
 from apps.runs.contract import MapBatch, NodeRequest, PersistRequest, RunInput
-from drift.codec import data_converter
-from drift.payloads import DriftPayloadConverter
+from drift.codec import ENCODING, data_converter
+from drift.payloads import LOCAL_INPUT, DriftPayloadConverter
 
 NODE = {"id": "step1", "type": "SCRIPT", "transformer": {"type": "SCRIPT", "value": {"type": "STRING", "data": "1"}}}
 CONTEXT = {"workflowId": "w", "params": {"start": 1, "nested": [{"deep": [1, 2.5, None, True]}]}, "s0": "\u00e9",
@@ -73,3 +75,27 @@ def test_sensitive_paths_items_are_checked():
 
 def test_every_drift_client_uses_it():
     assert data_converter().payload_converter_class is DriftPayloadConverter
+
+
+def _activity_context(*, local: bool) -> ActivitySerializationContext:
+    return ActivitySerializationContext(namespace="default", activity_id="1", activity_type="execute_node",
+                                        activity_task_queue="q", workflow_id="w", workflow_type="DriftWorkflow",
+                                        is_local=local)
+
+
+def test_local_activity_inputs_stay_in_clear_everything_else_is_encrypted():
+    """A local activity's input never leaves the worker (Temporal records its result, not its input): the codec
+    leaves it unencrypted. A regular activity's input, and every result, are recorded in history: encrypted."""
+    request = VALUES[1][0]
+    converter = data_converter()
+    local, remote = converter.with_context(_activity_context(local=True)), converter.with_context(
+        _activity_context(local=False))
+
+    clear = asyncio.run(local.encode([request]))[0]
+    assert clear.metadata["encoding"] == b"json/plain" and LOCAL_INPUT in clear.metadata
+    assert asyncio.run(local.decode([clear], [NodeRequest])) == [request]
+    for encoded in (asyncio.run(remote.encode([request]))[0], asyncio.run(local.encode([{"output": 1}]))[0],
+                    asyncio.run(converter.encode([request]))[0]):
+        assert encoded.metadata["encoding"] == ENCODING
+    # the SDK's converter reads the marked payload like any other
+    assert DefaultPayloadConverter().from_payloads([clear], [NodeRequest]) == [request]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import json
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -54,18 +57,41 @@ def _with_db(fn: Callable[..., T]) -> Callable[..., T]:
 # SQLite takes one writer at a time, and a writer that finds the database locked sleeps in SQLite's busy handler
 # (1, 2, 5 ... 100 ms between tries) instead of queueing: with 200 concurrent runs a start or a persist waited
 # ~150 ms for a lock held a fraction of that (bench/profile_engine.py). The writing activities of this process
-# queue on a lock of their own instead, each woken as soon as the previous one is done.
+# queue on a lock of their own instead, each woken as soon as the previous one is done. Several worker processes
+# (`run_worker --processes N`) share the database, so the holder of the thread lock also takes an exclusive file
+# lock beside the database file: one writer across all processes.
 _SQLITE_WRITER = threading.Lock()
+_writer_file: int | None = None
+
+
+def _writer_lock_file() -> int:
+    global _writer_file
+    if _writer_file is None:
+        path = f"{connection.settings_dict['NAME']}.writer-lock"
+        _writer_file = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return _writer_file
+
+
+@contextlib.contextmanager
+def _sqlite_writer() -> Iterator[None]:
+    with _SQLITE_WRITER:
+        fd = _writer_lock_file()
+        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks in the kernel, woken at the other process's unlock
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _one_writer(fn: Callable[..., T]) -> Callable[..., T]:
-    """On SQLite, one writing activity of this process at a time (see _SQLITE_WRITER); elsewhere a no-op."""
+    """On SQLite, one writing activity at a time across the worker's processes (see _SQLITE_WRITER); elsewhere
+    a no-op."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any) -> T:
         if connection.vendor != "sqlite":
             return fn(*args)
-        with _SQLITE_WRITER:
+        with _sqlite_writer():
             return fn(*args)
 
     return wrapper

@@ -71,14 +71,15 @@ def _http_node(node_id: str, url_script: str) -> dict:
     }
 
 
-def _start_worker(task_queue: str) -> subprocess.Popen:
+def _start_worker(task_queue: str, *options: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
         "TEMPORAL_TASK_QUEUE": task_queue,
         "DRIFT_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
-    command = [sys.executable, "manage.py", "run_worker", "--health-port", "0", "--metrics-port", "0"]
+    command = [sys.executable, "manage.py", "run_worker", "--health-port", "0", "--metrics-port", "0",
+               *(options or ("--processes", "1"))]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -147,3 +148,49 @@ def test_runs_survive_worker_sigkill(temporal: Client, tenant: str, threaded_htt
         assert executed == Counter({"s": 1, "m": 1, "q": 1, "a": 1, "done": 1}), executed
         assert service.count(f"/after?run={index}") == 1, "a node after the crashes ran twice"
     assert service.count("/slow") == RUNS * 2, "each interrupted HTTP call was retried once by the new worker"
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3", reason="SQLite pass only")
+def test_killing_one_of_two_worker_processes_loses_no_run(temporal: Client, tenant: str, threaded_httpserver,
+                                                          transactional_db):
+    """`run_worker --processes 2`: SIGKILL one process while runs are inside their HTTP node, spread over both;
+    every run completes (the other process, or its restarted successor, takes the dead one's tasks), and the
+    SQLite writers of both processes never meet in SQLite's busy handler (the file lock)."""
+    service = Service()
+    threaded_httpserver.expect_request("/slow").respond_with_handler(service)
+    base = threaded_httpserver.url_for("")
+    publish_definitions(
+        tenant,
+        [_http_node("slow", f"return '{base}slow?run=' + nodeParameters.run"),
+         script_node("mark", "return 'marked ' + nodeParameters.run", ["run"]), success_node()],
+        [workflow("twoproc", "m", [
+            state("m", "mark", "s", parameters={"run": "$.params.run"}),
+            state("s", "slow", "m2", parameters={"run": "$.params.run"}),
+            state("m2", "mark", "done", parameters={"run": "$.params.run"}),
+            state("done"),
+        ])],
+    )
+    task_queue = f"twoproc-{uuid.uuid4().hex[:6]}"
+    ids = [f"twoproc-{uuid.uuid4().hex[:8]}" for _ in range(8)]
+    supervisor = _start_worker(task_queue, "--processes", "2")
+    try:
+        _wait_for(lambda: len(_children(supervisor.pid)) == 2, "two worker processes")
+        for index, workflow_id in enumerate(ids):
+            inp = RunInput(tenant=tenant, workflow_key="twoproc", start={"params": {"run": str(index)}})
+            run_async(temporal.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=task_queue))
+        _wait_for(lambda: service.count("/slow") >= len(ids), "every run inside its HTTP node")
+        os.kill(_children(supervisor.pid)[0], signal.SIGKILL)
+        service.release_slow.set()
+        results = [run_async(temporal.get_workflow_handle(i, result_type=dict).result(), 90) for i in ids]
+    finally:
+        supervisor.send_signal(signal.SIGKILL)  # its processes die with it (PR_SET_PDEATHSIG)
+        supervisor.wait()
+    for index, result in enumerate(results):
+        assert result["workflowStatus"] == "COMPLETED", result
+        assert result["output"]["m2"] == f"marked {index}"
+        assert result["output"]["s"] == {"run": str(index), "path": "/slow"}
+    assert Run.objects.filter(workflow_id__in=ids, status="COMPLETED").count() == len(ids)
