@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.runs.contract import FINAL_STATUSES
-from apps.runs.models import BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp
+from apps.runs.models import BULK_ID_PREFIX, BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp
 from apps.runs.redrive import run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
@@ -123,7 +123,7 @@ def _handle(job: BulkJob, item: BulkItem) -> None:
 
 def bulk_result_workflow_id(job: BulkJob, item: BulkItem) -> str:
     """The id of the run a rerun/redrive item starts: fixed per item, so a repeat finds the same run."""
-    return f"bulk-{job.job_id}-{item.pk}"
+    return f"{BULK_ID_PREFIX}{job.job_id}-{item.pk}"
 
 
 def _perform(job: BulkJob, item: BulkItem) -> str:

@@ -16,7 +16,7 @@ from apps.definitions.models import AuditAction
 from apps.definitions.selectors import workflow_resolve_for_run
 from apps.definitions.services import audit
 from apps.runs.context_store import get_context_store
-from apps.runs.models import Run, RunStatus
+from apps.runs.models import REDRIVE_ID_PREFIX, Run, RunStatus
 from apps.runs.rerun import rerun_input, start_idempotent
 from apps.runs.services import run_register
 from apps.secrets.sealing import unseal
@@ -71,7 +71,7 @@ def run_redrive(*, run: Run, actor: str, from_node: str | None = None, context_p
         rerun_input(run), workflow_key=resolved["id"], version=str(resolved["version"]), issue_id=None,
         start_node=node, redrive_context=context, redrive_of=run.workflow_id, carry=None,
     )
-    new_id = workflow_id or f"redrive-{uuid.uuid4().hex}"
+    new_id = workflow_id or f"{REDRIVE_ID_PREFIX}{uuid.uuid4().hex}"
     with transaction.atomic():
         repeated = Run.objects.filter(workflow_id=new_id).exists()
         new_run = run_register(workflow_id=new_id, inp=inp)

@@ -31,7 +31,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from apps.runs.contract import WORKFLOW_NAME, RunInput
-from apps.runs.models import SCHEDULE_PREFIX, RunMode
+from apps.runs.models import SCHEDULE_PREFIX, SCHEDULED_ID_PREFIX, RunMode
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.runtime import START_FIELDS, temporal_call
 from drift.errors import Conflict, DriftError, NotFound
@@ -53,7 +53,7 @@ def schedule_run_input(row: ScheduleRow) -> RunInput:
 
 def schedule_run_prefix(row: ScheduleRow) -> str:
     """Fired runs are `<this>-<fire time>`; the tenant's digest keeps two tenants' "nightly" runs apart."""
-    return f"sched-{row.schedule_id}-{hashlib.sha256(row.tenant.encode()).hexdigest()[:10]}"
+    return f"{SCHEDULED_ID_PREFIX}{row.schedule_id}-{hashlib.sha256(row.tenant.encode()).hexdigest()[:10]}"
 
 
 def _temporal_schedule(row: ScheduleRow) -> Schedule:
