@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from apps.runs.contract import FINAL_STATUSES
 from apps.runs.models import BULK_ID_PREFIX, BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp
-from apps.runs.redrive import run_redrive
+from apps.runs.redrive import context_patch_check, run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.search import search_filter_parse
@@ -43,6 +43,7 @@ class Progress(enum.Enum):
 def bulk_job_create(*, tenant: str, op: str, selection: dict[str, Any], options: dict[str, Any],
                     actor: str) -> BulkJob:
     """Record the job and its items, then hand it to Celery once committed."""
+    context_patch_check(options.get("contextPatch"))  # refused now, not once per run
     workflow_ids = _targets(tenant, selection)
     with transaction.atomic():
         job = BulkJob.objects.create(job_id=uuid.uuid4().hex, tenant=tenant, op=op, selection=selection,

@@ -23,6 +23,9 @@ from apps.secrets.sealing import unseal
 from drift.errors import Conflict, InvalidInput, Problem
 
 REDRIVABLE = frozenset({RunStatus.FAILED, RunStatus.TERMINATED})
+# `_global` keys the engine owns (the run's identity, who acts, the current node's inputs): a patch may not set
+# them, or a redrive could act as another client or user of the tenant (issue 19).
+ENGINE_KEYS = ("workflowId", "incidentId", "threadContext", "parentWorkflowId", "nodeParameters", "errorMessage")
 SAME, ACTIVE = "SAME", "ACTIVE"
 AUDIT_KIND = "RUN"
 
@@ -34,6 +37,14 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         old = merged.get(key)
         merged[key] = deep_merge(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
     return merged
+
+
+def context_patch_check(patch: dict[str, Any] | None, path: str = "$.contextPatch") -> None:
+    """400, naming the key, for a patch that touches an engine-owned key of `_global`."""
+    touched = sorted(set(patch or {}) & set(ENGINE_KEYS))
+    if touched:
+        raise InvalidInput(f"contextPatch may not change {', '.join(touched)}: the engine sets them.",
+                           [Problem(f"{path}.{key}", "is set by the engine") for key in touched])
 
 
 def failed_node(run: Run) -> str:
@@ -56,6 +67,7 @@ def run_redrive(*, run: Run, actor: str, from_node: str | None = None, context_p
                 version: str | int | None = None, workflow_id: str | None = None) -> Run:
     """Register and start (asynchronously) the redriving run; returns its Run row. `workflow_id` lets a bulk
     job make the start idempotent (a repeated redrive of the item joins the run it already started)."""
+    context_patch_check(context_patch)
     if run.status not in REDRIVABLE:
         raise Conflict(f"Run '{run.workflow_id}' is {run.status}; only FAILED or TERMINATED runs are redriven.")
     resolved = workflow_resolve_for_run(tenant=run.tenant, workflow_key=run.definition_key,
