@@ -28,6 +28,8 @@ from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.search import search_filter_parse
 from apps.runs.selectors import run_get, runs_matching
+from apps.secrets.redaction import sensitive_values
+from apps.secrets.sealing import seal, unseal
 from drift.errors import DriftError, InvalidInput, Problem, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,11 @@ def bulk_job_create(*, tenant: str, op: str, selection: dict[str, Any], options:
                     actor: str) -> BulkJob:
     """Record the job and its items, then hand it to Celery once committed."""
     context_patch_check(options.get("contextPatch"))  # refused now, not once per run
+    if options.get("contextPatch"):
+        # A job spans definitions and versions, and only its worker reads the patch: every value is sealed
+        # (each top-level key taken as a sensitive path covers every leaf).
+        options = {**options, "contextPatch": seal(options["contextPatch"], sensitive_values(
+            options["contextPatch"], options["contextPatch"].keys()))}
     workflow_ids = _targets(tenant, selection)
     with transaction.atomic():
         job = BulkJob.objects.create(job_id=uuid.uuid4().hex, tenant=tenant, op=op, selection=selection,
@@ -139,7 +146,7 @@ def _perform(job: BulkJob, item: BulkItem) -> str:
     if job.op == BulkOp.RERUN:
         return run_rerun(run=run, workflow_id=new_id).workflow_id
     return run_redrive(run=run, actor=job.created_by, workflow_id=new_id, from_node=options.get("fromNode"),
-                       context_patch=options.get("contextPatch"), version=options.get("version")).workflow_id
+                       context_patch=unseal(options.get("contextPatch")), version=options.get("version")).workflow_id
 
 
 def bulk_stalled_job_ids() -> list[str]:

@@ -13,13 +13,14 @@ from typing import Any
 from django.db import transaction
 
 from apps.definitions.models import AuditAction
-from apps.definitions.selectors import workflow_resolve_for_run
+from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
 from apps.definitions.services import audit
 from apps.runs.context_store import get_context_store
 from apps.runs.models import REDRIVE_ID_PREFIX, Run, RunStatus
 from apps.runs.rerun import rerun_input, start_idempotent
 from apps.runs.services import run_register
-from apps.secrets.sealing import unseal
+from apps.secrets.redaction import sensitive_values
+from apps.secrets.sealing import seal, unseal
 from drift.errors import Conflict, InvalidInput, Problem
 
 REDRIVABLE = frozenset({RunStatus.FAILED, RunStatus.TERMINATED})
@@ -90,8 +91,11 @@ def run_redrive(*, run: Run, actor: str, from_node: str | None = None, context_p
         if new_run.redrive_of != run.workflow_id or new_run.tenant != run.tenant:
             raise Conflict(f"workflowId '{new_id}' is already in use.")
         if not repeated:
+            # The patch's sensitive values (either version's sensitivePaths) are sealed in the audit too.
+            paths = [*resolved["definition"].get("sensitivePaths", ()), *workflow_sensitive_paths(
+                tenant=run.tenant, key=run.definition_key, version=run.definition_version)]
+            patch = seal(context_patch or {}, sensitive_values(context, paths))
             audit(tenant=run.tenant, kind=AUDIT_KIND, key=run.workflow_id, action=AuditAction.REDRIVE, actor=actor,
-                  version=resolved["version"], details={"redrive": new_id, "fromNode": node,
-                                                        "contextPatch": context_patch or {}})
+                  version=resolved["version"], details={"redrive": new_id, "fromNode": node, "contextPatch": patch})
     start_idempotent(inp, new_id, new_run, repeatable=workflow_id is not None)
     return new_run

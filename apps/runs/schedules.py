@@ -30,10 +30,13 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from apps.definitions.selectors import route_get, workflow_sensitive_paths
 from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.models import SCHEDULE_PREFIX, SCHEDULED_ID_PREFIX, RunMode
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.runtime import START_FIELDS, temporal_call
+from apps.secrets.redaction import sensitive_values
+from apps.secrets.sealing import mask_sealed, seal, unseal
 from drift.errors import Conflict, DriftError, NotFound
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ FIELDS = ("workflow_key", "issue_id", "version", "cron", "interval_seconds", "st
 
 def schedule_run_input(row: ScheduleRow) -> RunInput:
     """What each fired run starts with: resolved by the worker at fire time (ACTIVE unless pinned)."""
-    start = row.start or {}
+    start = unseal(row.start or {})
     return RunInput(
         tenant=row.tenant, workflow_key=row.workflow_key or None, version=row.version or None,
         issue_id=row.issue_id or None, start={key: start[key] for key in START_FIELDS if start.get(key) is not None},
@@ -108,16 +111,32 @@ def schedule_view(row: ScheduleRow) -> dict[str, Any]:
     return {
         "id": row.schedule_id, "workflowId": row.workflow_key or None, "issueId": row.issue_id or None,
         "version": row.version or None, "cron": row.cron or None, "intervalSeconds": row.interval_seconds,
-        "start": row.start, "overlap": row.overlap, "paused": row.paused, "createdBy": row.created_by,
+        "start": mask_sealed(row.start), "overlap": row.overlap, "paused": row.paused, "createdBy": row.created_by,
         "createdAt": row.created_at, "updatedAt": row.updated_at, "syncedAt": row.synced_at,
         "syncError": row.sync_error or None,
     }
 
 
+def _sensitive_paths(tenant: str, values: dict[str, Any]) -> list[str]:
+    """The `sensitivePaths` of the workflow a schedule starts: named, or each one its issue's route may pick."""
+    if values["workflow_key"]:
+        return workflow_sensitive_paths(tenant=tenant, key=values["workflow_key"], version=values["version"] or None)
+    try:
+        route = route_get(tenant=tenant, issue_id=values["issue_id"])
+    except NotFound:
+        return []
+    targets = [route, *route["variants"]]
+    return [path for target in targets for path in workflow_sensitive_paths(
+        tenant=tenant, key=target["workflowId"], version=target["version"] or None)]
+
+
 def schedule_save(*, tenant: str, schedule_id: str, fields: dict[str, Any], client_id: str, actor: str,
                   create: bool) -> ScheduleRow:
-    """Create (409 if the id is taken) or replace a schedule, then sync it to Temporal."""
+    """Create (409 if the id is taken) or replace a schedule, then sync it to Temporal. The start body's
+    sensitive values are sealed at rest (Temporal's copy is encrypted by the payload codec)."""
     values = {name: fields.get(name, ScheduleRow._meta.get_field(name).get_default()) for name in FIELDS}
+    values["start"] = seal(values["start"] or {}, sensitive_values(values["start"] or {},
+                                                                   _sensitive_paths(tenant, values)))
     with transaction.atomic():
         row = ScheduleRow.objects.select_for_update().filter(tenant=tenant, schedule_id=schedule_id).first()
         if create and row is not None:
