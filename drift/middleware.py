@@ -1,8 +1,9 @@
 """Request bodies sent with `Transfer-Encoding: chunked` (no Content-Length).
 
 Django sizes a body by Content-Length alone, so a chunked body reads as empty: a start without its
-fields, an event stored as {}. gunicorn de-chunks `wsgi.input`; this middleware reads it, within
-DATA_UPLOAD_MAX_MEMORY_SIZE (413 past it), and hands Django the body with its length.
+fields, an event stored as {}. gunicorn de-chunks `wsgi.input` (and says so: `wsgi.input_terminated`); this
+middleware reads it, within DATA_UPLOAD_MAX_MEMORY_SIZE (413 past it), and hands Django the body with its length.
+A server that does not de-chunk (`manage.py runserver`, wsgiref) hands over no body at all: 411, never `{}`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class ChunkedBodyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _is_chunked(request) and not request.META.get("wsgi.input_terminated"):
+            # No `Connection: close` here: wsgiref refuses hop-by-hop headers from the application.
+            message = "This server cannot read a chunked body: send it with a Content-Length."
+            return JsonResponse(ErrorBody("LENGTH_REQUIRED", message).as_dict(), status=411)
         if _is_chunked(request):
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             body = _read_at_most(request.META["wsgi.input"], limit)

@@ -65,12 +65,17 @@ def tenants_of(principal: Any) -> frozenset[str]:
     return cached
 
 
+def scope_of(permission: str) -> str | None:
+    """The API-key scope that grants `permission` ("app.codename"); None: no key may hold it."""
+    return SCOPE_OF_PERMISSION.get(permission) or SCOPE_OF_APP.get(permission.partition(".")[0])
+
+
 def has_permission(principal: Any, permission: str | None) -> bool:
     """Whether `principal` holds `permission` ("app.codename"), tenant aside; None asks nothing."""
     if permission is None:
         return True
     if is_key_principal(principal):
-        scope = SCOPE_OF_PERMISSION.get(permission) or SCOPE_OF_APP.get(permission.partition(".")[0])
+        scope = scope_of(permission)
         return scope is not None and scope in principal.scopes
     return _is_active_staff(principal) and principal.has_perm(permission)
 

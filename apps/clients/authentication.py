@@ -2,8 +2,9 @@
 
 Two kinds of caller (docs/security.md):
 - an API key: its client's tenant, its scopes (`runtime`, `definitions`);
-- a staff user's admin session: only for tenants bound to the user (TenantMembership; superusers: all), and
-  only with the Django model permission of the action (`session_permissions` of the view, by HTTP method).
+- a staff user's admin session: only for tenants bound to the user (TenantMembership; superusers: all).
+Either way every view declares the permissions of each method (`permission_map`) and each is asked through
+`apps.clients.access.may_act_for` (`PermissionMap`).
 """
 
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from apps.clients.access import has_permission, may_act_for
+from apps.clients.access import has_permission, may_act_for, scope_of
 from apps.clients.models import ApiKey
 from apps.clients.selectors import api_key_for_raw
 
@@ -103,10 +104,14 @@ def principal_of(request: Request) -> Principal:
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def session_permission(view, method: str) -> str | None:
-    """The Django permission a session needs for `method` on `view` (HEAD/OPTIONS as GET); None: refused."""
-    permissions_by_method = getattr(view, "session_permissions", {})
-    return permissions_by_method.get("GET" if method in SAFE_METHODS else method)
+def required_permissions(view, request: Request) -> tuple[str, ...] | None:
+    """What `view` declares the request needs: `permission_map[METHOD]` (HEAD/OPTIONS as GET), or, for a view
+    acting by operation (`permission_operation` names the URL argument), `permission_map["METHOD op"]`.
+    None: nothing declared, so refused (a new method or operation is closed until it is mapped)."""
+    method = "GET" if request.method in SAFE_METHODS else request.method
+    operation = getattr(view, "permission_operation", None)
+    key = f"{method} {view.kwargs.get(operation)}" if operation else method
+    return getattr(view, "permission_map", {}).get(key)
 
 
 def may_reveal(request: Request) -> bool:
@@ -123,35 +128,42 @@ def actor_of(request: Request) -> str:
     return f"{principal.client_id}/{principal.username}"
 
 
-class HasScope(permissions.BasePermission):
-    """Allow API keys carrying `scope`, and active staff sessions bound to the tenant with the action's permission."""
+class PermissionMap(permissions.BasePermission):
+    """Every permission the view's map names for the request, each asked through `may_act_for` for the tenant
+    acted for: an API key's own (its scopes grant permissions, access.SCOPE_OF_APP), or a staff session's
+    `X-Tenant-Id` (memberships and Django permissions). The 403 names what is missing."""
 
-    scope = ""
-    message = "This API key lacks the required scope."
+    message = "Permission denied."
 
     def has_permission(self, request: Request, view) -> bool:
         user = request.user
-        if isinstance(user, Principal):
-            return self.scope in user.scopes
-        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        if not isinstance(user, Principal) and not (user and user.is_authenticated and user.is_active
+                                                    and user.is_staff):
             self.message = "Only active staff users may use the API with a session."
             return False
-        tenant = header(request, TENANT_HEADERS)
+        if not hasattr(view, request.method.lower()):
+            return True  # a method the view does not serve: DRF answers 405
+        needed = required_permissions(view, request)
+        if needed is None:
+            self.message = f"No permission is declared for {request.method} here; it is refused."
+            return False
+        tenant = user.tenant if isinstance(user, Principal) else header(request, TENANT_HEADERS)
         if tenant and not may_act_for(user, tenant):
             self.message = f"User '{user.get_username()}' may not act for tenant '{tenant}'."
             return False
-        needed = session_permission(view, request.method)
-        if needed is None or not has_permission(user, needed):
-            self.message = f"User '{user.get_username()}' lacks the permission '{needed}' for this action."
-            return False
-        return True
+        missing = next((permission for permission in needed if not _allowed(user, tenant, permission)), None)
+        if missing is not None:
+            self.message = _lacking(user, missing)
+        return missing is None
 
 
-class HasRuntimeScope(HasScope):
-    scope = "runtime"
-    message = "This API key lacks the 'runtime' scope."
+def _allowed(user, tenant: str, permission: str) -> bool:
+    # A session naming no tenant reaches only what belongs to none (the DSL schema): every view reading a
+    # tenant's data asks principal_of, which answers 400 without X-Tenant-Id.
+    return may_act_for(user, tenant, permission) if tenant else has_permission(user, permission)
 
 
-class HasDefinitionsScope(HasScope):
-    scope = "definitions"
-    message = "This API key lacks the 'definitions' scope."
+def _lacking(user, permission: str) -> str:
+    if isinstance(user, Principal):
+        return f"This API key lacks the '{scope_of(permission)}' scope (for '{permission}')."
+    return f"User '{user.get_username()}' lacks the permission '{permission}' for this action."

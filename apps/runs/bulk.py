@@ -22,13 +22,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.runs.contract import FINAL_STATUSES
-from apps.runs.models import BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp
-from apps.runs.redrive import run_redrive
+from apps.runs.models import BULK_ID_PREFIX, BulkItem, BulkItemState, BulkJob, BulkJobState, BulkOp
+from apps.runs.redrive import context_patch_check, run_redrive
 from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.search import search_filter_parse
 from apps.runs.selectors import run_get, runs_matching
-from apps.secrets.sealing import refuse_sealed
+from apps.secrets.redaction import sensitive_values
+from apps.secrets.sealing import SealedRun, refuse_sealed, seal, unseal
 from drift.errors import DriftError, InvalidInput, Problem, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -41,13 +42,25 @@ class Progress(enum.Enum):
     BUSY = "busy"  # another worker holds the lease
 
 
+def _job_sealing(tenant: str, job_id: str) -> SealedRun:
+    """A job's sealed options open only for that job (never as some run's data)."""
+    return SealedRun(tenant, f"bulk:{job_id}")
+
+
 def bulk_job_create(*, tenant: str, op: str, selection: dict[str, Any], options: dict[str, Any],
                     actor: str) -> BulkJob:
     """Record the job and its items, then hand it to Celery once committed."""
     refuse_sealed(options.get("contextPatch"), "$.contextPatch")
+    context_patch_check(options.get("contextPatch"))  # refused now, not once per run
+    job_id = uuid.uuid4().hex
+    if options.get("contextPatch"):
+        # A job spans definitions and versions, and only its worker reads the patch: every value is sealed
+        # (each top-level key taken as a sensitive path covers every leaf), bound to the job.
+        options = {**options, "contextPatch": seal(options["contextPatch"], sensitive_values(
+            options["contextPatch"], options["contextPatch"].keys()), _job_sealing(tenant, job_id))}
     workflow_ids = _targets(tenant, selection)
     with transaction.atomic():
-        job = BulkJob.objects.create(job_id=uuid.uuid4().hex, tenant=tenant, op=op, selection=selection,
+        job = BulkJob.objects.create(job_id=job_id, tenant=tenant, op=op, selection=selection,
                                      options=options, total=len(workflow_ids), created_by=actor)
         BulkItem.objects.bulk_create([BulkItem(job=job, workflow_id=workflow_id) for workflow_id in workflow_ids],
                                      batch_size=1000)
@@ -125,7 +138,7 @@ def _handle(job: BulkJob, item: BulkItem) -> None:
 
 def bulk_result_workflow_id(job: BulkJob, item: BulkItem) -> str:
     """The id of the run a rerun/redrive item starts: fixed per item, so a repeat finds the same run."""
-    return f"bulk-{job.job_id}-{item.pk}"
+    return f"{BULK_ID_PREFIX}{job.job_id}-{item.pk}"
 
 
 def _perform(job: BulkJob, item: BulkItem) -> str:
@@ -139,8 +152,9 @@ def _perform(job: BulkJob, item: BulkItem) -> str:
     new_id = bulk_result_workflow_id(job, item)
     if job.op == BulkOp.RERUN:
         return run_rerun(run=run, workflow_id=new_id).workflow_id
+    patch = unseal(options.get("contextPatch"), _job_sealing(job.tenant, job.job_id))
     return run_redrive(run=run, actor=job.created_by, workflow_id=new_id, from_node=options.get("fromNode"),
-                       context_patch=options.get("contextPatch"), version=options.get("version")).workflow_id
+                       context_patch=patch, version=options.get("version")).workflow_id
 
 
 def bulk_stalled_job_ids() -> list[str]:

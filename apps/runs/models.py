@@ -247,6 +247,11 @@ class BulkItem(models.Model):
 
 
 SCHEDULE_PREFIX = "drift-schedule:"  # every Temporal schedule Drift owns; the reconciler deletes orphans
+# Run ids the server makes: reruns, redrives, bulk items, a schedule's fired runs (`<prefix><schedule>-<tenant
+# digest>-<fire time>`, predictable). A client's workflowId may not start with one, so no tenant can take another
+# tenant's run id before the server does (issue 19).
+RERUN_ID_PREFIX, REDRIVE_ID_PREFIX, BULK_ID_PREFIX, SCHEDULED_ID_PREFIX = "run-", "redrive-", "bulk-", "sched-"
+SERVER_ID_PREFIXES = (RERUN_ID_PREFIX, REDRIVE_ID_PREFIX, BULK_ID_PREFIX, SCHEDULED_ID_PREFIX)
 
 
 class OverlapPolicy(models.TextChoices):

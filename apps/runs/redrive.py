@@ -13,17 +13,21 @@ from typing import Any
 from django.db import transaction
 
 from apps.definitions.models import AuditAction
-from apps.definitions.selectors import workflow_resolve_for_run
+from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
 from apps.definitions.services import audit
 from apps.runs.context_store import get_context_store
-from apps.runs.models import Run, RunStatus
+from apps.runs.models import REDRIVE_ID_PREFIX, Run, RunStatus
 from apps.runs.rerun import rerun_input, start_idempotent
 from apps.runs.selectors import run_sealing
 from apps.runs.services import run_register
-from apps.secrets.sealing import refuse_sealed, unseal
+from apps.secrets.redaction import sensitive_values
+from apps.secrets.sealing import refuse_sealed, seal, unseal
 from drift.errors import Conflict, InvalidInput, Problem
 
 REDRIVABLE = frozenset({RunStatus.FAILED, RunStatus.TERMINATED})
+# `_global` keys the engine owns (the run's identity, who acts, the current node's inputs): a patch may not set
+# them, or a redrive could act as another client or user of the tenant (issue 19).
+ENGINE_KEYS = ("workflowId", "incidentId", "threadContext", "parentWorkflowId", "nodeParameters", "errorMessage")
 SAME, ACTIVE = "SAME", "ACTIVE"
 AUDIT_KIND = "RUN"
 
@@ -35,6 +39,14 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         old = merged.get(key)
         merged[key] = deep_merge(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
     return merged
+
+
+def context_patch_check(patch: dict[str, Any] | None, path: str = "$.contextPatch") -> None:
+    """400, naming the key, for a patch that touches an engine-owned key of `_global`."""
+    touched = sorted(set(patch or {}) & set(ENGINE_KEYS))
+    if touched:
+        raise InvalidInput(f"contextPatch may not change {', '.join(touched)}: the engine sets them.",
+                           [Problem(f"{path}.{key}", "is set by the engine") for key in touched])
 
 
 def failed_node(run: Run) -> str:
@@ -58,6 +70,7 @@ def run_redrive(*, run: Run, actor: str, from_node: str | None = None, context_p
     """Register and start (asynchronously) the redriving run; returns its Run row. `workflow_id` lets a bulk
     job make the start idempotent (a repeated redrive of the item joins the run it already started)."""
     refuse_sealed(context_patch, "$.contextPatch")
+    context_patch_check(context_patch)
     if run.status not in REDRIVABLE:
         raise Conflict(f"Run '{run.workflow_id}' is {run.status}; only FAILED or TERMINATED runs are redriven.")
     resolved = workflow_resolve_for_run(tenant=run.tenant, workflow_key=run.definition_key,
@@ -73,15 +86,18 @@ def run_redrive(*, run: Run, actor: str, from_node: str | None = None, context_p
         rerun_input(run), workflow_key=resolved["id"], version=str(resolved["version"]), issue_id=None,
         start_node=node, redrive_context=context, redrive_of=run.workflow_id, carry=None,
     )
-    new_id = workflow_id or f"redrive-{uuid.uuid4().hex}"
+    new_id = workflow_id or f"{REDRIVE_ID_PREFIX}{uuid.uuid4().hex}"
     with transaction.atomic():
         repeated = Run.objects.filter(workflow_id=new_id).exists()
         new_run = run_register(workflow_id=new_id, inp=inp)
         if new_run.redrive_of != run.workflow_id or new_run.tenant != run.tenant:
             raise Conflict(f"workflowId '{new_id}' is already in use.")
         if not repeated:
+            # The patch's sensitive values (either version's sensitivePaths) are sealed in the audit too.
+            paths = [*resolved["definition"].get("sensitivePaths", ()), *workflow_sensitive_paths(
+                tenant=run.tenant, key=run.definition_key, version=run.definition_version)]
+            patch = seal(context_patch or {}, sensitive_values(context, paths), run_sealing(run))
             audit(tenant=run.tenant, kind=AUDIT_KIND, key=run.workflow_id, action=AuditAction.REDRIVE, actor=actor,
-                  version=resolved["version"], details={"redrive": new_id, "fromNode": node,
-                                                        "contextPatch": context_patch or {}})
+                  version=resolved["version"], details={"redrive": new_id, "fromNode": node, "contextPatch": patch})
     start_idempotent(inp, new_id, new_run, repeatable=workflow_id is not None)
     return new_run

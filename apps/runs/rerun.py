@@ -7,7 +7,7 @@ import uuid
 
 from apps.definitions.selectors import workflow_sensitive_paths
 from apps.runs.contract import FINAL_STATUSES, RunInput
-from apps.runs.models import Run
+from apps.runs.models import RERUN_ID_PREFIX, Run
 from apps.runs.runtime import workflow_start_async
 from apps.runs.selectors import run_sealing
 from apps.runs.services import run_register
@@ -36,7 +36,7 @@ def run_rerun(*, run: Run, workflow_id: str | None = None) -> Run:
     """Register and start (asynchronously) a new run with the original input; returns the new Run row.
     A given `workflow_id` makes it idempotent (bulk jobs): a repeat joins the run, or finds it ended."""
     inp = rerun_input(run)
-    new_id = workflow_id or f"run-{uuid.uuid4().hex}"
+    new_id = workflow_id or f"{RERUN_ID_PREFIX}{uuid.uuid4().hex}"
     new_run = run_register(workflow_id=new_id, inp=inp)
     start_idempotent(inp, new_id, new_run, repeatable=workflow_id is not None)
     return new_run

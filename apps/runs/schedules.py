@@ -30,19 +30,27 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from apps.definitions.selectors import route_get, workflow_sensitive_paths
 from apps.runs.contract import WORKFLOW_NAME, RunInput
-from apps.runs.models import SCHEDULE_PREFIX, RunMode
+from apps.runs.models import SCHEDULE_PREFIX, SCHEDULED_ID_PREFIX, RunMode
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.runtime import START_FIELDS, temporal_call
+from apps.secrets.redaction import sensitive_values
+from apps.secrets.sealing import SealedRun, mask_sealed, refuse_sealed, seal, unseal
 from drift.errors import Conflict, DriftError, NotFound
 
 logger = logging.getLogger(__name__)
 FIELDS = ("workflow_key", "issue_id", "version", "cron", "interval_seconds", "start", "overlap", "paused")
 
 
+def schedule_sealing(tenant: str, schedule_id: str) -> SealedRun:
+    """A schedule's sealed start opens only for that schedule (never as some run's data)."""
+    return SealedRun(tenant, f"schedule:{schedule_id}")
+
+
 def schedule_run_input(row: ScheduleRow) -> RunInput:
     """What each fired run starts with: resolved by the worker at fire time (ACTIVE unless pinned)."""
-    start = row.start or {}
+    start = unseal(row.start or {}, schedule_sealing(row.tenant, row.schedule_id))
     return RunInput(
         tenant=row.tenant, workflow_key=row.workflow_key or None, version=row.version or None,
         issue_id=row.issue_id or None, start={key: start[key] for key in START_FIELDS if start.get(key) is not None},
@@ -53,7 +61,7 @@ def schedule_run_input(row: ScheduleRow) -> RunInput:
 
 def schedule_run_prefix(row: ScheduleRow) -> str:
     """Fired runs are `<this>-<fire time>`; the tenant's digest keeps two tenants' "nightly" runs apart."""
-    return f"sched-{row.schedule_id}-{hashlib.sha256(row.tenant.encode()).hexdigest()[:10]}"
+    return f"{SCHEDULED_ID_PREFIX}{row.schedule_id}-{hashlib.sha256(row.tenant.encode()).hexdigest()[:10]}"
 
 
 def _temporal_schedule(row: ScheduleRow) -> Schedule:
@@ -108,16 +116,34 @@ def schedule_view(row: ScheduleRow) -> dict[str, Any]:
     return {
         "id": row.schedule_id, "workflowId": row.workflow_key or None, "issueId": row.issue_id or None,
         "version": row.version or None, "cron": row.cron or None, "intervalSeconds": row.interval_seconds,
-        "start": row.start, "overlap": row.overlap, "paused": row.paused, "createdBy": row.created_by,
+        "start": mask_sealed(row.start), "overlap": row.overlap, "paused": row.paused, "createdBy": row.created_by,
         "createdAt": row.created_at, "updatedAt": row.updated_at, "syncedAt": row.synced_at,
         "syncError": row.sync_error or None,
     }
 
 
+def _sensitive_paths(tenant: str, values: dict[str, Any]) -> list[str]:
+    """The `sensitivePaths` of the workflow a schedule starts: named, or each one its issue's route may pick."""
+    if values["workflow_key"]:
+        return workflow_sensitive_paths(tenant=tenant, key=values["workflow_key"], version=values["version"] or None)
+    try:
+        route = route_get(tenant=tenant, issue_id=values["issue_id"])
+    except NotFound:
+        return []
+    targets = [route, *route["variants"]]
+    return [path for target in targets for path in workflow_sensitive_paths(
+        tenant=tenant, key=target["workflowId"], version=target["version"] or None)]
+
+
 def schedule_save(*, tenant: str, schedule_id: str, fields: dict[str, Any], client_id: str, actor: str,
                   create: bool) -> ScheduleRow:
-    """Create (409 if the id is taken) or replace a schedule, then sync it to Temporal."""
+    """Create (409 if the id is taken) or replace a schedule, then sync it to Temporal. The start body's
+    sensitive values are sealed at rest (Temporal's copy is encrypted by the payload codec)."""
     values = {name: fields.get(name, ScheduleRow._meta.get_field(name).get_default()) for name in FIELDS}
+    sealing = schedule_sealing(tenant, schedule_id)
+    start = unseal(values["start"] or {}, sealing)  # its own envelopes (an edited form) open; others are refused
+    refuse_sealed(start, "$.start")
+    values["start"] = seal(start, sensitive_values(start, _sensitive_paths(tenant, values)), sealing)
     with transaction.atomic():
         row = ScheduleRow.objects.select_for_update().filter(tenant=tenant, schedule_id=schedule_id).first()
         if create and row is not None:

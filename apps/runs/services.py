@@ -43,7 +43,7 @@ def run_register(*, workflow_id: str, inp: RunInput, new: bool = False, **fields
     """Create the Run row of a run (idempotent: a repeated start keeps the first row). `new`: the caller has
     just seen no row with this id, so insert first and look only if another start won the race."""
     defaults = _register_fields(inp, workflow_id) | fields
-    params = (inp.start or {}).get("params")
+    params = _unindexed_sensitive(inp)
     if new:
         try:
             with transaction.atomic():  # the row and its search index commit together
@@ -93,6 +93,17 @@ def _sealed_start_request(inp: RunInput, workflow_id: str) -> dict[str, Any]:
         return stored
     sensitive = sensitive_values(inp.start or {}, paths) + sensitive_values(inp.redrive_context or {}, paths)
     return seal(stored, sensitive, SealedRun(inp.tenant, workflow_id))
+
+
+def _unindexed_sensitive(inp: RunInput) -> Any:
+    """The start's `params` to index, less the values its definition's `sensitivePaths` mark: the search index
+    is not sealed, so they stay out of it."""
+    params = (inp.start or {}).get("params")
+    paths = workflow_sensitive_paths(tenant=inp.tenant, key=inp.workflow_key, version=inp.version)
+    hidden = sensitive_values(inp.start or {}, paths)
+    if not hidden or not isinstance(params, dict):
+        return params
+    return {name: value for name, value in params.items() if redact(value, hidden) == value}
 
 
 def run_params_index(run: Run, params: Any) -> None:

@@ -11,7 +11,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 
 from apps.definitions import selectors
-from apps.definitions.api.views import VERSION_PARAM, DriftAPIView, _query_version
+from apps.definitions.api.views import VERSION_PARAM, DriftAPIView, _model_permissions, _query_version
 from apps.definitions.graph_render import FORMATS, GraphRenderError, GraphTooLarge, render_workflow
 from core.problems import Problem
 from drift.errors import DriftError, InvalidInput, ServiceUnavailable
@@ -31,6 +31,7 @@ class _FormatIsThePictureType(DefaultContentNegotiation):
 
 
 class WorkflowTreeView(DriftAPIView):
+    permission_map = _model_permissions("definition", GET="view")
     content_negotiation_class = _FormatIsThePictureType
     renderer_classes = [SafeJSONRenderer]
 

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.clients.authentication import HasDefinitionsScope, principal_of
+from apps.clients.authentication import PermissionMap, principal_of
 from apps.definitions import selectors, services
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
 from apps.definitions.api import serializers as s
@@ -73,15 +73,17 @@ def _validated(serializer_class, data: Any) -> dict:
     return serializer.validated_data
 
 
-def _model_permissions(model: str, post: str = "change") -> dict[str, str]:
-    """Session permissions by HTTP method on `definitions.<model>` (POST creates or acts: `post` says which)."""
-    return {"GET": f"definitions.view_{model}", "POST": f"definitions.{post}_{model}",
-            "PUT": f"definitions.change_{model}", "DELETE": f"definitions.delete_{model}"}
+def _model_permissions(model: str, **actions: str) -> dict[str, tuple[str, ...]]:
+    """A permission map on `definitions.<model>`: METHOD=action (view, add, change, delete) for each method the
+    view serves."""
+    return {method: (f"definitions.{action}_{model}",) for method, action in actions.items()}
 
 
 class DriftAPIView(APIView):
-    permission_classes = [HasDefinitionsScope]
-    session_permissions = _model_permissions("definition")
+    """Base of the definition, secrets and trials APIs; each view declares its `permission_map`."""
+
+    permission_classes = [PermissionMap]
+    permission_map: dict[str, tuple[str, ...]] = {}
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RequestDataTooBig):  # raised by request.body; Django alone would log it as an error
@@ -101,7 +103,7 @@ class DefinitionView(DriftAPIView):
 
 
 class DefinitionCollectionView(DefinitionView):
-    session_permissions = _model_permissions("definition", post="add")
+    permission_map = _model_permissions("definition", GET="view", POST="add", PUT="change")
 
     @extend_schema(summary="List definitions", responses=s.HeadSerializer(many=True),
                    parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)])
@@ -128,6 +130,8 @@ class DefinitionCollectionView(DefinitionView):
 
 
 class DslSchemaView(DriftAPIView):
+    permission_map = _model_permissions("definition", GET="view")
+
     @extend_schema(summary="The DSL as a JSON Schema (2020-12)", responses=OpenApiTypes.OBJECT,
                    description="Node and workflow definition documents; also in the OpenAPI components as Dsl*.")
     def get(self, request: Request) -> Response:
@@ -135,6 +139,8 @@ class DslSchemaView(DriftAPIView):
 
 
 class DefinitionValidateView(DefinitionView):
+    permission_map = _model_permissions("definition", POST="change")
+
     @extend_schema(summary="Validate a document without saving it", request=OpenApiTypes.OBJECT,
                    responses=s.ValidationResultSerializer)
     def post(self, request: Request) -> Response:
@@ -145,6 +151,8 @@ class DefinitionValidateView(DefinitionView):
 
 
 class DefinitionDetailView(DefinitionView):
+    permission_map = _model_permissions("definition", GET="view")
+
     @extend_schema(summary="Fetch one version", responses=OpenApiTypes.OBJECT, parameters=[
         VERSION_PARAM,
         OpenApiParameter("enrichNodeDefinition", bool, description="Workflows: inline node definitions."),
@@ -158,6 +166,8 @@ class DefinitionDetailView(DefinitionView):
 
 
 class DefinitionPublishView(DefinitionView):
+    permission_map = _model_permissions("definition", POST="change")
+
     @extend_schema(summary="Publish the SNAPSHOT as the next number", request=None,
                    responses={201: s.PublishedSerializer})
     def post(self, request: Request, key: str) -> Response:
@@ -166,6 +176,8 @@ class DefinitionPublishView(DefinitionView):
 
 
 class DefinitionActivateView(DefinitionView):
+    permission_map = _model_permissions("definition", POST="change")
+
     @extend_schema(summary="Set ACTIVE (an older number rolls back)", request=None, responses=s.HeadSerializer,
                    parameters=[OpenApiParameter("version", str, required=True, description="A number or LATEST.")])
     def post(self, request: Request, key: str) -> Response:
@@ -176,6 +188,8 @@ class DefinitionActivateView(DefinitionView):
 
 
 class DefinitionVersionsView(DefinitionView):
+    permission_map = _model_permissions("definition", GET="view")
+
     @extend_schema(summary="Version history", responses=s.HistorySerializer)
     def get(self, request: Request, key: str) -> Response:
         head, versions = selectors.definition_versions(tenant=self.tenant(), kind=self.kind, key=key)
@@ -185,6 +199,8 @@ class DefinitionVersionsView(DefinitionView):
 
 
 class DefinitionDiffView(DefinitionView):
+    permission_map = _model_permissions("definition", GET="view")
+
     @extend_schema(summary="Structured diff between two versions", responses=s.DiffSerializer, parameters=[
         OpenApiParameter("from", str, required=True), OpenApiParameter("to", str, required=True),
     ])
@@ -199,7 +215,7 @@ class DefinitionDiffView(DefinitionView):
 
 
 class RouteCollectionView(DriftAPIView):
-    session_permissions = _model_permissions("route")
+    permission_map = _model_permissions("route", GET="view")
 
     @extend_schema(summary="List routes", responses=s.RouteSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -208,7 +224,7 @@ class RouteCollectionView(DriftAPIView):
 
 
 class RouteDetailView(DriftAPIView):
-    session_permissions = _model_permissions("route")
+    permission_map = _model_permissions("route", GET="view", PUT="change", DELETE="delete")
 
     @extend_schema(summary="The route of an issue", responses=s.RouteSerializer)
     def get(self, request: Request, issue_id: str) -> Response:
@@ -233,7 +249,7 @@ class RouteDetailView(DriftAPIView):
 
 
 class EnumStoreView(DriftAPIView):
-    session_permissions = _model_permissions("enumentry")
+    permission_map = _model_permissions("enumentry", GET="view")
 
     @extend_schema(summary="The whole enum store (key -> value)", responses=OpenApiTypes.OBJECT,
                    operation_id="enumStore_list")
@@ -242,7 +258,7 @@ class EnumStoreView(DriftAPIView):
 
 
 class EnumEntryView(DriftAPIView):
-    session_permissions = _model_permissions("enumentry")
+    permission_map = _model_permissions("enumentry", GET="view", PUT="change", DELETE="delete")
 
     @extend_schema(summary="One enum entry", responses=s.EnumEntrySerializer)
     def get(self, request: Request, key: str) -> Response:
@@ -265,7 +281,7 @@ class EnumEntryView(DriftAPIView):
 
 
 class AuditLogView(DriftAPIView):
-    session_permissions = _model_permissions("auditentry")
+    permission_map = _model_permissions("auditentry", GET="view")
 
     @extend_schema(summary="Audit trail, newest first", responses=s.AuditEntrySerializer(many=True), parameters=[
         OpenApiParameter("kind", str, enum=["NODE", "WORKFLOW", "ROUTE", "ENUM", "TASK"]), OpenApiParameter("id", str),

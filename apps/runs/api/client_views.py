@@ -15,7 +15,7 @@ from apps.clients.models import ApiClient
 from apps.clients.selectors import api_client_get
 from apps.clients.services import api_client_rotate_webhook_secret, api_client_set_callback_url
 from apps.runs.api.serializers import StrictSerializer
-from apps.runs.api.views import ERRORS, HEADERS, RuntimeView, _validated
+from apps.runs.api.views import ERRORS, HEADERS, START_RUN, VIEW_RUN, RuntimeView, _validated
 
 
 class WebhookSettingsSerializer(serializers.Serializer):
@@ -44,6 +44,9 @@ class ClientView(RuntimeView):
 
 
 class WebhookSettingsView(ClientView):
+    # Where the client's runs report: read with the runs, changed with the right to start them.
+    permission_map = {"GET": VIEW_RUN, "PATCH": START_RUN}
+
     @extend_schema(summary="The calling client's webhook settings", parameters=HEADERS,
                    responses={200: WebhookSettingsSerializer, **ERRORS})
     def get(self, request: Request) -> Response:
@@ -58,6 +61,8 @@ class WebhookSettingsView(ClientView):
 
 
 class WebhookSecretRotateView(ClientView):
+    permission_map = {"POST": START_RUN}
+
     @extend_schema(summary="Rotate the calling client's webhook signing secret; the answer is the only time the "
                            "new secret is shown", parameters=HEADERS, request=None,
                    responses={200: WebhookSecretSerializer, **ERRORS})

@@ -10,11 +10,13 @@ from rest_framework.response import Response
 from apps.runs import schedules, search, selectors
 from apps.runs.api import operation_serializers as ops
 from apps.runs.api.serializers import RunDetailSerializer
-from apps.runs.api.views import ERRORS, HEADERS, RuntimeView, _validated
+from apps.runs.api.views import ERRORS, HEADERS, START_RUN, TERMINATE_RUN, VIEW_RUN, RuntimeView, _validated
 from apps.runs.bulk import bulk_job_create
 from apps.runs.models import RunStatus
 from apps.runs.redrive import run_redrive
 from drift.errors import InvalidInput, Problem
+
+VIEW_SCHEDULE, CHANGE_SCHEDULE = ("runs.view_schedule",), ("runs.change_schedule",)
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("status", str, enum=RunStatus.values),
@@ -32,6 +34,8 @@ SEARCH_PARAMETERS = [
 
 
 class SearchView(RuntimeView):
+    permission_map = {"GET": VIEW_RUN}
+
     @extend_schema(summary="Search the tenant's runs (§10), newest first, cursor-paginated",
                    parameters=[*HEADERS, *SEARCH_PARAMETERS], responses={200: ops.SearchPageSerializer, **ERRORS})
     def get(self, request: Request) -> Response:
@@ -44,6 +48,8 @@ class SearchView(RuntimeView):
 
 
 class RedriveView(RuntimeView):
+    permission_map = {"POST": START_RUN}
+
     @extend_schema(summary="Redrive a FAILED or TERMINATED run as a new run (§10)", request=ops.RedriveSerializer,
                    parameters=HEADERS, responses={202: RunDetailSerializer, **ERRORS})
     def post(self, request: Request, workflow_id: str) -> Response:
@@ -56,6 +62,9 @@ class RedriveView(RuntimeView):
 
 
 class BulkStartView(RuntimeView):
+    permission_map = {"POST terminate": TERMINATE_RUN, "POST rerun": START_RUN, "POST redrive": START_RUN}
+    permission_operation = "op"
+
     @extend_schema(summary="Start a bulk terminate / rerun / redrive job (§10)", request=ops.BulkSerializer,
                    parameters=HEADERS, responses={202: ops.BulkJobCreatedSerializer, **ERRORS})
     def post(self, request: Request, op: str) -> Response:
@@ -68,6 +77,8 @@ class BulkStartView(RuntimeView):
 
 
 class BulkJobView(RuntimeView):
+    permission_map = {"GET": VIEW_RUN}
+
     @extend_schema(summary="Progress and per-run failures of a bulk job (§10)", parameters=HEADERS,
                    responses={200: ops.BulkProgressSerializer, **ERRORS})
     def get(self, request: Request, job_id: str) -> Response:
@@ -75,8 +86,9 @@ class BulkJobView(RuntimeView):
         return Response(selectors.bulk_job_progress(job))
 
 
-
 class ScheduleListView(RuntimeView):
+    permission_map = {"GET": VIEW_SCHEDULE, "POST": ("runs.add_schedule",)}
+
     @extend_schema(summary="The tenant's schedules (§10)", parameters=HEADERS,
                    responses={200: ops.ScheduleViewSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
@@ -96,6 +108,8 @@ class ScheduleListView(RuntimeView):
 
 
 class ScheduleDetailView(RuntimeView):
+    permission_map = {"GET": VIEW_SCHEDULE, "PUT": CHANGE_SCHEDULE, "DELETE": ("runs.delete_schedule",)}
+
     @extend_schema(summary="One schedule (§10)", parameters=HEADERS,
                    responses={200: ops.ScheduleViewSerializer, **ERRORS})
     def get(self, request: Request, schedule_id: str) -> Response:
@@ -121,6 +135,11 @@ class ScheduleDetailView(RuntimeView):
 
 
 class ScheduleActionView(RuntimeView):
+    permission_map = {"POST pause": CHANGE_SCHEDULE, "POST resume": CHANGE_SCHEDULE,
+                      # Trigger and backfill start runs now: the schedule's right and the run's.
+                      "POST trigger": CHANGE_SCHEDULE + START_RUN, "POST backfill": CHANGE_SCHEDULE + START_RUN}
+    permission_operation = "action"
+
     @extend_schema(summary="Pause, resume, trigger now, or backfill a schedule (§10)", parameters=HEADERS,
                    request=ops.BackfillSerializer, responses={200: ops.ScheduleViewSerializer, **ERRORS},
                    description="`backfill` takes `{startAt, endAt}`; the others take no body.")

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.clients.webhook_urls import webhook_url_problem
-from apps.runs.models import RunMode, RunStatus
+from apps.runs.models import SERVER_ID_PREFIXES, RunMode, RunStatus
 
 WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$"
 
@@ -88,6 +88,12 @@ class StartSerializer(StrictSerializer):
     incidentId = serializers.CharField(max_length=200, required=False, allow_blank=True)  # noqa: N815
     mode = serializers.ChoiceField(choices=RunMode.choices, default=RunMode.SYNC)
     callbackUrl = serializers.URLField(max_length=500, required=False, allow_blank=True)  # noqa: N815
+
+    def validate_workflowId(self, value: str) -> str:  # noqa: N802 - DRF names it after the field
+        if value.startswith(SERVER_ID_PREFIXES):
+            reserved = ', '.join(SERVER_ID_PREFIXES)
+            raise serializers.ValidationError(f"Must not start with {reserved} (ids the server makes).")
+        return value
 
     def validate_callbackUrl(self, value: str) -> str:  # noqa: N802 - DRF names it after the field
         if value and not value.lower().startswith(("http://", "https://")):

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from apps.clients.authentication import (
     CLIENT_HEADERS,
     TENANT_HEADERS,
-    HasRuntimeScope,
+    PermissionMap,
     Principal,
     actor_of,
     header,
@@ -61,10 +61,13 @@ def _query_bool(request: Request, name: str) -> bool:
     return raw in {"true", "1"}
 
 
+VIEW_RUN, START_RUN, TERMINATE_RUN = ("runs.view_run",), ("runs.start_run",), ("runs.terminate_run",)
+
+
 class RuntimeView(APIView):
-    permission_classes = [HasRuntimeScope]
-    session_permissions = {"GET": "runs.view_run", "POST": "runs.start_run", "PUT": "runs.start_run",
-                           "DELETE": "runs.terminate_run"}
+    permission_classes = [PermissionMap]
+    # Each view names its own; this default serves the task API (apps/tasks/api), whose views declare none yet.
+    permission_map: dict[str, tuple[str, ...]] = {"GET": VIEW_RUN, "POST": START_RUN}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -86,6 +89,8 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class StartView(RuntimeView):
+    permission_map = {"POST": START_RUN}
+
     @extend_schema(summary="Start a run (3.1)", request=s.StartSerializer, parameters=[*HEADERS, IDEMPOTENCY_HEADER],
                    responses={200: s.WorkflowResponseSerializer, 202: ACCEPTED, **ERRORS})
     def post(self, request: Request) -> Response:
@@ -98,6 +103,8 @@ class StartView(RuntimeView):
 
 
 class ResumeView(RuntimeView):
+    permission_map = {"PUT": START_RUN}
+
     @extend_schema(summary="Resume a WAITING run with the view response (3.2)", request=s.ResumeSerializer,
                    parameters=HEADERS, responses={200: s.WorkflowResponseSerializer, 202: ACCEPTED, **ERRORS})
     def put(self, request: Request, workflow_id: str) -> Response:
@@ -107,6 +114,8 @@ class ResumeView(RuntimeView):
 
 
 class TerminateView(RuntimeView):
+    permission_map = {"DELETE": TERMINATE_RUN}
+
     @extend_schema(summary="Terminate a run (3.3)", request=s.TerminateSerializer, responses={
         200: s.WorkflowResponseSerializer, **ERRORS,
     }, parameters=[*HEADERS, OpenApiParameter("reason", str, description="Instead of a body.")])
@@ -117,6 +126,8 @@ class TerminateView(RuntimeView):
 
 
 class RunDetailView(RuntimeView):
+    permission_map = {"GET": VIEW_RUN}
+
     @extend_schema(summary="Current state of a run (3.4)", responses={200: s.RunDetailSerializer, **ERRORS},
                    parameters=[*HEADERS, OpenApiParameter("includeContext", bool, description="Add `_global`.")])
     def get(self, request: Request, workflow_id: str) -> Response:
@@ -127,6 +138,8 @@ class RunDetailView(RuntimeView):
 
 
 class DisconnectedNodeView(RuntimeView):
+    permission_map = {"POST": START_RUN}
+
     @extend_schema(summary="Execute a disconnected node against the run's context (3.5)",
                    request=s.DisconnectedSerializer, parameters=HEADERS,
                    responses={200: s.DisconnectedResultSerializer, **ERRORS})
@@ -138,6 +151,8 @@ class DisconnectedNodeView(RuntimeView):
 
 
 class EventView(RuntimeView):
+    permission_map = {"POST": START_RUN}
+
     @extend_schema(summary="Deliver an event to an ON_EVENT wait (3.6)", parameters=HEADERS,
                    request={"application/json": OpenApiTypes.ANY},
                    responses={202: s.EventResultSerializer, **ERRORS})

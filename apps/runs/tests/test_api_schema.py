@@ -208,8 +208,9 @@ class HostileClient:
 
     def send(self, method: str, template: str, raw: bytes, *, chunked: bool = False):
         path = template.format(**self.path_values)
-        extra = {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(raw)} \
-            if chunked else {}
+        # As gunicorn hands a chunked body over: de-chunked, no length, `wsgi.input_terminated`.
+        extra = {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(raw),
+                 "wsgi.input_terminated": True} if chunked else {}
         return self.client.generic(method, path, raw, content_type="application/json", headers=self.headers,
                                    **extra)
 

@@ -85,6 +85,22 @@ def test_redrive_of_a_terminated_run_begins_where_it_stopped(api, runs, tenant):
     assert _timeline(new)[0] == "hold"
 
 
+@pytest.mark.parametrize("patch", [{"threadContext": {"userId": "someone-else"}}, {"workflowId": "x"},
+                                   {"threadContext": "x", "fixed": True}])
+def test_a_context_patch_may_not_set_engine_owned_keys(api, runs, tenant, patch):
+    """`_global.threadContext` says which client and user act; a redrive must not rewrite it (issue 19)."""
+    _charge_flow(tenant)
+    old = _failed_run(api)
+    key = next(name for name in patch if name != "fixed")
+    single = api.post(f"/v3/workflow/{old}/redrive", {"contextPatch": patch}, format="json")
+    assert single.status_code == 400, single.content
+    assert single.json()["details"][0]["path"] == f"$.contextPatch.{key}"
+    bulk = api.post("/v3/bulk/redrive", {"ids": [old], "contextPatch": patch}, format="json")
+    assert bulk.status_code == 400, bulk.content
+    assert bulk.json()["details"][0]["path"] == f"$.contextPatch.{key}"
+    assert not Run.objects.filter(redrive_of=old).exists()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("body", "path"), [
     ({"version": "LATEST"}, "version"), ({"version": 0}, "version"), ({"version": True}, "version"),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from rest_framework.test import APIClient
 from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleSpec
 from temporalio.service import RPCError
 
+from apps.clients.services import api_key_create
 from apps.runs.models import Run
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.schedules import schedule_run_prefix, schedules_reconcile
@@ -98,6 +100,32 @@ def test_temporal_follows_the_database(api, tick, tenant, temporal):
     with pytest.raises(RPCError):
         _describe(temporal, row)
     assert api.get("/v3/schedules/nightly").status_code == 404
+
+
+def test_another_tenant_cannot_take_a_scheduled_run_id_first(api, tick, tenant):
+    """A fired run's id is predictable (`sched-<id>-<tenant digest>-<time>`): tenant B starting a run under it
+    first would make A's run fail to start. Ids the server makes are refused to clients (issue 19)."""
+    api.post("/v3/schedules/", {"id": "monthly", "workflowId": "tick", "cron": "0 0 1 * *", "paused": True},
+             format="json")
+    fire_id = f"{schedule_run_prefix(ScheduleRow.objects.get(tenant=tenant, schedule_id='monthly'))}" \
+              "-2025-02-01T00:00:00Z"
+    intruder = "intruder-" + tenant
+    publish_definitions(intruder, [script_node("stamp", "return 1"), success_node()],
+                        [workflow("tick", "s", [state("s", "stamp", "done"), state("done")])])
+    other, (_, key) = APIClient(), api_key_create(tenant=intruder, client_id="b", scopes=["runtime"])
+    other.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}",
+                      HTTP_X_TENANT_ID=intruder, HTTP_X_CLIENT_ID="b")
+    for taken in (fire_id, "run-1", "redrive-1", "bulk-1-1"):
+        start = other.post("/v3/workflow/start", {"params": {"workflowId": "tick"}, "workflowId": taken,
+                                                  "mode": "ASYNC"}, format="json")
+        assert start.status_code == 400, start.content
+        assert start.json()["details"][0]["path"] == "$.workflowId"
+
+    backfill = api.post("/v3/schedules/monthly/backfill", {"startAt": "2025-01-15T00:00:00Z",
+                                                           "endAt": "2025-02-15T00:00:00Z"}, format="json")
+    assert backfill.status_code == 200, backfill.json()
+    fired = wait_for(lambda: Run.objects.filter(workflow_id=fire_id, status="COMPLETED").first(), "A's run", 60)
+    assert fired.tenant == tenant
 
 
 @pytest.mark.django_db

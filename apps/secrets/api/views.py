@@ -13,6 +13,8 @@ from apps.secrets.api.serializers import SecretSerializer, SecretValueSerializer
 
 
 class SecretCollectionView(DriftAPIView):
+    permission_map = {"GET": ("secrets.view_secret",)}
+
     @extend_schema(summary="The tenant's secrets (names only; values are never returned)",
                    responses=SecretSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -20,6 +22,9 @@ class SecretCollectionView(DriftAPIView):
 
 
 class SecretDetailView(DriftAPIView):
+    # PUT creates or replaces (one call, either outcome): it needs both.
+    permission_map = {"PUT": ("secrets.add_secret", "secrets.change_secret"), "DELETE": ("secrets.delete_secret",)}
+
     @extend_schema(summary="Create or replace a secret (write-only)", request=SecretValueSerializer,
                    responses=SecretSerializer)
     def put(self, request: Request, name: str) -> Response:

@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.definitions.api.views import DriftAPIView, _object_body, _query_version, _validated
+from apps.definitions.api.views import DriftAPIView, _model_permissions, _object_body, _query_version, _validated
 from apps.trials.api import serializers as s
 from apps.trials.dryrun import node_dry_run
 from apps.trials.services import workflow_test
@@ -13,6 +13,9 @@ VERSION_PARAM = OpenApiParameter("version", str, description="SNAPSHOT, LATEST (
 
 
 class NodeDryRunView(DriftAPIView):
+    # Trying a definition is editing it (the trials app has no model permission of its own).
+    permission_map = _model_permissions("definition", POST="change")
+
     @extend_schema(summary="Run one node once, outside any run", request=s.DryRunInputSerializer,
                    responses=s.DryRunReportSerializer, parameters=[VERSION_PARAM])
     def post(self, request: Request, key: str) -> Response:
@@ -24,6 +27,9 @@ class NodeDryRunView(DriftAPIView):
 
 
 class WorkflowTestView(DriftAPIView):
+    # Trying a definition is editing it (the trials app has no model permission of its own).
+    permission_map = _model_permissions("definition", POST="change")
+
     @extend_schema(summary="Run a version's test cases on the real engine (waits skipped, no real calls)",
                    request=None, responses=s.TestReportSerializer, parameters=[VERSION_PARAM])
     def post(self, request: Request, key: str) -> Response:
