@@ -22,7 +22,7 @@ from apps.clients.models import TenantMembership
 
 TENANT = "acme"
 VIEW_RUN, START_RUN, TERMINATE_RUN = "runs.view_run", "runs.start_run", "runs.terminate_run"
-CHANGE_SCHEDULE = "runs.change_schedule"
+CHANGE_SCHEDULE, VIEW_TASK = "runs.change_schedule", "tasks.view_task"
 VIEW_DEF, CHANGE_DEF = "definitions.view_definition", "definitions.change_definition"
 
 # (method, path) -> the permissions it needs: the agreed map (docs/security.md, "API permissions").
@@ -48,9 +48,9 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v3/schedules/x/resume"): (CHANGE_SCHEDULE,),
     ("POST", "/v3/schedules/x/trigger"): (CHANGE_SCHEDULE, START_RUN),
     ("POST", "/v3/schedules/x/backfill"): (CHANGE_SCHEDULE, START_RUN),
-    ("GET", "/v3/tasks"): (VIEW_RUN,),
-    ("POST", "/v3/tasks/x/claim"): (START_RUN,),
-    ("POST", "/v3/tasks/x/release"): (START_RUN,),
+    ("GET", "/v3/tasks"): (VIEW_TASK,),
+    ("POST", "/v3/tasks/x/claim"): (VIEW_TASK, START_RUN),
+    ("POST", "/v3/tasks/x/release"): (VIEW_TASK, START_RUN),
     ("GET", "/secrets/"): ("secrets.view_secret",),
     ("PUT", "/secrets/x"): ("secrets.add_secret", "secrets.change_secret"),
     ("DELETE", "/secrets/x"): ("secrets.delete_secret",),

@@ -66,8 +66,8 @@ VIEW_RUN, START_RUN, TERMINATE_RUN = ("runs.view_run",), ("runs.start_run",), ("
 
 class RuntimeView(APIView):
     permission_classes = [PermissionMap]
-    # Each view names its own; this default serves the task API (apps/tasks/api), whose views declare none yet.
-    permission_map: dict[str, tuple[str, ...]] = {"GET": VIEW_RUN, "POST": START_RUN}
+    # Each view names its own (PermissionMap refuses a method with no entry).
+    permission_map: dict[str, tuple[str, ...]] = {}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

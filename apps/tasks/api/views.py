@@ -38,7 +38,8 @@ USER_HEADER = "X-Username-Id"
 
 
 class TaskView(RuntimeView):
-    session_permissions = {"GET": selectors.VIEW_PERMISSION, "POST": selectors.WORK_PERMISSION}
+    permission_map = {"GET": (selectors.VIEW_PERMISSION,),
+                      "POST": (selectors.VIEW_PERMISSION, selectors.WORK_PERMISSION)}
 
     @cached_property
     def operator(self) -> selectors.Operator:
