@@ -19,6 +19,12 @@ from worker.tests.builders import branch_node, instruction_node, script_node, su
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
+
+@pytest.fixture
+def page(page):
+    page.set_viewport_size({"width": 1800, "height": 1200})  # room for palette, canvas and side panel
+    return page
+
 ADD_URL = "/admin/definitions/workflowdefinition/add/"
 
 
@@ -54,7 +60,7 @@ def connect(page, source: str, handle: str, target: str, edge: str | None = None
 def name_workflow(page, key: str) -> None:
     """A click on the empty canvas shows the workflow's own fields; its id is the one thing typed."""
     pane = page.locator(".react-flow__pane").bounding_box()
-    page.mouse.click(pane["x"] + pane["width"] - 30, pane["y"] + 30)
+    page.mouse.click(pane["x"] + 320, pane["y"] + 12)
     page.fill("input[name=workflow-id]", key)
     page.press("input[name=workflow-id]", "Enter")
 
@@ -95,8 +101,8 @@ def test_draw_save_publish_run_and_reopen(page, screenshot, live_server, worker,
     screenshot("builder-01-empty")
 
     # --- drag every state onto the canvas (names generated from the node ids)
-    for item, x, y in [("get_order", 60, 150), ("route_order", 60, 290), ("PARALLEL", 330, 290),
-                       ("note", 260, 440), ("note", 470, 440), ("done", 60, 500)]:
+    for item, x, y in [("get_order", 60, 150), ("route_order", 60, 290), ("PARALLEL", 380, 290),
+                       ("note", 330, 440), ("note", 560, 440), ("done", 60, 460)]:
         drop(page, item, x, y)
     for name in ("get_order", "route_order", "parallel", "note", "note_2", "done"):
         page.locator(f"[data-testid='rf__node-{name}']").wait_for()
@@ -122,12 +128,14 @@ def test_draw_save_publish_run_and_reopen(page, screenshot, live_server, worker,
                                                  "done"}
 
     # --- save, publish, activate
+    drawn_picture = picture(page)
     page.click("input[name=_save]")
     page.wait_for_selector("ul.messagelist .success")
     pk = WorkflowDefinition.objects.get(tenant=tenant, key="drawn").pk
     page.goto(f"{base}/admin/definitions/workflowdefinition/{pk}/change/")
     wait_valid(page)
     reopened = picture(page)
+    assert reopened["nodes"] == drawn_picture["nodes"] and reopened["edges"] == drawn_picture["edges"]
     page.click("#drift-publish")
     assert "as version 1" in page.locator("ul.messagelist").inner_text()
     page.select_option("#drift-activate-version", "1")
@@ -167,7 +175,7 @@ def test_invalid_edges_show_the_validators_message_and_saving_is_refused(page, s
     page.goto(f"{base}{ADD_URL}")
     page.fill("#id_tenant", tenant)
     page.locator(".drift-palette-item[data-palette='ask']").wait_for()
-    for item, x, y in [("PARALLEL", 80, 150), ("note", 60, 330), ("ask", 330, 330), ("done", 200, 480)]:
+    for item, x, y in [("PARALLEL", 80, 150), ("note", 60, 330), ("ask", 330, 330), ("done", 200, 460)]:
         drop(page, item, x, y)
     screenshot("builder-05-dropped")
     name_workflow(page, "broken")

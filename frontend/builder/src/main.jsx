@@ -127,6 +127,7 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
   const [rfNodes, setRfNodes] = useState([]);
   const [rfEdges, setRfEdges] = useState([]);
   const lastGood = useRef(null);
+  const hadStates = useRef(Object.keys(statesOf(parse(area.value))).length > 0); // an empty flow starts at 1:1
   const undo = useRef([]);
   const redo = useRef([]);
   const blame = useRef(null); // the edge drawn last: problems it caused at its target are shown on it
@@ -273,7 +274,7 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
     const item = JSON.parse(raw);
     const position = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
     const added = addState(text, doc, item.node ? { node: palette.get(item.node) } : item);
-    const positions = { ...currentPositions(), [added.name]: { x: position.x - 85, y: position.y - 20 } };
+    const positions = { ...currentPositions(), [added.name]: { x: position.x - 10, y: position.y - 10 } };
     commit(savePositions(added.text, positions));
     setSelected(added.name);
   };
@@ -344,10 +345,10 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
           <ReactFlow nodes={rfNodes} edges={rfEdges} nodeTypes={NODE_TYPES} onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange} onConnect={onConnect} onReconnect={onReconnect} onDelete={onDelete}
             onNodeDragStop={onNodeDragStop} onPaneClick={() => setSelected(null)} deleteKeyCode={["Delete", "Backspace"]}
-            fitView fitViewOptions={{ maxZoom: 1 }} minZoom={0.05} onlyRenderVisibleElements={graph.nodes.length > 80} proOptions={{ hideAttribution: true }}>
+            fitView={hadStates.current} defaultViewport={{ x: 30, y: 30, zoom: 1 }} fitViewOptions={{ maxZoom: 1 }} minZoom={0.05} onlyRenderVisibleElements={graph.nodes.length > 80} proOptions={{ hideAttribution: true }}>
             <Background gap={16} />
             <Controls />
-            <MiniMap pannable zoomable />
+            <MiniMap pannable zoomable position="top-right" />
           </ReactFlow>
         </div>
         <SidePanel doc={doc} selected={selected} palette={palette} commit={commit} text={text} nodeAdminUrl={nodeAdminUrl} />
