@@ -12,8 +12,13 @@ from django.contrib.auth import get_user_model
 
 from apps.clients.services import api_key_create
 from apps.definitions.cache import definition_cache
-from apps.definitions.models import WorkflowDefinition
+from apps.definitions.drift_import import translate_document
+from apps.definitions.models import SNAPSHOT, Definition, DefinitionVersion, Kind, WorkflowDefinition
+from apps.definitions.tests.conftest import SAMPLES
+from apps.runs.tests.test_drift_original import _classified
 from conftest import publish_definitions
+from tests.browser import test_admin_flow
+from tests.browser import test_parallel_map_run_page as lanes
 from tests.browser.test_admin_flow import PASSWORD, _login
 from worker.tests.builders import branch_node, instruction_node, script_node, success_node, value
 
@@ -209,3 +214,95 @@ def test_invalid_edges_show_the_validators_message_and_saving_is_refused(page, s
     assert "$.states.parallel.branches[1].startNode" in problems, problems
     assert not WorkflowDefinition.objects.filter(tenant=tenant, key="broken").exists()
     screenshot("builder-07-save-refused")
+
+
+def corpus() -> tuple[list[dict], list[dict]]:
+    """(nodes, workflows): the spec's samples, the original Drift's documents (translated as import_drift does),
+    and the workflows the browser tests draw (PARALLEL, MAP, BRANCH, unknown fields)."""
+    kinds = _classified()
+    nodes = json.loads((SAMPLES / "order_status.nodes.json").read_text()) + kinds["node"]
+    nodes += [translate_document(doc)[0] for doc in kinds["groovy node"]]
+    nodes += test_admin_flow._nodes() + lanes.NODES
+    workflows = [json.loads((SAMPLES / "order_status.workflow.json").read_text())]
+    workflows += [translate_document(doc)[0] for doc in kinds["workflow"]]
+    workflows.append(test_admin_flow._workflow())
+    workflows.append({"id": "lanes", "startNode": "enrich", "states": {
+        "enrich": lanes.ENRICH, "credit": {"instanceName": "credit", "resourceId": "credit"},
+        "fraud": {"instanceName": "fraud", "resourceId": "fraud"}, "lines": lanes.LINES,
+        "done": {"instanceName": "done", "resourceId": "done", "x-owner": {"team": "ops", "ratio": 1.50}}},
+        "x-unknown": [1.0, 2e3, {"kept": "as is"}], "postWorkflowCompletionNodes": []})
+    unique = {}
+    for node in nodes:
+        unique.setdefault(node["id"], node)
+    return list(unique.values()), workflows
+
+
+def test_every_corpus_workflow_round_trips_through_the_builder(page, live_server, tenant, screenshot):
+    """Opened in the builder, a state moved, saved: the same document except the builder's positions."""
+    get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
+    nodes, workflows = corpus()
+    for node in nodes:
+        definition = Definition.objects.create(tenant=tenant, kind=Kind.NODE, key=node["id"], latest_version=1)
+        DefinitionVersion.objects.create(definition=definition, version=1, body=node)
+    rows = {}
+    for body in workflows:
+        body = {**body, "version": "SNAPSHOT"}  # what a save stores
+        definition = Definition.objects.create(tenant=tenant, kind=Kind.WORKFLOW, key=body["id"])
+        DefinitionVersion.objects.create(definition=definition, version=SNAPSHOT, body=body)
+        rows[definition.pk] = body
+    assert len(rows) >= 4
+    _login(page, live_server.url)
+    saved = 0
+    for pk, original in rows.items():
+        page.goto(f"{live_server.url}/admin/definitions/workflowdefinition/{pk}/change/")
+        state = page.locator(".react-flow__node:not([data-id='@start'])").first
+        before = page.input_value("#id_document")
+        box = state.bounding_box()
+        page.mouse.move(box["x"] + 12, box["y"] + 8)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 52, box["y"] + 38, steps=6)
+        page.mouse.up()
+        page.wait_for_function("document.getElementById('id_document').value.includes('\"canvas\"')")
+        text = page.input_value("#id_document")
+        assert text.startswith(before.rstrip().removesuffix("}").rstrip())  # every other byte as it was
+        moved = json.loads(text)
+        assert set(moved.pop("canvas")["positions"]) == {"@start", *original["states"]}
+        assert moved == original, original["id"]
+        if original["id"] == "lanes":
+            screenshot("builder-08-round-trip-lanes")
+        page.click("input[name=_save]")
+        page.wait_for_load_state()
+        if page.locator("ul.messagelist .success").count():  # valid: stored
+            stored = DefinitionVersion.objects.get(definition_id=pk, version=SNAPSHOT).body
+            stored.pop("canvas")
+            assert stored == original, original["id"]
+            saved += 1
+        else:  # an original's document the validator refuses: the form shows it back, still the same
+            shown = json.loads(page.input_value("#id_document"))
+            shown.pop("canvas")
+            assert shown == original, original["id"]
+    print(f"round trip: {len(rows)} workflows, {saved} saved through the form")
+    assert saved >= 3
+
+
+def test_a_300_state_definition_opens_and_lays_out(page, live_server, tenant, screenshot):
+    """Measured and printed, not asserted (shared CI machines): the time to open and lay out 300 states."""
+    get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
+    publish_definitions(tenant, [script_node("step", "return 1"), success_node("done")], [])
+    states = {f"s{i}": {"instanceName": f"s{i}", "resourceId": "step", "nextNode": f"s{i + 1}" if i < 298 else "end"}
+              for i in range(299)}
+    states["end"] = {"instanceName": "end", "resourceId": "done"}
+    definition = Definition.objects.create(tenant=tenant, kind=Kind.WORKFLOW, key="big")
+    DefinitionVersion.objects.create(definition=definition, version=SNAPSHOT,
+                                     body={"id": "big", "startNode": "s0", "states": states})
+    _login(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/definitions/workflowdefinition/{definition.pk}/change/")
+    page.locator(".react-flow__node").first.wait_for()
+    elapsed = page.evaluate("performance.now() - window.driftBuilder.started")
+    page.click("[data-builder=layout]")
+    page.wait_for_function("document.getElementById('id_document').value.includes('\"canvas\"')")
+    layout = page.evaluate("""() => { const t = performance.now();
+        document.querySelector('[data-builder=layout]').click(); return performance.now() - t; }""")
+    print(f"300 states: builder mounted and laid out in {elapsed:.0f} ms; auto layout click {layout:.0f} ms")
+    assert page.locator(".react-flow__minimap").count() == 1
+    screenshot("builder-09-300-states")
