@@ -305,4 +305,4 @@ def test_a_300_state_definition_opens_and_lays_out(page, live_server, tenant, sc
         document.querySelector('[data-builder=layout]').click(); return performance.now() - t; }""")
     print(f"300 states: builder mounted and laid out in {elapsed:.0f} ms; auto layout click {layout:.0f} ms")
     assert page.locator(".react-flow__minimap").count() == 1
-    screenshot("builder-09-300-states")
+    screenshot("builder-09-300-states", element=".drift-builder-frame")
