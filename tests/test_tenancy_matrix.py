@@ -171,6 +171,7 @@ def make_tenant_a() -> TenantA:
         "report_id": str(report.pk), "content_type_id": str(ContentType.objects.get_for_model(Run).pk),
         "url": f"runs/run/{waiting.pk}/", "id": str(alice.pk),
         "node_key": node, "flow_key": flow, "enum_key": enum.key, "failed_pk": str(failed.pk),
+        "tenant": a.tenant,  # the workflow builder's palette and validation of a tenant
     }
     a.idents = [a.marker, waiting.workflow_id, failed.workflow_id, node, screen, flow, task.node, delivery.delivery_id,
                 job.job_id, schedule.schedule_id, route.issue_id, enum.key, secret.name, key.client.client_id,

@@ -10,9 +10,11 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -24,6 +26,7 @@ from apps.definitions.forms import (
     DefinitionForm,
     DriftImportForm,
     EnumEntryForm,
+    JsonDocumentField,
     RouteForm,
     RouteVariantForm,
     RouteVariantFormSet,
@@ -65,6 +68,20 @@ def workflow_graph_html(tenant: str, body: dict, *, path: list[str] | None = Non
         return mark_safe(f'<div class="drift-graph">{inline_svg(body, path=path, title=title)}</div>')  # noqa: S308
     except GraphRenderError as exc:
         return format_html('<p class="errornote">{}</p>', str(exc))
+
+
+BUILDER_JS, BUILDER_CSS = "definitions/builder/builder.js", "definitions/builder/builder.css"
+
+
+def builder_html(*, tenant: str, url: str) -> str:
+    """The builder's mount point (frontend/builder, built by scripts/bootstrap) for the `document` textarea. A
+    new definition has no tenant yet: the builder reads the form's tenant field."""
+    if finders.find(BUILDER_JS) is None:
+        return format_html('<p class="errornote">The builder is not built: run scripts/bootstrap.</p>')
+    return format_html(
+        '<link rel="stylesheet" href="{}"><script src="{}" defer></script>'
+        '<div id="drift-builder" class="drift-builder" data-document="id_document" data-tenant="{}" '
+        'data-tenant-input="id_tenant" data-url="{}"></div>', static(BUILDER_CSS), static(BUILDER_JS), tenant, url)
 
 
 def version_label(number: int) -> str:
@@ -359,7 +376,50 @@ def _json_cell(value: Any) -> str:
 
 @admin.register(WorkflowDefinition)
 class WorkflowDefinitionAdmin(DefinitionAdmin):
+    """Adds the visual builder (issue 22) beside the JSON editor: both edit the one `document` textarea."""
+
     kind = Kind.WORKFLOW
+
+    def get_fieldsets(self, request, obj=None):
+        sets = super().get_fieldsets(request, obj)
+        at = next(index for index, (_, options) in enumerate(sets) if "document" in options["fields"])
+        return [*sets[:at], ("Builder", {"fields": ["builder"], "classes": ["drift-builder-set"]}), *sets[at:]]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "builder")
+
+    @admin.display(description="builder")
+    def builder(self, obj: Definition | None) -> str:
+        return builder_html(tenant=obj.tenant if obj is not None and obj.pk else "",
+                            url=self._url("builder_palette", "__tenant__").replace("palette/", ""))
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("builder/<str:tenant>/palette/", self.admin_site.admin_view(self.builder_palette_view),
+                 name=f"{prefix}_builder_palette"),
+            path("builder/<str:tenant>/validate/", self.admin_site.admin_view(self.builder_validate_view),
+                 name=f"{prefix}_builder_validate"),
+            *super().get_urls(),
+        ]
+
+    def builder_palette_view(self, request: HttpRequest, tenant: str) -> HttpResponse:
+        """The tenant's published node definitions: what the builder may draw (editing needs change)."""
+        self.require_tenant(request, tenant, self.permission_name("change"))
+        return JsonResponse({"nodes": selectors.node_palette(tenant=tenant), "states": ["PARALLEL", "MAP"]})
+
+    def builder_validate_view(self, request: HttpRequest, tenant: str) -> HttpResponse:
+        """The save's own validator on the drawn document (no write): every problem with its JSON path."""
+        self.require_tenant(request, tenant, self.permission_name("change"))
+        if request.method != "POST":
+            return JsonResponse({"error": "method_not_allowed"}, status=405)
+        try:
+            body = JsonDocumentField().clean(request.body.decode("utf-8", errors="replace"))
+        except ValidationError as exc:
+            return JsonResponse({"problems": [{"path": "$", "problem": " ".join(exc.messages),
+                                               "severity": "error"}]})
+        problems = services.definition_validate(tenant=tenant, kind=self.kind, body=body)
+        return JsonResponse({"problems": [{**p.as_dict(), "severity": p.severity} for p in problems]})
 
 
 @admin.register(NodeDefinition)

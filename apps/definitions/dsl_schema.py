@@ -20,6 +20,7 @@ from apps.nodes.values import COMPONENT_TYPES, VALUE_TYPES
 
 SCHEMA_ID = "https://drift.local/dsl.schema.json"
 OPENAPI_PREFIX = "Dsl"
+CANVAS = "canvas"  # a workflow document's builder layout (positions): the engine never reads it
 
 
 def _ref(name: str) -> dict:
@@ -149,6 +150,14 @@ def _definitions() -> dict[str, dict]:
                 "postWorkflowCompletionNodes": {"type": "array", "items": {"type": "string"}},
                 "states": {"type": "object", "minProperties": 1, "additionalProperties": _ref("State")},
                 "version": {"type": ["string", "integer"]},
+                CANVAS: {
+                    "type": "object",
+                    "description": "The admin builder's drawing: where each state sits on the canvas ('@start' is "
+                                   "the workflow's own start/failure/after-completion node). Ignored by the engine "
+                                   "and by validation; kept by save, export, load and publish like any field.",
+                    "properties": {"positions": {"type": "object", "additionalProperties": {
+                        "type": "object", "required": ["x", "y"],
+                        "properties": {"x": {"type": "number"}, "y": {"type": "number"}}}}}},
             },
         },
     }

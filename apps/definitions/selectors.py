@@ -1,7 +1,7 @@
 """Reads of definitions, routes, the enum store and the audit trail. Lookups the worker makes per run
 go through the two-layer cache (apps.definitions.cache)."""
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from apps.definitions import cache
 from apps.definitions.cache import definition_cache
@@ -95,6 +95,17 @@ def workflow_lookup_for(tenant: str):
 
 def definition_list(*, tenant: str, kind: str) -> QuerySet[Definition]:
     return Definition.objects.filter(tenant=tenant, kind=kind).order_by("key")
+
+
+def node_palette(*, tenant: str) -> list[dict]:
+    """The tenant's published node definitions (each at its LATEST version) for the workflow builder's palette."""
+    rows = (DefinitionVersion.objects.filter(definition__tenant=tenant, definition__kind=Kind.NODE,
+                                             definition__latest_version__gt=0,
+                                             version=F("definition__latest_version"))
+            .select_related("definition").order_by("definition__key"))
+    return [{"id": row.definition.key, "version": row.version, "type": row.body.get("type"),
+             "name": row.body.get("name") or "", "parameters": row.body.get("parameters") or [], "body": row.body}
+            for row in rows]
 
 
 def definition_head_get(*, tenant: str, kind: str, key: str) -> Definition:

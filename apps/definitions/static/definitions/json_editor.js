@@ -299,6 +299,12 @@
       timer = setTimeout(function () { self.check(false); }, 250);
     });
     this.area.addEventListener("scroll", function () { self.gutter.scrollTop = self.area.scrollTop; });
+    // The workflow builder validates as you draw and marks the problems' lines here: {line: "error"|"warning"}.
+    this.area.addEventListener("drift:problem-lines", function (event) {
+      self.serverLines = event.detail || {};
+      self.serverText = self.area.value;
+      self.renderGutter();
+    });
     ["click", "keyup"].forEach(function (name) {
       self.area.addEventListener(name, function () { self.showHint(); });
     });
