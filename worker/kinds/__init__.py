@@ -18,17 +18,20 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from apps.definitions.state_types import STATE_TYPES
     from worker.engine import Engine
     from worker.kinds import child, map, parallel, screen, wait
 
 STATE_KINDS: dict[str, ModuleType] = {kind.TYPE: kind for kind in (parallel, map)}
+# Every state type the DSL accepts (apps/definitions/state_types.py) has its kind here, and no other.
+assert set(STATE_KINDS) == set(STATE_TYPES), (set(STATE_KINDS), set(STATE_TYPES))
 OUTCOME_KINDS: tuple[ModuleType, ...] = (screen, wait, child)  # in this order: a screen decides the next node
 RESUMABLE: dict[str, ModuleType] = {kind.POSITION: kind for kind in (parallel, wait)}
 
 
 def state_kind(state: dict[str, Any]) -> ModuleType | None:
     """The kind that runs a state with no node definition, or None for a node state."""
-    return STATE_KINDS.get(state.get("type"))
+    return STATE_KINDS.get(state.get("type"))  # as apps.definitions.state_types.state_type_of
 
 
 async def resume_at(engine: Engine, position: dict[str, Any]) -> str | None:
