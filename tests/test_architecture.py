@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # What the Temporal workflow imports (directly or through these): plain Python only.
 WORKFLOW_SIDE = ("worker.workflows", "worker.engine", "worker.run_state", "worker.errors", "worker.kinds",
                  "worker.test_mode", "worker.human_tasks", "apps.nodes.registry",
-                 "apps.definitions.graph", "apps.definitions.parallel", "apps.definitions.map_state", "apps.definitions.state_types",
+                 "apps.definitions.graph", "apps.definitions.parallel", "apps.definitions.map_state",
+                 "apps.definitions.state_types",
                  "apps.runs.contract", "core.problems", "core.json_safety")
 FRAMEWORKS = ("django", "rest_framework", "celery", "drift")
 SETTING = re.compile(r"\bDRIFT_[A-Z0-9_]*[A-Z0-9]\b")

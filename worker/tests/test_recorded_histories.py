@@ -18,11 +18,9 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.management import call_command
-from temporalio import workflow
 from temporalio.client import Client, WorkflowHistory
 
 from apps.runs.contract import (
@@ -49,7 +47,7 @@ from worker.tests.builders import (
     wait_node,
 )
 from worker.tests.builders import workflow as workflow_body
-from worker.workflows import DriftWorkflow
+from worker.tests.reordered import ReorderedWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 FLOWS = ("parallel_handover", "map_batches", "screen_escalation", "event_timeout", "child_sync_async",
@@ -70,19 +68,9 @@ def test_recorded_histories_replay_without_a_server():
     assert report.ok, [(outcome.workflow_id, outcome.error) for outcome in report.failures]
 
 
-@workflow.defn(name=WORKFLOW_NAME)
-class _TimerFirst(DriftWorkflow):
-    """A changed command order (a timer before the first activity): the fixtures must notice it."""
-
-    @workflow.run
-    async def run(self, inp: RunInput) -> dict[str, Any]:
-        await workflow.sleep(0.01)
-        return await super().run(inp)
-
-
 def test_the_fixtures_catch_a_changed_command_order():
     histories = [h for h in load_history_files([HISTORIES]) if ".batch" not in h.workflow_id]
-    report = run_async(replay_histories(histories, workflow_class=_TimerFirst))
+    report = run_async(replay_histories(histories, workflow_class=ReorderedWorkflow))
     assert len(report.failures) == len(histories) and all(f.nondeterminism for f in report.failures)
 
 
