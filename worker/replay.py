@@ -7,10 +7,15 @@ DRIFT_WORKFLOW_SANDBOX says: the sandbox is what catches nondeterministic calls.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
@@ -74,6 +79,47 @@ async def fetch_closed_histories(
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             histories.append(await handle.fetch_history())
     return histories
+
+
+def load_history_files(paths: Iterable[str | Path]) -> list[WorkflowHistory]:
+    """Histories saved by `save_history` (a file, or every *.json under a directory), in name order."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    histories = []
+    for file in files:
+        saved = json.loads(file.read_text())
+        histories.append(WorkflowHistory.from_json(saved["workflowId"], saved["history"]))
+    return histories
+
+
+def save_history(history: WorkflowHistory, path: Path) -> None:
+    """Write `history` with every payload decrypted (drift/codec.py): the file replays with any payload key, or
+    none, because the codec passes unencrypted payloads through."""
+    codec = data_converter().payload_codec
+    for event in history.events:
+        _decode_payloads(event, codec)
+    saved = {"workflowId": history.workflow_id, "history": json.loads(history.to_json())}
+    path.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
+
+
+def _decode_payloads(message: Message, codec: Any) -> None:
+    """Decode, in place, every Payload anywhere inside `message` (events, failures, headers, memo)."""
+    for descriptor, value in message.ListFields():
+        target = descriptor.message_type
+        if target is None:
+            continue
+        if target.GetOptions().map_entry:
+            if target.fields_by_name["value"].message_type is None:
+                continue
+            children = list(value.values())
+        else:
+            children = [value] if isinstance(value, Message) else list(value)
+        for child in children:
+            if isinstance(child, Payload):
+                child.CopyFrom(codec.decode_now([child])[0])
+            else:
+                _decode_payloads(child, codec)
 
 
 async def replay_histories(

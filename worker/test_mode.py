@@ -1,7 +1,7 @@
 """Test mode of DriftWorkflow (spec §9): the real workflow, driven by a test case instead of the world.
 
 A run whose `RunInput.test` holds a case runs the same interpreter with four differences, each a small hook
-in worker/workflows.py:
+in the kind it concerns (worker/kinds/):
 - timers and absolute waits take no time (deterministically: they are skipped, not shortened);
 - a node with a mock outcome for its instance takes the next one (`{"output"}`, `{"error"}`, or for HTTP
   `{"status", "body"}`, which the HTTP node then parses and transforms as a real response); a node whose

@@ -4,8 +4,9 @@ referenced node definitions come through the `NodeLookup` the caller passes in."
 import re
 from collections.abc import Callable
 
-from apps.definitions import map_state, parallel
+from apps.definitions import parallel
 from apps.definitions.graph import state_targets
+from apps.definitions.state_types import STATE_TYPES, state_type_of
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
 from apps.trials.cases import validate_tests
@@ -132,10 +133,8 @@ def _check_state(name: str, state: object, lookup: NodeLookup) -> tuple[dict | N
     if not isinstance(state, dict):
         return None, [Problem(path, "must be an object")]
     problems = _check_state_fields(path, name, state)
-    if parallel.is_parallel(state):
-        return None, problems + parallel.validate_state(name, state)
-    if map_state.is_map(state):
-        return None, problems + map_state.validate_state(name, state)
+    if (state_type := state_type_of(state)) is not None:
+        return None, problems + state_type.validate(name, state)
     inline = state.get("nodeDefinition")
     if inline is not None:
         node = inline if isinstance(inline, dict) else None
@@ -152,8 +151,8 @@ def _check_state_fields(path: str, name: str, state: dict) -> list[Problem]:
     problems = []
     if state.get("instanceName") not in (None, name):
         problems.append(Problem(f"{path}.instanceName", f"must equal the state name '{name}'"))
-    if state.get("type", "NODE") not in ("NODE", parallel.PARALLEL, map_state.MAP):
-        problems.append(Problem(f"{path}.type", "unknown state type; one of NODE, PARALLEL, MAP"))
+    if state.get("type", "NODE") not in ("NODE", *STATE_TYPES):
+        problems.append(Problem(f"{path}.type", f"unknown state type; one of {', '.join(['NODE', *STATE_TYPES])}"))
     if not isinstance(state.get("end", False), bool):
         problems.append(Problem(f"{path}.end", "must be a boolean"))
     override = state.get("contextOverrideKey")
@@ -214,7 +213,7 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         target_state = states.get(target) if isinstance(target, str) else None
         control = target_state.get("type") if isinstance(target_state, dict) else None
         kind = node_type.name if node_type and not node_type.after_completion else \
-            control if control in (parallel.PARALLEL, map_state.MAP) else None
+            control if control in STATE_TYPES else None
         if kind:
             problems.append(Problem(f"$.postWorkflowCompletionNodes[{index}]",
                                     f"a {kind} {'node' if node_type else 'state'} cannot run after completion; use "
@@ -223,8 +222,8 @@ def _check_targets(body: dict, states: dict, nodes: dict[str, dict | None]) -> l
         if not isinstance(state, dict):
             continue
         check(f"$.states.{name}.nextNode", state.get("nextNode"))
-        for index, _, start in parallel.branches(state) if parallel.is_parallel(state) else []:
-            if isinstance(start, str):  # else reported by parallel.validate_state
+        for index, _, start in state_type.branches(state) if (state_type := state_type_of(state)) else []:
+            if isinstance(start, str):  # else reported by the state type's validate
                 check(f"$.states.{name}.branches[{index}].startNode", start)
         inline = isinstance(state.get("nodeDefinition"), dict)
         for edge in registry.edges_of(nodes[name]):

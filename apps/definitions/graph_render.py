@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.definitions import graph
-from apps.definitions.parallel import branches, is_parallel
+from apps.definitions.state_types import state_type_of
 from apps.nodes.base import Style
 from apps.nodes.registry import edges_of, type_of
 
@@ -32,8 +32,6 @@ MAX_LABEL = 60
 PATH_COLOR = "#1565c0"
 
 UNKNOWN_STYLE = Style()  # an unknown type or a missing node definition; each type names its own style
-PARALLEL_STYLE = Style("parallelogram", "#fff8e1", "bold")  # a PARALLEL state: its branch edges are labelled
-MAP_STYLE = Style("folder", "#e0f2f1", "bold")  # a MAP state: its label names the iterator workflow
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -68,9 +66,8 @@ def dot_quote(text: object, limit: int = MAX_LABEL) -> str:
 
 def _state_type(state: dict[str, Any]) -> str:
     node = state.get("nodeDefinition")
-    if state.get("type") in ("PARALLEL", "MAP"):
-        iterator = state.get("iterator") if isinstance(state.get("iterator"), dict) else {}
-        return f"MAP of {iterator.get('workflowId')}" if state["type"] == "MAP" else "PARALLEL"
+    if (state_type := state_type_of(state)) is not None:
+        return state_type.label(state)
     if isinstance(node, dict) and isinstance(node.get("type"), str):
         return node["type"]
     return "?"
@@ -86,7 +83,7 @@ def labelled_edges(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
         for edge in edges_of(state.get("nodeDefinition")):
             if isinstance(edge.target, str) and edge.label:
                 labels.setdefault(edge.target, []).append(edge.label)
-        for _, branch, start in branches(state) if is_parallel(state) else []:
+        for _, branch, start in state_type.branches(state) if (state_type := state_type_of(state)) else []:
             if isinstance(start, str):
                 labels.setdefault(start, []).append(f"branch {branch}")
         seen: set[str] = set()
@@ -128,7 +125,7 @@ def workflow_dot(definition: dict[str, Any], *, path: list[str] | None = None, t
     for name in names:
         node_type = _state_type(states[name])
         known = type_of(states[name].get("nodeDefinition"))
-        control = {"PARALLEL": PARALLEL_STYLE, "MAP": MAP_STYLE}.get(states[name].get("type"))
+        control = state_type.style if (state_type := state_type_of(states[name])) else None
         drawn = control or (known.style if known else UNKNOWN_STYLE)
         shape, fill, style = drawn.shape, drawn.fill, drawn.extra
         styles = ["filled"] + ([style] if style else [])

@@ -103,6 +103,44 @@ def map_item_run_id(prefix: str, index: int) -> str:
 
 
 @dataclass
+class Carry:
+    """The run state handed over by continue-as-new (`RunInput.carry`, a plain dict on the wire: histories keep
+    the shape they always had). `parallel`: the progress of the PARALLEL state at `node_name`, to resume there
+    (see worker/kinds/parallel.py); test runs start with a carry too (apps/trials/runner.py)."""
+
+    definition: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+    version: int | None = None
+    limits: dict[str, int] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    node_name: str | None = None
+    executed: int = 0
+    recorded: int = 0
+    seq: int = 0
+    stable_seq: int = 0
+    status: str = "RUNNING"
+    current_node: str = ""
+    view: dict[str, Any] | None = None
+    disposition: str | None = None
+    error: str | None = None
+    events: dict[str, Any] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # not yet persisted
+    parallel: dict[str, Any] | None = None
+
+    @classmethod
+    def fields_of(cls, carry: dict[str, Any] | None, workflow_key: str | None) -> dict[str, Any]:
+        """The carry's fields from the wire dict (absent or null parts take their defaults)."""
+        carry = carry or {}
+        fresh = cls()
+        values = {name: carry[name] if carry.get(name) is not None else getattr(fresh, name)
+                  for name in cls.__dataclass_fields__}
+        return {**values, "key": carry.get("key") or workflow_key or ""}
+
+    def to_wire(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in Carry.__dataclass_fields__}
+
+
+@dataclass
 class MapBatch:
     """One batch of a MAP state's items: each runs the iterator workflow as a child run."""
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from temporalio import workflow
 
-from apps.runs.contract import SIGNAL_EVENT, UPDATE_RESUME, WORKFLOW_NAME, RunInput
+from apps.runs.contract import SIGNAL_EVENT, UPDATE_RESUME
 from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.replay import fetch_closed_histories, replay_histories
@@ -23,19 +21,9 @@ from worker.tests.builders import (
     wait_node,
 )
 from worker.tests.builders import workflow as workflow_body
-from worker.workflows import DriftWorkflow
+from worker.tests.reordered import ReorderedWorkflow
 
 pytestmark = pytest.mark.temporal
-
-
-@workflow.defn(name=WORKFLOW_NAME)
-class ReorderedWorkflow(DriftWorkflow):
-    """An incompatible change: a timer before the first node, where recorded histories have a local activity."""
-
-    @workflow.run
-    async def run(self, inp: RunInput) -> dict[str, Any]:
-        await workflow.sleep(0.01)
-        return await super().run(inp)
 
 
 def _publish_mixed_flows(tenant: str) -> None:
@@ -97,7 +85,7 @@ def test_replay_command_fails_on_nondeterminism(runs):
     out = io.StringIO()
     with pytest.raises(CommandError, match="1 replayed, 1 failed"):
         call_command("replay", "--workflow-id", workflow_ids[0], "--workflow-class",
-                     f"{__name__}.ReorderedWorkflow", stdout=out)
+                     "worker.tests.reordered.ReorderedWorkflow", stdout=out)
     assert f"NONDETERMINISM  {workflow_ids[0]}" in out.getvalue()
 
 

@@ -6,7 +6,7 @@ from temporalio.service import RPCError
 
 from drift.temporal import run_async
 from worker.main import connect
-from worker.replay import ReplayReport, fetch_closed_histories, replay_histories
+from worker.replay import ReplayReport, fetch_closed_histories, load_history_files, replay_histories
 
 
 class Command(BaseCommand):
@@ -17,13 +17,20 @@ class Command(BaseCommand):
         parser.add_argument("--query", default=None, help="Temporal list filter ANDed to the closed-runs query")
         parser.add_argument("--workflow-id", action="append", default=[], dest="workflow_ids",
                             help="replay this run (repeatable); alone, only the named runs are replayed")
+        parser.add_argument("--history", action="append", default=[], dest="history_files",
+                            help="replay a saved history file, or every *.json in a directory (repeatable; no "
+                                 "Temporal server needed): worker/tests/histories holds the committed fixtures")
         # Tests replay against a deliberately changed class to prove nondeterminism fails the command.
         parser.add_argument("--workflow-class", default="worker.workflows.DriftWorkflow", help=argparse.SUPPRESS)
 
     def handle(self, *args, limit: int | None, query: str | None, workflow_ids: list[str], workflow_class: str,
-               **options) -> None:
+               history_files: list[str], **options) -> None:
+        workflow_class = import_string(workflow_class)
         try:
-            report = run_async(_replay(import_string(workflow_class), limit, query, workflow_ids))
+            if history_files:
+                report = run_async(replay_histories(load_history_files(history_files), workflow_class))
+            else:
+                report = run_async(_replay(workflow_class, limit, query, workflow_ids))
         except RPCError as exc:  # an unknown --workflow-id, a malformed --query
             raise CommandError(f"Temporal refused: {exc.message}") from exc
         for outcome in report.outcomes:

@@ -1,0 +1,188 @@
+"""What every step of a run uses: storing state changes, the timeline, terminate and hand-over checks, answers.
+
+`Engine` wraps one run's `RunState`; the walker (worker/workflows.py) and the kinds (worker/kinds/) call it. It
+issues the same Temporal commands, in the same order, as when this code lived in DriftWorkflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from apps.runs.contract import ACTIVITY_PERSIST_RUN, UNPERSISTABLE, PersistRequest
+    from apps.secrets.redaction import redact, sensitive_values
+    from core.json_safety import scrubbed
+    from worker.errors import RunAborted, Terminated, failed_with, failure_message
+    from worker.run_state import RunState
+
+LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
+LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
+PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+# The PARALLEL branch the current task walks ("" on the main path): each branch is an asyncio task with its
+# own copy of the context, so timeline rows say where they ran without threading it through every call.
+LANE: contextvars.ContextVar[str] = contextvars.ContextVar("lane", default="")
+
+# Runs the state at a node name (the walker's `_execute`): PARALLEL branches walk through it.
+Execute = Callable[..., Coroutine[Any, Any, str | None]]
+# Takes a carried branch up at its position (worker/kinds: `resume_at`); the node to walk on from.
+ResumeAt = Callable[["Engine", dict[str, Any]], Coroutine[Any, Any, str | None]]
+
+
+def meta_since(started_at: datetime) -> dict[str, Any]:
+    return {"startedAt": started_at.isoformat(), "durationMs": (workflow.now() - started_at).total_seconds() * 1000}
+
+
+class Engine:
+    def __init__(self, run: RunState, execute: Execute, resume: ResumeAt) -> None:
+        self.run = run
+        self.execute = execute
+        self._resume = resume
+
+    async def resume_at(self, position: dict[str, Any]) -> str | None:
+        return await self._resume(self, position)
+
+    # ----------------------------------------------------------------- state changes
+    async def stable(self, status: str) -> None:
+        self.run.status = status
+        await self.persist(stable=True, notify=True)
+
+    async def running(self) -> None:
+        self.run.status = "RUNNING"
+        await self.persist(stable=False, notify=False)
+
+    async def finish(self, status: str, error: str | None = None) -> None:
+        if error is not None:
+            self.run.error = error
+        self.run.waiting_for = None
+        await self.stable(status)
+
+    async def persist(self, *, stable: bool, notify: bool) -> int:
+        """Store the state; returns its seq (a concurrent PARALLEL branch may have moved `seq` on since)."""
+        run = self.run
+        run.seq += 1
+        seq = run.seq
+        request = PersistRequest(
+            workflow_id=workflow.info().workflow_id, seq=seq, status=run.status, current_node=run.current_node,
+            context=run.context, response=self.response(), timeline=run.timeline, notify=notify,
+            tenant=run.inp.tenant, task=run.task, sensitive_paths=self.sensitive_paths(),
+        )
+        run.timeline = []
+        if run.task is not None and run.task["state"] != "OPEN":
+            run.task = None  # closed by this persist
+        if run.harness is not None:  # a test run persists nothing: its report keeps the states
+            run.harness.record(run.status, run.current_node, run.view, request.timeline)
+        else:
+            try:
+                # Shielded: a cancelled PARALLEL branch must not drop a state change half-way.
+                await asyncio.shield(workflow.execute_local_activity(
+                    ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=PERSIST_RETRY,
+                ))
+            except FailureError as error:  # a local activity's failure may arrive unwrapped
+                if not failed_with(error, UNPERSISTABLE) or run.aborted:
+                    raise
+                await self.abort(failure_message(error))
+        if stable:
+            run.stable_seq = max(run.stable_seq, seq)
+        return seq
+
+    async def abort(self, message: str) -> None:
+        """A persist that can never succeed (the state holds NaN, a lone surrogate...) ends the run FAILED
+        with that message, the offending values nulled so that the end itself is stored, then unwinds."""
+        run = self.run
+        run.aborted = True
+        run.context, run.view = scrubbed(run.context), scrubbed(run.view)
+        run.status, run.error, run.waiting_for = "FAILED", message, None
+        await self.persist(stable=True, notify=True)
+        raise RunAborted
+
+    def record(self, name: str, node_type: str, outcome: str, error: str = "", meta: dict | None = None) -> None:
+        meta = meta or {}
+        self.run.recorded += 1
+        self.run.timeline.append({
+            "seq": self.run.recorded, "instance": name, "type": node_type, "outcome": outcome, "error": error,
+            "startedAt": meta.get("startedAt") or workflow.now().isoformat(), "durationMs": meta.get("durationMs", 0),
+            **({"actor": meta["actor"]} if meta.get("actor") else {}),
+            **({"lane": LANE.get()} if LANE.get() else {}),
+        })
+
+    # ----------------------------------------------------------------- terminate and hand-over
+    async def unless_terminated(self, call: Awaitable[Any]) -> Any:
+        """Await `call`, but give up on it when a terminate arrives meanwhile."""
+        task = asyncio.ensure_future(call)
+        try:
+            await workflow.wait_condition(lambda: task.done() or self.stopping())
+        except asyncio.CancelledError:  # its PARALLEL branch was cancelled: so is the call
+            task.cancel()
+            raise
+        if not task.done():
+            task.cancel()
+            self.raise_if_terminated()
+        return task.result()
+
+    def stopping(self) -> bool:
+        return self.run.terminate_reason is not None or self.run.aborted
+
+    def raise_if_terminated(self) -> None:
+        if self.run.aborted:
+            raise RunAborted
+        if self.run.terminate_reason is not None:
+            raise Terminated
+
+    def handover_is_due(self) -> bool:
+        """Whether to continue as new before history grows large. Once due, it stays due for this run:
+        PARALLEL branches that notice it stop at their next node boundary, and waiting ones wake up."""
+        if not self.run.handover_due:
+            info = workflow.info()
+            limit = self.run.limits.get("historyEvents", 10_000)
+            self.run.handover_due = info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
+        return self.run.handover_due
+
+    def over_node_limit(self) -> str | None:
+        """The loop guard, the same on the main path and in branches: the message once `maxNodes` nodes ran."""
+        if self.run.executed >= self.run.limits.get("maxNodes", 1000):
+            return f"node limit exceeded: more than {self.run.limits.get('maxNodes')} nodes"
+        return None
+
+    # ----------------------------------------------------------------- answers
+    def sensitive_paths(self) -> list[str]:
+        own = list(self.run.definition.get("sensitivePaths") or [])
+        return own + [path for path in self.run.inp.sensitive_paths if path not in own]  # a rerun's: see RunInput
+
+    def masked(self, value: Any) -> Any:
+        """`value` with the run's sensitive values masked: answers, the mirror and webhooks never carry them."""
+        paths = self.sensitive_paths()
+        return redact(value, sensitive_values(self.run.context, paths)) if paths else value
+
+    def response(self) -> dict[str, Any]:
+        run = self.run
+        return {
+            "workflowId": workflow.info().workflow_id,
+            "incidentId": run.inp.incident_id or None,
+            "workflowStatus": run.status,
+            "disposition": run.disposition,
+            "errorMessage": self.masked(run.error),
+            "view": self.masked(run.view),
+            "currentNode": run.current_node,
+            "workflowDefinitionId": run.key,
+            "workflowVersion": run.version,
+            "seq": run.seq,
+        }
+
+    def result(self) -> dict[str, Any]:
+        output = {k: v for k, v in self.run.context.items() if k != "nodeParameters"}
+        result = {**self.response(), "output": output}
+        if self.run.harness is not None:
+            report = self.run.harness.report()
+            result["test"] = {**report, "timeline": report["timeline"] + self.run.timeline}
+        return result

@@ -1,0 +1,112 @@
+"""A state that runs a node: its type (apps/nodes) settles it in the workflow or computes its outcome in an
+activity; what the outcome asks for next (a screen, a wait, a child run) is an outcome kind (worker/kinds/)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from apps.nodes.registry import kind_of
+    from apps.nodes.retry import retry_policy_fields
+    from apps.runs.contract import ACTIVITY_EXECUTE_NODE, NodeRequest
+    from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
+    from worker.errors import NodeFailed, failure_message
+
+
+def remote_retry_policy(node: dict[str, Any]) -> RetryPolicy:
+    # 4xx and other final errors arrive as non-retryable ApplicationErrors; the policy paces the rest.
+    retry = retry_policy_fields(node)
+    return RetryPolicy(
+        maximum_attempts=int(retry["maxAttempts"]),
+        initial_interval=timedelta(seconds=float(retry["initialIntervalSeconds"])),
+        backoff_coefficient=float(retry["backoffCoefficient"]),
+        maximum_interval=timedelta(seconds=float(retry["maximumIntervalSeconds"])),
+    )
+
+
+async def settled(engine: Engine, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
+    """The outcome the node's type computes inside the workflow (no activity), recorded; else None."""
+    settle = kind_of(node).settle
+    outcome = settle(node, name, engine.run.error) if settle else None
+    if outcome is not None:
+        record_outcome(engine, name, node["type"], outcome)
+    return outcome
+
+
+async def node_activity(engine: Engine, name: str, state: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    node = state["nodeDefinition"]
+    run = engine.run
+    mock = test_mock(engine, name, node) if run.harness is not None else None
+    if mock is not None and "status" not in mock:
+        return mocked(engine, name, node, mock)
+    request = NodeRequest(run.inp.tenant, workflow.info().workflow_id, node, state, context,
+                          sensitive_paths=engine.sensitive_paths(), mock=mock, test=run.harness is not None)
+    if kind_of(node).remote:
+        request = await by_reference(engine, request)
+        timeout = float(node.get("timeoutSeconds") or 30) + 5
+        call = workflow.execute_activity(
+            ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=timeout),
+            # A mocked response would only repeat itself: test runs make one attempt.
+            retry_policy=remote_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
+        )
+    else:
+        call = workflow.execute_local_activity(
+            ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY
+        )
+    try:
+        outcome = await engine.unless_terminated(call)
+    except FailureError as error:
+        message = failure_message(error)
+        engine.record(name, node["type"], "FAILURE", message)
+        raise NodeFailed(f"node {name} failed: {message}") from error
+    record_outcome(engine, name, node["type"], outcome, outcome.pop("_meta", {}))
+    return outcome
+
+
+async def by_reference(engine: Engine, request: NodeRequest) -> NodeRequest:
+    """A remote node's input is recorded in the run's history (local activities' inputs are not): above
+    `inlineContextBytes`, the context goes to the context store (a persist) and the request carries only
+    the seq written and the node's parameters, so history grows by each node's own request, not by the
+    whole context per node. Runs begun before the limit existed (no key) stay inline: their histories replay.
+    Test runs store nothing, so they stay inline too."""
+    limit = engine.run.limits.get("inlineContextBytes")
+    if limit is None or engine.run.harness is not None or len(json.dumps(request.context, default=str)) <= limit:
+        return request
+    seq = await engine.persist(stable=False, notify=False)
+    return dataclasses.replace(request, context=None, context_seq=seq,
+                               parameters=(request.context or {}).get("nodeParameters"))
+
+
+def record_outcome(engine: Engine, name: str, node_type: str, outcome: dict[str, Any],
+                   meta: dict | None = None) -> None:
+    failed = outcome.get("terminal") == "FAILED"  # a FAILURE node
+    engine.record(name, node_type, "FAILURE" if failed else "SUCCESS", outcome.get("error", "") if failed else "",
+                  meta)
+
+
+def test_mock(engine: Engine, name: str, node: dict[str, Any]) -> dict[str, Any] | None:
+    """Test runs: the instance's next mock outcome; a node whose type must be mocked fails the case without."""
+    harness = engine.run.harness
+    assert harness is not None
+    mock = harness.next_mock(name)
+    if mock is None and kind_of(node).must_mock:
+        message = harness.unmocked(name, node["type"])
+        engine.record(name, node["type"], "FAILURE", message)
+        raise NodeFailed(message)
+    return mock
+
+
+def mocked(engine: Engine, name: str, node: dict[str, Any], mock: dict[str, Any]) -> dict[str, Any]:
+    """A mock outcome `{"output"}` or `{"error"}` stands for the node's execution."""
+    if "error" in mock:
+        engine.record(name, node["type"], "FAILURE", f"mocked: {mock['error']}")
+        raise NodeFailed(f"node {name} failed: {mock['error']}")
+    engine.record(name, node["type"], "MOCKED")
+    return kind_of(node).from_mock(mock.get("output"))
