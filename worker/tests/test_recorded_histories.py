@@ -8,53 +8,24 @@ commands fails `test_recorded_histories_replay`: such a change needs `workflow.p
 
 The payloads are stored decrypted (`worker.replay.save_history`), so the files replay without a Temporal server
 and whatever DRIFT_PAYLOAD_KEYS says. To record them again (only when a change is *meant* to be incompatible and
-is patched), with the real services: `RECORD_HISTORIES=1 .venv/bin/pytest worker/tests/test_recorded_histories.py`.
+is patched), with the real services: `.venv/bin/pytest worker/tests/record_histories.py` (named outside
+`test_*.py`, so only an explicit run records).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import time
-import uuid
 from pathlib import Path
 
-import pytest
 from django.core.management import call_command
-from temporalio.client import Client, WorkflowHistory
 
-from apps.runs.contract import (
-    SIGNAL_EVENT,
-    UPDATE_DISCONNECTED,
-    UPDATE_RESUME,
-    UPDATE_TERMINATE,
-    WORKFLOW_NAME,
-    RunInput,
-)
-from apps.runs.models import Run
-from conftest import publish_definitions
 from drift.temporal import run_async
-from worker.replay import load_history_files, replay_histories, save_history
-from worker.tests.builders import (
-    branch_node,
-    child_node,
-    failure_node,
-    instruction_node,
-    script_node,
-    state,
-    success_node,
-    value,
-    wait_node,
-)
-from worker.tests.builders import workflow as workflow_body
+from worker.replay import load_history_files, replay_histories
 from worker.tests.reordered import ReorderedWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 FLOWS = ("parallel_handover", "map_batches", "screen_escalation", "event_timeout", "child_sync_async",
          "disconnected", "terminate_in_child")
-
-recording = pytest.mark.skipif(not os.environ.get("RECORD_HISTORIES"), reason="records fixtures: RECORD_HISTORIES=1")
-
 
 def test_every_flow_has_fixtures():
     saved = {path.name.split(".")[0] for path in HISTORIES.glob("*.json")}
@@ -78,177 +49,3 @@ def test_manage_py_replay_takes_the_fixture_directory(db):
     out = io.StringIO()
     call_command("replay", "--history", str(HISTORIES), stdout=out)
     assert f"{len(list(HISTORIES.glob('*.json')))} replayed, 0 failed" in out.getvalue()
-
-
-# ----------------------------------------------------------------- the recorder (opt-in)
-async def _chain(temporal: Client, workflow_id: str) -> list[WorkflowHistory]:
-    """Every Temporal run of the id, oldest first (followed back over continue-as-new from the latest)."""
-    chain = [await temporal.get_workflow_handle(workflow_id).fetch_history()]
-    while previous := chain[0].events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
-        chain.insert(0, await temporal.get_workflow_handle(workflow_id, run_id=previous).fetch_history())
-    return chain
-
-
-def _save(temporal: Client, flow: str, workflow_ids: list[str]) -> None:
-    """Every Temporal run of each id, as <flow>.<n>.json."""
-    for old in HISTORIES.glob(f"{flow}.*.json"):
-        old.unlink()
-    HISTORIES.mkdir(exist_ok=True)
-
-    async def fetch() -> list[WorkflowHistory]:
-        return [history for workflow_id in workflow_ids for history in await _chain(temporal, workflow_id)]
-
-    for index, history in enumerate(run_async(fetch(), 60)):
-        save_history(history, HISTORIES / f"{flow}.{index:02d}.json")
-
-
-def _children(parent: str) -> list[str]:
-    return list(Run.objects.filter(parent_workflow_id=parent).order_by("workflow_id").values_list("workflow_id",
-                                                                                                   flat=True))
-
-
-def _await_closed(runs, workflow_ids: list[str]) -> None:
-    for workflow_id in workflow_ids:
-        runs.result(workflow_id, timeout=120)
-
-
-@recording
-@pytest.mark.temporal
-def test_record_parallel_handover(runs, tenant, temporal, settings, httpserver):
-    settings.DRIFT_HISTORY_EVENT_LIMIT = 40
-    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    httpserver.expect_request("/ping").respond_with_json({"pong": True})
-    nodes = [script_node("inc", "return (_global.counter or 0) + 1"), script_node("tail", "return 'tail'"),
-             branch_node("more", [("return _global.counter < 8", "count")], default="fin"),
-             {"id": "ping", "name": "ping", "type": "HTTP",
-              "httpComponents": {"url": value(httpserver.url_for("/ping"), "STATIC"), "method": "GET"}},
-             wait_node("hold2", waitType="ON_EVENT", eventName="go2", timeoutSeconds=3600), success_node()]
-    parallel = {"instanceName": "p", "type": "PARALLEL", "nextNode": "done", "failurePolicy": "WAIT_ALL",
-                "branches": [{"name": "loop", "startNode": "count"}, {"name": "waits", "startNode": "h"}]}
-    publish_definitions(tenant, nodes, [workflow_body("loop", "p", [
-        parallel, state("count", "inc", "ping", contextOverrideKey="counter"), state("ping", "ping", "check"),
-        state("check", "more"), state("fin", "tail", contextOverrideKey="fin"), state("h", "hold2"), state("done"),
-    ])])
-    workflow_id = runs.start("loop", timeout=60)["workflowId"]
-    deadline = time.monotonic() + 90
-    while len(run_async(_chain(temporal, workflow_id))) < 3 and time.monotonic() < deadline:
-        time.sleep(0.3)
-    runs.signal(workflow_id, SIGNAL_EVENT, "go2", {"ok": True})
-    assert runs.result(workflow_id, timeout=120)["workflowStatus"] == "COMPLETED"
-    _save(temporal, "parallel_handover", [workflow_id])
-
-
-@recording
-@pytest.mark.temporal
-def test_record_map_batches(runs, tenant, temporal, settings):
-    settings.DRIFT_MAP_BATCH_SIZE = 2
-    publish_definitions(tenant, [script_node("double", "return 1 / 0 if _global.params.item < 0 else "
-                                                       "_global.params.item * 2"), success_node()],
-                        [workflow_body("line", "d", [state("d", "double", "done"), state("done")]),
-                         workflow_body("lines", "m", [{"instanceName": "m", "type": "MAP", "items": "$.params.lines",
-                                                  "nextNode": "done", "maxConcurrency": 2,
-                                                  "toleratedFailurePercentage": 40,
-                                                  "iterator": {"workflowId": "line", "version": "ACTIVE",
-                                                               "resultPath": "$.d"}}, state("done")])])
-    response = runs.start("lines", {"lines": [1, 2, -1, 4, 5]}, timeout=60)
-    workflow_id = response["workflowId"]
-    assert runs.result(workflow_id)["workflowStatus"] == "COMPLETED"
-    items = sorted(Run.objects.filter(workflow_id__startswith=f"{workflow_id}.m.").values_list("workflow_id",
-                                                                                               flat=True))
-    prefix = items[0].rsplit(".", 1)[0]
-    batches = [f"{prefix}.batch{offset}" for offset in (0, 2, 4)]
-    _save(temporal, "map_batches", [workflow_id, *batches, *items[:3]])
-
-
-@recording
-@pytest.mark.temporal
-def test_record_screen_escalation(runs, tenant, temporal):
-    screen = instruction_node("approve", [{"id": "decision"}]) | {"assignment": {
-        "group": value("tier1", "STATIC"), "escalation": [{"afterSeconds": 1, "group": value("tier2", "STATIC")}],
-        "timeoutSeconds": 2, "timeoutNode": "late"}}
-    publish_definitions(tenant, [screen, instruction_node("ask", [{"id": "x"}]),
-                                 script_node("gave_up", "return 'nobody answered'"), success_node()],
-                        [workflow_body("refund", "a", [state("a", "approve", "done"), state("late", "gave_up", "q"),
-                                                  state("q", "ask", "done"), state("done")])])
-    workflow_id = runs.start("refund")["workflowId"]
-    deadline = time.monotonic() + 30
-    while (Run.objects.filter(workflow_id=workflow_id, current_node="q", status="WAITING").first() is None
-           and time.monotonic() < deadline):
-        time.sleep(0.3)
-    runs.update(workflow_id, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}, "resumedBy": "bo"})
-    result = runs.result(workflow_id)
-    assert (result["workflowStatus"], result["output"]["late"]) == ("COMPLETED", "nobody answered")
-    _save(temporal, "screen_escalation", [workflow_id])
-
-
-@recording
-@pytest.mark.temporal
-def test_record_event_timeout(runs, tenant, temporal):
-    publish_definitions(tenant, [wait_node("pay", waitType="ON_EVENT", eventName="paid", timeoutSeconds=1),
-                                 wait_node("late_pay", waitType="ON_EVENT", eventName="paid", timeoutSeconds=3600),
-                                 success_node(), failure_node()],
-                        [workflow_body("expires", "w", [state("w", "pay", "done"), state("done"), state("failed")],
-                                  defaultFailureNode="failed"),
-                         workflow_body("arrives", "w", [state("w", "late_pay", "done"), state("done")])])
-    expired = runs.start("expires")["workflowId"]
-    arrived = runs.start("arrives")["workflowId"]
-    runs.signal(arrived, SIGNAL_EVENT, "paid", {"amount": 3})
-    assert runs.result(expired)["workflowStatus"] == "FAILED"
-    assert runs.result(arrived)["workflowStatus"] == "COMPLETED"
-    _save(temporal, "event_timeout", [expired, arrived])
-
-
-@recording
-@pytest.mark.temporal
-def test_record_child_sync_async(runs, tenant, temporal):
-    publish_definitions(tenant, [script_node("triple", "return nodeParameters.n * 3", ["n"]), success_node(),
-                                 child_node("call", "kid", "SYNC"), child_node("fire", "kid", "ASYNC")],
-                        [workflow_body("kid", "t", [state("t", "triple", "done", parameters={"n": "$.params.n"}),
-                                               state("done")]),
-                         workflow_body("parent", "c", [state("c", "call", "f", parameters={"n": "$.params.n"}),
-                                                  state("f", "fire", "done", parameters={"n": 1}), state("done")])])
-    parent = runs.start("parent", {"n": 7})["workflowId"]
-    assert runs.result(parent)["workflowStatus"] == "COMPLETED"
-    children = _children(parent)
-    _await_closed(runs, children)
-    _save(temporal, "child_sync_async", [parent, *children])
-
-
-@recording
-@pytest.mark.temporal
-def test_record_disconnected(runs, tenant, temporal):
-    publish_definitions(tenant, [instruction_node("ask", [{"id": "x"}]),
-                                 script_node("quote", "return nodeParameters.qty * 3", ["qty"]), success_node()],
-                        [workflow_body("util", "q", [state("q", "ask", "done"), state("done"),
-                                                state("price", "quote", parameters={"qty": "$.params.qty"})])])
-    workflow_id = runs.start("util", {"qty": 1})["workflowId"]
-    assert runs.update(workflow_id, UPDATE_DISCONNECTED, {"node": "price", "parameters": {"qty": 5}})["response"] == 15
-    runs.update(workflow_id, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
-    assert runs.result(workflow_id)["workflowStatus"] == "COMPLETED"
-    _save(temporal, "disconnected", [workflow_id])
-
-
-@recording
-@pytest.mark.temporal
-def test_record_terminate_in_child(runs, tenant, temporal):
-    publish_definitions(tenant, [wait_node("hold", waitType="ON_EVENT", eventName="never"), success_node(),
-                                 child_node("call", "held", "SYNC")],
-                        [workflow_body("held", "h", [state("h", "hold", "done"), state("done")]),
-                         workflow_body("caller", "c", [state("c", "call", "done"), state("done")])])
-    parent = f"run-{uuid.uuid4().hex}"  # started without waiting: a SYNC child holds the first stable state
-    run_async(temporal.start_workflow(WORKFLOW_NAME, RunInput(tenant=tenant, workflow_key="caller"), id=parent,
-                                      task_queue=runs.task_queue))
-    deadline = time.monotonic() + 30
-    while not _children(parent) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    [child] = _children(parent)
-    while Run.objects.get(workflow_id=child).status != "WAITING" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert runs.update(parent, UPDATE_TERMINATE, "stop")["workflowStatus"] == "TERMINATED"
-    # Recorded at 121bc5e: the parent ends before the cancelled child records TERMINATED, so Temporal terminates
-    # the child by its parent close policy (its Run row stays WAITING). Kept as it was: these are the old histories.
-    deadline = time.monotonic() + 30
-    while run_async(temporal.get_workflow_handle(child).describe()).status.name == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    _save(temporal, "terminate_in_child", [parent, child])
