@@ -109,3 +109,18 @@ def tenant_choices(principal: Any) -> list[tuple[str, str]]:
         known |= set(TenantMembership.objects.values_list("tenant", flat=True))
         tenants = frozenset(known)
     return [(tenant, tenant) for tenant in sorted(tenants)]
+
+
+def acting_name(principal: Any) -> str:
+    """The name a run's timeline and task record for the caller. A staff session is its user. An API key's
+    `X-Username-Id` is the key's own label: it is recorded bare only when it names a platform user who may act
+    for the key's tenant, and as `<client>/<name>` otherwise, so a key never acts in a foreign user's name."""
+    if not is_key_principal(principal) or principal.is_staff:
+        return principal.username
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=principal.username, is_active=True).first()
+    if user is not None and may_act_for(user, principal.tenant):
+        return principal.username
+    return f"{principal.client_id}/{principal.username}"
+

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.clients.access import acting_name
 from apps.clients.authentication import (
     CLIENT_HEADERS,
     TENANT_HEADERS,
@@ -110,7 +111,7 @@ class ResumeView(RuntimeView):
     def put(self, request: Request, workflow_id: str) -> Response:
         payload = _validated(s.ResumeSerializer, request.data)
         return _reply(runtime.run_resume(tenant=self.principal.tenant, workflow_id=workflow_id, payload=payload,
-                                         actor=self.principal.username))
+                                         actor=acting_name(self.principal)))
 
 
 class TerminateView(RuntimeView):

@@ -155,3 +155,17 @@ def test_the_task_api_needs_the_resume_permission_to_claim(tenants, tasks, peopl
                           content_type="application/json", **headers)
     assert resumed.status_code == 403
     _untouched(task)
+
+
+def test_a_key_resumes_in_a_foreign_users_name_only_as_its_own_label(tenants, tasks, people):
+    """The runtime resume takes X-Username-Id as the client's label: B's key naming alice (a user of A only)
+    closes B's task as `tests/alice`, never as the platform user alice; a user of B is recorded by name."""
+    a, b = tenants
+    answer = {"viewResponse": {"selectedOptions": {"decision": "approve"}}}
+    for tenant, username, recorded in ((b, "alice", "tests/alice"), (a, "alice", "alice")):
+        task = tasks["B" if tenant == b else "A"]
+        resumed = client_for(tenant, HTTP_X_USERNAME_ID=username).put(
+            f"/v3/workflow/resume/{task.workflow_id}", answer, format="json")
+        assert resumed.status_code == 200, resumed.json()
+        task.refresh_from_db()
+        assert (task.status, task.closed_by) == (TaskStatus.RESUMED, recorded)
