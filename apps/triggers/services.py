@@ -83,7 +83,7 @@ def _event_problems(fields: dict[str, Any]) -> list[Problem]:
         search_filter_parse({key: "x" for key in correlation if key != "status"}, base="$.correlation",
                             allow_page=False)
     except InvalidInput as exc:
-        problems += [Problem(d["path"], d["problem"]) for d in exc.details]
+        problems += exc.details
     return problems
 
 
@@ -148,7 +148,7 @@ def _prepare(trigger: Trigger, event: dict[str, Any], event_id: str) -> Prepared
     except m.MissingPath as missing:
         return Prepared(EventStatus.FAILED, error=f"{missing.path}: missing from the event")
     except InvalidInput as exc:
-        found = "; ".join(f"{d['path']}: {d['problem']}" for d in exc.details) or exc.message
+        found = "; ".join(f"{d.path}: {d.problem}" for d in exc.details) or exc.message
         return Prepared(EventStatus.FAILED, error=found[:2000])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from apps.runs.api.operation_serializers import StringField
@@ -32,8 +33,8 @@ class WorkflowRefSerializer(StrictSerializer):
 
 
 class TriggerSerializer(StrictSerializer):
-    id = serializers.RegexField(TRIGGER_ID_PATTERN, required=False,
-                                error_messages={"invalid": "1-100 letters, digits, '_', '.' or '-'."})
+    id = StringField(required=False, validators=[RegexValidator(TRIGGER_ID_PATTERN, "1-100 letters, digits, '_', "
+                                                                                   "'.' or '-'.")])
     action = serializers.ChoiceField(choices=TriggerAction.choices)
     workflow = WorkflowRefSerializer(required=False, allow_null=True)
     mapping = JSONObjectField(required=False, help_text="Start-body field -> `$.`-path or literal (START).")
