@@ -250,8 +250,10 @@ def event_deliver(event_id: str) -> float | None:
     if event is None:
         return None  # done already (a redelivered task), or not pending
     attempt = event.attempts + 1
+    # Counted before the call: a worker killed mid-call leaves the mark, so the next attempt knows one began.
+    TriggerEvent.objects.filter(pk=event.pk).update(attempts=attempt)
     try:
-        _deliver(event)
+        _deliver(event, earlier_attempt=attempt > 1)
     except (ServiceUnavailable, OSError) as exc:  # Temporal or a store out of reach: retried
         return _retry(event, attempt, getattr(exc, "message", str(exc)))
     except DriftError as exc:
@@ -267,11 +269,17 @@ def event_deliver(event_id: str) -> float | None:
     return None
 
 
-def _deliver(event: TriggerEvent) -> None:
+def _deliver(event: TriggerEvent, *, earlier_attempt: bool) -> None:
     trigger = event.trigger
     if trigger.action == TriggerAction.EVENT:
-        run_send_event(tenant=event.tenant, workflow_id=event.workflow_id, event_name=trigger.event_name,
-                       payload=event.body, request_id=event.event_id)
+        try:
+            run_send_event(tenant=event.tenant, workflow_id=event.workflow_id, event_name=trigger.event_name,
+                           payload=event.body, request_id=event.event_id)
+        except Conflict:
+            # The run ended: after an earlier attempt that got as far as the signal (it ended on our event), or
+            # before any. Only the first case can follow an attempt that began, and it must not fail the event.
+            if not earlier_attempt:
+                raise
         return
     principal = Principal(event.tenant, f"trigger:{trigger.trigger_id}"[:64], trigger.created_by or "trigger")
     try:
