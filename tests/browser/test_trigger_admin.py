@@ -13,6 +13,7 @@ from apps.runs.models import Run
 from apps.runs.tests.rest import wait_final, wait_for
 from apps.runs.tests.test_webhooks import celery_worker  # noqa: F401 - a fixture: a real Celery worker
 from apps.triggers.tests.helpers import hmac_auth, publish_flows, put_secret
+from tests.browser.conftest import admin_login
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 
@@ -25,11 +26,7 @@ def test_operator_creates_a_trigger_sends_a_test_event_and_sees_its_run(page, sc
     publish_flows(tenant)
     put_secret(tenant)
     base = live_server.url
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    admin_login(page, base, "operator", PASSWORD)
 
     page.goto(f"{base}/admin/triggers/trigger/add/")
     page.fill("#id_tenant", tenant)

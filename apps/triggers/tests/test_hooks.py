@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from django.conf import settings as django_settings
 from django.test import Client
 from temporalio.client import Client as TemporalClient
@@ -236,3 +237,34 @@ def test_events_arriving_while_temporal_is_down_start_their_runs_once_it_is_back
 
 async def _count(client, query: str) -> int:
     return len([run async for run in client.list_workflows(query)])
+
+
+def test_signed_events_from_concurrent_senders_with_duplicates_start_exactly_the_right_runs(shop, api, live_server,
+                                                                                           celery_worker):  # noqa: F811
+    """Done-when at test size (the bench runs 1,000 events from 50 senders): 120 signed events, 12 of them
+    repeats of earlier ones, from 12 concurrent senders over real HTTP; the runs are counted by search."""
+    distinct, repeats, senders = 108, 12, 12
+    ids = [f"load-{n}" for n in range(distinct)] + [f"load-{n}" for n in range(0, distinct, distinct // repeats)]
+    session = requests.Session()
+
+    def send(event_id: str) -> dict:
+        raw, signature = signed({"order": event_id, "customer": {"name": "L"}})
+        reply = session.post(f"{live_server.url}/v3/hooks/{shop}/orders", data=raw, timeout=30, headers={
+            "Content-Type": "application/json", SIGNATURE: signature, "X-Shop": "s", "X-Event-Id": event_id})
+        assert reply.status_code == 202, reply.text
+        return reply.json()
+
+    with ThreadPoolExecutor(senders) as pool:
+        replies = list(pool.map(send, ids))
+    assert sum(1 for reply in replies if reply.get("duplicate")) == repeats
+    assert len({reply["workflowId"] for reply in replies}) == distinct
+
+    def completed() -> int:
+        page = api.get("/v3/workflow", {"workflowDefinitionId": "greet", "status": "COMPLETED", "limit": 200})
+        return len(page.json()["items"])
+
+    wait_for(lambda: completed() == distinct, f"{distinct} completed runs", timeout=120)
+    assert Run.objects.filter(tenant=shop).count() == distinct
+    outcomes = api.get("/v3/triggers/orders/events", {"limit": 500}).json()
+    assert len(outcomes) == len(ids)
+    assert sorted({event["status"] for event in outcomes}) == ["DONE", "DUPLICATE"]
