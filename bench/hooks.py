@@ -118,7 +118,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
 def count_runs(stack: Stack, api: dict, source: str) -> int:
     total, cursor = 0, None
     while True:
-        params = {"param.source": source, "limit": 500, **({"cursor": cursor} if cursor else {})}
+        params = {"param.source": source, "limit": 200, **({"cursor": cursor} if cursor else {})}
         page = requests.get(f"{stack.url}/v3/workflow", params=params, headers=api).json()
         total += len(page["items"])
         cursor = page.get("nextCursor")

@@ -61,7 +61,8 @@ def authentic(auth: dict[str, Any], *, tenant: str, raw: bytes, headers: Mapping
     except SecretUnavailable:
         return False
     if auth["kind"] == TOKEN:
-        given = headers.get("Authorization", "").removeprefix("Bearer ").strip() or query.get("token", "")
+        scheme, _, bearer = headers.get("Authorization", "").partition(" ")
+        given = (bearer.strip() if scheme.lower() == "bearer" else "") or query.get("token", "")
         return bool(given) and hmac.compare_digest(given.encode(), secret.encode())
     timestamp = None
     if auth.get("timestampHeader"):
