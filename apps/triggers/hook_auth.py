@@ -25,7 +25,7 @@ def auth_problems(auth: Any, *, tenant: str, where: str = "$.auth") -> list[Prob
     if not isinstance(auth, dict):
         return [Problem(where, "must be a JSON object")]
     kind = auth.get("kind")
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:
         return [Problem(f"{where}.kind", f"must be {HMAC} or {TOKEN}")]
     problems = [Problem(f"{where}.{name}", "is not a field of this kind") for name in sorted(set(auth) - _FIELDS[kind])]
     secret = auth.get("secret")

@@ -60,6 +60,7 @@ def test_event_trigger_is_saved(api, ready):
     ({"auth": hmac_auth(toleranceSeconds=True)}, "$.auth.toleranceSeconds", "integer"),
     ({"auth": hmac_auth(toleranceSeconds=1.5)}, "$.auth.toleranceSeconds", "integer"),
     ({"auth": {"kind": "BASIC", "secret": "shop_hook"}}, "$.auth.kind", ""),
+    ({"auth": {"kind": ["TOKEN"], "secret": "shop_hook"}}, "$.auth.kind", ""),
     ({"auth": {"kind": "TOKEN", "secret": "shop_hook", "header": "x"}}, "$.auth.header", "not a field"),
     ({"action": "RESUME"}, "$.action", ""),
     ({"id": "bad id!"}, "$.id", ""),
