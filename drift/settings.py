@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.tasks",
     "apps.trials",
     "apps.secrets",
+    "apps.triggers",
     "worker",
 ]
 
@@ -260,6 +261,9 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "apps.runs.tasks.purge_idempotency_keys", "schedule": 3600.0},
     "resume-stalled-bulk-jobs": {"task": "apps.runs.tasks.resume_stalled_bulk_jobs", "schedule": 30.0},
     "reconcile-schedules": {"task": "apps.runs.tasks.reconcile_schedules", "schedule": 300.0},
+    "redeliver-stale-trigger-events": {"task": "apps.triggers.tasks.redeliver_stale_trigger_events",
+                                       "schedule": 30.0},
+    "purge-trigger-dedupe": {"task": "apps.triggers.tasks.purge_trigger_dedupe", "schedule": 3600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON logging of settings.LOGGING in Celery too
 
@@ -271,6 +275,14 @@ DRIFT_IDEMPOTENCY_TTL_HOURS = env_int("DRIFT_IDEMPOTENCY_TTL_HOURS", 24)
 DRIFT_BULK_MAX_RUNS = env_int("DRIFT_BULK_MAX_RUNS", 10_000)
 DRIFT_BULK_LEASE_SECONDS = env_int("DRIFT_BULK_LEASE_SECONDS", 60)
 DRIFT_BULK_TASK_SECONDS = env_int("DRIFT_BULK_TASK_SECONDS", 300)
+# Triggers (spec §13, docs/events.md): how long a dedupeKey value is remembered; delivery retries of a stored
+# event (doubling from the base up to the cap; only unexpected errors stop after MAX_ATTEMPTS, Temporal outages
+# are retried for ever); the sweep re-enqueues events whose task is this overdue.
+DRIFT_TRIGGER_DEDUPE_HOURS = env_int("DRIFT_TRIGGER_DEDUPE_HOURS", 24)
+DRIFT_TRIGGER_BACKOFF_BASE_SECONDS = float(os.environ.get("DRIFT_TRIGGER_BACKOFF_BASE_SECONDS", "1"))
+DRIFT_TRIGGER_BACKOFF_MAX_SECONDS = float(os.environ.get("DRIFT_TRIGGER_BACKOFF_MAX_SECONDS", "300"))
+DRIFT_TRIGGER_MAX_ATTEMPTS = env_int("DRIFT_TRIGGER_MAX_ATTEMPTS", 50)
+DRIFT_TRIGGER_STALE_SECONDS = float(os.environ.get("DRIFT_TRIGGER_STALE_SECONDS", "120"))
 # API keys record their last use at most this often (a write per request cost every call a commit; issue 11).
 DRIFT_API_KEY_TOUCH_SECONDS = env_int("DRIFT_API_KEY_TOUCH_SECONDS", 60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DRIFT_MAX_BODY_BYTES", 1024 * 1024)

@@ -42,6 +42,7 @@ from apps.secrets.models import RevealAudit
 from apps.secrets.services import secret_put
 from apps.tasks.models import Task
 from apps.trials import models as trials_models
+from apps.triggers.models import Trigger, TriggerDedupe, TriggerEvent
 from conftest import publish_definitions
 from worker.tests.builders import instruction_node, script_node, state, success_node, workflow
 
@@ -65,6 +66,7 @@ TENANT_PATHS = {
     "definitions.DefinitionVersion": "definition__tenant", "definitions.RouteVariant": "route__tenant",
     "runs.NodeExecution": "run__tenant", "runs.WebhookDelivery": "run__tenant",
     "runs.WebhookAttempt": "delivery__run__tenant", "runs.BulkItem": "job__tenant", "clients.ApiKey": "client__tenant",
+    "triggers.TriggerDedupe": "trigger__tenant",
 }
 # Project models without a tenant, each with its reason.
 TENANT_FREE_MODELS = {
@@ -146,6 +148,12 @@ def make_tenant_a() -> TenantA:
     report = trials_models.TestReport.objects.create(
         tenant=a.tenant, workflow_key=flow, version=0, passed=False, actor=a.marker,
         cases=[{"name": a.marker, "passed": False, "failure": a.marker}])
+    trigger = Trigger.objects.create(tenant=a.tenant, trigger_id=ident("atrigger"), action="START", workflow_key=flow,
+                                     mapping={"params.n": a.marker}, auth={"kind": "TOKEN", "secret": secret.name},
+                                     created_by=a.marker)
+    event = TriggerEvent.objects.create(event_id=ident("aevent").replace("-", ""), tenant=a.tenant, trigger=trigger,
+                                        status="DONE", body={"n": a.marker}, workflow_id=waiting.workflow_id)
+    TriggerDedupe.objects.create(trigger=trigger, value_hash="0" * 64, event_id=event.event_id)
     key, _ = api_key_create(tenant=a.tenant, client_id=ident("aclient"), scopes=["runtime", "definitions", "reveal"])
     key.client.name, key.client.callback_url = a.marker, "https://a.example/hook"
     key.client.save()
@@ -161,7 +169,8 @@ def make_tenant_a() -> TenantA:
         "tasks/task": task, "definitions/route": route, "definitions/enumentry": enum, "definitions/auditentry": audit,
         "definitions/nodedefinition": node_def, "definitions/workflowdefinition": flow_def, "secrets/secret": secret,
         "secrets/revealaudit": reveal, "clients/apiclient": key.client, "clients/tenantmembership": membership,
-        "auth/user": alice, "auth/group": group, "inbox": task,
+        "auth/user": alice, "auth/group": group, "inbox": task, "triggers/trigger": trigger,
+        "triggers/triggerevent": event,
     }
     a.pks = {prefix: [obj.pk] for prefix, obj in a.objects.items()}
     a.pks["runs/run"] = [waiting.pk, failed.pk]
@@ -171,11 +180,12 @@ def make_tenant_a() -> TenantA:
         "report_id": str(report.pk), "content_type_id": str(ContentType.objects.get_for_model(Run).pk),
         "url": f"runs/run/{waiting.pk}/", "id": str(alice.pk),
         "node_key": node, "flow_key": flow, "enum_key": enum.key, "failed_pk": str(failed.pk),
-        "tenant": a.tenant,  # the workflow builder's palette and validation of a tenant
+        "trigger_id": trigger.trigger_id,
+        "tenant": a.tenant,  # the workflow builder's palette and validation, the inbound hook
     }
     a.idents = [a.marker, waiting.workflow_id, failed.workflow_id, node, screen, flow, task.node, delivery.delivery_id,
                 job.job_id, schedule.schedule_id, route.issue_id, enum.key, secret.name, key.client.client_id,
-                alice.username, key.prefix, a.tenant]
+                alice.username, key.prefix, trigger.trigger_id, event.event_id, a.tenant]
     return a
 
 
@@ -231,7 +241,7 @@ def admin_prefix(route: str) -> str | None:
     if route.startswith("admin/inbox/"):
         return "inbox"
     return match.group(1) if match and match.group(1).split("/")[0] in {"runs", "definitions", "secrets", "tasks",
-                                                                        "clients", "auth"} else None
+                                                                        "clients", "auth", "triggers"} else None
 
 
 def kwarg_values(a: TenantA, route: str, name: str, body: str) -> list[str] | None:
@@ -284,6 +294,9 @@ def admin_form(a: TenantA, prefix: str, b_user: User) -> dict[str, Any]:
                       "tenant_memberships-TOTAL_FORMS": "1", "tenant_memberships-INITIAL_FORMS": "0",
                       "tenant_memberships-0-tenant": a.tenant},
         "auth/group": {"name": "ops", "permissions": list(Permission.objects.values_list("pk", flat=True))},
+        "triggers/trigger": {"trigger_id": a.values["trigger_id"], "action": "START", "workflow_key": flow,
+                             "mapping": '{"params.n": "forged"}', "correlation": "{}", "enabled": "on",
+                             "auth": json.dumps({"kind": "TOKEN", "secret": a.values["name"]})},
     }
     return {"tenant": a.tenant, **forms.get(prefix, {})}
 
@@ -300,6 +313,8 @@ def admin_bodies(a: TenantA, route: str, b_user: User) -> list[dict[str, Any]]:
         return [admin_form(a, prefix, b_user)]
     if route.endswith("/redrive/"):
         return [{"from_node": "fetch", "version": "SAME", "context_patch": '{"forged": 1}'}]
+    if route.endswith("/test-event/"):
+        return [{"body": '{"forged": 1}', "headers": "{}", "query": "{}", name: "1"} for name in ("preview", "send")]
     if route.endswith("/activate/"):
         return [{"version": "1"}]
     if route.endswith("/password/"):
@@ -336,6 +351,11 @@ def api_body(a: TenantA, name: str | None, payload: dict) -> dict[str, Any]:
         "workflowDefinition-list": workflow(flow, "fetch", [state("fetch", node)]),
         "workflowDefinition-detail": workflow(flow, "fetch", [state("fetch", node)]),
         "workflowDefinition-validate": workflow(flow, "fetch", [state("fetch", node)]),
+        "triggers": {"id": a.values["trigger_id"], "action": "START", "workflow": {"workflowDefinitionId": flow},
+                     "auth": {"kind": "TOKEN", "secret": a.values["name"]}},
+        "trigger": {"action": "START", "workflow": {"workflowDefinitionId": flow},
+                    "auth": {"kind": "TOKEN", "secret": a.values["name"]}},
+        "hook": {"forged": 1},
     }
     return bodies.get(name or "", {"version": 1})
 

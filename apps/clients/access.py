@@ -22,7 +22,7 @@ from apps.clients.models import TenantMembership
 # permissions: `runtime` drives runs and tasks, `definitions` edits definitions, tests and secrets, `reveal`
 # reads sensitive values in clear.
 SCOPE_OF_APP = {"runs": "runtime", "tasks": "runtime", "definitions": "definitions", "trials": "definitions",
-                "secrets": "definitions"}
+                "secrets": "definitions", "triggers": "definitions"}
 SCOPE_OF_PERMISSION = {"secrets.reveal_sensitive": "reveal"}
 
 

@@ -9,6 +9,11 @@ _MISSING = object()
 
 def lookup(context: Any, dotted: str) -> Any:
     """Follow `a.b.0.c` (or `$.a.b.0.c`) through dicts and lists; None when any step is missing."""
+    return find(context, dotted, None)
+
+
+def find(context: Any, dotted: str, missing: Any) -> Any:
+    """`lookup`, answering `missing` when a step is missing (tells a missing value from a JSON null)."""
     current = context
     for part in (p for p in dotted.strip().removeprefix("$.").split(".") if p):
         if isinstance(current, dict):
@@ -16,9 +21,9 @@ def lookup(context: Any, dotted: str) -> Any:
         elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
             current = current[int(part)]
         else:
-            return None
+            return missing
         if current is _MISSING:
-            return None
+            return missing
     return current
 
 

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -345,14 +347,32 @@ def _awaited_events(run: Run) -> set[str]:
     return {event for state in definition["states"].values() for event in events_of(state.get("nodeDefinition"))}
 
 
-def run_send_event(*, tenant: str, workflow_id: str, event_name: str, payload: Any) -> dict[str, Any]:
-    """3.6: signal the event; the run consumes it at (or when it reaches) the matching ON_EVENT wait."""
+def run_send_event(*, tenant: str, workflow_id: str, event_name: str, payload: Any,
+                   request_id: str | None = None) -> dict[str, Any]:
+    """3.6: signal the event; the run consumes it at (or when it reaches) the matching ON_EVENT wait. With a
+    `request_id` (a trigger's event id) a repeated delivery is dropped by Temporal: delivered once."""
     refuse_sealed(payload)
     run = _open_run(tenant=tenant, workflow_id=workflow_id)
     if run.definition_version is not None and event_name not in _awaited_events(run):
         # Refused here: an event no wait can consume would sit in the run's state for ever.
         raise NotFound(f"Workflow '{run.definition_key}' version {run.definition_version} has no ON_EVENT wait "
                        f"for '{event_name}'.")
-    temporal_call(lambda client: client.get_workflow_handle(workflow_id).signal(SIGNAL_EVENT, args=[event_name,
-                                                                                                  payload]))
+    temporal_call(_signal_event(workflow_id, [event_name, payload], request_id))
     return {"workflowId": workflow_id, "event": event_name, "delivered": True}
+
+
+def _signal_event(workflow_id: str, args: list[Any], request_id: str | None) -> Callable[[Client], Awaitable[None]]:
+    if request_id is None:
+        return lambda client: client.get_workflow_handle(workflow_id).signal(SIGNAL_EVENT, args=args)
+
+    async def signal(client: Client) -> None:
+        # The SDK picks a fresh request id per call; the service's own request keeps ours, which Temporal
+        # remembers per run and answers a repeat of without a second signal.
+        request = SignalWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            signal_name=SIGNAL_EVENT, identity=client.identity, request_id=request_id,
+        )
+        request.input.payloads.extend(await client.data_converter.encode(args))
+        await client.workflow_service.signal_workflow_execution(request, retry=True)
+
+    return signal

@@ -59,3 +59,12 @@ def screenshot(page):
         return target
 
     return take
+
+
+def admin_login(page, base: str, username: str, password: str) -> None:
+    """Log in to the admin through its login form."""
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")

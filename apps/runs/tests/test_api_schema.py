@@ -22,6 +22,7 @@ from schemathesis.generation import GenerationMode
 
 from apps.clients.services import api_key_create
 from apps.runs.tests.rest import start_order
+from apps.secrets.services import secret_put
 
 pytestmark = pytest.mark.temporal
 
@@ -137,6 +138,13 @@ def _body_operations(schema) -> list[tuple[str, str]]:
     return [*ops, ("DELETE", "/v3/workflow/terminate/{workflow_id}")]
 
 
+TRIGGER = {"id": "fuzz-trigger", "action": "START", "workflow": {"issueId": "order_status"},
+           "mapping": {"params.orderId": "$.body.order.id", "customer.id": "$.headers.x-shop", "params.k": "lit",
+                       "incidentId": {"literal": "$.x"}},
+           "dedupeKey": "$.body.id", "auth": {"kind": "TOKEN", "secret": "fuzz_hook"}, "enabled": True}
+# The hook authenticates by the trigger's token before it reads the body: sent in the query (the fuzz client's
+# Authorization header carries its API key), so bodies reach the parser and the mapping.
+HOOK_TRIGGER_ID = "fuzz-trigger?token=fuzz-token"
 SCHEDULE = {"id": "fuzz-schedule", "workflowId": "order_status", "intervalSeconds": 86400, "paused": True,
             "start": {"params": {"orderId": "1"}}, "overlap": "SKIP"}
 
@@ -171,6 +179,13 @@ def _realistic_bodies(samples_dir) -> dict[str, list]:
         "/v3/schedules/": [SCHEDULE],
         "/v3/schedules/{schedule_id}": [SCHEDULE],
         "/v3/schedules/{schedule_id}/{action}": [{"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-01-01T01:00:00Z"}],
+        "/v3/triggers/": [TRIGGER, {**TRIGGER, "id": "fuzz-event", "action": "EVENT", "mapping": {},
+                                    "workflow": {"workflowDefinitionId": "order_status", "version": 1},
+                                    "correlation": {"param.orderId": "$.body.order.id", "customerId": "$.query.c"},
+                                    "eventName": "paid"}],
+        "/v3/triggers/{trigger_id}": [TRIGGER],
+        "/v3/hooks/{tenant}/{trigger_id}": [{"id": "evt_1", "order": {"id": "1", "lines": [{"sku": "a", "n": 2}]}},
+                                            [1, {"a": None}], "plain string"],
     }
 
 
@@ -225,9 +240,13 @@ def _hostile_setup(api, samples, tenant, settings):
     assert api.post("/nodeDefinition/", script, format="json").status_code == 201
     # A (paused) schedule for /v3/schedules/{schedule_id}...: bodies are judged, not a 404.
     assert api.post("/v3/schedules/", SCHEDULE, format="json").status_code == 201
+    # A trigger for /v3/triggers/{trigger_id} and its hook (token in the query): bodies are judged, not a 404.
+    secret_put(tenant=tenant, name="fuzz_hook", value="fuzz-token", actor="fuzz")
+    assert api.post("/v3/triggers/", TRIGGER, format="json").status_code == 201
     client = HostileClient(_auth_headers(tenant), {"workflow_id": waiting, "event_name": "paid", "key": "fuzz-key",
                                                    "issue_id": "fuzz-issue", "name": "fuzz-secret", "op": "rerun",
-                                                   "schedule_id": "fuzz-schedule", "action": "backfill"})
+                                                   "schedule_id": "fuzz-schedule", "action": "backfill",
+                                                   "tenant": tenant, "trigger_id": HOOK_TRIGGER_ID})
     corpus = _realistic_bodies(Path(settings.BASE_DIR).parent / "shared/spec/samples")
     unsampled = {template for _, template in _body_operations(schema)} - set(corpus)
     assert not unsampled, f"a body-reading endpoint has no realistic sample for the fuzz: {sorted(unsampled)}"
