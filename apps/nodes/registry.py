@@ -6,7 +6,7 @@ Plain Python (the workflow imports it). A new type is one module in apps/nodes/t
 from __future__ import annotations
 
 from apps.nodes import checks
-from apps.nodes.base import Edge, NodeError, NodeType
+from apps.nodes.base import Call, Edge, NodeError, NodeType
 from apps.nodes.retry import retry_policy_fields
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types import branch, child, failure, http, instruction, script, success, wait
@@ -63,6 +63,14 @@ def execute_node(node: dict, instance: dict, scope: ScriptScope) -> dict:
     return get_node_type(node.get("type")).execute(node, instance or {}, scope)
 
 
+def mocked_call(node: object) -> Call:
+    """The traced call of a type that takes response mocks (see `NodeType.call`); a NodeError for the others."""
+    call = kind_of(node).call
+    if call is None:
+        raise NodeError(f"a {node.get('type') if isinstance(node, dict) else None} node takes no response mock")
+    return call
+
+
 def kind_of(node: object) -> NodeType:
     """The type of a node definition; an unknown one runs as a local activity that fails with the reason."""
     return type_of(node) or UNKNOWN
@@ -92,4 +100,5 @@ def types_where(flag: str) -> list[str]:
 
 
 __all__ = ["NODE_TYPES", "NodeError", "ScriptScope", "edges_of", "events_of", "execute_node", "get_node_type",
-           "kind_of", "register", "retry_policy_fields", "type_of", "types_where", "validate_node_definition"]
+           "kind_of", "mocked_call", "register", "retry_policy_fields", "type_of", "types_where",
+           "validate_node_definition"]

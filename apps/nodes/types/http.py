@@ -246,4 +246,4 @@ SCHEMA = Schema("Calls a URL; output = the transformer's result (or the parsed r
     "retry": schema_ref("Retry"),
 }, ("httpComponents",))
 NODE_TYPE = NodeType("HTTP", validate, execute, remote=True, disconnectable=True, after_completion=True,
-                     must_mock=True, response_mocks=True, style=Style("box", "#e3f2fd"), schema=SCHEMA)
+                     must_mock=True, call=call, style=Style("box", "#e3f2fd"), schema=SCHEMA)

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from apps.nodes import assignment, checks
-from apps.nodes.base import Edge, NodeType, Schema, Style, schema_ref
+from apps.nodes.base import CasePart, Edge, Execution, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_bare_literal, resolve_value, validate_value_component
 from core.problems import Problem
@@ -151,7 +151,14 @@ def edges(node: dict) -> list[Edge]:
     return []
 
 
+def as_case(execution: Execution) -> CasePart:
+    """The screen's answer (the run kept its viewResponse) becomes the case's next resume."""
+    answer = execution.context.get(f"{execution.key}:viewResponse")
+    return CasePart(resume=answer) if isinstance(answer, dict) else CasePart()
+
+
 NODE_TYPE = NodeType("INSTRUCTION", validate, execute, disconnectable=True, edges=edges, in_branch=False,
+                     as_case=as_case,
                      style=Style("note", "#e1f5fe"),
                      schema=Schema("Builds a View; the run waits for a resume.", {
                          "inputOptions": {"type": "array", "items": schema_ref("Option")},

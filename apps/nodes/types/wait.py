@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.nodes import checks
-from apps.nodes.base import NodeError, NodeType, Schema, Style, schema_ref
+from apps.nodes.base import CasePart, Execution, NodeError, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
 from core.problems import Problem
@@ -109,6 +109,13 @@ def events(node: dict) -> list[str]:
     return [config["eventName"]] if config.get("waitType") == "ON_EVENT" and config.get("eventName") else []
 
 
+def as_case(execution: Execution) -> CasePart:
+    """The event an ON_EVENT wait consumed (kept at `<key>:event`) becomes one of the case's events."""
+    names, stored = events(execution.node), f"{execution.key}:event"
+    return CasePart(events={names[0]: execution.context[stored]}) if names and stored in execution.context \
+        else CasePart()
+
+
 SCHEMA = Schema("Pauses the run (durable timer or event).", {
     "config": {"type": "object", "required": ["waitType"], "properties": {
         "waitType": {"enum": list(WAIT_TYPES)},
@@ -117,4 +124,5 @@ SCHEMA = Schema("Pauses the run (durable timer or event).", {
         "timestamp": {"anyOf": [{"type": "string"}, {"type": "number"}, schema_ref("ValueComponent")]},
         "eventName": {"type": "string"}, "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0}}},
 }, ("config",))
-NODE_TYPE = NodeType("WAIT", validate, execute, events=events, style=Style("hexagon", "#ede7f6"), schema=SCHEMA)
+NODE_TYPE = NodeType("WAIT", validate, execute, events=events, as_case=as_case, style=Style("hexagon", "#ede7f6"),
+                     schema=SCHEMA)
