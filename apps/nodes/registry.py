@@ -5,6 +5,8 @@ Plain Python (the workflow imports it). A new type is one module in apps/nodes/t
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from apps.nodes import checks
 from apps.nodes.base import Call, Edge, NodeError, NodeType
 from apps.nodes.retry import retry_policy_fields
@@ -51,7 +53,7 @@ def get_node_type(name: object) -> NodeType:
     return node_type
 
 
-def _unknown(node: dict, *args: object) -> list:
+def _unknown(node: dict, *args: object) -> NoReturn:
     raise NodeError(f"unknown node type {node.get('type')!r}")
 
 
@@ -85,13 +87,13 @@ def type_of(node: object) -> NodeType | None:
 def edges_of(node: object) -> list[Edge]:
     """The states a node definition moves to by itself ([] for unknown or malformed nodes)."""
     node_type = type_of(node)
-    return node_type.edges(node) if node_type else []
+    return node_type.edges(node) if node_type and isinstance(node, dict) else []
 
 
 def events_of(node: object) -> list[str]:
     """The event names a node definition waits for."""
     node_type = type_of(node)
-    return node_type.events(node) if node_type else []
+    return node_type.events(node) if node_type and isinstance(node, dict) else []
 
 
 def types_where(flag: str) -> list[str]:

@@ -22,7 +22,7 @@ TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 def validate(node: dict, path: str) -> list[Problem]:
     problems = checks.array(node, "inputOptions", path)
-    for index, option in enumerate(node.get("inputOptions") if isinstance(node.get("inputOptions"), list) else []):
+    for index, option in enumerate(found if isinstance(found := node.get("inputOptions"), list) else []):
         problems += _validate_option(option, f"{path}.inputOptions[{index}]")
     for key in ATTRIBUTES:
         problems += _validate_attribute(node.get(key), f"{path}.{key}")
@@ -51,8 +51,7 @@ def _validate_option(option: Any, path: str) -> list[Problem]:
         problems.append(Problem(f"{path}.tags.values", "must be a list of strings"))
     if isinstance(option.get("possibleValues"), list) and not _list_of(option["possibleValues"], dict):
         problems.append(Problem(f"{path}.possibleValues", "must be a list of objects {displayValue, value, metaData}"))
-    for index, instruction in enumerate(option.get("instructions") if isinstance(option.get("instructions"), list)
-                                        else []):
+    for index, instruction in enumerate(found if isinstance(found := option.get("instructions"), list) else []):
         problems += _validate_instruction(instruction, f"{path}.instructions[{index}]")
     dependents = option.get("possibleDependentValues")
     for parent_value, dependent in (dependents.items() if isinstance(dependents, dict) else []):

@@ -18,9 +18,9 @@ MODES = ("SYNC", "ASYNC")
 
 def validate(node: dict, path: str) -> list[Problem]:
     problems = checks.obj(node, "config", path, required=True)
-    config = node.get("config")
     if problems:
         return problems
+    config: dict = node["config"]  # an object: checked above
     at = f"{path}.config"
     problems = checks.one_of(config, "waitType", at, WAIT_TYPES, required=True)
     wait_type = config.get("waitType")
@@ -105,7 +105,7 @@ def _is_float(text: str) -> bool:
 
 def events(node: dict) -> list[str]:
     """An ON_EVENT wait awaits its `eventName`."""
-    config = node.get("config") if isinstance(node.get("config"), dict) else {}
+    config = found if isinstance(found := node.get("config"), dict) else {}
     return [config["eventName"]] if config.get("waitType") == "ON_EVENT" and config.get("eventName") else []
 
 
