@@ -57,6 +57,9 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
     from drift.codec import data_converter
     from worker.replay import fetch_closed_histories, replay_histories
+    from worker.tests.plugins import register_for_replay
+
+    register_for_replay()  # the test-only node and state types the session's runs were recorded with
 
     async def replay_all():
         client = await Client.connect(os.environ["TEMPORAL_ADDRESS"], data_converter=data_converter())

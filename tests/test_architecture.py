@@ -28,6 +28,13 @@ def test_import_contracts_are_kept():
     assert "0 broken" in done.stdout
 
 
+def test_types_check():
+    """mypy over the workflow side, apps/nodes and the run contract ([tool.mypy] in pyproject.toml)."""
+    done = subprocess.run([str(Path(sys.executable).parent / "mypy")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
 def test_workflow_side_modules_load_no_framework():
     probe = (f"import sys\nfor name in {WORKFLOW_SIDE!r}:\n    __import__(name)\n"
              f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({FRAMEWORKS!r})))")

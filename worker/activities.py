@@ -21,8 +21,8 @@ from temporalio.exceptions import ApplicationError
 from apps.definitions.selectors import enum_store_for
 from apps.nodes.base import NodeError
 from apps.nodes.registry import execute_node as run_node
+from apps.nodes.registry import mocked_call
 from apps.nodes.scope import ScriptScope
-from apps.nodes.types import http
 from apps.runs.context_store import UnstorableContext
 from apps.runs.contract import (
     ACTIVITY_EXECUTE_NODE,
@@ -124,8 +124,8 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
         try:
             scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=request.tenant),
                                 tenant=request.tenant)
-            if request.mock is not None:  # a test run's HTTP node: the mock is the response (worker/test_mode.py)
-                outcome = http.call(request.node, scope, mock=request.mock)
+            if request.mock is not None:  # a test run's response mock, answered by the type's call (test_mode.py)
+                outcome = mocked_call(request.node)(request.node, scope, mock=request.mock)
             else:
                 outcome = run_node(request.node, request.instance, scope)
             _check_result(context, outcome)

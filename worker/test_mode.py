@@ -3,11 +3,12 @@
 A run whose `RunInput.test` holds a case runs the same interpreter with four differences, each a small hook
 in the kind it concerns (worker/kinds/):
 - timers and absolute waits take no time (deterministically: they are skipped, not shortened);
-- a node with a mock outcome for its instance takes the next one (`{"output"}`, `{"error"}`, or for HTTP
-  `{"status", "body"}`, which the HTTP node then parses and transforms as a real response); a node whose
-  type `must_mock` (HTTP, CHILD) fails the case without one: a test never calls out or starts production runs;
-- INSTRUCTION screens take the case's `resumes` in order, events come from its `events`; a screen with no
-  resume left ends the test run in WAITING, an awaited event the case does not give fails it;
+- a node with a mock outcome for its instance takes the next one (`{"output"}`, `{"error"}`, or for a type with
+  a `call` (HTTP) `{"status", "body"}`, which that call then parses and transforms as a real response); a node
+  whose type `must_mock` (HTTP, CHILD) fails the case without one: a test never calls out or starts production runs;
+- screens (INSTRUCTION, any outcome with a `view`) take the case's `resumes` in order, events come from its
+  `events`; a screen with no resume left ends the test run in WAITING, an awaited event the case does not give
+  fails it. A node type's `as_case` fills these from a finished run (apps/trials/from_run.py);
 - nothing is persisted: no Run row, context store write, timeline row or webhook. The states the run
   reported and its timeline come back in the workflow result instead.
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from apps.definitions.map_state import MAX_CONCURRENCY
 from apps.definitions.parallel import FAILURE_POLICIES
+from apps.definitions.state_types import STATE_TYPES
 from apps.nodes.base import NodeType, Schema
 from apps.nodes.registry import NODE_TYPES
 from apps.nodes.retry import RETRY_DEFAULTS
@@ -123,7 +124,7 @@ def _definitions() -> dict[str, dict]:
             "properties": {
                 "instanceName": {"type": "string"}, "resourceId": {"type": "string"},
                 "resourceVersion": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1}]},
-                "type": {"enum": ["NODE", "PARALLEL", "MAP"]},
+                "type": {"enum": ["NODE", *STATE_TYPES]},
                 "branches": {"type": "array", "description": "PARALLEL: the branches, each from its startNode.",
                              "items": {"type": "object", "required": ["name", "startNode"],
                                        "properties": {"name": {"type": "string"}, "startNode": {"type": "string"}}}},

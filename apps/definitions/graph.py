@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.definitions.state_types import state_type_of
 from apps.nodes.registry import edges_of
 
 
 def state_targets(state: dict[str, Any]) -> list[str]:
-    """The instances one state can move to: `nextNode` and the edges its node type names (a PARALLEL
-    state: its branches' start nodes)."""
+    """The instances one state can move to: `nextNode` and the edges its node type names (a state type's
+    sub-graphs: a PARALLEL state's branches' start nodes)."""
     targets = [state.get("nextNode")] + [edge.target for edge in edges_of(state.get("nodeDefinition"))]
-    if state.get("type") == "PARALLEL" and isinstance(state.get("branches"), list):
-        targets += [branch.get("startNode") for branch in state["branches"] if isinstance(branch, dict)]
+    if (state_type := state_type_of(state)) is not None:
+        targets += [start for _, _, start in state_type.branches(state)]
     return [target for target in targets if isinstance(target, str) and target]
 
 

@@ -1,6 +1,8 @@
 """The registry of state types that reference no node definition (PARALLEL, MAP): what the DSL validator, the
 graph renderer and the walker (worker/kinds/, keyed by the same names) ask about a state instead of naming one.
-A new state type is one module (validation here, its kind in worker/kinds/) plus one line in `STATE_TYPES`.
+A built-in state type is validated here (the web process must know it without the worker) and run by its kind
+in worker/kinds/, one line in each registry; a state type defined in one module (its `STATE_TYPE` beside its
+kind's `run`, as worker/tests/tally_state.py) registers both with `worker.kinds.register_state`, one line.
 Pure Python: the workflow imports it."""
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def _no_branches(state: dict[str, Any]) -> list[tuple[int, str, Any]]:
 
 
 def _map_label(state: dict[str, Any]) -> str:
-    iterator = state.get("iterator") if isinstance(state.get("iterator"), dict) else {}
+    iterator = found if isinstance(found := state.get("iterator"), dict) else {}
     return f"MAP of {iterator.get('workflowId')}"
 
 
@@ -41,6 +43,14 @@ STATE_TYPES: dict[str, StateType] = {
 }
 
 
+def register(state_type: StateType) -> None:
+    """Make a state type known to the DSL validator, graph pictures and the walker's kind registry."""
+    if state_type.name in STATE_TYPES or state_type.name == "NODE":
+        raise ValueError(f"state type {state_type.name!r} is already registered")
+    STATE_TYPES[state_type.name] = state_type
+
+
 def state_type_of(state: Any) -> StateType | None:
     """The state's own type, or None for a NODE state (or anything that is not a state)."""
-    return STATE_TYPES.get(state.get("type")) if isinstance(state, dict) else None
+    name = state.get("type") if isinstance(state, dict) else None
+    return STATE_TYPES.get(name) if isinstance(name, str) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from apps.nodes.scope import ScriptScope
@@ -70,6 +70,37 @@ Executor = Callable[[dict, dict, "ScriptScope"], dict]
 Settler = Callable[[dict, str, "str | None"], "dict | None"]
 
 
+class Call(Protocol):
+    """A remote type's traced call: sends the request, or answers from `mock`, a test case's response mock
+    `{"status", "body"}`, parsed and transformed as a real response; `trace` (when given) receives the request
+    made and the response seen. The worker runs a test run's response mock through it, dry-runs every call."""
+
+    def __call__(self, node: dict, scope: ScriptScope, *, mock: dict | None = None,
+                 trace: dict | None = None) -> dict: ...
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution of a node in a finished run, as apps/trials/from_run.py turns it into a test case."""
+
+    node: dict  # the node definition
+    key: str  # the state's context key (`contextOverrideKey` or its name)
+    context: dict[str, Any]  # the run's final context
+    failed: bool
+    error: str
+
+
+@dataclass(frozen=True)
+class CasePart:
+    """What one execution gives the test case made from its run: a mock outcome for it, a screen's answer
+    (`resume`, a viewResponse) and/or the events it consumed. The test run feeds them back: mocks to the node,
+    resumes to the screen kind, events to the wait kind (worker/test_mode.py)."""
+
+    mock: dict[str, Any] | None = None
+    resume: dict[str, Any] | None = None
+    events: dict[str, Any] = field(default_factory=dict)
+
+
 def no_edges(node: dict) -> list[Edge]:
     return []
 
@@ -83,6 +114,12 @@ def output_of_mock(output: Any) -> dict:
     return {"output": output}
 
 
+def mock_of_execution(execution: Execution) -> CasePart:
+    """A type the case must mock is mocked with what its execution left: its output, or its error."""
+    return CasePart(mock={"error": execution.error} if execution.failed else
+                    {"output": execution.context.get(execution.key)})
+
+
 @dataclass(frozen=True)
 class NodeType:
     """One node type.
@@ -94,11 +131,15 @@ class NodeType:
     after_completion: may be one of `postWorkflowCompletionNodes`.
     must_mock: a test case must give a mock outcome for it (it would call out or start production runs).
     in_branch: may run inside a PARALLEL branch (not a screen: one View per run; not a terminal).
-    response_mocks: a test case may mock it with a response `{"status", "body"}` that `execute` then parses.
+    call: a remote type's traced call (see `Call`): how it runs under a test case's response mock (worker) and in a
+        dry-run (apps/trials/dryrun.py); a type with one takes response mocks `{"status", "body"}`.
     settle: see `Settler`; terminal types use it so the workflow ends the run without an activity.
     edges: the states the node moves to by itself (BRANCH choices, a screen's timeout...).
     events: the event names the node waits for (the runtime API refuses events no node awaits).
     from_mock: a mock `{"output"}` as the node's outcome (BRANCH takes its `nextNode` from it).
+    as_case: what one of its executions in a finished run gives a test case (see `CasePart`); by default a
+        `must_mock` type is mocked with its output or error, others give nothing. A type that suspends the run
+        (a screen's View, an event wait) gives the resume or the events its test run will need.
     """
 
     name: str
@@ -109,11 +150,23 @@ class NodeType:
     disconnectable: bool = False
     after_completion: bool = False
     must_mock: bool = False
-    response_mocks: bool = False
+    call: Call | None = None
     in_branch: bool = True
     settle: Settler | None = None
     edges: Callable[[dict], list[Edge]] = no_edges
     events: Callable[[dict], list[str]] = no_events
     from_mock: Callable[[Any], dict] = output_of_mock
+    as_case: Callable[[Execution], CasePart] | None = None
     style: Style = Style()
     schema: Schema | None = None
+
+    @property
+    def response_mocks(self) -> bool:
+        """A test case may mock it with a response `{"status", "body"}` that its `call` then parses."""
+        return self.call is not None
+
+    def case_part(self, execution: Execution) -> CasePart:
+        if self.as_case is not None:
+            return self.as_case(execution)
+        # a type that computes its outcome again in the test run needs nothing from the finished run
+        return mock_of_execution(execution) if self.must_mock else CasePart()

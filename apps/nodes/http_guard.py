@@ -17,7 +17,7 @@ import ipaddress
 import socket
 import threading
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -74,7 +74,7 @@ def check_ip(ip: IPAddress, allowed: list[str] | None = None) -> None:
 def resolve_checked(host: str, port: int) -> list[str]:
     """Resolve `host` and check every address (any refused one refuses the host); socket.gaierror if unknown."""
     infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # a str for AF_INET(6)
     allowed = _allowed_networks()
     for address in addresses:
         check_ip(ipaddress.ip_address(address.split("%")[0]), allowed)
@@ -110,7 +110,7 @@ class Deadline:
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
-        self._token: Token | None = None
+        self._token: Token[Deadline | None] | None = None
 
     def __enter__(self) -> Deadline:
         self._token = _deadline.set(self)
@@ -119,7 +119,8 @@ class Deadline:
 
     def __exit__(self, *exc_info: object) -> None:
         self._timer.cancel()
-        _deadline.reset(self._token)
+        if self._token is not None:
+            _deadline.reset(self._token)
 
     def track(self, sock: socket.socket) -> None:
         with self._lock:
@@ -144,7 +145,13 @@ def _shutdown(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _GuardedMixin:
+if TYPE_CHECKING:  # the mixin only ever comes before an HTTPConnection (below): type it as one
+    _Connection = HTTPConnection
+else:
+    _Connection = object
+
+
+class _GuardedMixin(_Connection):
     """urllib3's `_new_conn`, connecting to the checked address (Host header and TLS keep `host`); connections
     made under a `Deadline` are registered with it."""
 

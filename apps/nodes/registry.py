@@ -5,8 +5,10 @@ Plain Python (the workflow imports it). A new type is one module in apps/nodes/t
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from apps.nodes import checks
-from apps.nodes.base import Edge, NodeError, NodeType
+from apps.nodes.base import Call, Edge, NodeError, NodeType
 from apps.nodes.retry import retry_policy_fields
 from apps.nodes.scope import ScriptScope
 from apps.nodes.types import branch, child, failure, http, instruction, script, success, wait
@@ -51,7 +53,7 @@ def get_node_type(name: object) -> NodeType:
     return node_type
 
 
-def _unknown(node: dict, *args: object) -> list:
+def _unknown(node: dict, *args: object) -> NoReturn:
     raise NodeError(f"unknown node type {node.get('type')!r}")
 
 
@@ -61,6 +63,14 @@ UNKNOWN = NodeType("?", _unknown, _unknown)
 def execute_node(node: dict, instance: dict, scope: ScriptScope) -> dict:
     """Run one node and return its outcome dict (raises NodeError)."""
     return get_node_type(node.get("type")).execute(node, instance or {}, scope)
+
+
+def mocked_call(node: object) -> Call:
+    """The traced call of a type that takes response mocks (see `NodeType.call`); a NodeError for the others."""
+    call = kind_of(node).call
+    if call is None:
+        raise NodeError(f"a {node.get('type') if isinstance(node, dict) else None} node takes no response mock")
+    return call
 
 
 def kind_of(node: object) -> NodeType:
@@ -77,13 +87,13 @@ def type_of(node: object) -> NodeType | None:
 def edges_of(node: object) -> list[Edge]:
     """The states a node definition moves to by itself ([] for unknown or malformed nodes)."""
     node_type = type_of(node)
-    return node_type.edges(node) if node_type else []
+    return node_type.edges(node) if node_type and isinstance(node, dict) else []
 
 
 def events_of(node: object) -> list[str]:
     """The event names a node definition waits for."""
     node_type = type_of(node)
-    return node_type.events(node) if node_type else []
+    return node_type.events(node) if node_type and isinstance(node, dict) else []
 
 
 def types_where(flag: str) -> list[str]:
@@ -92,4 +102,5 @@ def types_where(flag: str) -> list[str]:
 
 
 __all__ = ["NODE_TYPES", "NodeError", "ScriptScope", "edges_of", "events_of", "execute_node", "get_node_type",
-           "kind_of", "register", "retry_policy_fields", "type_of", "types_where", "validate_node_definition"]
+           "kind_of", "mocked_call", "register", "retry_policy_fields", "type_of", "types_where",
+           "validate_node_definition"]

@@ -44,6 +44,6 @@ def validate_retry(retry: Any, path: str) -> list[Problem]:
 
 def retry_policy_fields(node: dict) -> dict[str, Any]:
     """The node's retry settings with defaults filled in (keys as in the DSL)."""
-    retry = node.get("retry") if isinstance(node.get("retry"), dict) else {}
+    retry = found if isinstance(found := node.get("retry"), dict) else {}
     return {key: retry.get(key, default) if retry.get(key) is not None else default
             for key, default in RETRY_DEFAULTS.items()}

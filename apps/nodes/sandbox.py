@@ -59,7 +59,7 @@ def _compile_errors(source: str) -> tuple[str, ...]:
         return tuple(compile_script(source)[1])
 
 
-def compile_problems(source: str) -> list[str]:
+def compile_problems(source: object) -> list[str]:
     """Why a script does not compile under the sandbox policy ([] when it does)."""
     if not isinstance(source, str):
         return ["script must be a string"]
@@ -94,10 +94,12 @@ class _Child:
             close_fds=True,
             env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self.ready = False
 
     def _read(self, size: int, deadline: float) -> bytes:
-        fd = self.proc.stdout.fileno()
+        fd = self.stdout.fileno()
         chunks, remaining = [], size
         while remaining:
             wait = deadline - time.monotonic()
@@ -126,7 +128,7 @@ class _Child:
                 raise _Died from exc
             self.ready = True
         try:
-            write_frame(self.proc.stdin.fileno(), request)
+            write_frame(self.stdin.fileno(), request)
         except OSError as exc:
             raise _Died from exc
         return self._receive(time.monotonic() + timeout)
@@ -150,7 +152,7 @@ class _Child:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self.stdin, self.stdout):
             stream.close()
 
 
@@ -299,10 +301,11 @@ def shutdown_pool() -> None:
 atexit.register(shutdown_pool)
 
 
-def evaluate(source: str, names: dict[str, Any], timeout: float | None = None, *, tenant: str = "") -> Any:
-    """Run a script body with `names` in scope (as `tenant`'s script); return its JSON result or raise ScriptError."""
+def evaluate(source: object, names: dict[str, Any], timeout: float | None = None, *, tenant: str = "") -> Any:
+    """Run a script body with `names` in scope (as `tenant`'s script); return its JSON result or raise ScriptError
+    (a `source` that is no string does not compile)."""
     problems = compile_problems(source)
-    if problems:
+    if problems or not isinstance(source, str):
         raise ScriptError("script does not compile: " + "; ".join(problems))
     if timeout is None:
         from apps.nodes import settings

@@ -1,9 +1,11 @@
 """Turn a finished production run into a test case (spec §9): its start body, what its calls returned as
 mocks, its screens' answers as resumes, its events, and the status and path it took as the expectation.
 
-What a run keeps is each node's *output* (the context store), not the raw HTTP response, so HTTP and CHILD
-nodes are mocked with `{"output": ...}` (their transformer does not run again in the test) and a node run
-several times is mocked with its last output each time; a failed call is mocked with its error.
+Each node's type says what one of its executions gives the case (`NodeType.case_part`, apps/nodes/base.py): this
+module names no type. What a run keeps is each node's *output* (the context store), not the raw HTTP response, so
+the types a case must mock (HTTP, CHILD) are mocked with `{"output": ...}` (their transformer does not run again
+in the test) and a node run several times is mocked with its last output each time; a failed call is mocked with
+its error. A screen gives its answer as a resume, an event wait the event it consumed.
 
 Sensitive values (sealed at rest) are copied as `***`: a test case is readable by whoever edits definitions,
 so it never holds them, in clear or as envelopes (which would open in no other run anyway).
@@ -15,7 +17,8 @@ from typing import Any
 
 from apps.definitions.models import Kind
 from apps.definitions.selectors import definition_get, workflow_inline_nodes
-from apps.nodes.registry import NODE_TYPES
+from apps.nodes.base import Execution
+from apps.nodes.registry import type_of
 from apps.runs.context_store import get_context_store
 from apps.runs.contract import FINAL_STATUSES
 from apps.runs.models import Run
@@ -37,16 +40,19 @@ def case_from_run(run: Run) -> dict[str, Any]:
     mocks: dict[str, list[dict[str, Any]]] = {}
     resumes: list[dict[str, Any]] = []
     events: dict[str, Any] = {}
-    for instance, node_type, outcome, error in executions:
-        key = (states.get(instance) or {}).get("contextOverrideKey") or instance
-        if node_type in NODE_TYPES and NODE_TYPES[node_type].must_mock:
-            mocks.setdefault(instance, []).append({"error": error} if outcome == "FAILURE" else
-                                                  {"output": context.get(key)})
-        elif node_type == "INSTRUCTION" and f"{key}:viewResponse" in context:
-            resumes.append(context[f"{key}:viewResponse"])
-        elif node_type == "WAIT" and f"{key}:event" in context:
-            event_name = ((states[instance].get("nodeDefinition") or {}).get("config") or {}).get("eventName")
-            events[event_name] = context[f"{key}:event"]
+    for instance, _, outcome, error in executions:
+        state = states.get(instance) or {}
+        node_type = type_of(state.get("nodeDefinition"))  # None: a PARALLEL or MAP state, or an unknown type
+        if node_type is None:
+            continue
+        part = node_type.case_part(Execution(node=state["nodeDefinition"], key=state.get("contextOverrideKey")
+                                             or instance, context=context, failed=outcome == "FAILURE",
+                                             error=error))
+        if part.mock is not None:
+            mocks.setdefault(instance, []).append(part.mock)
+        if part.resume is not None:
+            resumes.append(part.resume)
+        events.update(part.events)
     case = {"name": f"as run {run.workflow_id}", "start": (run.start_request or {}).get("start") or {},
             "mocks": mocks, "resumes": resumes, "events": events,
             "expect": {"status": run.status, "path": [execution[0] for execution in executions]}}

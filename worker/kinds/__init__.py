@@ -7,7 +7,8 @@
 
 A kind that can be carried over a continue-as-new inside a PARALLEL branch has `POSITION` (the key of the
 carried position) and `resume(engine, name, state, position)`. Each kind's test-mode behaviour (spec §9) lives in
-its module. A new kind is one module plus one line here.
+its module. A new kind is one module plus one line here; a state type defined in one module (its `STATE_TYPE`
+for the validator and graphs beside its `run`) is one module plus one `register_state` call.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from apps.definitions import state_types
     from apps.definitions.state_types import STATE_TYPES
     from worker.engine import Engine
     from worker.kinds import child, map, parallel, screen, wait
@@ -29,9 +31,19 @@ OUTCOME_KINDS: tuple[ModuleType, ...] = (screen, wait, child)  # in this order: 
 RESUMABLE: dict[str, ModuleType] = {kind.POSITION: kind for kind in (parallel, wait)}
 
 
+def register_state(kind: ModuleType) -> None:
+    """A state kind (`TYPE`, `run`); with its module's `STATE_TYPE`, that state type too (validator, graphs)."""
+    if hasattr(kind, "STATE_TYPE"):
+        state_types.register(kind.STATE_TYPE)
+    if kind.TYPE not in STATE_TYPES or kind.TYPE in STATE_KINDS:
+        raise ValueError(f"state kind {kind.TYPE!r}: no such state type, or already registered")
+    STATE_KINDS[kind.TYPE] = kind
+
+
 def state_kind(state: dict[str, Any]) -> ModuleType | None:
     """The kind that runs a state with no node definition, or None for a node state."""
-    return STATE_KINDS.get(state.get("type"))  # as apps.definitions.state_types.state_type_of
+    name = state.get("type")
+    return STATE_KINDS.get(name) if isinstance(name, str) else None  # as state_types.state_type_of
 
 
 async def resume_at(engine: Engine, position: dict[str, Any]) -> str | None:

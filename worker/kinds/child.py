@@ -66,8 +66,8 @@ async def _child(engine: Engine, name: str, child: dict[str, Any], parameters: d
         result = await engine.unless_terminated(call)
     except FailureError as error:
         raise NodeFailed(f"node {name}: child {child_id} failed: {failure_message(error)}") from error
-    status, error = result["workflowStatus"], result.get("errorMessage") or ""
-    engine.record(name, "CHILD", status, error, meta_since(started_at))
+    status, message = result["workflowStatus"], result.get("errorMessage") or ""
+    engine.record(name, "CHILD", status, message, meta_since(started_at))
     if status != "COMPLETED":
-        raise NodeFailed(f"node {name}: child {child_id} ended {status}: {error}")
+        raise NodeFailed(f"node {name}: child {child_id} ended {status}: {message}")
     return {"workflowId": child_id, "workflowStatus": result["workflowStatus"], "output": result.get("output")}

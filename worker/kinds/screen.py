@@ -1,5 +1,8 @@
-"""The screen kind: an INSTRUCTION outcome (a View) waits for a resume; with an assignment, escalation steps and
-the timeout are Temporal timers on that wait (docs/human-tasks.md). Test runs take the case's resumes."""
+"""The screen kind: an outcome with a View (INSTRUCTION's, or any type's that suspends the run until resumed)
+waits for a resume; with an assignment, escalation steps and the timeout are Temporal timers on that wait
+(docs/human-tasks.md). Test runs take the case's resumes (the type's `as_case` gives them from a finished run).
+The timeline names the state's node type; `waiting_for` stays "INSTRUCTION" (the resume validator, the state
+query's `waitingFor`)."""
 
 from __future__ import annotations
 
@@ -41,12 +44,12 @@ async def run(engine: Engine, name: str, state: dict[str, Any], outcome: dict[st
     run_.waiting_for = None
     if timed_out:
         assert assignment is not None
-        return await _timed_out(engine, name, assignment)
+        return await _timed_out(engine, name, state["nodeDefinition"]["type"], assignment)
     if run_.screen_input is None:
         _close_task(engine, "TERMINATED")
         engine.raise_if_terminated()
     payload, run_.screen_input = run_.screen_input or {}, None
-    engine.record(name, "INSTRUCTION", "RESUMED", "", {"actor": payload.get("resumedBy") or ""})
+    engine.record(name, state["nodeDefinition"]["type"], "RESUMED", "", {"actor": payload.get("resumedBy") or ""})
     _close_task(engine, "RESUMED", payload.get("resumedBy"))
     run_.context[f"{key}:viewResponse"] = payload.get("viewResponse") or {}
     run_.context["params"].update(payload.get("params") or {})
@@ -78,9 +81,9 @@ async def _await_resume(engine: Engine, assignment: dict[str, Any] | None) -> bo
     return False
 
 
-async def _timed_out(engine: Engine, name: str, assignment: dict[str, Any]) -> str:
+async def _timed_out(engine: Engine, name: str, node_type: str, assignment: dict[str, Any]) -> str:
     message = f"node {name}: no resume within {assignment['timeoutSeconds']}s"
-    engine.record(name, "INSTRUCTION", "TIMEOUT", message)
+    engine.record(name, node_type, "TIMEOUT", message)
     _close_task(engine, "TIMED_OUT")
     engine.run.view = None
     await engine.running()  # closes the task now: a continue-as-new before the next persist would lose it

@@ -23,7 +23,7 @@ async def run(engine: Engine, name: str, state: dict[str, Any], outcome: dict[st
               parameters: dict[str, Any]) -> None:
     wait = outcome["wait"]
     if wait["type"] == "EVENT":
-        await _wait_for_event(engine, name, key, wait)
+        await _wait_for_event(engine, name, state, key, wait)
         return
     if wait["type"] == "ABSOLUTE":
         seconds = float(wait["until"]) - workflow.now().timestamp()
@@ -42,19 +42,21 @@ async def run(engine: Engine, name: str, state: dict[str, Any], outcome: dict[st
 
 async def resume(engine: Engine, name: str, state: dict[str, Any], position: dict[str, Any]) -> str | None:
     """Back into a carried ON_EVENT wait (its timeout keeps the carried deadline); the node after it."""
-    await _wait_for_event(engine, name, state.get("contextOverrideKey") or name, position["wait"], resumed=True)
+    await _wait_for_event(engine, name, state, state.get("contextOverrideKey") or name, position["wait"], resumed=True)
     return None if state.get("end") else state.get("nextNode")
 
 
-async def _wait_for_event(engine: Engine, name: str, key: str, wait: dict[str, Any], resumed: bool = False) -> None:
-    """`resumed`: the wait was carried over a continue-as-new (a PARALLEL branch's, `wait` then holds its
-    `deadline`); the run already reported it WAITING."""
+async def _wait_for_event(engine: Engine, name: str, state: dict[str, Any], key: str, wait: dict[str, Any],
+                          resumed: bool = False) -> None:
+    """The timeline names the state's node type (WAIT, or another type whose outcome waits). `resumed`: the wait
+    was carried over a continue-as-new (a PARALLEL branch's, `wait` then holds its `deadline`); the run already
+    reported it WAITING."""
     run_ = engine.run
     event_name = wait["eventName"]
     run_.waiting_for = f"EVENT:{event_name}"
     if event_name not in run_.events and run_.harness is not None:  # test mode: the case lacks the event
         message = run_.harness.missing_event(name, event_name)
-        engine.record(name, "WAIT", "FAILURE", message)
+        engine.record(name, state["nodeDefinition"]["type"], "FAILURE", message)
         raise NodeFailed(message)
     if event_name not in run_.events:
         if not (resumed and run_.status == "WAITING"):
@@ -71,7 +73,7 @@ async def _wait_for_event(engine: Engine, name: str, key: str, wait: dict[str, A
         except TimeoutError:
             run_.waiting_for = None
             message = f"node {name}: event '{event_name}' did not arrive within {timeout}s"
-            engine.record(name, "WAIT", "TIMEOUT", message)
+            engine.record(name, state["nodeDefinition"]["type"], "TIMEOUT", message)
             raise NodeFailed(message) from None
         engine.raise_if_terminated()
         if event_name not in run_.events:  # a hand-over is due: this branch is carried, still waiting here

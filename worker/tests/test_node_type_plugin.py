@@ -1,5 +1,6 @@
 """A new node type is one module plus one registry line: the validator, the graph pictures, the workflow
-(local activity, disconnected runs) and the timeline take it with nothing else changed."""
+(local activity, disconnected runs) and the timeline take it with nothing else changed. PICK is the family that
+computes an output; the remote, suspending and state-type families are in test_plugin_families.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from apps.nodes import registry
 from apps.runs.contract import UPDATE_DISCONNECTED, UPDATE_TERMINATE
 from apps.runs.models import NodeExecution
 from conftest import publish_definitions
-from worker.tests import pick_type
+from worker.tests import pick_type, plugins
 from worker.tests.builders import state, success_node, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
@@ -19,9 +20,8 @@ pytestmark = pytest.mark.temporal
 
 @pytest.fixture
 def pick():
-    registry.register(pick_type.NODE_TYPE)  # the one registry line
-    yield pick_type.NODE_TYPE
-    del registry.NODE_TYPES["PICK"]
+    with plugins.node_type(pick_type):  # the one registry line
+        yield pick_type.NODE_TYPE
 
 
 def _pick_node(**extra) -> dict:

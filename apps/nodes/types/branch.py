@@ -13,7 +13,7 @@ from core.problems import Problem
 
 def validate(node: dict, path: str) -> list[Problem]:
     problems = checks.array(node, "choices", path, required=True) + checks.string(node, "defaultNode", path)
-    for index, choice in enumerate(node.get("choices") if isinstance(node.get("choices"), list) else []):
+    for index, choice in enumerate(found if isinstance(found := node.get("choices"), list) else []):
         at = f"{path}.choices[{index}]"
         if not isinstance(choice, dict):
             problems.append(Problem(at, "must be an object {rule, nextNode}"))

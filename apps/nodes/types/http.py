@@ -32,7 +32,7 @@ DEFAULT_CONTENT_TYPE = "application/json"
 
 def validate(node: dict, path: str) -> list[Problem]:
     problems = checks.obj(node, "httpComponents", path, required=True)
-    components = node.get("httpComponents") if isinstance(node.get("httpComponents"), dict) else {}
+    components = found if isinstance(found := node.get("httpComponents"), dict) else {}
     at = f"{path}.httpComponents"
     if not problems:
         for key in COMPONENTS:
@@ -93,7 +93,7 @@ def _call(node: dict, scope: ScriptScope, secrets: SecretResolver | None, mock: 
         response = mocked_response(request, mock)
     else:
         response = send(request, _timeout(node))
-        if response.status_code == 401 and auth and auth["type"] == "OAUTH2_CLIENT_CREDENTIALS":
+        if response.status_code == 401 and auth and auth["type"] == "OAUTH2_CLIENT_CREDENTIALS" and secrets:
             request["headers"].update(auth_headers(auth, secrets, fresh=True))  # expired or revoked: once more
             response = send(request, _timeout(node))
     if trace is not None:
@@ -246,4 +246,4 @@ SCHEMA = Schema("Calls a URL; output = the transformer's result (or the parsed r
     "retry": schema_ref("Retry"),
 }, ("httpComponents",))
 NODE_TYPE = NodeType("HTTP", validate, execute, remote=True, disconnectable=True, after_completion=True,
-                     must_mock=True, response_mocks=True, style=Style("box", "#e3f2fd"), schema=SCHEMA)
+                     must_mock=True, call=call, style=Style("box", "#e3f2fd"), schema=SCHEMA)

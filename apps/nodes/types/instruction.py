@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from apps.nodes import assignment, checks
-from apps.nodes.base import Edge, NodeType, Schema, Style, schema_ref
+from apps.nodes.base import CasePart, Edge, Execution, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_bare_literal, resolve_value, validate_value_component
 from core.problems import Problem
@@ -22,7 +22,7 @@ TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 def validate(node: dict, path: str) -> list[Problem]:
     problems = checks.array(node, "inputOptions", path)
-    for index, option in enumerate(node.get("inputOptions") if isinstance(node.get("inputOptions"), list) else []):
+    for index, option in enumerate(found if isinstance(found := node.get("inputOptions"), list) else []):
         problems += _validate_option(option, f"{path}.inputOptions[{index}]")
     for key in ATTRIBUTES:
         problems += _validate_attribute(node.get(key), f"{path}.{key}")
@@ -51,8 +51,7 @@ def _validate_option(option: Any, path: str) -> list[Problem]:
         problems.append(Problem(f"{path}.tags.values", "must be a list of strings"))
     if isinstance(option.get("possibleValues"), list) and not _list_of(option["possibleValues"], dict):
         problems.append(Problem(f"{path}.possibleValues", "must be a list of objects {displayValue, value, metaData}"))
-    for index, instruction in enumerate(option.get("instructions") if isinstance(option.get("instructions"), list)
-                                        else []):
+    for index, instruction in enumerate(found if isinstance(found := option.get("instructions"), list) else []):
         problems += _validate_instruction(instruction, f"{path}.instructions[{index}]")
     dependents = option.get("possibleDependentValues")
     for parent_value, dependent in (dependents.items() if isinstance(dependents, dict) else []):
@@ -151,7 +150,14 @@ def edges(node: dict) -> list[Edge]:
     return []
 
 
+def as_case(execution: Execution) -> CasePart:
+    """The screen's answer (the run kept its viewResponse) becomes the case's next resume."""
+    answer = execution.context.get(f"{execution.key}:viewResponse")
+    return CasePart(resume=answer) if isinstance(answer, dict) else CasePart()
+
+
 NODE_TYPE = NodeType("INSTRUCTION", validate, execute, disconnectable=True, edges=edges, in_branch=False,
+                     as_case=as_case,
                      style=Style("note", "#e1f5fe"),
                      schema=Schema("Builds a View; the run waits for a resume.", {
                          "inputOptions": {"type": "array", "items": schema_ref("Option")},

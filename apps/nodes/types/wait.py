@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.nodes import checks
-from apps.nodes.base import NodeError, NodeType, Schema, Style, schema_ref
+from apps.nodes.base import CasePart, Execution, NodeError, NodeType, Schema, Style, schema_ref
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import is_value_component, resolve_value, validate_value_component
 from core.problems import Problem
@@ -18,9 +18,9 @@ MODES = ("SYNC", "ASYNC")
 
 def validate(node: dict, path: str) -> list[Problem]:
     problems = checks.obj(node, "config", path, required=True)
-    config = node.get("config")
     if problems:
         return problems
+    config: dict = node["config"]  # an object: checked above
     at = f"{path}.config"
     problems = checks.one_of(config, "waitType", at, WAIT_TYPES, required=True)
     wait_type = config.get("waitType")
@@ -105,8 +105,15 @@ def _is_float(text: str) -> bool:
 
 def events(node: dict) -> list[str]:
     """An ON_EVENT wait awaits its `eventName`."""
-    config = node.get("config") if isinstance(node.get("config"), dict) else {}
+    config = found if isinstance(found := node.get("config"), dict) else {}
     return [config["eventName"]] if config.get("waitType") == "ON_EVENT" and config.get("eventName") else []
+
+
+def as_case(execution: Execution) -> CasePart:
+    """The event an ON_EVENT wait consumed (kept at `<key>:event`) becomes one of the case's events."""
+    names, stored = events(execution.node), f"{execution.key}:event"
+    return CasePart(events={names[0]: execution.context[stored]}) if names and stored in execution.context \
+        else CasePart()
 
 
 SCHEMA = Schema("Pauses the run (durable timer or event).", {
@@ -117,4 +124,5 @@ SCHEMA = Schema("Pauses the run (durable timer or event).", {
         "timestamp": {"anyOf": [{"type": "string"}, {"type": "number"}, schema_ref("ValueComponent")]},
         "eventName": {"type": "string"}, "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0}}},
 }, ("config",))
-NODE_TYPE = NodeType("WAIT", validate, execute, events=events, style=Style("hexagon", "#ede7f6"), schema=SCHEMA)
+NODE_TYPE = NodeType("WAIT", validate, execute, events=events, as_case=as_case, style=Style("hexagon", "#ede7f6"),
+                     schema=SCHEMA)
