@@ -305,4 +305,11 @@ def test_a_300_state_definition_opens_and_lays_out(page, live_server, tenant, sc
         document.querySelector('[data-builder=layout]').click(); return performance.now() - t; }""")
     print(f"300 states: builder mounted and laid out in {elapsed:.0f} ms; auto layout click {layout:.0f} ms")
     assert page.locator(".react-flow__minimap").count() == 1
+    # "Fit" on a long chain keeps a readable zoom and shows the start, not a thin line of 300 states.
+    page.click("[data-builder=fit]")
+    page.wait_for_function("document.querySelector('.react-flow__viewport').style.transform.includes('scale(0.5)')")
+    canvas = page.locator(".drift-canvas .react-flow").bounding_box()
+    start = page.locator("[data-testid='rf__node-@start']").bounding_box()
+    assert canvas["y"] <= start["y"] and start["y"] + start["height"] <= canvas["y"] + canvas["height"]
+    assert canvas["x"] <= start["x"] and start["x"] + start["width"] <= canvas["x"] + canvas["width"]
     screenshot("builder-09-300-states", element=".drift-builder-frame")
