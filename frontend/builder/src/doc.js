@@ -301,7 +301,7 @@ export const nodeWidth = (node) => Math.max(170, node.ports.length * 78);
 export const NODE_HEIGHT = 74;
 
 /** Where a MAP's item-flow node goes: to the right of the MAP. */
-export const besideMap = (map, mapWidth) => ({ x: map.x + mapWidth + 60, y: map.y });
+export const besideMap = (map, mapWidth) => ({ x: map.x + mapWidth + 60, y: map.y + 40 });
 
 /** Top-to-bottom layered layout (dagre): the top-left corner of every node. */
 export function autoLayout(graph) {

@@ -40,13 +40,14 @@ const StateNode = memo(function StateNode({ data }) {
   return (
     <div className={`drift-node drift-kind-${data.kind}${data.error ? " drift-has-error" : ""}${data.warning ? " drift-has-warning" : ""}${data.steps ? " drift-visited" : ""}`}
       style={{ width, minHeight: NODE_HEIGHT }} title={data.problems || ""}>
-      {data.id !== START && <Handle type="target" position={Position.Top} id="in" />}
+      {data.id !== START && <Handle type="target" position={data.kind === "FLOW" ? Position.Left : Position.Top} id="in"
+        isConnectable={!data.readOnly} />}
       {data.steps && <div className="drift-node-steps" data-steps={data.steps.join(",")}>step {data.steps.join(", ")}</div>}
       <div className="drift-node-title">{data.label}</div>
       <div className="drift-node-sub">{data.sub}</div>
       {data.problems && <div className="drift-node-problem">{data.problems}</div>}
       <div className="drift-ports">
-        {data.ports.map((port) => (
+        {data.ports.filter((port) => !(data.readOnly && port.id.endsWith(":new"))).map((port) => (
           <div key={port.id} className={`drift-port drift-port-${port.kind}`}>
             <span>{port.label}</span>
             <Handle type="source" position={Position.Bottom} id={port.id} isConnectable={!port.fixed && !data.readOnly} />
@@ -102,7 +103,7 @@ function TryPanel({ state, entry, tryUrl, sample }) {
   return (
     <div className="drift-try-node" data-builder="try">
       <h4>Try this node</h4>
-      {state.nodeDefinition && <p className="help">Tries the stored node {entry.id}, not this state's inline copy.</p>}
+      {state.nodeDefinition && <div className="drift-note">Tries the stored node {entry.id}, not this state's inline copy.</div>}
       <label className="drift-field"><span>context (<code>_global</code>)</span>
         <textarea rows={5} value={context} onChange={(e) => setContext(e.target.value)} name="try-context" /></label>
       <button type="button" className="button" onClick={run} data-builder="try-run">Try</button>
@@ -486,7 +487,7 @@ function Builder({ area, getTenant, baseUrl, readOnly = false, path = null, runT
             </div>
             {(tests.cases || []).map((c, i) => (
               <button type="button" key={i} className={`drift-test-case ${c.passed ? "drift-good" : "drift-bad"}`}
-                data-case={c.name} title={c.failure || "show its path"} onClick={() => setShownPath(c.path)}>
+                data-case={c.name} title={c.failure || "show its path"} onClick={() => { setShownPath(c.path); requestAnimationFrame(fit); }}>
                 {c.passed ? "✓" : "✗"} {c.name}{c.failure ? `: ${c.failure}` : ""}</button>))}
           </div>}
           <ReactFlow nodes={rfNodes} edges={rfEdges} nodeTypes={NODE_TYPES} onNodesChange={onNodesChange}
