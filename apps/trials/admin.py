@@ -53,10 +53,10 @@ class NodeDefinitionTryAdmin(NodeDefinitionAdmin):
             return JsonResponse({"error": "METHOD", "message": "POST a dry-run request."}, status=405)
         try:
             body = json.loads(request.body or b"{}", parse_constant=_refuse_constant)
-            body = body if isinstance(body, dict) else {}
-            version = parse_version(body.pop("version", None), path="$.version", default="SNAPSHOT")
+            fields = body if isinstance(body, dict) else {}  # not an object: the serializer refuses it
+            version = parse_version(fields.pop("version", None), path="$.version", default="SNAPSHOT")
             # The builder tries a state: its parameter mapping, resolved against the context as the engine does.
-            mapping = body.pop("stateParameters", None)
+            mapping = fields.pop("stateParameters", None)
             serializer = DryRunInputSerializer(data=body)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data

@@ -38,6 +38,12 @@ def select(page, name: str) -> None:
     page.wait_for_selector(f".drift-panel[data-panel=state] h3:has-text('{name}')")
 
 
+def steps_of(page, scope: str) -> dict[str, str]:
+    """The path drawn on the canvas: each marked state's step numbers."""
+    return page.evaluate("""(scope) => Object.fromEntries([...document.querySelectorAll(`${scope} .drift-node-steps`)]
+        .map((n) => [n.closest('.react-flow__node').dataset.id, n.dataset.steps]))""", scope)
+
+
 def document(page) -> dict:
     return json.loads(page.input_value("#id_document"))
 
@@ -78,8 +84,8 @@ def test_try_a_selected_node_and_edit_its_definition(page, screenshot, live_serv
 
 def test_choices_rename_and_map_item_flow(page, screenshot, live_server, tenant):
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    publish_definitions(tenant, [branch_node("pick", [("return _global.params.n > 1", "note"), ("return True", "done")]),
-                                 script_node("noter", "return 1"), success_node("done")], [])
+    pick = branch_node("pick", [("return _global.params.n > 1", "note"), ("return True", "done")])
+    publish_definitions(tenant, [pick, script_node("noter", "return 1"), success_node("done")], [])
     pk = snapshot(tenant, {"id": "shaped", "startNode": "lines", "x-kept": [1.5, {"a": 1}], "states": {
         "lines": {"instanceName": "lines", "type": "MAP", "items": "$.params.items", "nextNode": "decide",
                   "iterator": {"workflowId": "line_flow", "version": "ACTIVE"}},
@@ -145,8 +151,7 @@ def test_run_tests_from_the_builder_and_a_runs_path_on_the_canvas(page, screensh
     page.wait_for_function("document.querySelector('[data-builder=tests-summary]').textContent.startsWith('PASSED')")
     assert page.locator("[data-builder=tests-summary]").inner_text().startswith("PASSED: 3 case(s) of the SNAPSHOT")
     page.click("[data-case='a reviewed refund cools off for two days, then completes']")
-    steps = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.drift-node-steps')]
-        .map((n) => [n.closest('.react-flow__node').dataset.id, n.dataset.steps]))""")
+    steps = steps_of(page, ".drift-builder-frame")
     assert steps == {"fetch": "1", "decide": "2", "review": "3", "pause": "4", "done": "5"}, steps
     screenshot("builder-13-run-tests", element=".drift-builder-frame")
 
@@ -156,8 +161,7 @@ def test_run_tests_from_the_builder_and_a_runs_path_on_the_canvas(page, screensh
     run = Run.objects.get(workflow_id=finished["workflowId"])
     page.goto(f"{live_server.url}/admin/runs/run/{run.pk}/change/")
     page.locator(".drift-path-canvas .drift-node-steps").first.wait_for()
-    steps = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.drift-path-canvas .drift-node-steps')]
-        .map((n) => [n.closest('.react-flow__node').dataset.id, n.dataset.steps]))""")
+    steps = steps_of(page, ".drift-path-canvas")
     assert steps == {"fetch": "1", "decide": "2", "auto": "3", "done": "4"}, steps
     taken = sorted(page.evaluate("""() => [...document.querySelectorAll('.drift-path-canvas .drift-edge-path')]
         .map((e) => e.closest('.react-flow__edge').dataset.testid)"""))
