@@ -139,6 +139,7 @@ def test_draw_save_publish_run_and_reopen(page, screenshot, live_server, worker,
     pk = WorkflowDefinition.objects.get(tenant=tenant, key="drawn").pk
     page.goto(f"{base}/admin/definitions/workflowdefinition/{pk}/change/")
     wait_valid(page)
+    page.locator("[data-testid='rf__edge-parallel|next']").wait_for()  # edges are drawn once nodes are measured
     reopened = picture(page)
     assert reopened["nodes"] == drawn_picture["nodes"] and reopened["edges"] == drawn_picture["edges"]
     page.click("#drift-publish")
@@ -165,6 +166,7 @@ def test_draw_save_publish_run_and_reopen(page, screenshot, live_server, worker,
     # --- re-opened after publish: the same picture
     page.goto(f"{base}/admin/definitions/workflowdefinition/{pk}/change/")
     wait_valid(page)
+    page.locator("[data-testid='rf__edge-parallel|next']").wait_for()  # edges are drawn once nodes are measured
     again = picture(page)
     assert again == reopened
     assert set(again["nodes"]) == {"@start", "get_order", "route_order", "parallel", "note", "note_2", "done"}
