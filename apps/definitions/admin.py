@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join, json_script
 from django.utils.safestring import mark_safe
 
 from apps.definitions import dsl, selectors, services
@@ -73,15 +73,35 @@ def workflow_graph_html(tenant: str, body: dict, *, path: list[str] | None = Non
 BUILDER_JS, BUILDER_CSS = "definitions/builder/builder.js", "definitions/builder/builder.css"
 
 
-def builder_html(*, tenant: str, url: str) -> str:
+def builder_built() -> bool:
+    return finders.find(BUILDER_JS) is not None
+
+
+def builder_html(*, tenant: str, url: str, extra: dict[str, str] | None = None) -> str:
     """The builder's mount point (frontend/builder, built by scripts/bootstrap) for the `document` textarea. A
-    new definition has no tenant yet: the builder reads the form's tenant field."""
-    if finders.find(BUILDER_JS) is None:
+    new definition has no tenant yet: the builder reads the form's tenant field. `extra`: more data-* attributes
+    (the trials app's "Try" and "Run tests" URLs)."""
+    if not builder_built():
         return format_html('<p class="errornote">The builder is not built: run scripts/bootstrap.</p>')
+    attrs = format_html_join("", ' data-{}="{}"', sorted((extra or {}).items()))
     return format_html(
         '<link rel="stylesheet" href="{}"><script src="{}" defer></script>'
         '<div id="drift-builder" class="drift-builder" data-document="id_document" data-tenant="{}" '
-        'data-tenant-input="id_tenant" data-url="{}"></div>', static(BUILDER_CSS), static(BUILDER_JS), tenant, url)
+        'data-tenant-input="id_tenant" data-url="{}"{}></div>', static(BUILDER_CSS), static(BUILDER_JS), tenant, url,
+        attrs)
+
+
+def path_canvas_html(tenant: str, body: dict, *, path: list[str]) -> str:
+    """A stored workflow drawn read-only by the builder with a run's path on it (node definitions inlined as the
+    graph picture's); "" when the builder is not built (the graph picture stays the fallback)."""
+    if not builder_built():
+        return ""
+    body = selectors.workflow_inline_nodes(tenant=tenant, body=copy.deepcopy(body), pin=False, strict=False)
+    return format_html(
+        '<link rel="stylesheet" href="{}"><script src="{}" defer></script>{}'
+        '<div id="drift-builder" class="drift-builder drift-path-canvas" data-readonly="true" '
+        'data-body="drift-run-body" data-path="{}"></div>', static(BUILDER_CSS), static(BUILDER_JS),
+        json_script(body, "drift-run-body"), json.dumps(path))
 
 
 def version_label(number: int) -> str:
@@ -391,7 +411,12 @@ class WorkflowDefinitionAdmin(DefinitionAdmin):
     @admin.display(description="builder")
     def builder(self, obj: Definition | None) -> str:
         return builder_html(tenant=obj.tenant if obj is not None and obj.pk else "",
-                            url=self._url("builder_palette", "__tenant__").replace("palette/", ""))
+                            url=self._url("builder_palette", "__tenant__").replace("palette/", ""),
+                            extra=self.builder_extra(obj if obj is not None and obj.pk else None))
+
+    def builder_extra(self, obj: Definition | None) -> dict[str, str]:
+        """More data-* attributes of the builder's mount point (the trials app adds "Try" and "Run tests")."""
+        return {}
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -406,7 +431,9 @@ class WorkflowDefinitionAdmin(DefinitionAdmin):
     def builder_palette_view(self, request: HttpRequest, tenant: str) -> HttpResponse:
         """The tenant's published node definitions: what the builder may draw (editing needs change)."""
         self.require_tenant(request, tenant, self.permission_name("change"))
-        return JsonResponse({"nodes": selectors.node_palette(tenant=tenant), "states": ["PARALLEL", "MAP"]})
+        nodes = [{**node, "url": reverse("admin:definitions_nodedefinition_change", args=[node["pk"]])}
+                 for node in selectors.node_palette(tenant=tenant)]
+        return JsonResponse({"nodes": nodes, "states": ["PARALLEL", "MAP"]})
 
     def builder_validate_view(self, request: HttpRequest, tenant: str) -> HttpResponse:
         """The save's own validator on the drawn document (no write): every problem with its JSON path."""

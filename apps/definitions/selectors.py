@@ -103,7 +103,7 @@ def node_palette(*, tenant: str) -> list[dict]:
                                              definition__latest_version__gt=0,
                                              version=F("definition__latest_version"))
             .select_related("definition").order_by("definition__key"))
-    return [{"id": row.definition.key, "version": row.version, "type": row.body.get("type"),
+    return [{"id": row.definition.key, "pk": row.definition_id, "version": row.version, "type": row.body.get("type"),
              "name": row.body.get("name") or "", "parameters": row.body.get("parameters") or [], "body": row.body}
             for row in rows]
 

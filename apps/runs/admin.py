@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 
 from apps.clients.access import is_platform_operator, may_act_for
 from apps.definitions import map_state
-from apps.definitions.admin import workflow_graph_html
+from apps.definitions.admin import path_canvas_html, workflow_graph_html
 from apps.definitions.models import Definition, Kind
 from apps.definitions.selectors import definition_find
 from apps.runs.api.operation_serializers import RedriveSerializer, ScheduleSerializer
@@ -196,7 +196,7 @@ class RunAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
                            ("tenant", "client_id", "username"), ("incident_id", "issue_id", "customer_id"),
                            ("definition", "mode"), ("parent", "children"), "redrive_link", "callback_url",
                            ("created_at", "updated_at", "finished_at")]}),
-        ("Graph (path taken)", {"fields": ["graph"]}),
+        ("Graph (path taken)", {"fields": ["graph"], "classes": ["drift-builder-set"]}),
         ("View", {"fields": ["disposition", "pretty_view"]}),
         ("Context", {"fields": ["pretty_context"]}),
         ("Start request", {"classes": ["collapse"], "fields": ["pretty_start_request"]}),
@@ -320,8 +320,9 @@ class RunAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
         body = self._definition_body(obj)
         if body is None:
             return f"— (definition {obj.definition_key} v{obj.definition_version} not found)"
-        return workflow_graph_html(obj.tenant, body, path=run_path(obj),
-                                   title=f"{obj.definition_key} v{obj.definition_version} · {obj.status}")
+        steps = run_path(obj)  # drawn on the builder's canvas; the graph picture below stays as the fallback
+        return format_html("{}{}", path_canvas_html(obj.tenant, body, path=steps), workflow_graph_html(
+            obj.tenant, body, path=steps, title=f"{obj.definition_key} v{obj.definition_version} · {obj.status}"))
 
     @admin.display(description="view")
     def pretty_view(self, obj: Run) -> str:

@@ -19,6 +19,7 @@ from rest_framework.exceptions import ValidationError
 from apps.definitions.admin import NodeDefinitionAdmin, WorkflowDefinitionAdmin, actor_of, report_error
 from apps.definitions.models import NodeDefinition, WorkflowDefinition
 from apps.definitions.versions import parse_version
+from apps.nodes.paths import resolve_parameters
 from apps.runs.admin import RunAdmin
 from apps.runs.models import Run
 from apps.trials.api.serializers import DryRunInputSerializer
@@ -52,13 +53,18 @@ class NodeDefinitionTryAdmin(NodeDefinitionAdmin):
             return JsonResponse({"error": "METHOD", "message": "POST a dry-run request."}, status=405)
         try:
             body = json.loads(request.body or b"{}", parse_constant=_refuse_constant)
-            version = parse_version(body.pop("version", None) if isinstance(body, dict) else None,
-                                    path="$.version", default="SNAPSHOT")
+            fields = body if isinstance(body, dict) else {}  # not an object: the serializer refuses it
+            version = parse_version(fields.pop("version", None), path="$.version", default="SNAPSHOT")
+            # The builder tries a state: its parameter mapping, resolved against the context as the engine does.
+            mapping = fields.pop("stateParameters", None)
             serializer = DryRunInputSerializer(data=body)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
+            parameters = data["parameters"]
+            if parameters is None and isinstance(mapping, dict):
+                parameters = resolve_parameters(mapping, data["context"])
             report = node_dry_run(tenant=obj.tenant, key=obj.key, version=version, context=data["context"],
-                                  parameters=data["parameters"], mock=data["mock"])
+                                  parameters=parameters, mock=data["mock"])
         except ValueError:
             return JsonResponse({"error": "INVALID", "message": "The request is not JSON."}, status=400)
         except (DriftError, ValidationError) as exc:
@@ -94,13 +100,30 @@ class WorkflowDefinitionTestAdmin(WorkflowDefinitionAdmin):
         obj = self._object(request, pk, write=True)  # tests run nodes like "Try it" does
         if request.method != "POST":
             return self._back(obj)
+        as_json = request.headers.get("Accept") == "application/json"  # the builder's "Run tests"
         try:
             version = parse_version(request.POST.get("version"), path="version", default="SNAPSHOT")
             report = workflow_test(tenant=obj.tenant, key=obj.key, version=version, actor=actor_of(request))
         except DriftError as exc:
+            if as_json:
+                response = error_response(exc)
+                return JsonResponse(response.data, status=response.status_code)
             report_error(request, exc)
             return self._back(obj)
-        return HttpResponseRedirect(self._url("test_report", obj.pk, report.pk))
+        url = self._url("test_report", obj.pk, report.pk)
+        if as_json:
+            cases = [{key: case.get(key) for key in ("name", "passed", "failure", "status", "path")}
+                     for case in report.cases]
+            return JsonResponse({"passed": report.passed, "version": report.version, "url": url, "cases": cases})
+        return HttpResponseRedirect(url)
+
+    def builder_extra(self, obj) -> dict[str, str]:
+        """The builder's "Run tests" (a saved definition) and "Try" of a selected state's node."""
+        extra = {"try-url": reverse("admin:definitions_nodedefinition_try", args=[0]).replace("/0/", "/__pk__/"),
+                 "try-sample": json.dumps(SAMPLE_CONTEXT, indent=2)}
+        if obj is not None:
+            extra["run-tests-url"] = self._url("run_tests", obj.pk)
+        return extra
 
     def test_report_view(self, request: HttpRequest, pk: int, report_id: int) -> HttpResponse:
         obj = self._object(request, pk, write=False)

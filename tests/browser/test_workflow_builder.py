@@ -139,6 +139,7 @@ def test_draw_save_publish_run_and_reopen(page, screenshot, live_server, worker,
     pk = WorkflowDefinition.objects.get(tenant=tenant, key="drawn").pk
     page.goto(f"{base}/admin/definitions/workflowdefinition/{pk}/change/")
     wait_valid(page)
+    page.locator("[data-testid='rf__edge-parallel|next']").wait_for()  # edges are drawn once nodes are measured
     reopened = picture(page)
     assert reopened["nodes"] == drawn_picture["nodes"] and reopened["edges"] == drawn_picture["edges"]
     page.click("#drift-publish")
@@ -165,6 +166,7 @@ def test_draw_save_publish_run_and_reopen(page, screenshot, live_server, worker,
     # --- re-opened after publish: the same picture
     page.goto(f"{base}/admin/definitions/workflowdefinition/{pk}/change/")
     wait_valid(page)
+    page.locator("[data-testid='rf__edge-parallel|next']").wait_for()  # edges are drawn once nodes are measured
     again = picture(page)
     assert again == reopened
     assert set(again["nodes"]) == {"@start", "get_order", "route_order", "parallel", "note", "note_2", "done"}
@@ -305,4 +307,11 @@ def test_a_300_state_definition_opens_and_lays_out(page, live_server, tenant, sc
         document.querySelector('[data-builder=layout]').click(); return performance.now() - t; }""")
     print(f"300 states: builder mounted and laid out in {elapsed:.0f} ms; auto layout click {layout:.0f} ms")
     assert page.locator(".react-flow__minimap").count() == 1
+    # "Fit" on a long chain keeps a readable zoom and shows the start, not a thin line of 300 states.
+    page.click("[data-builder=fit]")
+    page.wait_for_function("document.querySelector('.react-flow__viewport').style.transform.includes('scale(0.5)')")
+    canvas = page.locator(".drift-canvas .react-flow").bounding_box()
+    start = page.locator("[data-testid='rf__node-@start']").bounding_box()
+    assert canvas["y"] <= start["y"] and start["y"] + start["height"] <= canvas["y"] + canvas["height"]
+    assert canvas["x"] <= start["x"] and start["x"] + start["width"] <= canvas["x"] + canvas["width"]
     screenshot("builder-09-300-states", element=".drift-builder-frame")

@@ -6,6 +6,7 @@ import dagre from "@dagrejs/dagre";
 import { applyEdits, findNodeAtLocation, modify, parseTree } from "jsonc-parser";
 
 export const START = "@start"; // the workflow's own node: start, failure and after-completion ports
+export const FLOW = "@items:"; // id prefix of a MAP's item-flow node (not a state: never stored)
 export const CANVAS = "canvas"; // engine-ignored layout field (documented in the DSL JSON Schema)
 const FORMAT = { formattingOptions: { insertSpaces: true, tabSize: 2, eol: "\n" } };
 
@@ -56,6 +57,7 @@ export function portsOf(name, state, node) {
       ports.push({ id: `choice:${index}`, kind: "choice", label: `#${index + 1}`, nodeLevel: true,
         path: [...at, "nodeDefinition", "choices", index, "nextNode"] });
     });
+    ports.push({ id: "choice:new", kind: "choice", label: "+ choice", path: null });
     ports.push({ id: "default", kind: "default", label: "default", nodeLevel: true,
       path: [...at, "nodeDefinition", "defaultNode"] });
   }
@@ -63,6 +65,7 @@ export function portsOf(name, state, node) {
     ports.push({ id: "timeout", kind: "timeout", label: "timeout", nodeLevel: true,
       path: [...at, "nodeDefinition", "assignment", "timeoutNode"] });
   }
+  if (kind === "MAP") ports.push({ id: "items", kind: "items", label: "each item", path: null, fixed: true });
   if (kind !== "BRANCH" && !TERMINAL.has(kind)) {
     ports.push({ id: "next", kind: "next", label: kind === "MAP" ? "after items" : "next", path: [...at, "nextNode"] });
   }
@@ -114,6 +117,16 @@ export function graphOf(doc, palette) {
     nodes.push({ id: name, kind, label: name, sub, ports });
     addEdges(name, ports, node);
   }
+  // A MAP's item flow: the iterator workflow, drawn as a node of its own beside the MAP (set in the side panel).
+  for (const [name, state] of Object.entries(states)) {
+    if (!isObject(state) || state.type !== "MAP") continue;
+    const iterator = isObject(state.iterator) ? state.iterator : {};
+    const id = `${FLOW}${name}`;
+    nodes.push({ id, kind: "FLOW", label: iterator.workflowId || "(no iterator workflow)", ports: [], of: name,
+      sub: `item flow · ${iterator.version ?? "ACTIVE"}` });
+    edges.push({ id: `${name}|items`, source: name, sourceHandle: "items", target: id, kind: "items",
+      label: "each item", path: ["states", name, "iterator"], fixed: true });
+  }
   return { nodes, edges };
 }
 
@@ -148,19 +161,66 @@ function portOf(doc, palette, source, handle) {
   return state && portsOf(source, state, nodeOf(state, palette) || {}).find((p) => p.id === handle);
 }
 
-/** Node-level edges (BRANCH choices, default, timeout) live in the node definition: drawing one on a state that
+/** Node-level fields (BRANCH choices, default, timeout) live in the node definition: editing one on a state that
  * references a published node makes the state carry its own copy (inline `nodeDefinition`, which the engine and
- * the validator use before `resourceId`). `target` undefined removes the edge. */
-function editNodeLevel(text, doc, palette, port, target) {
-  const name = port.path[1];
+ * the validator use before `resourceId`). `tail`: the path inside the node; `value` undefined removes it;
+ * `insert`: an array insertion at `tail`'s last index. */
+export function editNode(text, doc, palette, name, tail, value, { insert = false } = {}) {
   const state = statesOf(doc)[name];
-  if (isObject(state.nodeDefinition)) return setAt(text, port.path, target);
+  if (isObject(state.nodeDefinition)) {
+    return setAt(text, ["states", name, "nodeDefinition", ...tail], value, insert ? { isArrayInsertion: true } : {});
+  }
   const copy = structuredClone(nodeOf(state, palette));
-  const tail = port.path.slice(port.path.indexOf("nodeDefinition") + 1);
-  const holder = tail.slice(0, -1).reduce((value, key) => value[key], copy);
-  if (target === undefined) delete holder[tail[tail.length - 1]];
-  else holder[tail[tail.length - 1]] = target;
+  const holder = tail.slice(0, -1).reduce((v, key) => v[key], copy);
+  const key = tail[tail.length - 1];
+  if (Array.isArray(holder) && (insert || value === undefined)) {
+    if (value === undefined) holder.splice(key, 1);
+    else holder.splice(key, 0, value);
+  } else if (value === undefined) delete holder[key];
+  else holder[key] = value;
   return setAt(text, ["states", name, "nodeDefinition"], copy);
+}
+
+function editNodeLevel(text, doc, palette, port, target) {
+  return editNode(text, doc, palette, port.path[1], port.path.slice(port.path.indexOf("nodeDefinition") + 1), target);
+}
+
+export const NEW_RULE = { type: "SCRIPT", value: { type: "STRING", data: "return False" } };
+
+/** Appends a BRANCH choice (a rule to write, `target` next) or removes choice `index`. */
+export function addChoice(text, doc, palette, name, target) {
+  const choices = nodeOf(statesOf(doc)[name], palette)?.choices;
+  const choice = { rule: structuredClone(NEW_RULE), nextNode: target };
+  if (!Array.isArray(choices)) return editNode(text, doc, palette, name, ["choices"], [choice]);
+  return editNode(text, doc, palette, name, ["choices", choices.length], choice, { insert: true });
+}
+
+export function removeChoice(text, doc, palette, name, index) {
+  return editNode(text, doc, palette, name, ["choices", index], undefined);
+}
+
+/** `text` with the key of the property at `path` renamed (a minimal edit: only the key's bytes change). */
+function renameKey(text, path, to) {
+  const found = findNodeAtLocation(parseTree(text), path);
+  const key = found && found.parent && found.parent.type === "property" ? found.parent.children[0] : null;
+  if (!key) return text;
+  return text.slice(0, key.offset) + JSON.stringify(to) + text.slice(key.offset + key.length);
+}
+
+/** Renames a state: its key, its position, its instanceName (when it was the name) and every reference to it. */
+export function renameState(text, doc, palette, from, to) {
+  const states = statesOf(doc);
+  if (!to || from === to || from === START || !Object.hasOwn(states, from) || Object.hasOwn(states, to)) return text;
+  const incoming = graphOf(doc, palette).edges.filter((edge) => edge.target === from);
+  let out = renameKey(text, ["states", from], to);
+  if (Object.hasOwn(positionsOf(doc), from)) out = renameKey(out, [CANVAS, "positions", from], to);
+  if (isObject(states[from]) && states[from].instanceName === from) out = setAt(out, ["states", to, "instanceName"], to);
+  for (const edge of incoming) {
+    const path = edge.source === from ? ["states", to, ...edge.path.slice(2)] : edge.path;
+    const nodeLevel = path.includes("nodeDefinition");
+    out = nodeLevel ? editNodeLevel(out, parse(out), palette, { path }, to) : setAt(out, path, to);
+  }
+  return out;
 }
 
 function removeAt(text, path) {
@@ -171,6 +231,7 @@ function removeAt(text, path) {
 export function connect(text, doc, palette, source, handle, target) {
   const port = portOf(doc, palette, source, handle);
   if (!port || !Object.hasOwn(statesOf(doc), target)) return text;
+  if (port.id === "choice:new") return addChoice(text, doc, palette, source, target);
   if (port.id === "branch:new") {
     const state = statesOf(doc)[source];
     const branches = Array.isArray(state.branches) ? state.branches : null;
@@ -184,6 +245,7 @@ export function connect(text, doc, palette, source, handle, target) {
     if (!Array.isArray(post)) return setAt(text, ["postWorkflowCompletionNodes"], [target]);
     return setAt(text, ["postWorkflowCompletionNodes", post.length], target, { isArrayInsertion: true });
   }
+  if (!port.path) return text;
   return port.nodeLevel ? editNodeLevel(text, doc, palette, port, target) : setAt(text, port.path, target);
 }
 
@@ -195,7 +257,7 @@ export function disconnect(text, doc, palette, edges) {
   for (const edge of [...edges].sort((a, b) => index(b) - index(a))) {
     const current = parse(out) || doc;
     const port = portOf(current, palette, edge.source, edge.sourceHandle);
-    if (!port || !port.path) continue;
+    if (!port || !port.path || edge.fixed) continue;
     if (port.kind === "branch") out = removeAt(out, port.path.slice(0, -1));
     else if (port.kind === "post") out = removeAt(out, port.path);
     else if (port.nodeLevel) out = editNodeLevel(out, current, palette, port, undefined);
@@ -237,6 +299,9 @@ export function savePositions(text, positions) {
 
 export const nodeWidth = (node) => Math.max(170, node.ports.length * 78);
 export const NODE_HEIGHT = 74;
+
+/** Where a MAP's item-flow node goes: to the right of the MAP. */
+export const besideMap = (map, mapWidth) => ({ x: map.x + mapWidth + 60, y: map.y + 40 });
 
 /** Top-to-bottom layered layout (dagre): the top-left corner of every node. */
 export function autoLayout(graph) {

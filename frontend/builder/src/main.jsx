@@ -6,8 +6,9 @@ import "@xyflow/react/dist/style.css";
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { createRoot } from "react-dom/client";
 import "./builder.css";
-import { NODE_HEIGHT, START, addState, autoLayout, connect, disconnect, graphOf, kindOf, lineOf, locate, nodeOf,
-  nodeWidth, parse, positionsOf, removeStates, savePositions, setAt, statesOf } from "./doc.js";
+import { FLOW, NODE_HEIGHT, START, addState, autoLayout, besideMap, connect, disconnect, editNode, graphOf, kindOf,
+  lineOf, locate, nodeOf, nodeWidth, parse, positionsOf, removeChoice, removeStates, renameState, savePositions, setAt,
+  statesOf } from "./doc.js";
 
 const EDGE_STYLES = {
   next: { stroke: "#4a5568" },
@@ -18,22 +19,38 @@ const EDGE_STYLES = {
   start: { stroke: "#2f855a", strokeWidth: 2 },
   failure: { stroke: "#c53030", strokeDasharray: "7 3" },
   post: { stroke: "#2b6cb0", strokeDasharray: "2 4" },
+  items: { stroke: "#0f766e", strokeDasharray: "5 3", strokeWidth: 2 },
 };
+const PATH = { stroke: "#1565c0", strokeWidth: 4 }; // a run's (or a test case's) path, as the graphviz picture
+const MIN_FIT = 0.5; // "Fit" never zooms out further: a long flow shows its start, readable, instead of a thin line
+
+const csrf = () => (document.querySelector("[name=csrfmiddlewaretoken]") || {}).value || "";
+
+/** A path (executed instances in order) as marks: each state's step numbers and the moves between them. */
+function pathMarks(path) {
+  if (!Array.isArray(path) || !path.length) return null;
+  const steps = new Map();
+  path.forEach((name, i) => steps.set(name, [...(steps.get(name) || []), i + 1]));
+  const moves = [[START, path[0]], ...path.slice(1).map((name, i) => [path[i], name])];
+  return { steps, moves: new Set(moves.map(([a, b]) => `${a}>${b}`)), list: moves };
+}
 
 const StateNode = memo(function StateNode({ data }) {
   const width = nodeWidth(data);
   return (
-    <div className={`drift-node drift-kind-${data.kind}${data.error ? " drift-has-error" : ""}${data.warning ? " drift-has-warning" : ""}`}
+    <div className={`drift-node drift-kind-${data.kind}${data.error ? " drift-has-error" : ""}${data.warning ? " drift-has-warning" : ""}${data.steps ? " drift-visited" : ""}`}
       style={{ width, minHeight: NODE_HEIGHT }} title={data.problems || ""}>
-      {data.id !== START && <Handle type="target" position={Position.Top} id="in" />}
+      {data.id !== START && <Handle type="target" position={data.kind === "FLOW" ? Position.Left : Position.Top} id="in"
+        isConnectable={!data.readOnly} />}
+      {data.steps && <div className="drift-node-steps" data-steps={data.steps.join(",")}>step {data.steps.join(", ")}</div>}
       <div className="drift-node-title">{data.label}</div>
       <div className="drift-node-sub">{data.sub}</div>
       {data.problems && <div className="drift-node-problem">{data.problems}</div>}
       <div className="drift-ports">
-        {data.ports.map((port) => (
+        {data.ports.filter((port) => !(data.readOnly && port.id.endsWith(":new"))).map((port) => (
           <div key={port.id} className={`drift-port drift-port-${port.kind}`}>
             <span>{port.label}</span>
-            <Handle type="source" position={Position.Bottom} id={port.id} />
+            <Handle type="source" position={Position.Bottom} id={port.id} isConnectable={!port.fixed && !data.readOnly} />
           </div>
         ))}
       </div>
@@ -55,7 +72,49 @@ function Field({ label, value, onCommit, readOnly, name }) {
   );
 }
 
-function SidePanel({ doc, selected, palette, commit, text, nodeAdminUrl }) {
+function tryHeadline(report) {
+  if (report.ok) return `OK: ${report.type} node ${report.node} (version ${report.version})`;
+  if (typeof report.error !== "object") {
+    const where = (report.details || []).map((d) => `${d.path}: ${d.problem}`).join("; ");
+    return `Refused: ${report.message || "error"}${where ? ` (${where})` : ""}`;
+  }
+  return `Failed${report.error.line ? ` at script line ${report.error.line}` : ""}: ${report.error.message}`;
+}
+
+/** "Try" the selected state's node: the node admin's dry-run (nothing stored), with this state's parameters
+ * resolved against the sample context as the engine would. */
+function TryPanel({ state, entry, tryUrl, sample }) {
+  const [context, setContext] = useState(sample);
+  const [result, setResult] = useState(null);
+  const run = () => {
+    let parsedContext;
+    try { parsedContext = JSON.parse(context || "{}"); } catch (error) {
+      setResult({ ok: false, status: `Context is not valid JSON: ${error.message}` });
+      return;
+    }
+    setResult({ status: "Running…" });
+    fetch(tryUrl.replace("__pk__", entry.pk), {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+      body: JSON.stringify({ version: String(state.resourceVersion ?? "LATEST"), context: parsedContext,
+        stateParameters: state.parameters && typeof state.parameters === "object" ? state.parameters : {} }),
+    }).then((r) => r.json()).then((report) => setResult({ ok: report.ok === true, status: tryHeadline(report), report }))
+      .catch((error) => setResult({ ok: false, status: `Request failed: ${error.message}` }));
+  };
+  return (
+    <div className="drift-try-node" data-builder="try">
+      <h4>Try this node</h4>
+      {state.nodeDefinition && <div className="drift-note">Tries the stored node {entry.id}, not this state's inline copy.</div>}
+      <label className="drift-field"><span>context (<code>_global</code>)</span>
+        <textarea rows={5} value={context} onChange={(e) => setContext(e.target.value)} name="try-context" /></label>
+      <button type="button" className="button" onClick={run} data-builder="try-run">Try</button>
+      {result && <div className={`drift-try-status ${result.ok ? "drift-good" : result.ok === false ? "drift-bad" : ""}`}
+        data-builder="try-status">{result.status}</div>}
+      {result && result.report && <pre className="drift-readonly" data-builder="try-result">{JSON.stringify(result.report, null, 2)}</pre>}
+    </div>
+  );
+}
+
+function SidePanel({ doc, selected, palette, commit, text, tryUrl, trySample, onRenamed }) {
   if (!doc) return null;
   const edit = (path, value) => commit(setAt(text, path, value));
   const state = selected && selected !== START ? statesOf(doc)[selected] : null;
@@ -73,11 +132,20 @@ function SidePanel({ doc, selected, palette, commit, text, nodeAdminUrl }) {
   const at = ["states", selected];
   const node = nodeOf(state, palette);
   const kind = kindOf(state, node);
+  const entry = palette.get(state.resourceId);
   const parameters = state.parameters && typeof state.parameters === "object" ? state.parameters : {};
   const expected = (node && Array.isArray(node.parameters)) ? node.parameters : [];
+  const rename = (to) => {
+    const next = renameState(text, doc, palette, selected, to.trim());
+    if (next === text) return;
+    commit(next);
+    onRenamed(to.trim());
+  };
+  const choices = kind === "BRANCH" && Array.isArray(node.choices) ? node.choices : [];
   return (
     <div className="drift-panel" data-panel="state">
       <h3>{selected} <small>{kind}</small></h3>
+      <Field label="state name (renames every reference)" name="state-name" value={selected} onCommit={rename} />
       {kind === "PARALLEL" && <>
         <label className="drift-field"><span>failurePolicy</span>
           <select value={state.failurePolicy || "FAIL_FAST"} onChange={(e) => edit([...at, "failurePolicy"], e.target.value)}>
@@ -89,7 +157,7 @@ function SidePanel({ doc, selected, palette, commit, text, nodeAdminUrl }) {
       </>}
       {kind === "MAP" && <>
         <Field label="items" value={state.items} onCommit={(v) => edit([...at, "items"], v.startsWith("$") ? v : JSON.parse(v))} />
-        <Field label="iterator workflow" value={state.iterator && state.iterator.workflowId}
+        <Field label="iterator workflow" name="iterator-workflow" value={state.iterator && state.iterator.workflowId}
           onCommit={(v) => edit([...at, "iterator", "workflowId"], v)} />
         <Field label="iterator version" value={state.iterator && state.iterator.version}
           onCommit={(v) => edit([...at, "iterator", "version"], v)} />
@@ -97,20 +165,32 @@ function SidePanel({ doc, selected, palette, commit, text, nodeAdminUrl }) {
         <Field label="toleratedFailurePercentage" value={state.toleratedFailurePercentage}
           onCommit={(v) => edit([...at, "toleratedFailurePercentage"], v === "" ? undefined : Number(v))} />
       </>}
+      {kind === "BRANCH" && <>
+        <h4>choices <small>(drag from "+ choice" to add one)</small></h4>
+        {choices.map((choice, i) => (
+          <div key={`${i}:${choices.length}`} className="drift-choice" data-choice={i}>
+            <Field label={`#${i + 1} rule → ${(choice && choice.nextNode) || "?"}`} name={`choice-${i}-rule`}
+              value={choice && choice.rule && choice.rule.value ? choice.rule.value.data : ""}
+              onCommit={(v) => commit(editNode(text, doc, palette, selected, ["choices", i, "rule", "value", "data"], v))} />
+            <button type="button" className="button" data-builder={`remove-choice-${i}`}
+              onClick={() => commit(removeChoice(text, doc, palette, selected, i))}>Remove choice #{i + 1}</button>
+          </div>))}
+      </>}
       {kind !== "PARALLEL" && kind !== "MAP" && <>
         <Field label="resource" value={state.resourceId} onCommit={(v) => edit([...at, "resourceId"], v)} />
         <label className="drift-field"><span>version pin</span>
           <select value={String(state.resourceVersion ?? "LATEST")}
             onChange={(e) => edit([...at, "resourceVersion"], /^\d+$/.test(e.target.value) ? Number(e.target.value) : e.target.value)}>
-            {["LATEST", "ACTIVE", ...Array.from({ length: palette.get(state.resourceId)?.version || 0 }, (_, i) => String(i + 1)),
+            {["LATEST", "ACTIVE", ...Array.from({ length: entry?.version || 0 }, (_, i) => String(i + 1)),
               String(state.resourceVersion ?? "LATEST")].filter((v, i, all) => all.indexOf(v) === i).map((v) => <option key={v}>{v}</option>)}
           </select></label>
         <h4>parameters</h4>
         {[...new Set([...expected, ...Object.keys(parameters)])].map((p) => (
           <Field key={p} label={p} value={parameters[p]} onCommit={(v) => edit([...at, "parameters", p], v)} />))}
+        {entry && tryUrl && <TryPanel key={selected} state={state} entry={entry} tryUrl={tryUrl} sample={trySample} />}
         {node && <>
           <h4>node definition {state.nodeDefinition ? "(inline copy)" : ""}
-            {state.resourceId && <a href={`${nodeAdminUrl}?q=${encodeURIComponent(state.resourceId)}`} target="_blank" rel="noreferrer"> edit</a>}</h4>
+            {entry && <a href={entry.url} target="_blank" rel="noreferrer" data-builder="edit-node"> edit</a>}</h4>
           <pre className="drift-readonly">{JSON.stringify(node, null, 2)}</pre>
         </>}
       </>}
@@ -118,7 +198,7 @@ function SidePanel({ doc, selected, palette, commit, text, nodeAdminUrl }) {
   );
 }
 
-function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
+function Builder({ area, getTenant, baseUrl, readOnly = false, path = null, runTestsUrl, tryUrl, trySample }) {
   const [text, setText] = useState(area.value);
   const [palette, setPalette] = useState(new Map());
   const [problems, setProblems] = useState([]);
@@ -132,6 +212,11 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
   const redo = useRef([]);
   const blame = useRef(null); // the edge drawn last: problems it caused at its target are shown on it
   const flow = useReactFlow();
+  const canvas = useRef(null);
+  const fitted = useRef(false);
+  const [shownPath, setShownPath] = useState(path); // a run's path (run page) or a test case's (Run tests)
+  const [tests, setTests] = useState(null);
+  const marks = useMemo(() => pathMarks(shownPath), [shownPath]);
 
   const parsed = useMemo(() => parse(text), [text]);
   if (parsed) lastGood.current = parsed;
@@ -152,15 +237,15 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
   }, [area]);
 
   // The palette: the tenant's published node definitions (server-side tenant check).
-  const [tenant, setTenant] = useState(getTenant());
+  const [tenant, setTenant] = useState(readOnly ? "" : getTenant()); // read-only: nodes inlined, nothing to validate
   useEffect(() => {
     const input = document.getElementById("id_tenant");
-    if (!input) return undefined;
+    if (!input || readOnly) return undefined;
     const changed = () => setTenant(getTenant());
     input.addEventListener("change", changed);
     input.addEventListener("input", changed);
     return () => { input.removeEventListener("change", changed); input.removeEventListener("input", changed); };
-  }, [getTenant]);
+  }, [getTenant, readOnly]);
   useEffect(() => {
     if (!tenant) { setPalette(new Map()); return; }
     fetch(`${baseUrl.replace("__tenant__", encodeURIComponent(tenant))}palette/`, { credentials: "same-origin" })
@@ -194,48 +279,91 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
 
   useEffect(() => {
     const stored = positionsOf(doc);
-    const marks = new Map();
+    const problemsAt = new Map();
     for (const p of problems) {
       if (!p.at) continue;
       const key = p.at.handle ? `${p.at.node}|${p.at.handle}` : p.at.node;
-      marks.set(key, [...(marks.get(key) || []), p]);
+      problemsAt.set(key, [...(problemsAt.get(key) || []), p]);
       const last = blame.current;
       if (last && !p.at.handle && p.at.node === last.target && !last.before.has(p.path + p.problem)) {
-        marks.set(last.id, [...(marks.get(last.id) || []), p]);
+        problemsAt.set(last.id, [...(problemsAt.get(last.id) || []), p]);
       }
     }
     const describe = (list) => (list || []).map((p) => `${p.severity === "warning" ? "warning" : "error"}: ${p.problem}`).join("; ");
+    const placed = Object.fromEntries(graph.nodes.map((n) => [n.id, stored[n.id] || auto[n.id] || { x: 0, y: 0 }]));
+    const widths = Object.fromEntries(graph.nodes.map((n) => [n.id, nodeWidth(n)]));
     setRfNodes((previous) => {
       const was = new Map(previous.map((n) => [n.id, n]));
       return graph.nodes.map((node) => {
-        const list = marks.get(node.id);
+        const list = problemsAt.get(node.id);
+        const flowNode = node.kind === "FLOW";
         return {
-          id: node.id, type: "state", position: stored[node.id] || auto[node.id] || { x: 0, y: 0 },
-          selected: was.get(node.id)?.selected || false, deletable: node.id !== START,
-          data: { ...node, problems: describe(list), error: list?.some((p) => p.severity !== "warning"),
-            warning: list?.some((p) => p.severity === "warning") },
+          id: node.id, type: "state", position: flowNode ? besideMap(placed[node.of], widths[node.of]) : placed[node.id],
+          initialWidth: widths[node.id], initialHeight: NODE_HEIGHT, draggable: !flowNode && !readOnly,
+          selectable: !flowNode, selected: was.get(node.id)?.selected || false, deletable: node.id !== START && !flowNode,
+          data: { ...node, readOnly, problems: describe(list), error: list?.some((p) => p.severity !== "warning"),
+            warning: list?.some((p) => p.severity === "warning"), steps: marks?.steps.get(node.id) },
         };
       });
     });
     setRfEdges((previous) => {
       const was = new Map(previous.map((e) => [e.id, e]));
-      return graph.edges.map((edge) => {
-        const list = marks.get(edge.id);
+      const drawn = graph.edges.map((edge) => {
+        const list = problemsAt.get(edge.id);
         const bad = list && list.some((p) => p.severity !== "warning");
+        const taken = marks?.moves.has(`${edge.source}>${edge.target}`);
+        const style = bad ? { stroke: "#e53e3e", strokeWidth: 3 } : taken ? { ...EDGE_STYLES[edge.kind], ...PATH } : EDGE_STYLES[edge.kind];
         return {
           id: edge.id, source: edge.source, target: edge.target, sourceHandle: edge.sourceHandle, targetHandle: "in",
-          label: list ? `${edge.label} ⚠ ${describe(list)}` : edge.label, data: edge, reconnectable: true,
-          className: `drift-edge drift-edge-${edge.kind}${bad ? " drift-edge-error" : ""}`,
-          style: bad ? { stroke: "#e53e3e", strokeWidth: 3 } : EDGE_STYLES[edge.kind],
-          labelStyle: bad ? { fill: "#c53030", fontWeight: 600 } : undefined,
-          markerEnd: { type: "arrowclosed", color: bad ? "#e53e3e" : EDGE_STYLES[edge.kind].stroke },
+          label: list ? `${edge.label} ⚠ ${describe(list)}` : edge.label, data: edge,
+          reconnectable: !readOnly && !edge.fixed, deletable: !edge.fixed,
+          className: `drift-edge drift-edge-${edge.kind}${bad ? " drift-edge-error" : ""}${taken ? " drift-edge-path" : ""}`,
+          style, labelStyle: bad ? { fill: "#c53030", fontWeight: 600 } : undefined,
+          markerEnd: { type: "arrowclosed", color: style.stroke },
           animated: edge.kind === "branch", selected: was.get(edge.id)?.selected || false,
         };
       });
+      // Moves no edge describes (a jump to the failure node, post-completion nodes): dashed, as in the picture.
+      const described = new Set(graph.edges.map((e) => `${e.source}>${e.target}`));
+      const ids = new Set(graph.nodes.map((n) => n.id));
+      const jumps = (marks?.list || []).filter(([a, b]) => ids.has(a) && ids.has(b) && !described.has(`${a}>${b}`))
+        .filter(([a, b], i, all) => all.findIndex(([c, d]) => c === a && d === b) === i)
+        .map(([a, b]) => ({ id: `path|${a}>${b}`, source: a, target: b, sourceHandle: null, targetHandle: "in",
+          className: "drift-edge drift-edge-path drift-edge-jump", deletable: false, reconnectable: false,
+          style: { ...PATH, strokeDasharray: "6 4" }, markerEnd: { type: "arrowclosed", color: PATH.stroke } }));
+      return [...drawn, ...jumps];
     });
-  }, [graph, auto, doc, problems]);
+  }, [graph, auto, doc, problems, marks, readOnly]);
 
-  const currentPositions = () => Object.fromEntries(flow.getNodes().map((n) => [n.id, n.position]));
+  const currentPositions = () => Object.fromEntries(flow.getNodes().filter((n) => !n.id.startsWith(FLOW))
+    .map((n) => [n.id, n.position]));
+
+  const fit = useCallback(() => {
+    const nodes = flow.getNodes();
+    const pane = canvas.current && canvas.current.querySelector(".react-flow");
+    if (!nodes.length || !pane) return;
+    const bounds = flow.getNodesBounds(nodes);
+    const { width, height } = pane.getBoundingClientRect();
+    const pad = 30;
+    const zoom = Math.min(1, (width - 2 * pad) / bounds.width, (height - 2 * pad) / bounds.height);
+    if (zoom >= MIN_FIT) { flow.fitView({ maxZoom: 1, padding: 0.08 }); return; }
+    // Too big to read at once: the readable zoom, the top (the start) in view, centred when it is narrow enough.
+    const x = bounds.width * MIN_FIT <= width - 2 * pad ? (width - bounds.width * MIN_FIT) / 2 : pad;
+    flow.setViewport({ x: x - bounds.x * MIN_FIT, y: pad - bounds.y * MIN_FIT, zoom: MIN_FIT });
+  }, [flow]);
+  useEffect(() => { // once, when a flow that has states is first drawn (an empty one stays at 1:1)
+    if (fitted.current || !hadStates.current || rfNodes.length < 2) return;
+    fitted.current = true;
+    requestAnimationFrame(fit);
+  }, [rfNodes, fit]);
+
+  const runTests = () => {
+    setTests({ status: "Running the saved SNAPSHOT's test cases…" });
+    fetch(runTestsUrl, { method: "POST", credentials: "same-origin", body: new URLSearchParams({ version: "SNAPSHOT" }),
+      headers: { Accept: "application/json", "X-CSRFToken": csrf() } })
+      .then((r) => r.json()).then((report) => setTests(report))
+      .catch((error) => setTests({ status: `Request failed: ${error.message}` }));
+  };
 
   const onNodesChange = useCallback((changes) => {
     setRfNodes((nodes) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), nodes));
@@ -279,7 +407,11 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
     setSelected(added.name);
   };
 
-  const layout = () => { commit(savePositions(text, autoLayout(graph))); setTimeout(() => flow.fitView(), 50); };
+  const layout = () => {
+    const laid = autoLayout(graph);
+    commit(savePositions(text, Object.fromEntries(Object.entries(laid).filter(([id]) => !id.startsWith(FLOW)))));
+    requestAnimationFrame(fit);
+  };
   const step = (from, to) => {
     if (!from.current.length) return;
     to.current.push(area.value);
@@ -316,7 +448,7 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
   return (
     <div className="drift-builder-frame" onKeyDown={onKeyDown}>
       <div className="drift-builder-main">
-        <aside className="drift-palette">
+        {!readOnly && <aside className="drift-palette">
           <input type="search" placeholder="Search nodes" value={search} onChange={(e) => setSearch(e.target.value)}
             aria-label="search the palette" />
           {!tenant && <p className="help">Choose the tenant to see its nodes.</p>}
@@ -329,29 +461,48 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
                   {item.label}
                 </div>))}
             </div>))}
-        </aside>
+        </aside>}
         <div className="drift-canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}
-          tabIndex={0}>
+          tabIndex={0} ref={canvas}>
           <div className="drift-toolbar">
-            <button type="button" className="button" onClick={layout} data-builder="layout">Auto layout</button>
-            <button type="button" className="button" onClick={() => flow.fitView()} data-builder="fit">Fit</button>
-            <button type="button" className="button" onClick={() => step(undo, redo)} data-builder="undo">Undo</button>
-            <button type="button" className="button" onClick={() => step(redo, undo)} data-builder="redo">Redo</button>
-            <span className={`drift-builder-status ${errors ? "drift-bad" : "drift-good"}`} data-builder="status">
+            {!readOnly && <button type="button" className="button" onClick={layout} data-builder="layout">Auto layout</button>}
+            <button type="button" className="button" onClick={fit} data-builder="fit">Fit</button>
+            {!readOnly && <>
+              <button type="button" className="button" onClick={() => step(undo, redo)} data-builder="undo">Undo</button>
+              <button type="button" className="button" onClick={() => step(redo, undo)} data-builder="redo">Redo</button>
+            </>}
+            {runTestsUrl && <button type="button" className="button" onClick={runTests} data-builder="run-tests">Run tests</button>}
+            {shownPath && <span className="drift-path-legend" data-builder="path">path: {shownPath.length} step(s)
+              {!readOnly && <button type="button" className="button" onClick={() => setShownPath(null)}>clear</button>}</span>}
+            {!readOnly && <span className={`drift-builder-status ${errors ? "drift-bad" : "drift-good"}`} data-builder="status">
               {!parsed ? "The JSON has a syntax error: the picture shows the last valid document."
                 : errors ? `${errors} problem(s)` : problems.length ? `valid (${problems.length} warning(s))` : "valid"}
-            </span>
+            </span>}
           </div>
+          {tests && <div className="drift-tests" data-builder="tests">
+            <div className={tests.status ? "" : tests.passed ? "drift-good" : "drift-bad"} data-builder="tests-summary">
+              {tests.status || tests.message || `${tests.passed ? "PASSED" : "FAILED"}: ${tests.cases.length} case(s) of the SNAPSHOT`}
+              {tests.url && <> · <a href={tests.url} target="_blank" rel="noreferrer">report</a></>}
+              {tests.cases && area.value !== area.defaultValue && <em> (unsaved changes are not tested: save first)</em>}
+            </div>
+            {(tests.cases || []).map((c, i) => (
+              <button type="button" key={i} className={`drift-test-case ${c.passed ? "drift-good" : "drift-bad"}`}
+                data-case={c.name} title={c.failure || "show its path"} onClick={() => { setShownPath(c.path); requestAnimationFrame(fit); }}>
+                {c.passed ? "✓" : "✗"} {c.name}{c.failure ? `: ${c.failure}` : ""}</button>))}
+          </div>}
           <ReactFlow nodes={rfNodes} edges={rfEdges} nodeTypes={NODE_TYPES} onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange} onConnect={onConnect} onReconnect={onReconnect} onDelete={onDelete}
-            onNodeDragStop={onNodeDragStop} onPaneClick={() => setSelected(null)} deleteKeyCode={["Delete", "Backspace"]}
-            fitView={hadStates.current} defaultViewport={{ x: 30, y: 30, zoom: 1 }} fitViewOptions={{ maxZoom: 1 }} minZoom={0.05} onlyRenderVisibleElements={graph.nodes.length > 80} proOptions={{ hideAttribution: true }}>
+            onNodeDragStop={onNodeDragStop} onPaneClick={() => setSelected(null)}
+            deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]} nodesConnectable={!readOnly} edgesReconnectable={!readOnly}
+            defaultViewport={{ x: 30, y: 30, zoom: 1 }} minZoom={0.05} onlyRenderVisibleElements={graph.nodes.length > 80}
+            proOptions={{ hideAttribution: true }}>
             <Background gap={16} />
             <Controls />
             <MiniMap pannable zoomable position="top-right" />
           </ReactFlow>
         </div>
-        <SidePanel doc={doc} selected={selected} palette={palette} commit={commit} text={text} nodeAdminUrl={nodeAdminUrl} />
+        {!readOnly && <SidePanel doc={doc} selected={selected} palette={palette} commit={commit} text={text} tryUrl={tryUrl}
+          trySample={trySample} onRenamed={setSelected} />}
       </div>
       <ul className="drift-builder-problems" aria-label="builder problems">
         {problems.map((p, i) => (
@@ -366,15 +517,21 @@ function Builder({ area, getTenant, baseUrl, nodeAdminUrl }) {
 function mount() {
   const root = document.getElementById("drift-builder");
   if (!root) return;
-  const area = document.getElementById(root.dataset.document);
+  const readOnly = root.dataset.readonly === "true";
+  let area = document.getElementById(root.dataset.document);
+  if (readOnly) { // the run page: a stored document, drawn with the run's path; nothing is edited
+    area = document.createElement("textarea");
+    area.value = JSON.stringify(JSON.parse(document.getElementById(root.dataset.body).textContent), null, 2);
+  }
   if (!area) return;
   const fixed = root.dataset.tenant;
   const getTenant = () => fixed || (document.getElementById(root.dataset.tenantInput) || {}).value || "";
-  const nodeAdminUrl = root.dataset.url.replace(/workflowdefinition\/builder\/__tenant__\/$/, "nodedefinition/");
+  const path = root.dataset.path ? JSON.parse(root.dataset.path) : null;
   const started = performance.now();
   createRoot(root).render(
     <ReactFlowProvider>
-      <Builder area={area} getTenant={getTenant} baseUrl={root.dataset.url} nodeAdminUrl={nodeAdminUrl} />
+      <Builder area={area} getTenant={getTenant} baseUrl={root.dataset.url} readOnly={readOnly} path={path}
+        runTestsUrl={root.dataset.runTestsUrl} tryUrl={root.dataset.tryUrl} trySample={root.dataset.trySample || "{}"} />
     </ReactFlowProvider>,
   );
   window.driftBuilder = { started };
