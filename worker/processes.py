@@ -65,8 +65,7 @@ class Supervisor:
                 "--health-port", str(health), "--metrics-port", str(metrics)]
 
     def _spawn(self, index: int) -> None:
-        self.children[index] = subprocess.Popen(self._command(index), cwd=ROOT, preexec_fn=_die_with_parent,
-                                                env={**os.environ, "DRIFT_WORKER_PROCESS": str(index)})
+        self.children[index] = subprocess.Popen(self._command(index), cwd=ROOT, preexec_fn=_die_with_parent)
         logger.info("worker process started", extra={"activity": f"{index}: pid {self.children[index].pid}"})
 
     def run(self) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from django.contrib.auth import get_user_model
 from django.core.wsgi import get_wsgi_application
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
@@ -220,14 +221,17 @@ class HostileClient:
 
     def __init__(self, headers: dict[str, str], path_values: dict[str, str]) -> None:
         self.client, self.headers, self.path_values = Client(), headers, path_values
+        # The codec serves platform operators only (docs/security.md): its bodies are fuzzed as a superuser.
+        self.operator = Client()
+        self.operator.force_login(get_user_model().objects.create_superuser("fuzz-operator", "op@example.com", "x"))
 
     def send(self, method: str, template: str, raw: bytes, *, chunked: bool = False):
         path = template.format(**self.path_values)
         # As gunicorn hands a chunked body over: de-chunked, no length, `wsgi.input_terminated`.
         extra = {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(raw),
                  "wsgi.input_terminated": True} if chunked else {}
-        return self.client.generic(method, path, raw, content_type="application/json", headers=self.headers,
-                                   **extra)
+        client, headers = (self.operator, {}) if path.startswith("/codec/") else (self.client, self.headers)
+        return client.generic(method, path, raw, content_type="application/json", headers=headers, **extra)
 
 
 def _hostile_setup(api, samples, tenant, settings):

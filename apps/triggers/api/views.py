@@ -22,8 +22,8 @@ from core.problems import Problem
 from drift.errors import DriftError, InvalidInput
 from drift.parsers import StrictJSONParser
 
-PERMISSIONS = {"GET": "triggers.view_trigger", "POST": "triggers.add_trigger", "PUT": "triggers.change_trigger",
-               "DELETE": "triggers.delete_trigger"}
+PERMISSIONS = {"GET": ("triggers.view_trigger",), "POST": ("triggers.add_trigger",),
+               "PUT": ("triggers.change_trigger",), "DELETE": ("triggers.delete_trigger",)}
 
 
 class Unauthorized(DriftError):
@@ -32,7 +32,7 @@ class Unauthorized(DriftError):
 
 
 class TriggerListView(DriftAPIView):
-    session_permissions = PERMISSIONS
+    permission_map = PERMISSIONS
 
     @extend_schema(summary="The tenant's triggers (§13)", responses={200: s.TriggerViewSerializer(many=True),
                                                                       **ERRORS})
@@ -51,7 +51,7 @@ class TriggerListView(DriftAPIView):
 
 
 class TriggerDetailView(DriftAPIView):
-    session_permissions = PERMISSIONS
+    permission_map = PERMISSIONS
 
     @extend_schema(summary="One trigger (§13)", responses={200: s.TriggerViewSerializer, **ERRORS})
     def get(self, request: Request, trigger_id: str) -> Response:
@@ -74,7 +74,7 @@ class TriggerDetailView(DriftAPIView):
 
 
 class TriggerEventsView(DriftAPIView):
-    session_permissions = PERMISSIONS
+    permission_map = PERMISSIONS
 
     @extend_schema(summary="A trigger's recent events and their outcome (§13)",
                    parameters=[OpenApiParameter("limit", int, description="1-500, default 50.")],
