@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from worker import kinds
     from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
     from worker.errors import HandingOver, NodeFailed, RunAborted, Terminated, failure_message
-    from worker.kinds import node
+    from worker.kinds import node, segment
     from worker.kinds.map import DriftMapBatch
     from worker.kinds.parallel import POSITION as PARALLEL_POSITION
     from worker.kinds.parallel import RESUME
@@ -131,7 +131,7 @@ class DriftWorkflow:
                 await self._continue_as_new()
                 continue  # terminated meanwhile: the loop ends the run
             except NodeFailed as failure:
-                run.node_name = await self._on_node_error(name, failure.message)
+                run.node_name = await self._on_node_error(failure.node or name, failure.message)
             except Terminated:
                 await engine.finish("TERMINATED", run.terminate_reason)
                 return
@@ -146,12 +146,20 @@ class DriftWorkflow:
         state_kind = kinds.state_kind(state)
         if state_kind is not None:
             return await state_kind.run(engine, name, state)
+        if (pure_states := segment.applies(engine, name)) is not None:  # this node and the pure ones after it
+            return await segment.run(engine, name, pure_states, in_branch, self._settle)
         parameters = resolve_parameters(state.get("parameters"), run.context)
         run.context["nodeParameters"] = parameters
         # Concurrent branches share `_global` but not one node's parameters: each node gets its own view.
         context = {**run.context, "nodeParameters": parameters} if in_branch else run.context
         outcome = (await node.settled(engine, name, state["nodeDefinition"])
                    or await node.node_activity(engine, name, state, context))
+        return await self._settle(name, state, outcome, parameters, in_branch)
+
+    async def _settle(self, name: str, state: dict[str, Any], outcome: dict[str, Any], parameters: dict[str, Any],
+                      in_branch: bool) -> str | None:
+        """What a node's outcome asks for (the run's end, an output, a screen, a wait, a child); the next state."""
+        run, engine = self._run, self.engine
         if outcome.get("terminal"):  # SUCCESS, FAILURE: the run ends here
             await engine.finish(outcome["terminal"], outcome.get("error"))
             return None

@@ -96,6 +96,8 @@ class NodeType:
     in_branch: may run inside a PARALLEL branch (not a screen: one View per run; not a terminal).
     response_mocks: a test case may mock it with a response `{"status", "body"}` that `execute` then parses.
     settle: see `Settler`; terminal types use it so the workflow ends the run without an activity.
+    pure: computes its outcome from the context alone (no I/O), never suspends and writes nothing but its
+        output: consecutive pure nodes run as one segment, one local activity (worker/kinds/segment.py).
     edges: the states the node moves to by itself (BRANCH choices, a screen's timeout...).
     events: the event names the node waits for (the runtime API refuses events no node awaits).
     from_mock: a mock `{"output"}` as the node's outcome (BRANCH takes its `nextNode` from it).
@@ -112,6 +114,7 @@ class NodeType:
     response_mocks: bool = False
     in_branch: bool = True
     settle: Settler | None = None
+    pure: bool = False
     edges: Callable[[dict], list[Edge]] = no_edges
     events: Callable[[dict], list[str]] = no_events
     from_mock: Callable[[Any], dict] = output_of_mock
