@@ -50,6 +50,8 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["DriftMapBatch", "DriftWorkflow"]
 
+PINNED_START = "pinned-start-1"  # issue 26: a start carrying its pinned definition skips start_run
+
 
 @workflow.defn(name=WORKFLOW_NAME)
 class DriftWorkflow:
@@ -85,13 +87,17 @@ class DriftWorkflow:
 
     async def _start(self) -> bool:
         run = self._run
-        try:
-            started = await workflow.execute_local_activity(
-                ACTIVITY_START_RUN, run.inp, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY
-            )
-        except FailureError as error:  # a local activity's failure may arrive unwrapped
-            await self.engine.finish("FAILED", failure_message(error))
-            return False
+        # The API resolved and pinned the definition and wrote the Run row RUNNING: no start_run round trip.
+        if run.inp.pinned is not None and workflow.patched(PINNED_START):
+            started = run.inp.pinned
+        else:
+            try:
+                started = await workflow.execute_local_activity(
+                    ACTIVITY_START_RUN, run.inp, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                    retry_policy=LOCAL_RETRY)
+            except FailureError as error:  # a local activity's failure may arrive unwrapped
+                await self.engine.finish("FAILED", failure_message(error))
+                return False
         run.definition, run.key, run.version = started["definition"], started["key"], started["version"]
         run.limits = started["limits"]
         # A CHILD run started by reference gets its start parts from start_run (see worker/kinds/child.py).
@@ -219,8 +225,8 @@ class DriftWorkflow:
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() or run.terminate_reason is not None)
         run.releasing_callers = False
         if run.terminate_reason is None:  # else the walk ends the run TERMINATED first
-            carry = run.to_wire()
-            workflow.continue_as_new(RunInput(**{**run.inp.__dict__, "carry": carry}))
+            carry = run.to_wire()  # holds the definition: the pinned copy of the start is not carried twice
+            workflow.continue_as_new(RunInput(**{**run.inp.__dict__, "carry": carry, "pinned": None}))
 
     def _answered(self, after_seq: int) -> Callable[[], bool]:
         """When a caller waiting for the next stable state after `after_seq` gets its answer."""

@@ -240,3 +240,18 @@ def test_parallel_branches_run_their_segments_with_the_same_lanes(runs, tenant, 
         ("b1", "SCRIPT", "SUCCESS", ""), ("b2", "BRANCH", "SUCCESS", ""), ("b3", "SCRIPT", "SUCCESS", "")]
     assert _markers(runs, segmented["workflowId"])["local activities"] < \
         _markers(runs, plain["workflowId"])["local activities"]
+
+
+def test_a_start_through_the_api_needs_no_start_run(api, runs, tenant):
+    """The API resolved and pinned the definition and wrote the Run row: the run's only local activities are
+    its segment and its final persist."""
+    from apps.runs.models import Run
+    from apps.runs.tests.rest import start
+
+    _chain(tenant)
+    response = start(api, params={"workflowId": "chain10", "n": 0}).json()
+    assert response["workflowStatus"] == "COMPLETED", response
+    assert _markers(runs, response["workflowId"]) == {"local activities": 2}
+    run = Run.objects.get(workflow_id=response["workflowId"])
+    assert (run.status, run.definition_key, run.definition_version) == ("COMPLETED", "chain10", 1)
+    assert [row[1] for row in _rows(response["workflowId"])] == [*(f"s{i}" for i in range(10)), "done"]
