@@ -6,6 +6,7 @@ Both run against the same Temporal dev server, in the same process, in the same 
 (a) per-run latency of a chain of 10 SCRIPT nodes ending in SUCCESS, versus a workflow of 10 local
 activities computing the same values; (b) throughput of N concurrent runs of each. Prints the
 figures and the ratios Drift/baseline (latency: lower is better; throughput: higher is better).
+Drift's runs start as the API starts them (definition resolved and pinned, Run row written, in the timed path).
 By default Drift runs as deployed (its converter and payload encryption) against the baseline on the SDK's
 converter; --codec puts the same payload codec (encryption) on the baseline too, so both sides pay it. Both
 workers' clients share one Temporal runtime whose Core log is counted: the SDK's "Workflow task duration
