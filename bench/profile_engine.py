@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.engine import _drift_definitions, publish, with_temporal  # noqa: E402
+from bench.engine import _drift_definitions, _pinned_start, publish, with_temporal  # noqa: E402
 
 _statements: Counter[str] = Counter()
 _sql_seconds: Counter[str] = Counter()
@@ -111,7 +111,8 @@ def _instrument() -> None:
     _timed(sandbox, "compile_problems", "sandbox.compile_problems")
 
 
-async def _bench(address: str, runs: int, concurrent: int, profile: str, baseline: bool, no_lock: bool) -> None:
+async def _bench(address: str, runs: int, concurrent: int, profile: str, baseline: bool, no_lock: bool,
+                 unpinned: bool = False) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
@@ -146,10 +147,12 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
                                                        task_queue=queue))
             await handles[-1].result()
             return
-        handle = await client.start_workflow(
-            WORKFLOW_NAME, RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}}),
-            id=f"profile-drift-{uuid.uuid4().hex}", task_queue=queue,
-        )
+        workflow_id = f"profile-drift-{uuid.uuid4().hex}"
+        if unpinned:  # straight through Temporal: start_run resolves, pins and inserts the Run row
+            inp = RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}})
+        else:  # as the API starts it (bench/engine.py `_pinned_start`)
+            inp = await asyncio.to_thread(_pinned_start, workflow_id)
+        handle = await client.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=queue)
         result = await handle.result()
         if result["workflowStatus"] != "COMPLETED":  # counted (an overloaded machine): the figures say so
             failures.append(result.get("errorMessage"))
@@ -222,9 +225,11 @@ def main() -> None:
                         help="let the writing activities meet in SQLite's busy handler (as before issue 11)")
     parser.add_argument("--cprofile", choices=("loop", "activities"),
                         help="cProfile the event loop thread, or the activities' service calls (run_*)")
+    parser.add_argument("--unpinned", action="store_true",
+                        help="start straight through Temporal (start_run pins), not as the API does (pinned)")
     args = parser.parse_args()
     with_temporal(lambda address: _bench(address, args.runs, args.concurrent, args.cprofile, args.baseline,
-                                          args.without_writer_lock))
+                                          args.without_writer_lock, args.unpinned))
 
 
 if __name__ == "__main__":

@@ -34,9 +34,10 @@ class HandingOver(Exception):  # noqa: N818 - a hand-over, not an error
 class NodeFailed(Exception):
     """A node ended in error; routed to `defaultFailureNode` or fails the run."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, node: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.node = node  # the node that failed when it is not the state the walker handed over (a segment's)
 
 
 def failure_message(error: BaseException) -> str:

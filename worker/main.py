@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from drift.codec import data_converter
 from drift.tracing import temporal_interceptors, tracing_init
 from worker.activities import ACTIVITIES
+from worker.segment_activity import execute_segment
 from worker.workflows import DriftMapBatch, DriftWorkflow
 
 logger = logging.getLogger("drift.worker")
@@ -37,7 +38,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.TEMPORAL_TASK_QUEUE,
         workflows=[DriftWorkflow, DriftMapBatch],
-        activities=ACTIVITIES,
+        activities=[*ACTIVITIES, execute_segment],
         activity_executor=executor or ThreadPoolExecutor(max_workers=max_activities, thread_name_prefix="activity"),
         max_concurrent_activities=max_activities,
         max_concurrent_local_activities=settings.DRIFT_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,

@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from worker import kinds
     from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
     from worker.errors import HandingOver, NodeFailed, RunAborted, Terminated, failure_message
-    from worker.kinds import node
+    from worker.kinds import node, segment
     from worker.kinds.map import DriftMapBatch
     from worker.kinds.parallel import POSITION as PARALLEL_POSITION
     from worker.kinds.parallel import RESUME
@@ -49,6 +49,8 @@ with workflow.unsafe.imports_passed_through():
     from worker.test_mode import TestStopped
 
 __all__ = ["DriftMapBatch", "DriftWorkflow"]
+
+PINNED_START = "pinned-start-1"  # issue 26: a start carrying its pinned definition skips start_run
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -85,13 +87,17 @@ class DriftWorkflow:
 
     async def _start(self) -> bool:
         run = self._run
-        try:
-            started = await workflow.execute_local_activity(
-                ACTIVITY_START_RUN, run.inp, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY
-            )
-        except FailureError as error:  # a local activity's failure may arrive unwrapped
-            await self.engine.finish("FAILED", failure_message(error))
-            return False
+        # The API resolved and pinned the definition and wrote the Run row RUNNING: no start_run round trip.
+        if run.inp.pinned is not None and workflow.patched(PINNED_START):
+            started = run.inp.pinned
+        else:
+            try:
+                started = await workflow.execute_local_activity(
+                    ACTIVITY_START_RUN, run.inp, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                    retry_policy=LOCAL_RETRY)
+            except FailureError as error:  # a local activity's failure may arrive unwrapped
+                await self.engine.finish("FAILED", failure_message(error))
+                return False
         run.definition, run.key, run.version = started["definition"], started["key"], started["version"]
         run.limits = started["limits"]
         # A CHILD run started by reference gets its start parts from start_run (see worker/kinds/child.py).
@@ -131,7 +137,7 @@ class DriftWorkflow:
                 await self._continue_as_new()
                 continue  # terminated meanwhile: the loop ends the run
             except NodeFailed as failure:
-                run.node_name = await self._on_node_error(name, failure.message)
+                run.node_name = await self._on_node_error(failure.node or name, failure.message)
             except Terminated:
                 await engine.finish("TERMINATED", run.terminate_reason)
                 return
@@ -146,12 +152,20 @@ class DriftWorkflow:
         state_kind = kinds.state_kind(state)
         if state_kind is not None:
             return await state_kind.run(engine, name, state)
+        if (pure_states := segment.applies(engine, name)) is not None:  # this node and the pure ones after it
+            return await segment.run(engine, name, pure_states, in_branch, self._settle)
         parameters = resolve_parameters(state.get("parameters"), run.context)
         run.context["nodeParameters"] = parameters
         # Concurrent branches share `_global` but not one node's parameters: each node gets its own view.
         context = {**run.context, "nodeParameters": parameters} if in_branch else run.context
         outcome = (await node.settled(engine, name, state["nodeDefinition"])
                    or await node.node_activity(engine, name, state, context))
+        return await self._settle(name, state, outcome, parameters, in_branch)
+
+    async def _settle(self, name: str, state: dict[str, Any], outcome: dict[str, Any], parameters: dict[str, Any],
+                      in_branch: bool) -> str | None:
+        """What a node's outcome asks for (the run's end, an output, a screen, a wait, a child); the next state."""
+        run, engine = self._run, self.engine
         if outcome.get("terminal"):  # SUCCESS, FAILURE: the run ends here
             await engine.finish(outcome["terminal"], outcome.get("error"))
             return None
@@ -211,8 +225,8 @@ class DriftWorkflow:
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() or run.terminate_reason is not None)
         run.releasing_callers = False
         if run.terminate_reason is None:  # else the walk ends the run TERMINATED first
-            carry = run.to_wire()
-            workflow.continue_as_new(RunInput(**{**run.inp.__dict__, "carry": carry}))
+            carry = run.to_wire()  # holds the definition: the pinned copy of the start is not carried twice
+            workflow.continue_as_new(RunInput(**{**run.inp.__dict__, "carry": carry, "pinned": None}))
 
     def _answered(self, after_seq: int) -> Callable[[], bool]:
         """When a caller waiting for the next stable state after `after_seq` gets its answer."""

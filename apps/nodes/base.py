@@ -134,6 +134,8 @@ class NodeType:
     call: a remote type's traced call (see `Call`): how it runs under a test case's response mock (worker) and in a
         dry-run (apps/trials/dryrun.py); a type with one takes response mocks `{"status", "body"}`.
     settle: see `Settler`; terminal types use it so the workflow ends the run without an activity.
+    pure: computes its outcome from the context alone (no I/O), never suspends and writes nothing but its
+        output: consecutive pure nodes run as one segment, one local activity (worker/kinds/segment.py).
     edges: the states the node moves to by itself (BRANCH choices, a screen's timeout...).
     events: the event names the node waits for (the runtime API refuses events no node awaits).
     from_mock: a mock `{"output"}` as the node's outcome (BRANCH takes its `nextNode` from it).
@@ -153,6 +155,7 @@ class NodeType:
     call: Call | None = None
     in_branch: bool = True
     settle: Settler | None = None
+    pure: bool = False
     edges: Callable[[dict], list[Edge]] = no_edges
     events: Callable[[dict], list[str]] = no_events
     from_mock: Callable[[Any], dict] = output_of_mock

@@ -16,6 +16,7 @@ the script fails with a clear "sandbox busy" error (bounded: the node's activity
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import queue
@@ -202,6 +203,50 @@ class _TenantScheduler:
                 self._changed.notify_all()
 
 
+# The running `SandboxPool.session` of this thread: .stack (what it releases at its end), .held (its child).
+_SESSION = threading.local()
+
+
+class _Held:
+    """A child checked out for one script, or for a session of several, and the names it keeps (the last sent)."""
+
+    def __init__(self, child: _Child) -> None:
+        self.child = child
+        self.sent: dict[str, Any] | None = None  # the names the child holds; their values kept (compared by identity)
+        self.sent_context: dict[str, Any] = {}
+        self._pending: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+    def replace(self, child: _Child) -> _Child:
+        self.child, self.sent = child, None  # a new child holds nothing
+        return child
+
+    def request(self, source: str, names: dict[str, Any]) -> dict[str, Any]:
+        """The request for this script: every name the first time, then only what changed. Values are compared
+        by identity: the segment replaces a context key's value, it never changes one in place."""
+        context = names.get("_global")
+        self._pending = (dict(names), dict(context) if isinstance(context, dict) else {})
+        if self.sent is None or self.sent.keys() != names.keys() or not isinstance(context, dict):
+            return {"source": source, "names": names}
+        return {
+            "source": source,
+            "set": {name: value for name, value in names.items() if name != "_global" and value is not self.sent[name]},
+            "global": {key: value for key, value in context.items() if self.sent_context.get(key, _Held) is not value},
+            "drop": [key for key in self.sent_context if key not in context],
+        }
+
+    def full(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`request` with every name (for a child that holds none)."""
+        if "names" in request or self._pending is None:
+            return request
+        return {"source": request["source"], "names": self._pending[0]}
+
+    def delivered(self, request: dict[str, Any]) -> None:
+        """The child answered `request`: it holds those names now."""
+        if self._pending is not None:
+            self.sent, self.sent_context = self._pending
+            self._pending = None
+
+
 class SandboxPool:
     """A fixed number of warm sandbox children behind a per-tenant fair checkout (see the module docstring)."""
 
@@ -219,33 +264,60 @@ class SandboxPool:
     def evaluate(self, source: str, names: dict[str, Any], timeout: float, *, tenant: str = "") -> Any:
         if self._closed:
             raise ScriptError("the script sandbox is shut down")
+        stack = getattr(_SESSION, "stack", None)
+        if stack is not None:  # inside `session`: its child, sent only what changed
+            held = getattr(_SESSION, "held", None) or self._hold(stack, tenant)
+            return self._evaluate(held, held.request(source, names), timeout)
         with self._scheduler.slot(tenant, self.queue_seconds):
-            return self._evaluate(source, names, timeout)
+            held = _Held(self._idle.get_nowait())  # a slot guarantees an idle child
+            try:
+                return self._evaluate(held, {"source": source, "names": names}, timeout)
+            finally:
+                self._idle.put(held.child)
 
-    def _evaluate(self, source: str, names: dict[str, Any], timeout: float) -> Any:
-        child = self._idle.get_nowait()  # a slot guarantees an idle child
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold one child for every script this thread evaluates meanwhile (the nodes of one segment), checked
+        out at the first script: the names go to it once, then each script sends only what changed
+        (sandbox_runtime `_names`)."""
+        with contextlib.ExitStack() as stack:
+            _SESSION.stack, _SESSION.held = stack, None
+            try:
+                yield
+            finally:
+                _SESSION.stack = _SESSION.held = None
+
+    def _hold(self, stack: contextlib.ExitStack, tenant: str) -> _Held:
+        stack.enter_context(self._scheduler.slot(tenant, self.queue_seconds))
+        _SESSION.held = held = _Held(self._idle.get_nowait())
+        stack.callback(lambda: self._idle.put(held.child))
+        return held
+
+    def _evaluate(self, held: _Held, request: dict[str, Any], timeout: float) -> Any:
+        child = held.child
         try:
-            if not child.alive():  # died while idle (killed, OOM): replace before use
-                child = self._replace(child)
-            response = child.call({"source": source, "names": names}, timeout)
+            if not child.alive():  # died while idle (killed, OOM): replace before use, and send it everything
+                child = held.replace(self._replace(child))
+                request = held.full(request)
+            response = child.call(request, timeout)
         except _Deadline:
-            child = self._replace(child)
+            held.replace(self._replace(child))
             raise ScriptError(f"script exceeded its time limit of {timeout:g} s") from None
         except _Died:
             death = child.death()
-            child = self._replace(child)
+            held.replace(self._replace(child))
             raise ScriptError(f"script crashed the sandbox: {death}") from None
         except _TooLarge as exc:
-            child = self._replace(child)
+            held.replace(self._replace(child))
             raise ScriptError(f"script result of {exc.args[0]} bytes exceeds the limit of {MAX_RESULT_BYTES}") from None
         except (TypeError, ValueError) as exc:  # raised by json.dumps before anything was written
+            held.sent = None
             raise ScriptError(f"script inputs are not JSON values: {exc}") from None
         except BaseException:
             # Interrupted mid-call (e.g. activity cancellation): the child may still answer; never reuse it.
-            child = self._replace(child)
+            held.replace(self._replace(child))
             raise
-        finally:
-            self._idle.put(child)
+        held.delivered(request)
         if not response.get("ok"):
             raise ScriptError(response.get("error") or "script failed")
         return response.get("value")
@@ -301,6 +373,11 @@ def shutdown_pool() -> None:
 atexit.register(shutdown_pool)
 
 
+def session() -> contextlib.AbstractContextManager[None]:
+    """The process-wide pool's `SandboxPool.session`."""
+    return get_pool().session()
+
+
 def evaluate(source: object, names: dict[str, Any], timeout: float | None = None, *, tenant: str = "") -> Any:
     """Run a script body with `names` in scope (as `tenant`'s script); return its JSON result or raise ScriptError
     (a `source` that is no string does not compile)."""
@@ -314,4 +391,4 @@ def evaluate(source: object, names: dict[str, Any], timeout: float | None = None
     return get_pool().evaluate(source, names, timeout, tenant=tenant)
 
 
-__all__ = ["ScriptError", "SandboxPool", "compile_problems", "evaluate", "get_pool", "shutdown_pool"]
+__all__ = ["ScriptError", "SandboxPool", "compile_problems", "evaluate", "get_pool", "session", "shutdown_pool"]

@@ -522,9 +522,25 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _handle(runner: Runner, request: dict[str, Any]) -> dict[str, Any]:
+def _names(request: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
+    """The script's names: a request with `names` sends them all (and replaces what this child kept); the next
+    scripts of one activity (a segment, apps/nodes/sandbox.py `session`) send only what changed since:
+    `set` (whole names), `global` (keys of `_global`) and `drop` (keys gone from `_global`)."""
+    if "names" in request:
+        kept.clear()
+        kept.update(request["names"] or {})
+        return kept
+    kept.update(request.get("set") or {})
+    context = kept.setdefault("_global", {})
+    context.update(request.get("global") or {})
+    for key in request.get("drop") or ():
+        context.pop(key, None)
+    return kept
+
+
+def _handle(runner: Runner, request: dict[str, Any], kept: dict[str, Any] | None = None) -> dict[str, Any]:
     try:
-        return {"ok": True, "value": runner.run(request["source"], request.get("names") or {})}
+        return {"ok": True, "value": runner.run(request["source"], _names(request, {} if kept is None else kept))}
     except ScriptFailure as failure:
         return {"ok": False, "kind": failure.kind, "error": failure.message}
     except MemoryError:
@@ -541,11 +557,12 @@ def serve(memory_mb: int) -> None:
     if memory_mb > 0:
         _limit_memory(memory_mb)
     write_frame(out_fd, {"ready": True})
+    kept: dict[str, Any] = {}  # the last request's names (see _names)
     while True:
         request = read_frame(in_fd)
         if request is None:
             return
-        response = _handle(runner, request)
+        response = _handle(runner, request, kept)
         try:
             write_frame(out_fd, response)
         except (TypeError, ValueError, MemoryError) as exc:

@@ -34,6 +34,7 @@ QUERY_STATE = "state"
 ACTIVITY_START_RUN = "start_run"
 ACTIVITY_EXECUTE_NODE = "execute_node"
 ACTIVITY_PERSIST_RUN = "persist_run"
+ACTIVITY_EXECUTE_SEGMENT = "execute_segment"  # consecutive pure nodes in one local activity (worker/kinds/segment.py)
 # The failure type of a persist that can never succeed (the state holds data the stores refuse).
 UNPERSISTABLE = "Unpersistable"
 
@@ -67,6 +68,9 @@ class RunInput:
     # Rerun/redrive: the `sensitivePaths` of the run it repeats, sealed beside the version's own (a version without
     # them never gets those values in clear).
     sensitive_paths: list[str] = field(default_factory=list)
+    # The API resolved and pinned the definition and wrote the Run row RUNNING (apps/runs/runtime.py):
+    # {"definition", "key", "version", "limits"}, what start_run would answer, so the run needs no start_run.
+    pinned: dict[str, Any] | None = None
 
 
 # The parent's context parts a CHILD run starts with (beside its mapped `params`).
@@ -209,3 +213,17 @@ class PersistRequest:
     tenant: str = ""
     task: dict[str, Any] | None = None  # the human task of a WAITING screen with an assignment (spec §11)
     sensitive_paths: list[str] = field(default_factory=list)  # sealed in the context store, masked elsewhere
+
+
+@dataclass
+class SegmentRequest:
+    """Consecutive pure nodes run in one local activity (worker/kinds/segment.py): from `start`, while the next
+    state is one of `states` and at most `budget` nodes. Not recorded in history (a local activity's input)."""
+
+    tenant: str
+    workflow_id: str
+    states: dict[str, dict[str, Any]]
+    start: str
+    context: dict[str, Any]
+    budget: int
+    sensitive_paths: list[str] = field(default_factory=list)

@@ -47,7 +47,7 @@ from apps.runs.contract import (
 )
 from apps.runs.models import Run, RunMode, RunStatus
 from apps.runs.selectors import run_find, run_get, run_response, workflow_response
-from apps.runs.services import customer_id_of, run_register
+from apps.runs.services import customer_id_of, run_pinned, run_register_pinned
 from apps.secrets.sealing import refuse_sealed
 from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
 from drift.metrics import SYNC_WAIT_SECONDS
@@ -191,7 +191,7 @@ def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
     workflow_id = data.get("workflowId") or uuid.uuid4().hex
     existing = _check_id_free(tenant=principal.tenant, workflow_id=workflow_id)
     inp = _run_input(principal, data, workflow_id)
-    run = existing or run_register(workflow_id=workflow_id, inp=inp, new=True)
+    run = existing or run_register_pinned(workflow_id=workflow_id, inp=inp)
     if run.tenant != principal.tenant:  # lost a race for the id against another tenant
         raise Conflict(f"workflowId '{workflow_id}' is already in use.")
     try:
@@ -200,7 +200,7 @@ def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
         # Whatever failed (an outage, a conflict, a bug), no orphan CREATED row stays behind; should the start
         # have gone through, run_begin recreates the row.
         if existing is None:
-            Run.objects.filter(pk=run.pk, status=RunStatus.CREATED, state_seq=0).delete()
+            Run.objects.filter(pk=run.pk, status__in=(RunStatus.CREATED, RunStatus.RUNNING), state_seq=0).delete()
         raise
 
 
@@ -270,6 +270,7 @@ def _run_input(principal: Principal, data: dict[str, Any], workflow_id: str) -> 
         bucket_key=bucket_key, start={k: data[k] for k in START_FIELDS if data.get(k) is not None},
         mode=data.get("mode") or RunMode.SYNC, callback_url=data.get("callbackUrl") or "",
         client_id=principal.client_id, username=principal.username, incident_id=incident_id,
+        pinned=run_pinned(resolved),  # the run needs no start_run: its row is written RUNNING here
     )
 
 

@@ -141,6 +141,20 @@ def run_begin(*, workflow_id: str, inp: RunInput) -> dict[str, Any]:
     }
 
 
+def run_pinned(resolved: dict[str, Any]) -> dict[str, Any]:
+    """What start_run answers, for a start whose caller resolved the definition (`RunInput.pinned`)."""
+    return {"key": resolved["id"], "version": resolved["version"], "definition": resolved["definition"],
+            "limits": run_limits()}
+
+
+def run_register_pinned(*, workflow_id: str, inp: RunInput) -> Run:
+    """run_register for a start that carries its pinned definition: the row is written as start_run would leave
+    it (RUNNING, the version pinned), so the run starts with no start_run round trip (worker/workflows.py)."""
+    assert inp.pinned is not None
+    return run_register(workflow_id=workflow_id, inp=inp, new=True, definition_key=inp.pinned["key"],
+                        definition_version=inp.pinned["version"], status=RunStatus.RUNNING)
+
+
 def _with_start_from_parent(inp: RunInput) -> RunInput:
     """`inp` with its start parts read from the parent's context store (the write at `seq` or a newer one)."""
     source = inp.start_from or {}

@@ -79,3 +79,34 @@ def test_a_checkout_past_the_queue_wait_fails_with_a_clear_busy_error():
         assert any("sandbox is busy" in message for message in errors), errors
     finally:
         pool.close()
+
+
+def test_a_session_sends_the_context_once_then_what_changed(pool, monkeypatch):
+    """The scripts of one segment share a child (apps/nodes/sandbox.py `session`): the first gets every name,
+    the next only what changed; a child replaced meanwhile gets everything again."""
+    sent: list[dict] = []
+    call = pool._idle.queue[0].__class__.call
+
+    def recording(child, request, timeout):
+        sent.append(request)
+        return call(child, request, timeout)
+
+    monkeypatch.setattr(pool._idle.queue[0].__class__, "call", recording)
+    context = {"a": {"n": 1}, "b": 2, "gone": True}
+    with monkeypatch.context() as patch:
+        patch.setattr("apps.nodes.sandbox.get_pool", lambda: pool)
+        from apps.nodes.sandbox import session
+
+        with session():
+            assert pool.evaluate("return _global.a.n + _global.b", {"_global": context, "p": 1}, 5) == 3
+            context = {**context, "b": 10}
+            del context["gone"]
+            assert pool.evaluate("return [_global.a.n + _global.b, _global.gone, p]", {"_global": context, "p": 1},
+                                 5) == [11, None, 1]
+            with pytest.raises(ScriptError, match="time limit"):
+                pool.evaluate(SPIN, {"_global": context, "p": 1}, 0.5)
+            assert pool.evaluate("return _global.b + p", {"_global": context, "p": 2}, 5) == 12
+    assert "names" in sent[0]
+    assert sent[1] == {"source": sent[1]["source"], "set": {}, "global": {"b": 10}, "drop": ["gone"]}
+    assert sent[3]["names"] == {"_global": context, "p": 2}  # the child that timed out was replaced
+    assert pool.evaluate("return _global", {"_global": {"x": 1}}, 5) == {"x": 1}  # outside: all names, as before

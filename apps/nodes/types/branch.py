@@ -58,7 +58,7 @@ def from_mock(output: Any) -> dict:
     return {"output": output}
 
 
-NODE_TYPE = NodeType("BRANCH", validate, execute, disconnectable=True, edges=edges, from_mock=from_mock,
+NODE_TYPE = NodeType("BRANCH", validate, execute, disconnectable=True, edges=edges, from_mock=from_mock, pure=True,
                      style=Style("diamond", "#fff3c4"),
                      schema=Schema("First true rule picks the next state; else defaultNode.", {
                          "choices": {"type": "array", "items": {

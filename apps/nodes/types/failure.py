@@ -49,7 +49,7 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
     return {"terminal": "FAILED", "error": str(error)}
 
 
-NODE_TYPE = NodeType("FAILURE", validate, execute, terminal=True, settle=settle, in_branch=False,
+NODE_TYPE = NodeType("FAILURE", validate, execute, terminal=True, settle=settle, in_branch=False, pure=True,
                      style=Style("box", "#ffcdd2", "rounded"),
                      schema=Schema("The run ends FAILED. errorMessage: a computed `error` (value component or {{path}} "
                                    "template) as is; else '<error>: <cause>' after a node error.",

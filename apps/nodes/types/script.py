@@ -16,7 +16,7 @@ def execute(node: dict, instance: dict, scope: ScriptScope) -> dict:
     return {"output": resolve_value(node.get("transformer"), scope, field="transformer")}
 
 
-NODE_TYPE = NodeType("SCRIPT", validate, execute, disconnectable=True, after_completion=True,
+NODE_TYPE = NodeType("SCRIPT", validate, execute, disconnectable=True, after_completion=True, pure=True,
                      style=Style("box", "#f5f5f5"),
                      schema=Schema("Output = the script's return value (Drift's GROOVY node; Python here).",
                                    {"transformer": schema_ref("ValueComponent")}, ("transformer",)))

@@ -139,7 +139,8 @@ def test_terminate_falls_back_to_a_hard_terminate_when_no_worker_answers(api, sa
     settings.TEMPORAL_TASK_QUEUE = "nobody-polls-this-queue"
     settings.DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS = 1
     accepted = start_order(api, "1", mode="ASYNC")
-    assert accepted.status_code == 202 and accepted.json()["workflowStatus"] == "CREATED"
+    # RUNNING: the API pins the definition and writes the row as start_run would (issue 26), before any worker.
+    assert accepted.status_code == 202 and accepted.json()["workflowStatus"] == "RUNNING"
     workflow_id = accepted.json()["workflowId"]
     ended = api.delete(f"/v3/workflow/terminate/{workflow_id}?reason=stuck")
     assert ended.status_code == 200, ended.json()

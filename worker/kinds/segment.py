@@ -1,0 +1,144 @@
+"""Segments (issue 26): consecutive pure nodes (SCRIPT, BRANCH, a computed FAILURE: `NodeType.pure`) run in one
+local activity, `execute_segment` (worker/segment_activity.py), with one sandbox child for all their scripts.
+
+A workflow activation and a local-activity round trip through the SDK cost more than a small script, so a chain
+of ten SCRIPT nodes paid ten of each. The activity walks the nodes as the walker would (parameters, outputs,
+BRANCH choices) and returns each node's outcome; the workflow then applies them one by one exactly as if each
+had run alone: the same timeline rows, context writes, node counts and outcome handling (`settle`, the walker's).
+
+- A segment stops before any state that is not pure (a remote node, one that suspends, a state kind, a node the
+  workflow settles itself), after a node that ends the run or the branch, and at the node limit.
+- A node error in the segment is that node's: a final one fails it as its own activity would have; a retryable
+  one reruns that node alone with its own retry policy. An unexpected error past the first node ends the segment
+  before that node, which then runs on its own (so it is retried and reported as its own).
+- Between the nodes, the walker's boundary checks still hold: a terminate, the node limit or a due hand-over
+  met while applying stops there, and the rest of the segment's work is dropped (it wrote nothing).
+- Test runs keep one activity per node (their mocks are per node).
+Behind `workflow.patched(PATCH)`: histories recorded before replay one activity per node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from apps.nodes.paths import resolve_parameters
+    from apps.nodes.registry import edges_of, type_of
+    from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, SegmentRequest
+    from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
+    from worker.errors import NodeFailed, failure_message
+    from worker.kinds import node
+
+PATCH = "segments-1"
+# The walker's handling of one node's outcome: (name, state, outcome, parameters, in_branch) -> the next state.
+Settle = Callable[[str, dict[str, Any], dict[str, Any], dict[str, Any], bool], Awaitable[str | None]]
+
+
+def pure(state: dict[str, Any] | None, name: str) -> bool:
+    """Whether the state can be part of a segment: a node whose type is pure and that the workflow does not
+    settle itself (a FAILURE with a fixed error ends the run without an activity)."""
+    node_definition = (state or {}).get("nodeDefinition")
+    if not isinstance(node_definition, dict):
+        return False
+    node_type = type_of(node_definition)
+    if node_type is None or not node_type.pure or node_type.remote:
+        return False
+    return node_type.settle is None or node_type.settle(node_definition, name, None) is None
+
+
+def reachable(states: dict[str, Any], start: str) -> dict[str, dict[str, Any]]:
+    """The pure states reachable from `start` through pure states only: what the segment may walk."""
+    found: dict[str, dict[str, Any]] = {}
+    frontier: list[Any] = [start]  # names, and None where a state has no next
+    while frontier:
+        name = frontier.pop()
+        state = states.get(name) if isinstance(name, str) else None
+        if state is None or name in found or not pure(state, name):
+            continue
+        found[name] = state
+        frontier += [state.get("nextNode"), *(edge.target for edge in edges_of(state["nodeDefinition"]))]
+    return found
+
+
+def advance(name: str, state: dict[str, Any], outcome: dict[str, Any], context: dict[str, Any]) -> str | None:
+    """The activity's side of the walker's step: store the output, name the next state (None: the segment ends)."""
+    if outcome.get("terminal"):
+        return None
+    if "output" in outcome:
+        context[state.get("contextOverrideKey") or name] = outcome["output"]
+    if outcome.get("nextNode"):
+        return outcome["nextNode"]
+    return None if state.get("end") else state.get("nextNode")
+
+
+def applies(engine: Engine, name: str) -> dict[str, dict[str, Any]] | None:
+    """The states a segment from `name` may walk, or None when the node runs alone (the patch is asked last,
+    so replays of older histories find it only where a segment would start)."""
+    run = engine.run
+    if run.harness is not None or budget(engine) < 2:
+        return None
+    states = reachable(run.definition["states"], name)
+    return states if len(states) > 1 and workflow.patched(PATCH) else None
+
+
+def budget(engine: Engine) -> int:
+    """How many nodes the segment may run: the walker counted the first one already."""
+    return engine.run.limits.get("maxNodes", 1000) - engine.run.executed + 1
+
+
+async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_branch: bool,
+              settle: Settle) -> str | None:
+    run_ = engine.run
+    # In a branch, a snapshot: the activity's input is converted later, after other branches may have moved on.
+    context = dict(run_.context) if in_branch else run_.context
+    request = SegmentRequest(run_.inp.tenant, workflow.info().workflow_id, states, name, context, budget(engine),
+                             sensitive_paths=engine.sensitive_paths())
+    call = workflow.execute_local_activity(ACTIVITY_EXECUTE_SEGMENT, request,
+                                           start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY)
+    try:
+        steps = (await engine.unless_terminated(call))["steps"]
+    except FailureError as error:  # the first node's own error (a later one's ends the segment before it)
+        message = failure_message(error)
+        engine.record(name, states[name]["nodeDefinition"]["type"], "FAILURE", message)
+        raise NodeFailed(f"node {name} failed: {message}", node=name) from error
+    return await _apply(engine, steps, in_branch, settle)
+
+
+async def _apply(engine: Engine, steps: list[dict[str, Any]], in_branch: bool, settle: Settle) -> str | None:
+    """Each node's outcome, as the walker would have had it from the node's own activity."""
+    run_ = engine.run
+    following: str | None = steps[0]["node"]
+    for index, step in enumerate(steps):
+        name = step["node"]
+        if index:
+            if name != following or engine.stopping() or engine.handover_is_due() or engine.over_node_limit():
+                return following  # the walker's boundary checks take it from here
+            run_.current_node = name
+            run_.executed += 1
+        state = run_.definition["states"][name]
+        parameters = resolve_parameters(state.get("parameters"), run_.context)
+        run_.context["nodeParameters"] = parameters
+        outcome = await _outcome(engine, name, state, step, parameters, in_branch)
+        following = await settle(name, state, outcome, parameters, in_branch)
+    return following
+
+
+async def _outcome(engine: Engine, name: str, state: dict[str, Any], step: dict[str, Any],
+                   parameters: dict[str, Any], in_branch: bool) -> dict[str, Any]:
+    node_type = state["nodeDefinition"]["type"]
+    if "outcome" in step:
+        outcome = step["outcome"]
+        node.record_outcome(engine, name, node_type, outcome, outcome.pop("_meta", {}))
+        return outcome
+    if step["retryable"]:  # its own activity, with its own retries
+        context = {**engine.run.context, "nodeParameters": parameters} if in_branch else engine.run.context
+        try:
+            return await node.node_activity(engine, name, state, context)
+        except NodeFailed as failure:
+            raise NodeFailed(failure.message, node=name) from failure
+    engine.record(name, node_type, "FAILURE", step["error"])
+    raise NodeFailed(f"node {name} failed: {step['error']}", node=name)

@@ -1,0 +1,44 @@
+"""The execute_segment activity: consecutive pure nodes in one local activity (worker/kinds/segment.py).
+
+Each node runs exactly as the execute_node activity runs it (the same function: parameters, redaction, result
+checks, metrics, timing), over one sandbox child held for the whole segment, which keeps the context between the
+scripts (apps/nodes/sandbox.py `session`): the context crosses the pipe once per segment, not once per script.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from apps.nodes.paths import resolve_parameters
+from apps.nodes.sandbox import session
+from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, NodeRequest, SegmentRequest
+from worker.activities import execute_node
+from worker.kinds.segment import advance
+
+
+@activity.defn(name=ACTIVITY_EXECUTE_SEGMENT)
+def execute_segment(request: SegmentRequest) -> dict[str, Any]:
+    """`{"steps": [{"node", "outcome"} | {"node", "error", "retryable"}]}`, in the order the nodes ran."""
+    context, name = request.context, request.start
+    steps: list[dict[str, Any]] = []
+    with session():
+        while name in request.states and len(steps) < request.budget:
+            state = request.states[name]
+            context["nodeParameters"] = resolve_parameters(state.get("parameters"), context)
+            node_request = NodeRequest(request.tenant, request.workflow_id, state["nodeDefinition"], state, context,
+                                       sensitive_paths=request.sensitive_paths)
+            try:
+                outcome = execute_node(node_request)
+            except ApplicationError as error:  # the node's own error: the workflow fails (or retries) that node
+                steps.append({"node": name, "error": error.message, "retryable": not error.non_retryable})
+                break
+            except Exception:
+                if not steps:
+                    raise  # the first node's: the activity's retries are that node's
+                break  # a later node's: it runs on its own next, with its own retries
+            steps.append({"node": name, "outcome": outcome})
+            name = advance(name, state, outcome, context)
+    return {"steps": steps}
