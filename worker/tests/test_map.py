@@ -167,7 +167,9 @@ def test_map_over_several_batches_keeps_every_history_bounded_by_its_batch(runs,
 
     lengths = run_async(history_lengths(), 120)
     assert lengths[workflow_id] < 100, lengths  # the parent sees the batch chain, not the items
-    assert max(lengths[wid] for wid in batches) < BATCH_EVENTS_PER_ITEM * batch + 30, lengths
+    # Bounded by its batch (all 150 items in one history would be ~900 events); the slack covers the workflow
+    # task retries a loaded machine adds (185 seen at load 9).
+    assert max(lengths[wid] for wid in batches) < BATCH_EVENTS_PER_ITEM * batch + 80, lengths
 
 
 def test_a_test_run_mocks_the_map_instead_of_starting_child_runs(runs, tenant, temporal):
