@@ -203,6 +203,9 @@ DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_HTTP_DEFAULT_TI
 # "open" calls anyway (unlimited), "closed" fails the node (retryable) instead.
 DRIFT_HOST_LIMITS = json.loads(os.environ.get("DRIFT_HOST_LIMITS") or "{}")
 DRIFT_HOST_LIMITS_ON_REDIS_DOWN = os.environ.get("DRIFT_HOST_LIMITS_ON_REDIS_DOWN", "open")
+# The bucket refills `rate` tokens per (1 s + this): headroom for requests whose network trip to the host differs,
+# so the host still sees at most `rate` in any second (docs/events.md, "Host limits").
+DRIFT_HOST_LIMITS_JITTER_MS = float(os.environ.get("DRIFT_HOST_LIMITS_JITTER_MS", "100"))
 # Local dev stack only (devtools/up.py sets it for the API, worker and Celery alike, so a start-time check, the
 # HTTP nodes and webhook delivery agree): loopback targets are allowed, so the demo order service and local
 # webhook receivers work. Every process logs a warning at start (apps/nodes/apps.py); refused outright with a

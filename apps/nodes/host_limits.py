@@ -25,19 +25,21 @@ from apps.nodes.base import NodeError
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]: the bucket (hash tokens, ts). ARGV: rate per second, burst. Returns 0 (token taken) or the ms to wait.
+# KEYS[1]: the bucket (hash tokens, ts). ARGV: rate (tokens per period), burst, period ms. Returns 0 (token
+# taken) or the ms to wait.
 TOKEN_BUCKET = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local period = tonumber(ARGV[3])
 local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or burst)
 local ts = tonumber(redis.call('HGET', KEYS[1], 'ts') or now)
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / period)
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * period / rate) end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * period / rate) + 1000)
 return wait
 """
 
@@ -163,7 +165,14 @@ def _take_slot(scripts: _Scripts, host: str, limit: HostLimit, started: float, t
 def _take_token(scripts: _Scripts, host: str, limit: HostLimit, started: float, timeout: float) -> None:
     if limit.rate is None:
         return
-    while wait_ms := int(scripts.bucket(keys=[f"{KEY_PREFIX}:{host}:bucket"], args=[limit.rate, limit.burst])):
+    from apps.nodes import settings
+
+    # `rate` tokens per second *plus the jitter allowance*: grants are spaced so that `rate + 1` of them span more
+    # than a second by that much, and requests whose trip to the host differs by less still arrive at most `rate`
+    # within any second (the partner's limit is what must hold, not our grant times).
+    period_ms = 1000 + settings.host_limits_jitter_ms()
+    args = [limit.rate, limit.burst, period_ms]
+    while wait_ms := int(scripts.bucket(keys=[f"{KEY_PREFIX}:{host}:bucket"], args=args)):
         _sleep_within(host, started, timeout, wait_ms / 1000)
 
 

@@ -58,6 +58,10 @@ def host_limits() -> dict:
     return {str(host).lower(): spec for host, spec in (_get("DRIFT_HOST_LIMITS") or {}).items()}
 
 
+def host_limits_jitter_ms() -> float:
+    return max(0.0, float(_get("DRIFT_HOST_LIMITS_JITTER_MS")))
+
+
 def host_limits_fail_closed() -> bool:
     return str(_get("DRIFT_HOST_LIMITS_ON_REDIS_DOWN")).lower() == "closed"
 
