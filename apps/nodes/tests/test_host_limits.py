@@ -84,3 +84,19 @@ def test_unlisted_hosts_never_touch_redis(redis_down, settings):
     settings.DRIFT_HOST_LIMITS_ON_REDIS_DOWN = "closed"
     with admitted("https://unlimited.example/x", timeout=1) as waited:
         assert waited == 0.0
+
+
+def test_a_malformed_setting_is_a_system_check_error(settings):
+    from apps.nodes.apps import check_host_limits
+
+    settings.DRIFT_HOST_LIMITS = {"api.example": {"rate": "fast", "inFlight": 0, "burts": 2}, "b.example": 5}
+    settings.DRIFT_HOST_LIMITS_ON_REDIS_DOWN = "maybe"
+    messages = [error.msg for error in check_host_limits()]
+    assert messages == ["DRIFT_HOST_LIMITS: api.example.rate: must be a positive number",
+                        "DRIFT_HOST_LIMITS: api.example.inFlight: must be a positive number",
+                        "DRIFT_HOST_LIMITS: api.example: unknown keys ['burts']",
+                        "DRIFT_HOST_LIMITS: b.example: must be an object",
+                        "DRIFT_HOST_LIMITS: DRIFT_HOST_LIMITS_ON_REDIS_DOWN must be open or closed"]
+    settings.DRIFT_HOST_LIMITS = {"api.example": {"rate": 5, "burst": 1, "inFlight": 2}}
+    settings.DRIFT_HOST_LIMITS_ON_REDIS_DOWN = "closed"
+    assert check_host_limits() == []
