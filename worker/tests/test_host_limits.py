@@ -13,16 +13,19 @@ import pytest
 from django.conf import settings
 from django_redis import get_redis_connection
 from pytest_httpserver import HTTPServer
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from werkzeug import Request, Response
 
 from apps.nodes.host_limits import KEY_PREFIX
-from apps.runs.contract import WORKFLOW_NAME, RunInput
+from apps.runs.contract import ACTIVITY_EXECUTE_NODE, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution
 from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.tests.builders import state, success_node, value, workflow
-from worker.tests.test_crash_recovery import _start_worker, threaded_httpserver  # noqa: F401 - a fixture
+from worker.tests.test_crash_recovery import _start_worker, _wait_for, threaded_httpserver  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.temporal
 RUNS = 20
@@ -71,11 +74,13 @@ def test_two_worker_processes_share_the_host_limit(temporal: Client, tenant: str
 
     task_queue = f"limits-{uuid.uuid4().hex[:6]}"
     ids = [f"limits-{uuid.uuid4().hex[:8]}" for _ in range(RUNS)]
-    for workflow_id in ids:
-        inp = RunInput(tenant=tenant, workflow_key="pay", start={"params": {}})
-        run_async(temporal.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=task_queue))
     worker = _start_worker(task_queue, "--processes", "2")
     try:
+        # Both processes polling before the runs exist: otherwise the first one up takes every activity.
+        _wait_for(lambda: len(_activity_pollers(temporal, task_queue)) == 2, "two worker processes polling")
+        for workflow_id in ids:
+            inp = RunInput(tenant=tenant, workflow_key="pay", start={"params": {}})
+            run_async(temporal.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=task_queue))
         results = [run_async(temporal.get_workflow_handle(i, result_type=dict).result(), 120) for i in ids]
     finally:
         worker.terminate()
@@ -88,3 +93,27 @@ def test_two_worker_processes_share_the_host_limit(temporal: Client, tenant: str
     # The timeline shows who waited for the host (20 calls at 5/s: most of them).
     waits = NodeExecution.objects.filter(run__workflow_id__in=ids, instance_name="charge")
     assert waits.filter(host_limit_wait_ms__gt=0).count() >= RUNS // 2
+    assert len(_http_callers(temporal, ids)) == 2  # the calls came from both worker processes
+
+
+def _activity_pollers(temporal: Client, task_queue: str) -> set[str]:
+    request = DescribeTaskQueueRequest(namespace=temporal.namespace, task_queue=TaskQueue(name=task_queue),
+                                       task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+    response = run_async(temporal.workflow_service.describe_task_queue(request))
+    return {poller.identity for poller in response.pollers}
+
+
+def _http_callers(temporal: Client, ids: list[str]) -> set[str]:
+    """The worker identities (pid@host) that ran the runs' HTTP activities, from their Temporal histories."""
+
+    async def identities() -> set[str]:
+        found = set()
+        for workflow_id in ids:
+            history = await temporal.get_workflow_handle(workflow_id).fetch_history()
+            scheduled = {event.event_id for event in history.events
+                         if event.activity_task_scheduled_event_attributes.activity_type.name == ACTIVITY_EXECUTE_NODE}
+            found |= {event.activity_task_started_event_attributes.identity for event in history.events
+                      if event.activity_task_started_event_attributes.scheduled_event_id in scheduled}
+        return found
+
+    return run_async(identities())
