@@ -20,6 +20,7 @@ from temporalio.client import Client
 from werkzeug import Request, Response
 
 from apps.nodes.host_limits import KEY_PREFIX
+from apps.runs.admin import NodeExecutionInline
 from apps.runs.contract import ACTIVITY_EXECUTE_NODE, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution
 from conftest import publish_definitions
@@ -93,6 +94,8 @@ def test_two_worker_processes_share_the_host_limit(temporal: Client, tenant: str
     # The timeline shows who waited for the host (20 calls at 5/s: most of them).
     waits = NodeExecution.objects.filter(run__workflow_id__in=ids, instance_name="charge")
     assert waits.filter(host_limit_wait_ms__gt=0).count() >= RUNS // 2
+    waited = waits.filter(host_limit_wait_ms__gt=0).first()
+    assert "waiting for the host limit" in NodeExecutionInline.duration(None, waited)  # the admin's timeline
     assert len(_http_callers(temporal, ids)) == 2  # the calls came from both worker processes
 
 
