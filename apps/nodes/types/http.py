@@ -89,8 +89,8 @@ def _call(node: dict, scope: ScriptScope, secrets: SecretResolver | None, mock: 
     auth = node.get("auth")
     if secrets is not None:
         request["headers"].update(auth_headers(auth, secrets))
-    if node.get("idempotencyKey"):
-        request["headers"].setdefault("Idempotency-Key", _idempotency_key())
+    if node.get("idempotencyKey") and "idempotency-key" not in {name.lower() for name in request["headers"]}:
+        request["headers"]["Idempotency-Key"] = _idempotency_key()  # a header the node sets itself wins
     if trace is not None:
         trace["request"] = request
     if mock is not None:
