@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from apps.definitions.selectors import enum_store_for
 from apps.nodes.base import NodeError
+from apps.nodes.invocation import Invocation, invoked
 from apps.nodes.registry import execute_node as run_node
 from apps.nodes.registry import mocked_call
 from apps.nodes.scope import ScriptScope
@@ -33,7 +34,7 @@ from apps.runs.contract import (
     PersistRequest,
     RunInput,
 )
-from apps.runs.selectors import ContextNotStored, run_context_for_node
+from apps.runs.selectors import ContextNotStored, original_workflow_id, run_context_for_node
 from apps.runs.services import UnpersistableState, run_begin, run_record_state
 from apps.secrets.redaction import redact, redacting, sensitive_values
 from core.json_safety import json_size, printable
@@ -120,7 +121,7 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     context = _node_context(request)
     sensitive = sensitive_values(context, request.sensitive_paths)
     # Log lines of this node (ours, urllib3's, the SDK's) carry neither its sensitive values nor its secrets.
-    with redacting(sensitive), node_span(_instance_name(request), node_type):
+    with redacting(sensitive), node_span(_instance_name(request), node_type), invoked(_invocation(request)) as this:
         try:
             scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=request.tenant),
                                 tenant=request.tenant)
@@ -137,8 +138,15 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
         finally:
             if not request.test:  # test runs are not production: not counted
                 _node_latency(node_type, time.perf_counter() - started)
-    outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000}
+    outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000,
+                        **({"hostWaitMs": this.host_wait_ms} if this.host_wait_ms else {})}
     return outcome
+
+
+def _invocation(request: NodeRequest) -> Invocation:
+    """This execution, as the node's type sees it; the redrive chain is looked up only for an idempotency key."""
+    original = original_workflow_id(request.workflow_id) if request.ordinal else ""
+    return Invocation(original_workflow_id=original, instance=_instance_name(request), ordinal=request.ordinal)
 
 
 def _instance_name(request: NodeRequest) -> str:

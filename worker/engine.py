@@ -113,6 +113,7 @@ class Engine:
             "seq": self.run.recorded, "instance": name, "type": node_type, "outcome": outcome, "error": error,
             "startedAt": meta.get("startedAt") or workflow.now().isoformat(), "durationMs": meta.get("durationMs", 0),
             **({"actor": meta["actor"]} if meta.get("actor") else {}),
+            **({"hostWaitMs": meta["hostWaitMs"]} if meta.get("hostWaitMs") else {}),
             **({"lane": LANE.get()} if LANE.get() else {}),
         })
 

@@ -51,3 +51,23 @@ def shared_cache():
     from django.core.cache import cache
 
     return cache
+
+
+def host_limits() -> dict:
+    """DRIFT_HOST_LIMITS with lower-cased hosts: {host: {"rate", "burst", "inFlight"}}."""
+    return {str(host).lower(): spec for host, spec in (_get("DRIFT_HOST_LIMITS") or {}).items()}
+
+
+def host_limits_jitter_ms() -> float:
+    return max(0.0, float(_get("DRIFT_HOST_LIMITS_JITTER_MS")))
+
+
+def host_limits_fail_closed() -> bool:
+    return str(_get("DRIFT_HOST_LIMITS_ON_REDIS_DOWN")).lower() == "closed"
+
+
+def redis_client():
+    """The cache's pooled Redis connection (shared by all threads of the process), or None without Redis."""
+    from drift.redis_conn import shared_connection
+
+    return shared_connection()

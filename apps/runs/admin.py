@@ -175,6 +175,8 @@ class NodeExecutionInline(TenantScopedInlineMixin, ReadOnlyInline):
 
     @admin.display(description="duration")
     def duration(self, obj: NodeExecution) -> str:
+        if obj.host_limit_wait_ms:  # the part spent waiting for the called host's limit (DRIFT_HOST_LIMITS)
+            return f"{obj.duration_ms:.0f} ms ({obj.host_limit_wait_ms:.0f} ms waiting for the host limit)"
         return f"{obj.duration_ms:.0f} ms"
 
 

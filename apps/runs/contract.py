@@ -130,6 +130,8 @@ class Carry:
     events: dict[str, Any] = field(default_factory=dict)
     timeline: list[dict[str, Any]] = field(default_factory=list)  # not yet persisted
     parallel: dict[str, Any] | None = None
+    # Executions so far per state, counted for HTTP nodes with `idempotencyKey` only (their key's ordinal).
+    visits: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def fields_of(cls, carry: dict[str, Any] | None, workflow_key: str | None) -> dict[str, Any]:
@@ -196,6 +198,7 @@ class NodeRequest:
     sensitive_paths: list[str] = field(default_factory=list)  # the definition's `sensitivePaths`
     context_seq: int = 0  # by reference: the seq of the context store write holding the node's context
     parameters: dict[str, Any] | None = None  # by reference: the node's own `nodeParameters`
+    ordinal: int = 0  # `idempotencyKey` nodes: the how-manieth execution of the state in this run (1-based)
 
 
 @dataclass

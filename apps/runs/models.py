@@ -94,6 +94,8 @@ class NodeExecution(models.Model):
                             help_text="The PARALLEL branch the node ran in, as state/branch (nested: joined by ' > ').")
     started_at = models.DateTimeField()
     duration_ms = models.FloatField(default=0)
+    host_limit_wait_ms = models.FloatField(
+        default=0, help_text="Of duration_ms, the time the HTTP call waited for its host's limit (DRIFT_HOST_LIMITS).")
 
     class Meta:
         ordering = ["run", "seq"]

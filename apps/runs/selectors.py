@@ -37,6 +37,18 @@ def run_find(*, workflow_id: str) -> Run | None:
     return Run.objects.filter(workflow_id=workflow_id).first()
 
 
+def original_workflow_id(workflow_id: str) -> str:
+    """The run a redrive chain began with (`redrive_of` followed back); the run itself when it is no redrive.
+    Bounded: a chain is never a cycle, but a corrupt row must not hang an activity."""
+    current = workflow_id
+    for _ in range(100):
+        parent = Run.objects.filter(workflow_id=current).values_list("redrive_of", flat=True).first()
+        if not parent:
+            return current
+        current = parent
+    return current
+
+
 def run_get(*, tenant: str, workflow_id: str) -> Run:
     """The tenant's run; another tenant's run is as unknown as a missing one."""
     run = Run.objects.filter(workflow_id=workflow_id, tenant=tenant).first()

@@ -238,6 +238,7 @@ def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:
             outcome=entry["outcome"], error=entry.get("error") or "", actor=entry.get("actor") or "",
             lane=(entry.get("lane") or "")[:500],
             started_at=datetime.fromisoformat(entry["startedAt"]), duration_ms=entry.get("durationMs") or 0,
+            host_limit_wait_ms=entry.get("hostWaitMs") or 0,
         )
         for entry in entries
     ]

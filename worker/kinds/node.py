@@ -47,7 +47,8 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
     if mock is not None and "status" not in mock:
         return mocked(engine, name, node, mock)
     request = NodeRequest(run.inp.tenant, workflow.info().workflow_id, node, state, context,
-                          sensitive_paths=engine.sensitive_paths(), mock=mock, test=run.harness is not None)
+                          sensitive_paths=engine.sensitive_paths(), mock=mock, test=run.harness is not None,
+                          ordinal=_visit(engine, name, node))
     if kind_of(node).remote:
         request = await by_reference(engine, request)
         timeout = float(node.get("timeoutSeconds") or 30) + 5
@@ -68,6 +69,16 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
         raise NodeFailed(f"node {name} failed: {message}") from error
     record_outcome(engine, name, node["type"], outcome, outcome.pop("_meta", {}))
     return outcome
+
+
+def _visit(engine: Engine, name: str, node: dict[str, Any]) -> int:
+    """Count this execution of `name` (only where an idempotency key needs it: the carry stays small). The count
+    is workflow state, so it is the same on replay and across the activity's retries."""
+    if not node.get("idempotencyKey"):
+        return 0
+    visits = engine.run.visits
+    visits[name] = visits.get(name, 0) + 1
+    return visits[name]
 
 
 async def by_reference(engine: Engine, request: NodeRequest) -> NodeRequest:

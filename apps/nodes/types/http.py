@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from apps.nodes import checks
+from apps.nodes import checks, host_limits, invocation
 from apps.nodes.base import NodeError, NodeType, Schema, Style, schema_ref
 from apps.nodes.extensions import token_provider
 from apps.nodes.http_auth import auth_headers, credential_names, validate_auth
@@ -47,6 +47,8 @@ def validate(node: dict, path: str) -> list[Problem]:
         problems += validate_value_component(transformers.get("transformer"),
                                              f"{path}.transformerComponents.transformer", required=False)
     problems += checks.number(node, "timeoutSeconds", path, positive=True)
+    if "idempotencyKey" in node and not isinstance(node["idempotencyKey"], bool):
+        problems.append(Problem(f"{path}.idempotencyKey", "must be true or false"))
     problems += validate_retry(node.get("retry"), f"{path}.retry")
     return problems + validate_auth(node.get("auth"), f"{path}.auth")
 
@@ -87,15 +89,17 @@ def _call(node: dict, scope: ScriptScope, secrets: SecretResolver | None, mock: 
     auth = node.get("auth")
     if secrets is not None:
         request["headers"].update(auth_headers(auth, secrets))
+    if node.get("idempotencyKey") and "idempotency-key" not in {name.lower() for name in request["headers"]}:
+        request["headers"]["Idempotency-Key"] = _idempotency_key()  # a header the node sets itself wins
     if trace is not None:
         trace["request"] = request
     if mock is not None:
         response = mocked_response(request, mock)
     else:
-        response = send(request, _timeout(node))
+        response = limited_send(request, _timeout(node))
         if response.status_code == 401 and auth and auth["type"] == "OAUTH2_CLIENT_CREDENTIALS" and secrets:
             request["headers"].update(auth_headers(auth, secrets, fresh=True))  # expired or revoked: once more
-            response = send(request, _timeout(node))
+            response = limited_send(request, _timeout(node))
     if trace is not None:
         trace["response"] = {"status": response.status_code, "headers": dict(response.headers),
                              "body": parse_body(response), "mocked": mock is not None}
@@ -161,6 +165,23 @@ def _timeout(node: dict) -> float:
     from apps.nodes import settings
 
     return float(node.get("timeoutSeconds") or settings.http_default_timeout_seconds())
+
+
+def _idempotency_key() -> str:
+    """Derived from the original run, the state and its execution ordinal (apps/nodes/invocation.py); outside an
+    activity (a dry run's preview) there is no run: a placeholder says what would be sent."""
+    current = invocation.current()
+    return current.idempotency_key() if current is not None and current.original_workflow_id else "<per run>"
+
+
+def limited_send(request: dict[str, Any], timeout: float) -> requests.Response:
+    """`send` once the host's limit (DRIFT_HOST_LIMITS) admits it; the wait counts against the node's timeout
+    (the activity's own deadline is that timeout) and is reported to the timeline."""
+    with host_limits.admitted(request["url"], timeout) as waited:
+        current = invocation.current()
+        if current is not None:
+            current.host_wait_ms += waited * 1000
+        return send(request, max(timeout - waited, 0.001))
 
 
 def send(request: dict[str, Any], timeout: float) -> requests.Response:
@@ -244,6 +265,8 @@ SCHEMA = Schema("Calls a URL; output = the transformer's result (or the parsed r
     "transformerComponents": {"type": "object", "properties": {"transformer": schema_ref("ValueComponent")}},
     "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0},
     "retry": schema_ref("Retry"),
+    "idempotencyKey": {"type": "boolean", "description": "Send an Idempotency-Key header, the same across the "
+                       "activity's retries and a redrive from this node."},
 }, ("httpComponents",))
 NODE_TYPE = NodeType("HTTP", validate, execute, remote=True, disconnectable=True, after_completion=True,
                      must_mock=True, call=call, style=Style("box", "#e3f2fd"), schema=SCHEMA)
