@@ -114,3 +114,19 @@ def test_a_queued_run_is_terminated_without_temporal(api, runs, tenant):
     assert Run.objects.get(workflow_id=queued).status == "TERMINATED"
     assert release_queued_starts() == 0
     assert not QueuedStart.objects.filter(workflow_id=queued).exists()
+
+
+def test_a_rerun_over_the_limit_is_queued_then_started_when_a_slot_frees(api, runs, tenant,
+                                                                        celery_worker):  # noqa: F811
+    from apps.runs.rerun import run_rerun
+
+    _publish(tenant, "rr", {"maxConcurrentRuns": 1, "overflow": "QUEUE"})
+    first = start(api, params={"workflowId": "rr"}).json()["workflowId"]
+    api.post(f"/v3/workflow/{first}/event/go", {}, format="json")
+    wait_final(first)
+    second = start(api, params={"workflowId": "rr"}).json()["workflowId"]
+    assert Run.objects.get(workflow_id=second).status == "WAITING"
+    rerun = run_rerun(run=Run.objects.get(workflow_id=first))
+    assert rerun.status == "QUEUED"
+    api.post(f"/v3/workflow/{second}/event/go", {}, format="json")
+    wait_for(lambda: Run.objects.get(workflow_id=rerun.workflow_id).status == "WAITING", "the rerun to start")
