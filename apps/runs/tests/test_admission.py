@@ -130,3 +130,25 @@ def test_a_rerun_over_the_limit_is_queued_then_started_when_a_slot_frees(api, ru
     assert rerun.status == "QUEUED"
     api.post(f"/v3/workflow/{second}/event/go", {}, format="json")
     wait_for(lambda: Run.objects.get(workflow_id=rerun.workflow_id).status == "WAITING", "the rerun to start")
+
+
+def test_concurrent_starts_never_take_more_slots_than_the_limit(api, runs, tenant):
+    """12 starts at once against a limit of 3: the count and the registration are one step (the gate lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from apps.runs.tests.rest import client_for
+
+    _publish(tenant, "burst", {"maxConcurrentRuns": 3, "overflow": "REJECT"})
+
+    def one_start(_: int) -> int:
+        try:
+            return start(client_for(tenant), params={"workflowId": "burst"}).status_code
+        finally:
+            connection.close()  # each thread had its own connection
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = sorted(pool.map(one_start, range(12)))
+    assert codes == [200] * 3 + [429] * 9, codes
+    assert Run.objects.filter(definition_key="burst", status__in=OPEN_STATUSES).count() == 3
