@@ -152,3 +152,13 @@ def test_concurrent_starts_never_take_more_slots_than_the_limit(api, runs, tenan
         codes = sorted(pool.map(one_start, range(12)))
     assert codes == [200] * 3 + [429] * 9, codes
     assert Run.objects.filter(definition_key="burst", status__in=OPEN_STATUSES).count() == 3
+
+
+def test_terminating_an_open_run_releases_the_next_queued_start(api, runs, tenant, celery_worker):  # noqa: F811
+    _publish(tenant, "kill", {"maxConcurrentRuns": 1, "overflow": "QUEUE"})
+    first = start(api, params={"workflowId": "kill"}).json()["workflowId"]
+    queued = start(api, params={"workflowId": "kill"}).json()["workflowId"]
+    assert Run.objects.get(workflow_id=queued).status == "QUEUED"
+    ended = api.delete(f"/v3/workflow/terminate/{first}", {"reason": "stop"}, format="json")
+    assert ended.status_code == 200, ended.json()
+    wait_for(lambda: Run.objects.get(workflow_id=queued).status == "WAITING", "the queued start to run")
