@@ -162,3 +162,19 @@ def test_terminating_an_open_run_releases_the_next_queued_start(api, runs, tenan
     ended = api.delete(f"/v3/workflow/terminate/{first}", {"reason": "stop"}, format="json")
     assert ended.status_code == 200, ended.json()
     wait_for(lambda: Run.objects.get(workflow_id=queued).status == "WAITING", "the queued start to run")
+
+
+def test_tenant_defaults_apply_to_workflows_without_limits_and_a_bad_default_is_ignored(api, runs, tenant,
+                                                                                       settings):
+    publish_definitions(tenant, [wait_node("park", waitType="ON_EVENT", eventName="go"), success_node()],
+                        [workflow("plain", "w", [state("w", "park", "done"), state("done")])])
+    settings.DRIFT_TENANT_LIMITS = {tenant: {"maxConcurrentRuns": 1, "overflow": "REJECT"}}
+    assert start(api, params={"workflowId": "plain"}).status_code == 200
+    assert start(api, params={"workflowId": "plain"}).status_code == 429
+    # A definition's own limits win over the tenant's default.
+    publish_definitions(tenant, [], [workflow("own", "w", [state("w", "park", "done"), state("done")],
+                                              limits={"maxConcurrentRuns": 2, "overflow": "REJECT"})])
+    assert [start(api, params={"workflowId": "own"}).status_code for _ in range(3)] == [200, 200, 429]
+    for bad in ({"maxConcurrentRuns": "x"}, {"maxConcurrentRuns": float("nan")}, "5", {"maxConcurrentRuns": -1}):
+        settings.DRIFT_TENANT_LIMITS = {"*": bad}
+        assert start(api, params={"workflowId": "plain"}).status_code == 200
