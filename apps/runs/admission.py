@@ -173,8 +173,14 @@ def admission_on_run_end(*, tenant: str, workflow_key: str) -> None:
     """The run-end path: a slot came free; release queued starts once the end has committed (Celery task)."""
     from apps.runs.tasks import release_queued_starts_of
 
+    def enqueue() -> None:
+        try:
+            release_queued_starts_of.delay(tenant, workflow_key)
+        except Exception:  # noqa: BLE001 - the broker out of reach must not fail the run's persist: beat catches up
+            logger.warning("queued-start release not enqueued", exc_info=True, extra={"workflow": workflow_key})
+
     if QueuedStart.objects.filter(tenant=tenant, workflow_key=workflow_key).exists():
-        transaction.on_commit(lambda: release_queued_starts_of.delay(tenant, workflow_key))
+        transaction.on_commit(enqueue)
 
 
 def admission_forget(*, workflow_ids: list[str]) -> None:
