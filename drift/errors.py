@@ -51,6 +51,17 @@ class ServiceUnavailable(DriftError):
     retry_after_seconds = 5
 
 
+class TooManyRequests(DriftError):
+    """A start over a workflow's `limits` with `overflow: REJECT` (apps/runs/admission.py)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 @dataclass
 class ErrorBody:
     error: str
@@ -114,7 +125,7 @@ def error_response(exc: Exception) -> Response | None:
     if isinstance(exc, DriftError):
         body = ErrorBody(exc.code, exc.message, [p.as_dict() for p in exc.details])
         response = Response(body.as_dict() | exc.extra, status=exc.status_code)
-        if isinstance(exc, ServiceUnavailable):
+        if isinstance(exc, ServiceUnavailable | TooManyRequests):
             response["Retry-After"] = str(exc.retry_after_seconds)
         return response
     if isinstance(exc, RequestDataTooBig):  # Django's own body limit, hit before the JSON parser's

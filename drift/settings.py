@@ -274,6 +274,7 @@ CELERY_BEAT_SCHEDULE = {
     "redeliver-stale-trigger-events": {"task": "apps.triggers.tasks.redeliver_stale_trigger_events",
                                        "schedule": 30.0},
     "purge-trigger-dedupe": {"task": "apps.triggers.tasks.purge_trigger_dedupe", "schedule": 3600.0},
+    "release-queued-starts": {"task": "apps.runs.tasks.release_queued_starts", "schedule": 10.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep the JSON logging of settings.LOGGING in Celery too
 
@@ -283,6 +284,13 @@ DRIFT_IDEMPOTENCY_TTL_HOURS = env_int("DRIFT_IDEMPOTENCY_TTL_HOURS", 24)
 # Bulk jobs (spec §10): runs per job; a worker's lease on a job (a dead worker's job moves on after it);
 # how long one Celery task works a job before handing the rest to a new task.
 DRIFT_BULK_MAX_RUNS = env_int("DRIFT_BULK_MAX_RUNS", 10_000)
+# --- Run admission (apps/runs/admission.py): tenant defaults of a workflow's `limits`, as JSON
+# {"<tenant>" or "*": {"maxConcurrentRuns": n, "overflow": "QUEUE" | "REJECT"}}; a definition's own `limits` win.
+DRIFT_TENANT_LIMITS = json.loads(os.environ.get("DRIFT_TENANT_LIMITS") or "{}")
+DRIFT_ADMISSION_RETRY_AFTER_SECONDS = env_int("DRIFT_ADMISSION_RETRY_AFTER_SECONDS", 5)
+# The release pass (beat and run end) handles at most this many workflows, in at most this many seconds.
+DRIFT_ADMISSION_RELEASE_WORKFLOWS = env_int("DRIFT_ADMISSION_RELEASE_WORKFLOWS", 200)
+DRIFT_ADMISSION_RELEASE_SECONDS = env_int("DRIFT_ADMISSION_RELEASE_SECONDS", 20)
 DRIFT_BULK_LEASE_SECONDS = env_int("DRIFT_BULK_LEASE_SECONDS", 60)
 DRIFT_BULK_TASK_SECONDS = env_int("DRIFT_BULK_TASK_SECONDS", 300)
 # Triggers (spec §13, docs/events.md): how long a dedupeKey value is remembered; delivery retries of a stored

@@ -75,7 +75,30 @@ def validate_workflow(body: object, lookup: NodeLookup, workflow_lookup: Workflo
     problems += validate_tests(body.get("tests"), {name: (node or {}).get("type") for name, node in nodes.items()})
     if workflow_lookup is not None:
         problems += _child_parameter_warnings(states, nodes, workflow_lookup)
-    return problems + _check_sensitive_paths(body.get("sensitivePaths"))
+    return problems + _check_sensitive_paths(body.get("sensitivePaths")) + limits_problems(body.get("limits"))
+
+
+LIMIT_OVERFLOWS = ("QUEUE", "REJECT")
+MAX_CONCURRENT_RUNS = 100_000
+
+
+def limits_problems(limits: object, path: str = "$.limits") -> list[Problem]:
+    """`limits`: how many runs of the workflow may be open at once, and what a start over it does (spec §13;
+    enforced by apps/runs/admission.py). Also checks the tenant defaults of settings.DRIFT_TENANT_LIMITS."""
+    if limits is None:
+        return []
+    if not isinstance(limits, dict):
+        return [Problem(path, "must be an object {maxConcurrentRuns, overflow}")]
+    problems = [Problem(f"{path}.{key}", "is not a limit (maxConcurrentRuns, overflow)")
+                for key in limits if key not in ("maxConcurrentRuns", "overflow")]
+    count = limits.get("maxConcurrentRuns")
+    # bool is an int in Python, and 5.0 is not a count: only true integers pass.
+    if type(count) is not int or not 1 <= count <= MAX_CONCURRENT_RUNS:
+        problems.append(Problem(f"{path}.maxConcurrentRuns",
+                                f"is required: an integer from 1 to {MAX_CONCURRENT_RUNS}"))
+    if limits.get("overflow", "QUEUE") not in LIMIT_OVERFLOWS:
+        problems.append(Problem(f"{path}.overflow", "must be QUEUE or REJECT"))
+    return problems
 
 
 _SENSITIVE_PATH = re.compile(r"^\$(\.[^.\s]+)+$")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from apps.definitions.dsl import LIMIT_OVERFLOWS, MAX_CONCURRENT_RUNS
 from apps.definitions.map_state import MAX_CONCURRENCY
 from apps.definitions.parallel import FAILURE_POLICIES
 from apps.definitions.state_types import STATE_TYPES
@@ -141,6 +142,16 @@ def _definitions() -> dict[str, dict]:
                 "nodeDefinition": _nullable(_ref("NodeDefinition")),
             },
         },
+        "Limits": {
+            "type": "object", "additionalProperties": False, "required": ["maxConcurrentRuns"],
+            "description": "At most maxConcurrentRuns runs of this workflow open (not ended, not QUEUED) at once "
+                           "per tenant; a start over it is QUEUED (started in arrival order as runs end) or "
+                           "REJECTed (429 with Retry-After). Tenant defaults: settings.DRIFT_TENANT_LIMITS.",
+            "properties": {
+                "maxConcurrentRuns": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENT_RUNS},
+                "overflow": {"enum": list(LIMIT_OVERFLOWS), "default": "QUEUE"},
+            },
+        },
         "WorkflowDefinition": {
             "type": "object",
             "description": "A workflow definition. `version` is ignored on save (the SNAPSHOT is written).",
@@ -151,6 +162,7 @@ def _definitions() -> dict[str, dict]:
                 "postWorkflowCompletionNodes": {"type": "array", "items": {"type": "string"}},
                 "states": {"type": "object", "minProperties": 1, "additionalProperties": _ref("State")},
                 "version": {"type": ["string", "integer"]},
+                "limits": _ref("Limits"),
                 CANVAS: {
                     "type": "object",
                     "description": "The admin builder's drawing: where each state sits on the canvas ('@start' is "

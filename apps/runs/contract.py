@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RUN_STATUSES = ("CREATED", "RUNNING", "WAITING", "COMPLETED", "FAILED", "TERMINATED", "DELEGATED", "SCHEDULER_WAITING",
-                "ASYNC_COMPLETE")
+                "ASYNC_COMPLETE", "QUEUED")
 RUN_MODES = ("SYNC", "ASYNC")
 STABLE_STATUSES = frozenset(
     {"WAITING", "SCHEDULER_WAITING", "DELEGATED", "ASYNC_COMPLETE", "COMPLETED", "FAILED", "TERMINATED"}

@@ -294,3 +294,37 @@ class Schedule(models.Model):
     def temporal_id(self) -> str:
         # The tenant's length keeps (tenant "a-b", id "c") and (tenant "a", id "b-c") apart.
         return f"{SCHEDULE_PREFIX}{len(self.tenant)}:{self.tenant}:{self.schedule_id}"
+
+
+class AdmissionGate(models.Model):
+    """One row per (tenant, workflow) with `limits`: admission locks it (select_for_update) so that counting
+    the active runs and registering a new one are one step for concurrent starts (apps/runs/admission.py)."""
+
+    tenant = models.CharField(max_length=64)
+    workflow_key = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "workflow_key"], name="uniq_admission_gate")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.workflow_key}"
+
+
+class QueuedStart(models.Model):
+    """A start held back by `limits` (overflow QUEUE): its Run row is QUEUED and keeps the start request; this
+    row keeps the arrival order (id) until the start is released (apps/runs/admission.py)."""
+
+    tenant = models.CharField(max_length=64)
+    workflow_key = models.CharField(max_length=200)
+    workflow_id = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when released (the Run row is RUNNING/CREATED); the row goes once Temporal has the start, so a start
+    # lost to an outage between the two is made again by the next release pass.
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["tenant", "workflow_key", "id"], name="queued_start_order")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.workflow_key}#{self.pk}"

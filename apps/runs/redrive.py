@@ -17,9 +17,8 @@ from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensit
 from apps.definitions.services import audit
 from apps.runs.context_store import get_context_store
 from apps.runs.models import REDRIVE_ID_PREFIX, Run, RunStatus
-from apps.runs.rerun import rerun_input, start_idempotent
+from apps.runs.rerun import register_admitted, rerun_input, start_idempotent
 from apps.runs.selectors import run_sealing
-from apps.runs.services import run_register
 from apps.secrets.redaction import sensitive_values
 from apps.secrets.sealing import refuse_sealed, seal, unseal
 from drift.errors import Conflict, InvalidInput, Problem
@@ -89,7 +88,7 @@ def run_redrive(*, run: Run, actor: str, from_node: str | None = None, context_p
     new_id = workflow_id or f"{REDRIVE_ID_PREFIX}{uuid.uuid4().hex}"
     with transaction.atomic():
         repeated = Run.objects.filter(workflow_id=new_id).exists()
-        new_run = run_register(workflow_id=new_id, inp=inp)
+        new_run = register_admitted(inp, new_id)
         if new_run.redrive_of != run.workflow_id or new_run.tenant != run.tenant:
             raise Conflict(f"workflowId '{new_id}' is already in use.")
         if not repeated:

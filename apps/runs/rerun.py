@@ -6,8 +6,9 @@ import dataclasses
 import uuid
 
 from apps.definitions.selectors import workflow_sensitive_paths
+from apps.runs.admission import admission_register
 from apps.runs.contract import FINAL_STATUSES, RunInput
-from apps.runs.models import RERUN_ID_PREFIX, Run
+from apps.runs.models import RERUN_ID_PREFIX, Run, RunStatus
 from apps.runs.runtime import workflow_start_async
 from apps.runs.selectors import run_sealing
 from apps.runs.services import run_register
@@ -37,13 +38,22 @@ def run_rerun(*, run: Run, workflow_id: str | None = None) -> Run:
     A given `workflow_id` makes it idempotent (bulk jobs): a repeat joins the run, or finds it ended."""
     inp = rerun_input(run)
     new_id = workflow_id or f"{RERUN_ID_PREFIX}{uuid.uuid4().hex}"
-    new_run = run_register(workflow_id=new_id, inp=inp)
+    new_run = register_admitted(inp, new_id)
     start_idempotent(inp, new_id, new_run, repeatable=workflow_id is not None)
     return new_run
 
 
+def register_admitted(inp: RunInput, workflow_id: str) -> Run:
+    """run_register under the workflow's limits (apps/runs/admission.py): the row may come back QUEUED."""
+    return admission_register(inp=inp, workflow_id=workflow_id, register=lambda status: run_register(
+        workflow_id=workflow_id, inp=inp, **({"status": status} if status else {})))
+
+
 def start_idempotent(inp: RunInput, workflow_id: str, run: Run, *, repeatable: bool) -> None:
-    """Start `run` in Temporal; with `repeatable`, a run that already ran under the id counts as started."""
+    """Start `run` in Temporal; with `repeatable`, a run that already ran under the id counts as started. A
+    QUEUED run is not started here: the admission release starts it when a slot frees."""
+    if run.status == RunStatus.QUEUED:
+        return
     try:
         workflow_start_async(inp, workflow_id)
     except Conflict:

@@ -34,6 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from apps.clients.authentication import Principal
 from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.nodes.registry import events_of
+from apps.runs.admission import admission_forget, admission_on_run_end, admission_register
 from apps.runs.contract import (
     FINAL_STATUSES,
     SIGNAL_EVENT,
@@ -191,9 +192,13 @@ def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
     workflow_id = data.get("workflowId") or uuid.uuid4().hex
     existing = _check_id_free(tenant=principal.tenant, workflow_id=workflow_id)
     inp = _run_input(principal, data, workflow_id)
-    run = existing or run_register_pinned(workflow_id=workflow_id, inp=inp)
+    run = existing or admission_register(
+        inp=inp, workflow_id=workflow_id,
+        register=lambda status: run_register_pinned(workflow_id=workflow_id, inp=inp, status=status))
     if run.tenant != principal.tenant:  # lost a race for the id against another tenant
         raise Conflict(f"workflowId '{workflow_id}' is already in use.")
+    if run.status == RunStatus.QUEUED:  # held back by the workflow's limits: started when a slot frees
+        return Reply(run_response(run), accepted=True)
     try:
         return _start_workflow(inp, workflow_id)
     except Exception:
@@ -293,8 +298,10 @@ def run_resume(*, tenant: str, workflow_id: str, payload: dict[str, Any], actor:
 def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
     """3.3: ask the workflow to end itself (it persists TERMINATED); when its worker does not answer in
     time, terminate it hard in Temporal and mark the mirror ourselves."""
-    _open_run(tenant=tenant, workflow_id=workflow_id)
+    run = _open_run(tenant=tenant, workflow_id=workflow_id)
     reason = reason or "terminated by request"
+    if run.status == RunStatus.QUEUED:  # never started in Temporal: only the mirror knows it
+        return Reply(run_response(run_mark_terminated(workflow_id=workflow_id, reason=reason)))
     try:
         wait = settings.DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS
         return Reply(workflow_response(temporal_call(_update(workflow_id, UPDATE_TERMINATE, reason), wait=wait)))
@@ -318,8 +325,10 @@ def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
         ended = list(open_runs.values_list("workflow_id", flat=True))
         open_runs.update(status=RunStatus.TERMINATED, error_message=reason, finished_at=now, updated_at=now)
         tasks_close(workflow_ids=ended, status=TaskStatus.TERMINATED)
+        admission_forget(workflow_ids=ended)  # a QUEUED run terminated: it is never started
         for run in Run.objects.filter(workflow_id__in=ended):
             webhook_notify(run=run, response=run_response(run))
+            admission_on_run_end(tenant=run.tenant, workflow_key=run.definition_key)
     return Run.objects.get(workflow_id=workflow_id)
 
 

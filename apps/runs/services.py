@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
+from apps.runs.admission import admission_on_run_end
 from apps.runs.context_store import get_context_store
 from apps.runs.contract import FINAL_STATUSES, PersistRequest, RunInput
 from apps.runs.models import NodeExecution, Run, RunParam, RunStatus
@@ -147,12 +148,12 @@ def run_pinned(resolved: dict[str, Any]) -> dict[str, Any]:
             "limits": run_limits()}
 
 
-def run_register_pinned(*, workflow_id: str, inp: RunInput) -> Run:
+def run_register_pinned(*, workflow_id: str, inp: RunInput, status: str | None = None) -> Run:
     """run_register for a start that carries its pinned definition: the row is written as start_run would leave
     it (RUNNING, the version pinned), so the run starts with no start_run round trip (worker/workflows.py)."""
     assert inp.pinned is not None
     return run_register(workflow_id=workflow_id, inp=inp, new=True, definition_key=inp.pinned["key"],
-                        definition_version=inp.pinned["version"], status=RunStatus.RUNNING)
+                        definition_version=inp.pinned["version"], status=status or RunStatus.RUNNING)
 
 
 def _with_start_from_parent(inp: RunInput) -> RunInput:
@@ -225,6 +226,8 @@ def run_record_state(request: PersistRequest) -> None:
         )
         _timeline_append(run, timeline)
         task_record(run=run, task=request.task, status=request.status)
+        if request.status in FINAL_STATUSES:
+            admission_on_run_end(tenant=run.tenant, workflow_key=run.definition_key)
         if request.notify:
             # In the same transaction and keyed by seq: every reported state gets exactly one delivery, even
             # when a newer state (a disconnected node's) committed first; Celery gets it on commit.

@@ -199,3 +199,26 @@ def reconcile_schedules() -> dict[str, int]:
     from apps.runs.schedules import schedules_reconcile
 
     return schedules_reconcile()
+
+
+# Backstops past the release pass's own bound (DRIFT_ADMISSION_RELEASE_SECONDS, checked between workflows).
+RELEASE_SOFT_LIMIT = settings.DRIFT_ADMISSION_RELEASE_SECONDS + 30
+RELEASE_HARD_LIMIT = settings.DRIFT_ADMISSION_RELEASE_SECONDS + 60
+
+
+@shared_task(name="apps.runs.tasks.release_queued_starts", soft_time_limit=RELEASE_SOFT_LIMIT,
+             time_limit=RELEASE_HARD_LIMIT)
+def release_queued_starts() -> int:
+    """Periodic (Celery beat): start queued starts into free slots (apps/runs/admission.py), bounded."""
+    from apps.runs.admission import admission_release_due
+
+    return admission_release_due()
+
+
+@shared_task(name="apps.runs.tasks.release_queued_starts_of", soft_time_limit=RELEASE_SOFT_LIMIT,
+             time_limit=RELEASE_HARD_LIMIT)
+def release_queued_starts_of(tenant: str, workflow_key: str) -> int:
+    """The run-end path: a run of this workflow ended, its slot goes to the oldest queued start."""
+    from apps.runs.admission import admission_release
+
+    return admission_release(tenant=tenant, workflow_key=workflow_key)

@@ -33,7 +33,7 @@ from apps.triggers import mapping as m
 from apps.triggers.hook_auth import auth_problems
 from apps.triggers.models import EventStatus, Trigger, TriggerAction, TriggerDedupe, TriggerEvent
 from core.problems import Problem
-from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable
+from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,8 @@ def event_deliver(event_id: str) -> float | None:
     TriggerEvent.objects.filter(pk=event.pk).update(attempts=attempt)
     try:
         _deliver(event, earlier_attempt=attempt > 1)
-    except (ServiceUnavailable, OSError) as exc:  # Temporal or a store out of reach: retried
+    # Temporal or a store out of reach, or the workflow's limits REJECT the start for now: retried (backoff).
+    except (ServiceUnavailable, TooManyRequests, OSError) as exc:
         return _retry(event, attempt, getattr(exc, "message", str(exc)))
     except DriftError as exc:
         _finish(event, attempt, EventStatus.FAILED, exc.message)
