@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runs', '0012_run_trace_id'),
+        ('runs', '0013_node_execution_host_limit_wait_ms'),
     ]
 
     operations = [
