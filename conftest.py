@@ -19,6 +19,17 @@ from drift.codec import data_converter
 from drift.temporal import run_async
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> None:
+    """Tests create hundreds of users; Django's PBKDF2 (~1 M iterations, a CPU-second under load per user) is
+    not what they test. Passwords set and checked in this process use MD5; processes a test starts keep PBKDF2."""
+    from django.contrib.auth import hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    hashers.get_hashers.cache_clear()
+    hashers.get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture
 def tenant() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
