@@ -91,14 +91,19 @@ class Runs:
     def start(self, workflow_key: str, params: dict | None = None, *, timeout: float = 30, **start: Any) -> dict:
         workflow_id = f"run-{uuid.uuid4().hex}"
         inp = RunInput(tenant=self.tenant, workflow_key=workflow_key, start={"params": params or {}, **start})
-        operation = WithStartWorkflowOperation(
-            WORKFLOW_NAME, inp, id=workflow_id, task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        coro = self.client.execute_update_with_start_workflow(
-            UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict
-        )
-        return run_async(coro, timeout)
+
+        async def update_with_start() -> dict:
+            # Built on the loop that awaits it: the operation holds an asyncio Future, and this thread may have
+            # no event loop at all (an earlier test in this process ended one with asyncio.run).
+            operation = WithStartWorkflowOperation(
+                WORKFLOW_NAME, inp, id=workflow_id, task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            return await self.client.execute_update_with_start_workflow(
+                UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict
+            )
+
+        return run_async(update_with_start(), timeout)
 
     def update(self, workflow_id: str, name: str, arg: Any, timeout: float = 30) -> dict:
         handle = self.client.get_workflow_handle(workflow_id)
