@@ -19,6 +19,17 @@ from drift.codec import data_converter
 from drift.temporal import run_async
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> None:
+    """Tests create hundreds of users; Django's PBKDF2 (~1 M iterations, a CPU-second under load per user) is
+    not what they test. Passwords set and checked in this process use MD5; processes a test starts keep PBKDF2."""
+    from django.contrib.auth import hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    hashers.get_hashers.cache_clear()
+    hashers.get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture
 def tenant() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
@@ -80,14 +91,19 @@ class Runs:
     def start(self, workflow_key: str, params: dict | None = None, *, timeout: float = 30, **start: Any) -> dict:
         workflow_id = f"run-{uuid.uuid4().hex}"
         inp = RunInput(tenant=self.tenant, workflow_key=workflow_key, start={"params": params or {}, **start})
-        operation = WithStartWorkflowOperation(
-            WORKFLOW_NAME, inp, id=workflow_id, task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        coro = self.client.execute_update_with_start_workflow(
-            UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict
-        )
-        return run_async(coro, timeout)
+
+        async def update_with_start() -> dict:
+            # Built on the loop that awaits it: the operation holds an asyncio Future, and this thread may have
+            # no event loop at all (an earlier test in this process ended one with asyncio.run).
+            operation = WithStartWorkflowOperation(
+                WORKFLOW_NAME, inp, id=workflow_id, task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            return await self.client.execute_update_with_start_workflow(
+                UPDATE_WAIT_STABLE, 0, start_workflow_operation=operation, result_type=dict
+            )
+
+        return run_async(update_with_start(), timeout)
 
     def update(self, workflow_id: str, name: str, arg: Any, timeout: float = 30) -> dict:
         handle = self.client.get_workflow_handle(workflow_id)

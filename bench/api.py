@@ -1,6 +1,6 @@
 """Runtime API benchmark: Drift's REST API versus a bare update-with-start on a hand-written workflow.
 
-    .venv/bin/python bench/api.py [--starts 50] [--concurrent 200]
+    .venv/bin/python bench/api.py [--starts 50] [--concurrent 200] [--codec]
 
 Brings up the whole stack with `devtools.up` (Temporal dev server, Redis, gunicorn API, worker, Celery, the
 sample definitions) on free ports, and an order service in this process that both sides call. The baseline
@@ -9,12 +9,17 @@ this process against the same Temporal server, in the same run. Prints:
 (a) sync start latency p50/p99: `POST /v3/workflow/start` (SYNC, answered at WAITING) versus
     `execute_update_with_start_workflow` straight to Temporal;
 (b) N concurrent start + resume runs to completion: REST versus the bare Temporal calls.
+Drift runs as deployed (its converter and payload encryption); the baseline on the SDK's converter, and with
+--codec on the SDK's converter with Drift's payload codec (the same keys), so both sides pay the encryption.
+The SDK's "Workflow task duration exceeded" warnings during (b) are counted on both sides (Drift's in the
+worker's log, the baseline's from this process's Core log) and printed with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
@@ -33,11 +38,13 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import temporalio.converter  # noqa: E402
 from temporalio.client import Client, WithStartWorkflowOperation  # noqa: E402
 from temporalio.common import WorkflowIDConflictPolicy  # noqa: E402
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker  # noqa: E402
 
 from bench.baseline import BaselineOrderStatus, baseline_get_order  # noqa: E402
+from bench.engine import counting_runtime  # noqa: E402
 from devtools.services import free_port, wait_for_port  # noqa: E402
 
 REPLY = {"viewResponse": {"selectedOptions": {"reason": "DAMAGED", "submit": "SUBMIT"}}}
@@ -106,6 +113,11 @@ class Stack:
         import django
 
         django.setup()
+
+    def slow_task_warnings(self) -> int:
+        """The SDK's slow workflow task warnings the stack's worker has logged so far."""
+        log = self.var / "logs" / "worker.log"
+        return log.read_text(errors="replace").count("Workflow task duration exceeded") if log.exists() else 0
 
     def pid_of(self, child: str) -> int:
         return json.loads((self.var / "up.json").read_text())["children"][child]
@@ -177,8 +189,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
 
 
-async def measure(stack: Stack, starts: int, concurrent: int) -> None:
-    client = await Client.connect(f"127.0.0.1:{stack.temporal_port}")
+def baseline_converter(codec: bool) -> temporalio.converter.DataConverter:
+    """The SDK's converter; with `codec`, Drift's payload codec on it (this process shares the stack's keys)."""
+    if not codec:
+        return temporalio.converter.default()
+    from drift.codec import payload_codec
+
+    return dataclasses.replace(temporalio.converter.default(), payload_codec=payload_codec())
+
+
+async def measure(stack: Stack, starts: int, concurrent: int, codec: bool) -> None:
+    runtime, base_slow = counting_runtime()
+    client = await Client.connect(f"127.0.0.1:{stack.temporal_port}", runtime=runtime,
+                                  data_converter=baseline_converter(codec))
     queue = "bench-baseline-api"
     executor = ThreadPoolExecutor(max_workers=64)
     worker = Worker(client, task_queue=queue, workflows=[BaselineOrderStatus], activities=[baseline_get_order],
@@ -199,6 +222,7 @@ async def measure(stack: Stack, starts: int, concurrent: int) -> None:
             await baseline_start(client, stack, queue)
             base_latency.append(time.perf_counter() - started)
 
+        drift_slow, base_slow.count = stack.slow_task_warnings(), 0  # count the load (b) only
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=concurrent) as pool:
             polled = sum(pool.map(lambda _: rest_start_and_resume(stack), range(concurrent)))
@@ -206,10 +230,13 @@ async def measure(stack: Stack, starts: int, concurrent: int) -> None:
         started = time.perf_counter()
         await asyncio.gather(*(baseline_start_and_resume(client, stack, queue) for _ in range(concurrent)))
         base_rate = concurrent / (time.perf_counter() - started)
+    drift_slow = stack.slow_task_warnings() - drift_slow
 
     p50_rest, p50_base = percentile(rest_latency, 0.5), percentile(base_latency, 0.5)
     print("runtime API benchmark: sample order_status (HTTP node, branch, WAITING screen, resume)")
     print("drift: REST through gunicorn + worker process (devtools.up); baseline: bare Temporal calls, same server")
+    base_side = "the SDK converter with Drift's payload codec (--codec)" if codec else "the SDK's default converter"
+    print(f"drift as deployed (its converter and payload encryption), the baseline with {base_side}")
     print(f"(a) sync start latency over {starts} starts (answered at WAITING)")
     print(f"    drift REST    p50 {p50_rest:7.1f} ms   p99 {percentile(rest_latency, 0.99):7.1f} ms")
     print(f"    baseline      p50 {p50_base:7.1f} ms   p99 {percentile(base_latency, 0.99):7.1f} ms")
@@ -221,6 +248,9 @@ async def measure(stack: Stack, starts: int, concurrent: int) -> None:
     print(f"    drift REST    {rest_rate:7.1f} runs/s   ({polled} calls passed the sync timeout and were polled)")
     print(f"    baseline      {base_rate:7.1f} runs/s")
     print(f"    ratio drift/baseline = {rest_rate / base_rate:.2f}  (target >= 0.9)")
+    print(f"SDK warnings 'Workflow task duration exceeded' during (b): drift {drift_slow}, baseline "
+          f"{base_slow.count}  (target 0)")
+    print(f"load average at the end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
 
 def main() -> None:
@@ -228,10 +258,14 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=50)
     parser.add_argument("--concurrent", type=int, default=200)
     parser.add_argument("--threads", type=int, default=16, help="gunicorn threads")
+    parser.add_argument("--codec", action="store_true",
+                        help="the baseline with Drift's payload codec (encryption) too: both sides pay it")
     args = parser.parse_args()
     stack = Stack(args.threads)
     try:
-        asyncio.run(measure(stack, args.starts, args.concurrent))
+        if args.codec:
+            stack.setup_django_here()  # the codec's keys come from the stack's settings
+        asyncio.run(measure(stack, args.starts, args.concurrent, args.codec))
     finally:
         stack.stop()
 

@@ -4,6 +4,10 @@ Loaded with `-p devtools.pytest_services` (see pyproject.toml), so it runs befor
 pytest-django reads the settings. Starts a Temporal dev server, redis-server and,
 with DRIFT_TEST_DATABASE=mysql, MariaDB as the default database. Set
 DRIFT_TEST_SERVICES=external to use services already named by the environment.
+
+Under pytest-xdist (`-n N`) every worker process starts its own services, on free ports
+with its own data folder (so its own test database), and replays the runs it closed; the
+controller starts nothing, gathers the workers' replay reports and fails the session on any.
 """
 
 from __future__ import annotations
@@ -18,11 +22,20 @@ import pytest
 from devtools import services
 
 _started: list[services.Service] = []
+_worker_replays: list[dict] = []  # on the xdist controller: each worker's replay report
+
+
+def _is_xdist_controller(config) -> bool:
+    """True in the process that hands tests to xdist workers and runs none itself."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return False
+    namespace = getattr(config, "known_args_namespace", None) or config.option
+    return bool(getattr(namespace, "numprocesses", None))  # -n 0 runs the tests in this process
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args) -> None:
-    if os.environ.get("DRIFT_TEST_SERVICES") == "external":
+    if os.environ.get("DRIFT_TEST_SERVICES") == "external" or _is_xdist_controller(early_config):
         return
     data_dir = Path(tempfile.mkdtemp(prefix="drift-test-"))
     os.environ["DRIFT_VAR_DIR"] = str(data_dir)
@@ -47,10 +60,24 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     per-run compiles in the worker thread also race pytest's own in the main thread), so this is where
     nondeterminism would show: a failed replay fails the session.
     """
+    if _is_xdist_controller(session.config):
+        _report_worker_replays(session)
+        return
     if exitstatus != 0 or not any(service.name == "temporal" for service in _started):
         return
     if os.environ.get("DRIFT_TEST_DATABASE") == "mysql":
         return  # the SQLite pass already replayed the same code
+    lines, ok = _replay_closed_runs()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its output is not shown, the controller reports it
+        workeroutput["drift_replay"] = {"lines": lines, "ok": ok}
+        return
+    _write_lines(session, lines)
+    if not ok:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _replay_closed_runs() -> tuple[list[str], bool]:
     import asyncio
 
     from temporalio.client import Client
@@ -66,13 +93,32 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         return await replay_histories(await fetch_closed_histories(client))
 
     report = asyncio.run(replay_all())
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    lines = [f"replay: {len(report.outcomes)} closed runs of this session, {len(report.failures)} failed"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    where = f"closed runs of this session ({worker})" if worker else "closed runs of this session"
+    lines = [f"replay: {len(report.outcomes)} {where}, {len(report.failures)} failed"]
     lines += [f"  {outcome.workflow_id}: {outcome.error}" for outcome in report.failures]
+    return lines, report.ok
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown without xdist
+def pytest_testnodedown(node, error) -> None:
+    """xdist controller: keep each worker's replay report (a worker that crashed has none: xdist fails it)."""
+    replay = getattr(node, "workeroutput", {}).get("drift_replay")
+    if replay is not None:
+        _worker_replays.append(replay)
+
+
+def _report_worker_replays(session) -> None:
+    for replay in _worker_replays:
+        _write_lines(session, replay["lines"])
+    if any(not replay["ok"] for replay in _worker_replays):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _write_lines(session, lines: list[str]) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     for line in lines:
         reporter.write_line(line) if reporter else print(line)
-    if not report.ok:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config) -> None:
