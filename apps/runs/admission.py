@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from apps.definitions.dsl import limits_problems
 from apps.definitions.selectors import workflow_get
+from apps.definitions.versions import ACTIVE, is_version_number
 from apps.runs.contract import FINAL_STATUSES, RunInput
 from apps.runs.models import AdmissionGate, QueuedStart, Run, RunStatus
 from drift.errors import Conflict, DriftError, NotFound, TooManyRequests
@@ -76,7 +77,9 @@ def _definition(inp: RunInput) -> dict[str, Any] | None:
     if not inp.workflow_key:
         return None
     try:
-        return workflow_get(tenant=inp.tenant, key=inp.workflow_key, version=inp.version or "ACTIVE")
+        # A kept start names its version as text ("3"): the selector takes a number, or ACTIVE/LATEST/SNAPSHOT.
+        version = int(inp.version) if is_version_number(inp.version) else (inp.version or ACTIVE)
+        return workflow_get(tenant=inp.tenant, key=inp.workflow_key, version=version)
     except NotFound:
         return None  # start_run reports it on the run
 
@@ -119,7 +122,7 @@ def _claim(tenant: str, key: str) -> list[str]:
             if run is None:  # terminated while queued: nothing to start
                 entry.delete()
                 continue
-            status = RunStatus.RUNNING if rerun_input(run).pinned else RunStatus.CREATED
+            status = RunStatus.RUNNING if rerun_input(run, same_run=True).pinned else RunStatus.CREATED
             Run.objects.filter(pk=run.pk).update(status=status, updated_at=timezone.now())
             QueuedStart.objects.filter(pk=entry.pk).update(released_at=timezone.now())
             claimed.append(entry.workflow_id)
@@ -133,7 +136,7 @@ def _free_slots(tenant: str, key: str, queued: list[QueuedStart]) -> int:
     run = Run.objects.filter(workflow_id=queued[0].workflow_id).first() if queued else None
     if run is None:
         return len(queued)
-    limits = admission_limits(tenant=tenant, workflow_key=key, definition=_definition(rerun_input(run)))
+    limits = admission_limits(tenant=tenant, workflow_key=key, definition=_definition(rerun_input(run, same_run=True)))
     if limits is None:  # the limits were removed meanwhile: nothing holds the starts back
         return len(queued)
     return max(0, limits["maxConcurrentRuns"] - _open_count(tenant, key))
@@ -145,7 +148,7 @@ def _start_released(workflow_id: str) -> int:
 
     run = Run.objects.get(workflow_id=workflow_id)
     try:
-        workflow_start_async(rerun_input(run), workflow_id)
+        workflow_start_async(rerun_input(run, same_run=True), workflow_id)
     except Conflict:
         pass  # it already ran under the id (a repeated release): started
     except DriftError:

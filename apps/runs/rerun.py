@@ -19,9 +19,10 @@ from drift.errors import Conflict, InvalidInput
 _INPUT_FIELDS = {f.name for f in dataclasses.fields(RunInput)} - {"carry"}
 
 
-def rerun_input(run: Run) -> RunInput:
+def rerun_input(run: Run, *, same_run: bool = False) -> RunInput:
     """The RunInput `run` started with (kept in `run.start_request`), ready for a new run. It carries the
-    `sensitivePaths` `run` sealed by, so the new run seals them too, whatever its version lists."""
+    `sensitivePaths` `run` sealed by, so the new run seals them too, whatever its version lists. The definition
+    the API pinned stays only for `same_run` (a queued start, started later): a new run resolves its own."""
     start_request = unseal(run.start_request or {}, run_sealing(run))  # sensitive values are sealed at rest
     stored = {key: value for key, value in start_request.items() if key in _INPUT_FIELDS}
     if not stored.get("tenant"):
@@ -30,6 +31,9 @@ def rerun_input(run: Run) -> RunInput:
     paths = list(stored.get("sensitive_paths") or [])
     paths += [path for path in workflow_sensitive_paths(tenant=run.tenant, key=run.definition_key,
                                                         version=run.definition_version) if path not in paths]
+    if not same_run and stored.get("pinned"):
+        # The key the old run was pinned to, so admission (and start_run) find the workflow's current version.
+        stored = {**stored, "pinned": None, "workflow_key": stored.get("workflow_key") or stored["pinned"]["key"]}
     return RunInput(**{**stored, "sensitive_paths": paths})
 
 
