@@ -12,7 +12,9 @@ import pytest
 import drift.temporal
 from apps.runs.models import Run
 from apps.runs.tests.rest import start, start_order
+from conftest import publish_definitions
 from devtools.services import Service, start_temporal
+from worker.tests.builders import state, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 
@@ -39,8 +41,11 @@ def _assert_unavailable(response) -> None:
     assert response.json()["error"] == "UNAVAILABLE"
 
 
-def test_temporal_down_answers_503_then_recovers_without_restart(api, samples, own_temporal, tmp_path):
-    accepted = start_order(api, "1", mode="ASYNC")
+def test_temporal_down_answers_503_then_recovers_without_restart(api, samples, own_temporal, tmp_path, tenant):
+    # A run that waits for `paid` (the API refuses, without Temporal, an event its pinned version cannot consume).
+    publish_definitions(tenant, [wait_node("await_paid", waitType="ON_EVENT", eventName="paid")],
+                        [workflow("evt", "w", [state("w", "await_paid", "finish"), state("finish", "done")])])
+    accepted = start(api, params={"workflowId": "evt"}, mode="ASYNC")
     assert accepted.status_code == 202, accepted.json()
     workflow_id = accepted.json()["workflowId"]
 
