@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
@@ -10,6 +11,7 @@ import pytest
 import redis
 from pytest_httpserver import HTTPServer
 
+from apps.nodes import host_limits
 from apps.nodes import settings as node_settings
 from apps.nodes.base import NodeError
 from apps.nodes.host_limits import KEY_PREFIX, admitted
@@ -63,8 +65,15 @@ def test_redis_down_fails_open_by_default(redis_down, settings, httpserver: HTTP
     settings.DRIFT_HOST_LIMITS = {httpserver.host: {"rate": 1, "inFlight": 1}}
     httpserver.expect_request("/ok").respond_with_json({"ok": True})
     request = {"method": "GET", "url": httpserver.url_for("/ok"), "headers": {}, "params": {}, "data": None}
-    assert limited_send(request, 5).status_code == 200
-    assert limited_send(request, 5).status_code == 200  # no limit applied: called again at once
+    # Read from the module's logger itself: a test before this one in the same process may have applied the
+    # project's logging config, whose app loggers do not propagate to the root logger caplog listens on.
+    logger = logging.getLogger(host_limits.__name__)
+    logger.addHandler(caplog.handler)
+    try:
+        assert limited_send(request, 5).status_code == 200
+        assert limited_send(request, 5).status_code == 200  # no limit applied: called again at once
+    finally:
+        logger.removeHandler(caplog.handler)
     assert "Redis unavailable" in caplog.text and "DRIFT_HOST_LIMITS_ON_REDIS_DOWN=open" in caplog.text
 
 
