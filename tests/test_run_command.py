@@ -7,6 +7,7 @@ then SIGTERM stops the launcher and every process it started.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -287,7 +288,9 @@ def chunked(url: str, path: str, parts: list[bytes], headers: dict) -> tuple[int
     """POST `parts` with Transfer-Encoding: chunked and no Content-Length (http.client does so for an iterable)."""
     connection = HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=60)
     try:
-        connection.request("POST", path, body=iter(parts), headers=headers, encode_chunked=True)
+        # A server refusing a too-large body may answer and close before the client has sent it all.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request("POST", path, body=iter(parts), headers=headers, encode_chunked=True)
         response = connection.getresponse()
         return response.status, response.read()
     finally:
