@@ -78,7 +78,7 @@ def _definition(inp: RunInput) -> dict[str, Any] | None:
         return None
     try:
         # A kept start names its version as text ("3"): the selector takes a number, or ACTIVE/LATEST/SNAPSHOT.
-        version = int(inp.version) if is_version_number(inp.version) else (inp.version or ACTIVE)
+        version = int(inp.version) if inp.version and is_version_number(inp.version) else (inp.version or ACTIVE)
         return workflow_get(tenant=inp.tenant, key=inp.workflow_key, version=version)
     except NotFound:
         return None  # start_run reports it on the run
