@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from apps.clients.services import api_key_create
 from apps.definitions.cache import definition_cache
@@ -52,14 +53,23 @@ def drop(page, item: str, x: int, y: int) -> None:
 
 
 def connect(page, source: str, handle: str, target: str, edge: str | None = None) -> None:
-    """Drags from `source`'s port `handle` to `target`'s input port; waits for the edge to be drawn."""
-    start = page.locator(f".react-flow__handle[data-nodeid='{source}'][data-handleid='{handle}']").bounding_box()
-    end = page.locator(f".react-flow__handle[data-nodeid='{target}'][data-handleid='in']").bounding_box()
-    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
-    page.mouse.up()
-    page.locator(f"[data-testid='rf__edge-{source}|{edge or handle}']").wait_for()
+    """Drags from `source`'s port `handle` to `target`'s input port; waits for the edge to be drawn. A drag that
+    began while the viewport was still moving (a fit after a drop) misses its port: it is dragged again, from
+    the ports' new places (at most 3 drags; the edge must come from one of them)."""
+    drawn = page.locator(f"[data-testid='rf__edge-{source}|{edge or handle}']")
+    for attempt in range(3):
+        start = page.locator(f".react-flow__handle[data-nodeid='{source}'][data-handleid='{handle}']").bounding_box()
+        end = page.locator(f".react-flow__handle[data-nodeid='{target}'][data-handleid='in']").bounding_box()
+        page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+        page.mouse.up()
+        try:
+            drawn.wait_for(timeout=6000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
 
 
 def name_workflow(page, key: str) -> None:

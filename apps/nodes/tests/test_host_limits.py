@@ -67,13 +67,17 @@ def test_redis_down_fails_open_by_default(redis_down, settings, httpserver: HTTP
     request = {"method": "GET", "url": httpserver.url_for("/ok"), "headers": {}, "params": {}, "data": None}
     # Read from the module's logger itself: a test before this one in the same process may have applied the
     # project's logging config, whose app loggers do not propagate to the root logger caplog listens on.
+    # (dictConfig's disable_existing_loggers may also have disabled it: enabled for this test).
     logger = logging.getLogger(host_limits.__name__)
     logger.addHandler(caplog.handler)
+    disabled, logger.disabled = logger.disabled, False
     try:
-        assert limited_send(request, 5).status_code == 200
-        assert limited_send(request, 5).status_code == 200  # no limit applied: called again at once
+        with caplog.at_level(logging.WARNING, logger=host_limits.__name__):  # whatever level was left set
+            assert limited_send(request, 5).status_code == 200
+            assert limited_send(request, 5).status_code == 200  # no limit applied: called again at once
     finally:
         logger.removeHandler(caplog.handler)
+        logger.disabled = disabled
     assert "Redis unavailable" in caplog.text and "DRIFT_HOST_LIMITS_ON_REDIS_DOWN=open" in caplog.text
 
 
