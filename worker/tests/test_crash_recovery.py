@@ -27,7 +27,7 @@ from conftest import publish_definitions
 from drift.temporal import run_async
 from worker.tests.builders import instruction_node, script_node, state, success_node, value, workflow
 
-pytestmark = pytest.mark.temporal
+pytestmark = [pytest.mark.temporal, pytest.mark.serial]
 RUNS = 3
 ROOT = Path(__file__).resolve().parents[2]
 

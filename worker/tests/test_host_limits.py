@@ -28,7 +28,7 @@ from drift.temporal import run_async
 from worker.tests.builders import state, success_node, value, workflow
 from worker.tests.test_crash_recovery import _start_worker, _wait_for, threaded_httpserver  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.temporal
+pytestmark = [pytest.mark.temporal, pytest.mark.serial]
 RUNS = 20
 LIMITS = {"127.0.0.1": {"rate": 5, "burst": 1, "inFlight": 2}}
 
