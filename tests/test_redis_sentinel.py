@@ -130,6 +130,7 @@ def _save(comment: str, create: bool = False) -> None:
                                          actor="tests", create=create)
 
 
+@pytest.mark.serial  # a failover and its webhook retries are timed by Sentinel: run alone (scripts/test)
 @pytest.mark.django_db(transaction=True)
 def test_definitions_invalidation_and_webhooks_survive_a_master_failover(through_sentinel, httpserver):
     cluster = through_sentinel
