@@ -368,6 +368,10 @@ Start the sample workflow:
   curl -X POST localhost:{o.port}/v3/workflow/start -H 'Authorization: Api-Key {key}' \\
     -H 'X-Tenant-Id: {TENANT}' -H 'X-Client-Id: {CLIENT}' -H 'Content-Type: application/json' \\
     -d '{{"issueDetail":{{"issueId":"order_status"}},"params":{{"orderId":"42"}}}}'
+It answers WAITING on a screen; answer it with the workflowId it returned:
+  curl -X PUT localhost:{o.port}/v3/workflow/resume/<workflowId> -H 'Authorization: Api-Key {key}' \\
+    -H 'X-Tenant-Id: {TENANT}' -H 'X-Client-Id: {CLIENT}' -H 'Content-Type: application/json' \\
+    -d '{{"viewResponse":{{"selectedOptions":{{"reason":"DAMAGED","submit":"SUBMIT"}}}}}}'
 
 Ctrl-C stops everything.
 """
