@@ -36,8 +36,8 @@ from apps.runs.contract import (
 )
 from apps.runs.selectors import ContextNotStored, original_workflow_id, run_context_for_node
 from apps.runs.services import UnpersistableState, run_begin, run_record_state
-from apps.secrets.redaction import redact, redacting, sensitive_values
 from core.json_safety import json_size, printable
+from core.redaction import redact, redacting, sensitive_values
 from drift.errors import DriftError
 from drift.tracing import node_span
 

@@ -18,8 +18,8 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from apps.runs.contract import ACTIVITY_PERSIST_RUN, UNPERSISTABLE, PersistRequest
-    from apps.secrets.redaction import redact, sensitive_values
     from core.json_safety import scrubbed
+    from core.redaction import redact, sensitive_values
     from worker.errors import RunAborted, Terminated, failed_with, failure_message
     from worker.run_state import RunState
 

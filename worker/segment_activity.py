@@ -12,9 +12,9 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from apps.nodes.paths import resolve_parameters
 from apps.nodes.sandbox import session
 from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, NodeRequest, SegmentRequest
+from core.paths import resolve_parameters
 from worker.activities import execute_node
 from worker.kinds.segment import advance
 

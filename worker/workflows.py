@@ -22,7 +22,6 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from apps.definitions.graph import disconnected
-    from apps.nodes.paths import resolve_parameters
     from apps.nodes.registry import kind_of
     from apps.runs.contract import (
         ACTIVITY_START_RUN,
@@ -38,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         RunInput,
         initial_context,
     )
+    from core.paths import resolve_parameters
     from worker import kinds
     from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
     from worker.errors import HandingOver, NodeFailed, RunAborted, Terminated, failure_message

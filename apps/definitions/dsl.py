@@ -5,11 +5,11 @@ import re
 from collections.abc import Callable
 
 from apps.definitions import parallel
+from apps.definitions.case_validation import validate_tests
 from apps.definitions.graph import state_targets
 from apps.definitions.state_types import STATE_TYPES, state_type_of
 from apps.definitions.versions import LATEST, parse_version, version_problem
 from apps.nodes import registry
-from apps.trials.cases import validate_tests
 from core.problems import Problem
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")

@@ -16,8 +16,8 @@ import re
 from typing import Any
 
 from apps.nodes import checks
-from apps.nodes.paths import lookup
 from apps.nodes.values import is_value_component, validate_value_component
+from core.paths import lookup
 from core.problems import Problem
 
 MAP = "MAP"

@@ -6,6 +6,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from apps.definitions import cache, dsl
+from apps.definitions.activation import CasesVerdict, cases_gate
 from apps.definitions.cache import definition_cache
 from apps.definitions.diff import json_diff
 from apps.definitions.models import SNAPSHOT as SNAPSHOT_NUMBER
@@ -144,15 +145,15 @@ def definition_activate(*, tenant: str, kind: str, key: str, version: VersionSpe
     with test cases must pass them first (409 listing the failures); the audit entry names the report."""
     head = _activation_target(tenant=tenant, kind=kind, key=key, version=version)
     number = head.latest_version if version == LATEST else version
-    report = _activation_tests(tenant=tenant, kind=kind, key=key, number=number, actor=actor)
+    verdict = _activation_tests(tenant=tenant, kind=kind, key=key, number=number, actor=actor)
     with transaction.atomic():
         head = _locked_head(tenant=tenant, kind=kind, key=key)
         previous = head.active_version
         head.active_version = number
         head.save(update_fields=["active_version", "updated_at"])
         details = {"previous": previous, "rollback": previous is not None and number < previous}
-        if report is not None:
-            details["testReport"] = report.pk
+        if verdict is not None:
+            details["testReport"] = verdict.report_id
         audit(tenant=tenant, kind=kind, key=key, action=AuditAction.ACTIVATE, actor=actor, version=number,
               details=details)
         definition_cache.invalidate([cache.head_key(tenant, kind, key)])
@@ -172,23 +173,20 @@ def _activation_target(*, tenant: str, kind: str, key: str, version: VersionSpec
     return head
 
 
-def _activation_tests(*, tenant: str, kind: str, key: str, number: int, actor: str):
-    """Run the version's test cases (outside the head lock: they take seconds); None when it has none."""
+def _activation_tests(*, tenant: str, kind: str, key: str, number: int, actor: str) -> CasesVerdict | None:
+    """Run the version's test cases through the registered gate (outside the head lock: they take seconds);
+    None when it has none."""
     if kind != Kind.WORKFLOW:
         return None
     body = DefinitionVersion.objects.get(definition__tenant=tenant, definition__kind=kind, definition__key=key,
                                          version=number).body
     if not body.get("tests"):
         return None
-    from apps.trials.services import workflow_test  # the trials app builds on this one: imported when needed
-
-    report = workflow_test(tenant=tenant, key=key, version=number, actor=actor)
-    if not report.passed:
-        failures = [Problem(f"$.tests[{index}]", f"{case['name']}: {case['failure']}")
-                    for index, case in enumerate(report.cases) if not case["passed"]]
-        raise Conflict(f"Version {number} of '{key}' fails {len(failures)} of its {len(report.cases)} test cases; "
-                       "it cannot be activated.", failures, testReport=report.pk)
-    return report
+    verdict = cases_gate()(tenant=tenant, key=key, version=number, actor=actor)
+    if verdict.failures:
+        raise Conflict(f"Version {number} of '{key}' fails {len(verdict.failures)} of its {verdict.total} test "
+                       "cases; it cannot be activated.", verdict.failures, testReport=verdict.report_id)
+    return verdict
 
 
 # --- routes

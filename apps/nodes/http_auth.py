@@ -22,8 +22,10 @@ from urllib.parse import urlsplit
 
 from apps.nodes import settings
 from apps.nodes.base import NodeError
-from apps.secrets.references import SecretResolver, bad_reference_names, find_references, is_reference
+from apps.nodes.extensions import secret_store
+from apps.nodes.http_client import send
 from core.problems import Problem
+from core.secret_references import SecretResolver, bad_reference_names, find_references, is_reference
 
 AUTH_TYPES = {
     "BASIC": {"username": False, "password": True},
@@ -102,8 +104,6 @@ def _cache_key(auth: dict, secrets: SecretResolver, client_id: str, client_secre
 
 
 def oauth2_token(auth: dict, secrets: SecretResolver, *, fresh: bool = False) -> str:
-    from apps.secrets.crypto import secrets_cipher
-
     client_id, client_secret = secrets.resolve(auth["clientId"]), secrets.resolve(auth["clientSecret"])
     key = _cache_key(auth, secrets, client_id, client_secret)
     cache = settings.shared_cache()
@@ -111,15 +111,13 @@ def oauth2_token(auth: dict, secrets: SecretResolver, *, fresh: bool = False) ->
         cached = None if fresh else cache.get(key)
         if cached is None:
             token, lifetime = _fetch_token(auth, client_id, client_secret)
-            cache.set(key, secrets_cipher().encrypt(token.encode()), timeout=lifetime)
+            cache.set(key, secret_store().encrypt(token.encode()), timeout=lifetime)
         else:
-            token = secrets_cipher().decrypt(cached).decode()
+            token = secret_store().decrypt(cached).decode()
     return secrets.derive(token)  # masked in traces, errors and log lines like the secrets it came from
 
 
 def _fetch_token(auth: dict, client_id: str, client_secret: str) -> tuple[str, int]:
-    from apps.nodes.types.http import send
-
     form = {"grant_type": "client_credentials", "scope": auth.get("scope"), "audience": auth.get("audience")}
     request = {
         "method": "POST", "url": auth["tokenUrl"], "auth": (client_id, client_secret),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.nodes.paths import lookup
+from core.paths import lookup
 
 
 @dataclass

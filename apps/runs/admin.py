@@ -52,6 +52,7 @@ from apps.runs.selectors import (
     bulk_job_progress,
     run_children_by_status,
     run_map_items,
+    run_sealing,
     run_steps,
     runs_matching,
 )
@@ -413,8 +414,8 @@ class RunAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
         run = self._post_only(request, pk, REVEAL)
         stored = get_context_store().load(run.workflow_id)
         document = {"_global": stored.context if stored else {}, "startRequest": run.start_request}
-        revealed = sealed_for_reader(document, reveal=True, actor=request.user.get_username(), tenant=run.tenant,
-                                     workflow_id=run.workflow_id, channel="admin")
+        revealed = sealed_for_reader(document, reveal=True, actor=request.user.get_username(), run=run_sealing(run),
+                                     channel="admin")
         return TemplateResponse(request, "admin/runs/run_reveal.html", {
             **self.admin_site.each_context(request), "opts": self.model._meta, "original": run,
             "title": f"Sensitive values of {run.workflow_id}", "revealed": json_block(revealed),

@@ -28,8 +28,8 @@ from apps.runs.rerun import run_rerun
 from apps.runs.runtime import run_terminate
 from apps.runs.search import search_filter_parse
 from apps.runs.selectors import run_get, runs_matching
-from apps.secrets.redaction import sensitive_values
 from apps.secrets.sealing import SealedRun, refuse_sealed, seal, unseal
+from core.redaction import sensitive_values
 from drift.errors import DriftError, InvalidInput, Problem, ServiceUnavailable
 
 logger = logging.getLogger(__name__)

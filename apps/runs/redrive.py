@@ -19,8 +19,8 @@ from apps.runs.context_store import get_context_store
 from apps.runs.models import REDRIVE_ID_PREFIX, Run, RunStatus
 from apps.runs.rerun import register_admitted, rerun_input, start_idempotent
 from apps.runs.selectors import run_sealing
-from apps.secrets.redaction import sensitive_values
 from apps.secrets.sealing import refuse_sealed, seal, unseal
+from core.redaction import sensitive_values
 from drift.errors import Conflict, InvalidInput, Problem
 
 REDRIVABLE = frozenset({RunStatus.FAILED, RunStatus.TERMINATED})

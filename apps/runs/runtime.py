@@ -34,6 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from apps.clients.authentication import Principal
 from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.nodes.registry import events_of
+from apps.runs import hooks
 from apps.runs.admission import admission_forget, admission_on_run_end, admission_register
 from apps.runs.contract import (
     FINAL_STATUSES,
@@ -314,8 +315,6 @@ def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
 def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
     """Mirror a hard termination (the workflow could not persist it) and notify ASYNC callers."""
     from apps.runs.webhooks import webhook_notify
-    from apps.tasks.models import TaskStatus
-    from apps.tasks.services import tasks_close  # tasks depend on runs: imported when used
 
     now = timezone.now()
     with transaction.atomic():  # the webhook row commits with the status, or neither does
@@ -324,7 +323,7 @@ def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
         open_runs = Run.objects.filter(workflow_id__in=family).exclude(status__in=FINAL_STATUSES)
         ended = list(open_runs.values_list("workflow_id", flat=True))
         open_runs.update(status=RunStatus.TERMINATED, error_message=reason, finished_at=now, updated_at=now)
-        tasks_close(workflow_ids=ended, status=TaskStatus.TERMINATED)
+        hooks.runs_terminated(workflow_ids=ended)  # their open human tasks close (apps.tasks)
         admission_forget(workflow_ids=ended)  # a QUEUED run terminated: it is never started
         for run in Run.objects.filter(workflow_id__in=ended):
             webhook_notify(run=run, response=run_response(run))

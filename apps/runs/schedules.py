@@ -35,8 +35,8 @@ from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.models import SCHEDULE_PREFIX, SCHEDULED_ID_PREFIX, RunMode
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.runtime import START_FIELDS, temporal_call
-from apps.secrets.redaction import sensitive_values
 from apps.secrets.sealing import SealedRun, mask_sealed, refuse_sealed, seal, unseal
+from core.redaction import sensitive_values
 from drift.errors import Conflict, DriftError, NotFound
 
 logger = logging.getLogger(__name__)

@@ -98,8 +98,7 @@ def run_detail(run: Run, *, include_context: bool = False, reveal: bool = False,
     if include_context:
         stored = get_context_store().load(run.workflow_id)
         context = stored.context if stored is not None else {}
-        detail["_global"] = sealed_for_reader(context, reveal=reveal, actor=actor, tenant=run.tenant,
-                                              workflow_id=run.workflow_id, channel="api")
+        detail["_global"] = sealed_for_reader(context, reveal=reveal, actor=actor, run=run_sealing(run), channel="api")
     return detail
 
 

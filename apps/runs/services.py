@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
+from apps.runs import hooks
 from apps.runs.admission import admission_on_run_end
 from apps.runs.context_store import get_context_store
 from apps.runs.contract import FINAL_STATUSES, PersistRequest, RunInput
@@ -19,9 +20,9 @@ from apps.runs.models import NodeExecution, Run, RunParam, RunStatus
 from apps.runs.search import param_index_values
 from apps.runs.selectors import run_context_for_node
 from apps.runs.webhooks import webhook_notify
-from apps.secrets.redaction import redact, sensitive_values
 from apps.secrets.sealing import SealedRun, seal
 from core.json_safety import json_problem, scrubbed
+from core.redaction import redact, sensitive_values
 from drift.errors import Conflict, DriftError, NotFound
 from drift.tracing import current_trace
 
@@ -193,8 +194,6 @@ def run_limits() -> dict[str, int]:
 
 def run_record_state(request: PersistRequest) -> None:
     """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
-    from apps.tasks.services import task_record  # tasks depend on runs: imported when used
-
     problem = json_problem({"context": request.context, "response": request.response, "timeline": request.timeline})
     if problem is not None:
         raise UnpersistableState(f"the run state cannot be stored: {problem.path} {problem.problem}")
@@ -225,7 +224,7 @@ def run_record_state(request: PersistRequest) -> None:
             finished_at=Coalesce("finished_at", Now()) if request.status in FINAL_STATUSES else None,
         )
         _timeline_append(run, timeline)
-        task_record(run=run, task=request.task, status=request.status)
+        hooks.state_recorded(run=run, task=request.task, status=request.status)  # human tasks (apps.tasks)
         if request.status in FINAL_STATUSES:
             admission_on_run_end(tenant=run.tenant, workflow_key=run.definition_key)
         if request.notify:

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from apps.secrets.references import NAME_PATTERN
+from core.secret_references import NAME_PATTERN
 
 __all__ = ["NAME_PATTERN", "RevealAudit", "Secret"]
 

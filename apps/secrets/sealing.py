@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
 from apps.secrets.crypto import InvalidToken, fernet_keys, secrets_cipher
-from apps.secrets.redaction import MASK, contains
 from core.problems import Problem
+from core.redaction import MASK, contains
 from drift.errors import InvalidInput
 
 SEALED = "$sealed"

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from apps.secrets.crypto import InvalidToken, secrets_cipher
 from apps.secrets.models import RevealAudit, Secret
-from apps.secrets.references import SecretUnavailable
+from core.secret_references import SecretUnavailable
 
 __all__ = ["SecretUnavailable", "reveal_audit_list", "secret_list", "secret_value", "secret_values"]
 

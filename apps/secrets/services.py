@@ -67,19 +67,12 @@ def reveal_record(*, actor: str, tenant: str, workflow_id: str, channel: str) ->
     RevealAudit.objects.create(actor=actor[:200], tenant=tenant, workflow_id=workflow_id, channel=channel)
 
 
-def sealed_for_reader(document: Any, *, reveal: bool, actor: str, tenant: str, workflow_id: str, channel: str) -> Any:
-    """A stored document (context, start request) as this reader may see it: sealed values in clear for a
-    reader allowed to reveal (recorded in the audit), `***` for everyone else."""
+def sealed_for_reader(document: Any, *, reveal: bool, actor: str, run: SealedRun, channel: str) -> Any:
+    """A stored document (context, start request) of `run` as this reader may see it: sealed values in clear for
+    a reader allowed to reveal (recorded in the audit), `***` for everyone else."""
     if not is_sealed_anywhere(document):
         return document
     if not reveal:
         return mask_sealed(document)
-    reveal_record(actor=actor, tenant=tenant, workflow_id=workflow_id, channel=channel)
-    return unseal(document, _sealed_run(tenant, workflow_id))
-
-
-def _sealed_run(tenant: str, workflow_id: str) -> SealedRun:
-    from apps.runs.models import Run  # runs depend on secrets: imported when used
-
-    created = Run.objects.filter(tenant=tenant, workflow_id=workflow_id).values_list("created_at", flat=True).first()
-    return SealedRun(tenant, workflow_id, created)
+    reveal_record(actor=actor, tenant=run.tenant, workflow_id=run.workflow_id, channel=channel)
+    return unseal(document, run)

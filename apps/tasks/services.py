@@ -20,7 +20,8 @@ AUDIT_KIND = "TASK"
 
 
 def task_record(*, run: Run, task: dict[str, Any] | None, status: str) -> None:
-    """Mirror the workflow's task state (called by the persist activity, inside its transaction).
+    """Mirror the workflow's task state: the runs app's state-recorded hook (registered in apps.py), called by
+    the persist activity inside its transaction.
 
     Idempotent: a retried persist writes the same row again. An escalation (a higher level) reassigns the task
     and drops its claim; a closing state closes the open row once.
@@ -57,6 +58,11 @@ def tasks_close(*, workflow_ids: list[str], status: str, by: str = "") -> None:
     """Close the open tasks of runs that ended without the workflow saying so (hard terminate)."""
     Task.objects.filter(workflow_id__in=workflow_ids, status=TaskStatus.OPEN).update(
         status=status, closed_at=timezone.now(), closed_by=by)
+
+
+def tasks_close_terminated(*, workflow_ids: list[str]) -> None:
+    """The runs-terminated hook (registered in apps.py): a hard-terminated run's open tasks close TERMINATED."""
+    tasks_close(workflow_ids=workflow_ids, status=TaskStatus.TERMINATED)
 
 
 def task_claim(*, task: Task, username: str) -> Task:

@@ -19,7 +19,6 @@ from rest_framework.exceptions import ValidationError
 from apps.definitions.admin import NodeDefinitionAdmin, WorkflowDefinitionAdmin, actor_of, report_error
 from apps.definitions.models import NodeDefinition, WorkflowDefinition
 from apps.definitions.versions import parse_version
-from apps.nodes.paths import resolve_parameters
 from apps.runs.admin import RunAdmin
 from apps.runs.models import Run
 from apps.trials.api.serializers import DryRunInputSerializer
@@ -27,6 +26,7 @@ from apps.trials.dryrun import node_dry_run
 from apps.trials.from_run import case_from_run
 from apps.trials.models import TestReport
 from apps.trials.services import workflow_add_test_case, workflow_test
+from core.paths import resolve_parameters
 from drift.errors import DriftError, error_response
 
 SAMPLE_CONTEXT = {"params": {}, "issueDetail": {}, "customer": {}, "orderDetails": {}, "config": {}}

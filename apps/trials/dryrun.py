@@ -16,10 +16,10 @@ from apps.definitions.versions import VersionSpec
 from apps.nodes.base import NodeError
 from apps.nodes.registry import execute_node, kind_of, types_where
 from apps.nodes.scope import ScriptScope
-from apps.secrets.redaction import redacting
 from apps.secrets.selectors import secret_values
 from apps.trials.masking import mask_secrets
 from core.problems import Problem
+from core.redaction import redacting
 from drift.errors import InvalidInput
 
 _LINE = re.compile(r"\b[Ll]ine (\d+)\b")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.secrets.redaction import redact
 from apps.secrets.selectors import secret_values
+from core.redaction import redact
 
 
 def mask_secrets(value: Any, *, tenant: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from apps.definitions.activation import CasesVerdict
 from apps.definitions.models import Kind
 from apps.definitions.selectors import definition_get, definition_number, workflow_inline_nodes
 from apps.definitions.services import definition_save_snapshot
@@ -9,6 +10,7 @@ from apps.definitions.versions import SNAPSHOT, VersionSpec
 from apps.runs.services import run_limits
 from apps.trials.models import TestReport
 from apps.trials.runner import run_cases
+from core.problems import Problem
 
 
 def workflow_test(*, tenant: str, key: str, version: VersionSpec, actor: str) -> TestReport:
@@ -22,6 +24,14 @@ def workflow_test(*, tenant: str, key: str, version: VersionSpec, actor: str) ->
                         cases=cases)
     return TestReport.objects.create(tenant=tenant, workflow_key=key, version=number, actor=actor, cases=reports,
                                      passed=all(case["passed"] for case in reports))
+
+
+def workflow_cases_verdict(*, tenant: str, key: str, version: int, actor: str) -> CasesVerdict:
+    """The activation gate (registered in apps.py): run the version's cases; one problem per failing case."""
+    report = workflow_test(tenant=tenant, key=key, version=version, actor=actor)
+    failures = [Problem(f"$.tests[{index}]", f"{case['name']}: {case['failure']}")
+                for index, case in enumerate(report.cases) if not case["passed"]]
+    return CasesVerdict(report_id=report.pk, total=len(report.cases), failures=failures)
 
 
 def workflow_add_test_case(*, tenant: str, key: str, case: dict, actor: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from apps.nodes.paths import find
+from core.paths import find
 from core.problems import Problem
 
 ROOTS = ("body", "headers", "query")

@@ -13,8 +13,8 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from apps.definitions import map_state
-    from apps.nodes.paths import lookup
     from apps.runs.contract import MAP_BATCH_WORKFLOW, SIGNAL_MAP_READY, SIGNAL_MAP_SLOTS, WORKFLOW_NAME, MapBatch
+    from core.paths import lookup
     from worker.engine import Engine, meta_since
     from worker.errors import NodeFailed, Terminated, failure_message
     from worker.kinds import node

@@ -26,9 +26,9 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from apps.nodes.paths import resolve_parameters
     from apps.nodes.registry import edges_of, type_of
     from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, SegmentRequest
+    from core.paths import resolve_parameters
     from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
     from worker.errors import NodeFailed, failure_message
     from worker.kinds import node

@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from apps.definitions.state_types import StateType
     from apps.nodes.base import Style
-    from apps.nodes.paths import lookup
+    from core.paths import lookup
     from core.problems import Problem
     from worker.engine import Engine
     from worker.errors import NodeFailed

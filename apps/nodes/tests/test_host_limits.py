@@ -15,7 +15,7 @@ from apps.nodes import host_limits
 from apps.nodes import settings as node_settings
 from apps.nodes.base import NodeError
 from apps.nodes.host_limits import KEY_PREFIX, admitted
-from apps.nodes.types.http import limited_send
+from apps.nodes.http_client import limited_send
 
 
 @pytest.fixture

@@ -9,21 +9,20 @@ from urllib.parse import urlsplit
 
 import requests
 
-from apps.nodes import checks, host_limits, invocation
+from apps.nodes import checks, invocation
 from apps.nodes.base import NodeError, NodeType, Schema, Style, schema_ref
-from apps.nodes.extensions import token_provider
+from apps.nodes.extensions import secret_value, token_provider
 from apps.nodes.http_auth import auth_headers, credential_names, validate_auth
-from apps.nodes.http_guard import BlockedAddress, Deadline, guarded_session
+from apps.nodes.http_client import limited_send
 from apps.nodes.retry import retry_policy_fields, validate_retry
 from apps.nodes.scope import ScriptScope
 from apps.nodes.values import resolve_value, validate_value_component
-from apps.secrets.redaction import redact
-from apps.secrets.references import SecretResolver, SecretUnavailable, bad_reference_names, find_references
 from core.problems import Problem
+from core.redaction import redact
+from core.secret_references import SecretResolver, SecretUnavailable, bad_reference_names, find_references
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 COMPONENTS = ("url", "headers", "queryParams", "body")
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 DEFAULT_CONTENT_TYPE = "application/json"
 
 
@@ -68,7 +67,7 @@ def call(node: dict, scope: ScriptScope, *, mock: dict | None = None, trace: dic
     call resolves no secret: the request it reports keeps the references as written.
     `trace`, when given, receives the request made and the response seen (dry runs and test runs report them).
     """
-    secrets = SecretResolver(scope.tenant)
+    secrets = SecretResolver(scope.tenant, secret_value)
     try:
         return redact(_call(node, scope, secrets if mock is None else None, mock, trace), secrets.secrets)
     except SecretUnavailable as exc:
@@ -174,39 +173,6 @@ def _idempotency_key() -> str:
     return current.idempotency_key() if current is not None and current.original_workflow_id else "<per run>"
 
 
-def limited_send(request: dict[str, Any], timeout: float) -> requests.Response:
-    """`send` once the host's limit (DRIFT_HOST_LIMITS) admits it; the wait counts against the node's timeout
-    (the activity's own deadline is that timeout) and is reported to the timeline."""
-    with host_limits.admitted(request["url"], timeout) as waited:
-        current = invocation.current()
-        if current is not None:
-            current.host_wait_ms += waited * 1000
-        return send(request, max(timeout - waited, 0.001))
-
-
-def send(request: dict[str, Any], timeout: float) -> requests.Response:
-    """One guarded call, `timeout` in total (not per read: an upstream dripping bytes cannot hold the activity
-    slot); connection problems and timeouts are retryable, refused targets are not."""
-    timed_out = f"HTTP {request['method']} {request['url']} timed out after {timeout:g} s"
-    with Deadline(timeout) as deadline, guarded_session() as session:
-        try:
-            response = session.request(timeout=timeout, stream=True, **request)
-            response._content = _read_limited(response)
-        except BlockedAddress as exc:
-            raise NodeError(str(exc), retryable=False) from None
-        except requests.TooManyRedirects as exc:
-            raise NodeError(f"too many redirects: {exc}", retryable=False) from None
-        except requests.Timeout:
-            raise NodeError(timed_out, retryable=True) from None
-        except requests.RequestException as exc:
-            if deadline.expired:
-                raise NodeError(timed_out, retryable=True) from None
-            raise NodeError(f"HTTP {request['method']} {request['url']} failed: {exc}", retryable=True) from None
-    if deadline.expired:  # cut inside the headers or body: http.client may take the EOF for their end
-        raise NodeError(timed_out, retryable=True)
-    return response
-
-
 def mocked_response(request: dict[str, Any], mock: dict) -> requests.Response:
     """A response built from a mock outcome, as if the server had sent it (JSON unless the body is text)."""
     response = requests.Response()
@@ -218,17 +184,6 @@ def mocked_response(request: dict[str, Any], mock: dict) -> requests.Response:
     response.url = request["url"]
     response.request = requests.Request(request["method"], request["url"]).prepare()
     return response
-
-
-def _read_limited(response: requests.Response) -> bytes:
-    chunks, size = [], 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            response.close()
-            raise NodeError(f"response larger than {MAX_RESPONSE_BYTES} bytes", retryable=False)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _raise_for_status(response: requests.Response, node: dict) -> None:

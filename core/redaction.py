@@ -1,8 +1,9 @@
 """Value-based redaction: sensitive values and resolved secrets replaced by `***` wherever they appear.
 
-Pure (the workflow imports `redact` and `sensitive_values`), except the log hook, which Django installs once
-(apps.py): inside a `redacting(...)` block every log record of the thread is scrubbed of those values,
-whatever logger emits it (urllib3 logs request lines, the Temporal SDK logs activity failures).
+Pure (the workflow imports `redact` and `sensitive_values`, node types `redact`), except the log hook, which
+apps.secrets installs once (its AppConfig.ready): inside a `redacting(...)` block every log record of the thread
+is scrubbed of those values, whatever logger emits it (urllib3 logs request lines, the Temporal SDK logs
+activity failures).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from apps.nodes.paths import lookup
+from core.paths import lookup
 
 MASK = "***"
 # Shorter values ("1", "no") would mask half of every document; they are not worth protecting this way.

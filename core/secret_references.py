@@ -1,5 +1,6 @@
 """`{{secret:name}}` references in HTTP components, and their resolution (inside the HTTP activity only).
-No Django at import time: node types import this module.
+Plain Python: the values come from the `lookup` a resolver is given (apps/nodes/extensions.py `secret_store`,
+which apps.secrets registers), so node types reach no secrets app.
 
 For a dry-run or any other preview: leave the references unresolved (`find_references` lists them) and
 `redact` anything that may hold resolved values with `resolved.secrets`.
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import re
 import secrets as random_tokens
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from core.redaction import add_redacted
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 REFERENCE = re.compile(r"\{\{\s*secret:([^}\s]*)\s*\}\}")
@@ -70,24 +73,21 @@ class SecretResolver:
     callers can redact them afterwards."""
 
     tenant: str
+    # (tenant, name) -> the secret's clear value; raises SecretUnavailable.
+    lookup: Callable[[str, str], str]
     values: dict[str, str] = field(default_factory=dict)
     derived: list[str] = field(default_factory=list)
     # Shielded references in run data read `{{secret<nonce>:x}}`: a fresh nonce per call, so data cannot forge it.
     nonce: str = field(default_factory=lambda: random_tokens.token_hex(8))
 
     def value(self, name: str) -> str:
-        from apps.secrets.redaction import add_redacted
-        from apps.secrets.selectors import secret_value
-
         if name not in self.values:
-            self.values[name] = secret_value(tenant=self.tenant, name=name)
+            self.values[name] = self.lookup(self.tenant, name)
             add_redacted([self.values[name]])
         return self.values[name]
 
     def derive(self, credential: str) -> str:
         """Register a credential built from secrets (a Basic value, an OAuth2 token) for masking; returns it."""
-        from apps.secrets.redaction import add_redacted
-
         if credential not in self.derived:
             self.derived.append(credential)
             add_redacted([credential])
