@@ -1,7 +1,8 @@
 """Run admission (spec §13): a workflow's `limits` ({maxConcurrentRuns, overflow}) or its tenant's defaults
 (settings.DRIFT_TENANT_LIMITS) cap how many of its runs are open at once. Every start path registers its Run
 row through `admission_register` (REST and idempotent starts and triggers via runtime.run_start; rerun, redrive
-and bulk via rerun.start_admitted); over the cap a start is QUEUED (a Run row QUEUED plus a QueuedStart row,
+and bulk via rerun.register_admitted; a schedule's fire, which Temporal starts, from its start_run activity via
+`admission_begin`); over the cap a start is QUEUED (a Run row QUEUED plus a QueuedStart row,
 released in arrival order) or REJECTed (429 + Retry-After).
 
 The count is read from the Run mirror's statuses, never kept as a counter: however a run ends (completes,
@@ -11,6 +12,7 @@ release pass (at run end and from Celery beat) sees the free slot.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -21,9 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.definitions.dsl import limits_problems
-from apps.definitions.selectors import workflow_get
+from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.definitions.versions import ACTIVE, is_version_number
-from apps.runs.contract import FINAL_STATUSES, RunInput
+from apps.runs.contract import FINAL_STATUSES, SIGNAL_ADMITTED, RunInput
 from apps.runs.models import AdmissionGate, QueuedStart, Run, RunStatus
 from drift.errors import Conflict, DriftError, NotFound, TooManyRequests
 
@@ -69,6 +71,30 @@ def admission_register(*, inp: RunInput, workflow_id: str, register: Callable[[s
         run = register(RunStatus.QUEUED)
         QueuedStart.objects.create(tenant=inp.tenant, workflow_key=key, workflow_id=workflow_id)
         return run
+
+
+def admission_begin(*, workflow_id: str, inp: RunInput) -> bool:
+    """Admit a start no caller admitted (`inp.admit`: a schedule's fire, started by Temporal), from its
+    start_run: False when it is QUEUED (its workflow waits for SIGNAL_ADMITTED, sent by the release). Over a
+    REJECT limit its row is written FAILED and TooManyRequests raised: the run ends FAILED with the reason."""
+    from apps.runs.services import run_register  # services import this module (the run-end path)
+
+    try:  # the workflow (a route picks it for an issue) and its version, as start_run will resolve them
+        resolved = workflow_resolve_for_run(tenant=inp.tenant, workflow_key=inp.workflow_key, version=inp.version,
+                                            issue_id=inp.issue_id, bucket_key=inp.bucket_key)
+    except NotFound:
+        return True  # start_run reports it on the run
+    keyed = dataclasses.replace(inp, workflow_key=resolved["id"], version=str(resolved["version"]))
+
+    def register(status: str | None, **fields: Any) -> Run:
+        return run_register(workflow_id=workflow_id, inp=keyed, **({"status": status} if status else {}), **fields)
+
+    try:
+        run = admission_register(inp=keyed, workflow_id=workflow_id, register=register)
+    except TooManyRequests as refused:
+        register(RunStatus.FAILED, error_message=refused.message, finished_at=timezone.now())
+        raise
+    return run.status != RunStatus.QUEUED
 
 
 def _definition(inp: RunInput) -> dict[str, Any] | None:
@@ -144,11 +170,15 @@ def _free_slots(tenant: str, key: str, queued: list[QueuedStart]) -> int:
 
 def _start_released(workflow_id: str) -> int:
     from apps.runs.rerun import rerun_input
-    from apps.runs.runtime import workflow_start_async
+    from apps.runs.runtime import temporal_call, workflow_start_async
 
     run = Run.objects.get(workflow_id=workflow_id)
+    inp = rerun_input(run, same_run=True)
     try:
-        workflow_start_async(rerun_input(run, same_run=True), workflow_id)
+        if inp.admit:  # a schedule's fire: its workflow is open in Temporal, waiting for the word
+            temporal_call(lambda client: client.get_workflow_handle(workflow_id).signal(SIGNAL_ADMITTED))
+        else:
+            workflow_start_async(inp, workflow_id)
     except Conflict:
         pass  # it already ran under the id (a repeated release): started
     except DriftError:
