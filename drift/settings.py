@@ -284,7 +284,8 @@ DRIFT_IDEMPOTENCY_TTL_HOURS = env_int("DRIFT_IDEMPOTENCY_TTL_HOURS", 24)
 # Bulk jobs (spec §10): runs per job; a worker's lease on a job (a dead worker's job moves on after it);
 # how long one Celery task works a job before handing the rest to a new task.
 DRIFT_BULK_MAX_RUNS = env_int("DRIFT_BULK_MAX_RUNS", 10_000)
-# --- Run admission (apps/runs/admission.py): tenant defaults of a workflow's `limits`, as JSON
+# --- Run admission (apps/runs/admission.py): the deployment-wide fallback of a workflow's `limits` (a tenant's own
+# default is set in the admin, clients.TenantDefaults), as JSON
 # {"<tenant>" or "*": {"maxConcurrentRuns": n, "overflow": "QUEUE" | "REJECT"}}; a definition's own `limits` win.
 DRIFT_TENANT_LIMITS = json.loads(os.environ.get("DRIFT_TENANT_LIMITS") or "{}")
 DRIFT_ADMISSION_RETRY_AFTER_SECONDS = env_int("DRIFT_ADMISSION_RETRY_AFTER_SECONDS", 5)

@@ -84,7 +84,7 @@ MAX_CONCURRENT_RUNS = 100_000
 
 def limits_problems(limits: object, path: str = "$.limits") -> list[Problem]:
     """`limits`: how many runs of the workflow may be open at once, and what a start over it does (spec §13;
-    enforced by apps/runs/admission.py). Also checks the tenant defaults of settings.DRIFT_TENANT_LIMITS."""
+    enforced by apps/runs/admission.py). Also checks the tenant defaults (admin, settings.DRIFT_TENANT_LIMITS)."""
     if limits is None:
         return []
     if not isinstance(limits, dict):

@@ -146,7 +146,8 @@ def _definitions() -> dict[str, dict]:
             "type": "object", "additionalProperties": False, "required": ["maxConcurrentRuns"],
             "description": "At most maxConcurrentRuns runs of this workflow open (not ended, not QUEUED) at once "
                            "per tenant; a start over it is QUEUED (started in arrival order as runs end) or "
-                           "REJECTed (429 with Retry-After). Tenant defaults: settings.DRIFT_TENANT_LIMITS.",
+                           "REJECTed (429 with Retry-After). Without it: the tenant's default (admin), else "
+                           "settings.DRIFT_TENANT_LIMITS.",
             "properties": {
                 "maxConcurrentRuns": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENT_RUNS},
                 "overflow": {"enum": list(LIMIT_OVERFLOWS), "default": "QUEUE"},

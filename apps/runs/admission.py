@@ -1,9 +1,10 @@
 """Run admission (spec §13): a workflow's `limits` ({maxConcurrentRuns, overflow}) or its tenant's defaults
-(settings.DRIFT_TENANT_LIMITS) cap how many of its runs are open at once. Every start path registers its Run
-row through `admission_register` (REST and idempotent starts and triggers via runtime.run_start; rerun, redrive
-and bulk via rerun.register_admitted; a schedule's fire, which Temporal starts, from its start_run activity via
-`admission_begin`); over the cap a start is QUEUED (a Run row QUEUED plus a QueuedStart row,
-released in arrival order) or REJECTed (429 + Retry-After).
+(clients.TenantDefaults, kept in the admin; settings.DRIFT_TENANT_LIMITS as the deployment-wide fallback) cap
+how many of its runs are open at once. Every start path registers its Run row through `admission_register`
+(REST and idempotent starts and triggers via runtime.run_start; rerun, redrive and bulk via
+rerun.register_admitted; a schedule's fire, which Temporal starts, from its start_run activity via
+`admission_begin`); over the cap a start is QUEUED (a Run row QUEUED plus a QueuedStart row, released in
+arrival order) or REJECTed (429 + Retry-After).
 
 The count is read from the Run mirror's statuses, never kept as a counter: however a run ends (completes,
 fails, is terminated, its worker dies and another finishes it) its row leaves the open statuses, and the next
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.clients.selectors import tenant_default_limits
 from apps.definitions.dsl import limits_problems
 from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.definitions.versions import ACTIVE, is_version_number
@@ -36,13 +38,17 @@ OPEN_STATUSES = tuple(s for s in RunStatus.values if s not in FINAL_STATUSES and
 
 
 def admission_limits(*, tenant: str, workflow_key: str, definition: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The limits a workflow's starts are under: its definition's, else the tenant's (or "*") default."""
-    own = (definition or {}).get("limits")
-    defaults = settings.DRIFT_TENANT_LIMITS
-    limits = own if own is not None else defaults.get(tenant, defaults.get("*"))
+    """The limits a workflow's starts are under: its definition's, else the tenant's default (admin), else the
+    deployment's (settings.DRIFT_TENANT_LIMITS: the tenant's entry, or "*")."""
+    limits = (definition or {}).get("limits")
+    if limits is None:
+        limits = tenant_default_limits(tenant=tenant)
+    if limits is None:
+        defaults = settings.DRIFT_TENANT_LIMITS
+        limits = defaults.get(tenant, defaults.get("*"))
     if limits is None:
         return None
-    if limits_problems(limits):  # a bad tenant default (settings): logged, never a 500 on every start
+    if limits_problems(limits):  # a bad default (settings, a row written past the admin): logged, never a 500
         logger.error("ignoring invalid limits", extra={"tenant": tenant, "workflow": workflow_key})
         return None
     return {"maxConcurrentRuns": limits["maxConcurrentRuns"], "overflow": limits.get("overflow", "QUEUE")}
