@@ -92,13 +92,15 @@ def admission_begin(*, workflow_id: str, inp: RunInput) -> bool:
         return True  # start_run reports it on the run
     keyed = dataclasses.replace(inp, workflow_key=resolved["id"], version=str(resolved["version"]))
 
-    def register(status: str | None, **fields: Any) -> Run:
-        return run_register(workflow_id=workflow_id, inp=keyed, **({"status": status} if status else {}), **fields)
+    def register(status: str | None) -> Run:
+        fields: dict[str, Any] = {"status": status} if status else {}
+        return run_register(workflow_id=workflow_id, inp=keyed, **fields)
 
     try:
         run = admission_register(inp=keyed, workflow_id=workflow_id, register=register)
     except TooManyRequests as refused:
-        register(RunStatus.FAILED, error_message=refused.message, finished_at=timezone.now())
+        run_register(workflow_id=workflow_id, inp=keyed, status=RunStatus.FAILED, error_message=refused.message,
+                     finished_at=timezone.now())
         raise
     return run.status != RunStatus.QUEUED
 
