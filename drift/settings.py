@@ -292,7 +292,7 @@ DRIFT_IDEMPOTENCY_TTL_HOURS = env_int("DRIFT_IDEMPOTENCY_TTL_HOURS", 24)
 DRIFT_BULK_MAX_RUNS = env_int("DRIFT_BULK_MAX_RUNS", 10_000)
 # --- Run admission (apps/runs/admission.py): the deployment-wide fallback of a workflow's `limits` (a tenant's own
 # default is set in the admin, clients.TenantDefaults), as JSON
-# {"<tenant>" or "*": {"maxConcurrentRuns": n, "overflow": "QUEUE" | "REJECT"}}; a definition's own `limits` win.
+# {"<tenant>" or "*": {"maxConcurrentRuns": n, "startsPerMinute": n, "overflow": ...}}; a definition's own win.
 DRIFT_TENANT_LIMITS = json.loads(os.environ.get("DRIFT_TENANT_LIMITS") or "{}")
 DRIFT_ADMISSION_RETRY_AFTER_SECONDS = env_int("DRIFT_ADMISSION_RETRY_AFTER_SECONDS", 5)
 # The release pass (beat and run end) handles at most this many workflows, in at most this many seconds.

@@ -70,7 +70,8 @@ class TenantDefaults(models.Model):
     tenant = models.CharField(max_length=64, unique=True)
     limits = models.JSONField(
         null=True, blank=True,
-        help_text='Like a definition\'s `limits`: {"maxConcurrentRuns": 20, "overflow": "QUEUE" or "REJECT"}. '
+        help_text='Like a definition\'s `limits`: {"maxConcurrentRuns": 20, "startsPerMinute": 600, '
+                  '"overflow": "QUEUE" or "REJECT"} (at least one of the counts). '
                   "Empty: the deployment's default (DRIFT_TENANT_LIMITS), else no limit.")
     updated_at = models.DateTimeField(auto_now=True)
 

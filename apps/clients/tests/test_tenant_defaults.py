@@ -36,11 +36,11 @@ def test_staff_sets_their_tenants_default_and_admission_uses_it(client, db, sett
     assert saved.status_code == 302, saved.content.decode()[:2000]
     assert TenantDefaults.objects.get(tenant="ta").limits == {"maxConcurrentRuns": 3, "overflow": "REJECT"}
     # The admin's default beats the deployment's; a definition's own limits beat both; other tenants: the fallback.
-    assert admission_limits(tenant="ta", workflow_key="w", definition=None) == {"maxConcurrentRuns": 3,
-                                                                                "overflow": "REJECT"}
-    own = {"limits": {"maxConcurrentRuns": 1}}
-    assert admission_limits(tenant="ta", workflow_key="w", definition=own) == {"maxConcurrentRuns": 1,
-                                                                               "overflow": "QUEUE"}
+    assert admission_limits(tenant="ta", workflow_key="w", definition=None) == {
+        "maxConcurrentRuns": 3, "startsPerMinute": None, "overflow": "REJECT"}
+    own = {"limits": {"startsPerMinute": 1}}
+    assert admission_limits(tenant="ta", workflow_key="w", definition=own) == {
+        "maxConcurrentRuns": None, "startsPerMinute": 1, "overflow": "QUEUE"}
     assert admission_limits(tenant="tb", workflow_key="w", definition=None)["maxConcurrentRuns"] == 9
     # Emptied: the deployment's default again.
     row = TenantDefaults.objects.get(tenant="ta")
@@ -64,6 +64,7 @@ def test_staff_sets_their_tenants_default_and_admission_uses_it(client, db, sett
     ('{"maxConcurrentRuns": 5, "overflow": "\\ud800"}', "$.limits.overflow"),
     ('{"maxConcurrentRuns": 5, "\\ud800x": 1}', "$.limits.\\ud800x"),
     ('{"maxConcurrentRuns": 5, "burst": 2}', "$.limits.burst"),
+    ('{"startsPerMinute": 0}', "$.limits.startsPerMinute"),
     ('{"maxConcurrentRuns": 5, "overflow": ' + "[" * 100_000 + "]" * 100_000 + "}", "$.limits"),
     ("{not json", "valid JSON"),
 ])
