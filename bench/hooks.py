@@ -6,7 +6,8 @@ starts (`POST /v3/workflow/start`), same stack, same run.
 Brings up the whole stack with `devtools.up` (gunicorn API, Temporal, worker, Celery, Redis; `bench/api.py`'s
 Stack). Prints p50/p99 to the 202 and requests/s for each side at `--concurrent` senders, the hook/start ratio
 (the target: a trigger costs at most 1.2x a direct start), then waits for the runs the events started and counts
-them by search (`param.source=`), with every event's outcome.
+them by search (`param.source=`), with every event's outcome (from the stack's database); exits non-zero when a
+count is wrong (runs, duplicates, events, outcomes).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.api import Stack, percentile  # noqa: E402
 
 SECRET = "bench-hook-secret"
+WARM = 20  # direct starts before the timed ones (connections, caches); the timed sides send --events each
 
 
 def timed_posts(url_of, bodies: list[tuple[bytes, dict]], concurrent: int) -> tuple[list[float], float, list[dict]]:
@@ -90,11 +92,10 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         hooks.append((raw, {"Content-Type": "application/json", "X-Signature": signature, "X-Event-Id": event_id}))
     starts = [(json.dumps({"issueDetail": {"issueId": "order_status"}, "mode": "ASYNC",
                            "params": {"orderId": "1", "source": f"start-{tag}"}}).encode(),
-               {**api, "Content-Type": "application/json"}) for _ in range(args.events)]
+               {**api, "Content-Type": "application/json"}) for _ in range(args.events + WARM)]
 
-    warm = 20  # connections, caches
-    timed_posts(f"{stack.url}/v3/workflow/start", starts[:warm], args.concurrent)
-    start_latencies, start_wall, _ = timed_posts(f"{stack.url}/v3/workflow/start", starts[warm:], args.concurrent)
+    timed_posts(f"{stack.url}/v3/workflow/start", starts[:WARM], args.concurrent)
+    start_latencies, start_wall, _ = timed_posts(f"{stack.url}/v3/workflow/start", starts[WARM:], args.concurrent)
     hook_latencies, hook_wall, replies = timed_posts(f"{stack.url}/v3/hooks/demo/bench-{tag}", hooks,
                                                      args.concurrent)
     start_p50 = report("direct start", start_latencies, start_wall)
@@ -109,10 +110,27 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         if counted >= distinct or time.monotonic() > deadline:
             break
         time.sleep(2)
-    outcomes = Counter(e["status"] for e in requests.get(f"{stack.url}/v3/triggers/bench-{tag}/events",
-                                                         params={"limit": 500}, headers=api).json())
+    outcomes = event_outcomes(stack, f"bench-{tag}")
     print(f"runs started by the events (search): {counted}, expected {distinct}; "
-          f"last 500 events' outcomes: {dict(outcomes)}")
+          f"every event's outcome: {dict(outcomes)}")
+    wrong = [what for what, ok in (
+        ("runs counted by search", counted == distinct),
+        ("duplicates answered", sum(1 for r in replies if r.get("duplicate")) == args.events - distinct),
+        ("events stored", sum(outcomes.values()) == args.events),
+        ("outcomes", outcomes == Counter({"DONE": distinct, "DUPLICATE": args.events - distinct})),
+    ) if not ok]
+    if wrong:
+        sys.exit(f"WRONG: {', '.join(wrong)}")
+
+
+def event_outcomes(stack: Stack, trigger_id: str) -> Counter:
+    """Every event of the trigger by outcome, read from the stack's database (the API lists the latest 500)."""
+    stack.setup_django_here()
+    from apps.triggers.models import TriggerEvent
+
+    statuses = TriggerEvent.objects.filter(tenant="demo", trigger__trigger_id=trigger_id).values_list("status",
+                                                                                                      flat=True)
+    return Counter(statuses)
 
 
 def count_runs(stack: Stack, api: dict, source: str) -> int:

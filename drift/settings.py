@@ -264,8 +264,14 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", _broker_url)
 if "CELERY_BROKER_URL" in os.environ:  # an explicit broker URL names its own transport
     CELERY_BROKER_TRANSPORT = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or REDIS_SENTINELS))
+# A task is acked when it ends, so a worker killed mid-task (a trigger delivery, a webhook, a bulk job) leaves it
+# in Redis; the broker hands it to another worker once the visibility timeout has passed. That timeout must
+# exceed the longest countdown a task is retried with (DRIFT_TRIGGER_BACKOFF_MAX_SECONDS...) or Redis hands out a
+# task that is only waiting; the beat sweeps (stale trigger events, webhooks, bulk jobs) come back sooner.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,
+                                   "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BEAT_SCHEDULE = {
     "redeliver-stale-webhooks": {"task": "apps.runs.tasks.redeliver_stale_webhooks", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "apps.runs.tasks.purge_idempotency_keys", "schedule": 3600.0},
@@ -284,8 +290,9 @@ DRIFT_IDEMPOTENCY_TTL_HOURS = env_int("DRIFT_IDEMPOTENCY_TTL_HOURS", 24)
 # Bulk jobs (spec §10): runs per job; a worker's lease on a job (a dead worker's job moves on after it);
 # how long one Celery task works a job before handing the rest to a new task.
 DRIFT_BULK_MAX_RUNS = env_int("DRIFT_BULK_MAX_RUNS", 10_000)
-# --- Run admission (apps/runs/admission.py): tenant defaults of a workflow's `limits`, as JSON
-# {"<tenant>" or "*": {"maxConcurrentRuns": n, "overflow": "QUEUE" | "REJECT"}}; a definition's own `limits` win.
+# --- Run admission (apps/runs/admission.py): the deployment-wide fallback of a workflow's `limits` (a tenant's own
+# default is set in the admin, clients.TenantDefaults), as JSON
+# {"<tenant>" or "*": {"maxConcurrentRuns": n, "startsPerMinute": n, "overflow": ...}}; a definition's own win.
 DRIFT_TENANT_LIMITS = json.loads(os.environ.get("DRIFT_TENANT_LIMITS") or "{}")
 DRIFT_ADMISSION_RETRY_AFTER_SECONDS = env_int("DRIFT_ADMISSION_RETRY_AFTER_SECONDS", 5)
 # The release pass (beat and run end) handles at most this many workflows, in at most this many seconds.

@@ -33,7 +33,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from temporalio.service import RPCError, RPCStatusCode
 
-from apps.clients.models import TenantMembership
+from apps.clients.models import TenantDefaults, TenantMembership
 from apps.clients.services import api_key_create
 from apps.definitions.models import AuditEntry, EnumEntry, NodeDefinition, Route, RouteVariant, WorkflowDefinition
 from apps.runs.context_store import get_context_store
@@ -160,6 +160,7 @@ def make_tenant_a() -> TenantA:
     alice = User.objects.create_user(ident("alice"), password="pw-alice-1", is_staff=True,
                                      email=f"{a.marker}@a.example")
     membership = TenantMembership.objects.create(user=alice, tenant=a.tenant)
+    defaults = TenantDefaults.objects.create(tenant=a.tenant, limits={"maxConcurrentRuns": 7, "overflow": "QUEUE"})
     group = Group.objects.get_or_create(name="ops")[0]
     alice.groups.add(group)
     node_def = NodeDefinition.objects.get(tenant=a.tenant, key=node)
@@ -169,6 +170,7 @@ def make_tenant_a() -> TenantA:
         "tasks/task": task, "definitions/route": route, "definitions/enumentry": enum, "definitions/auditentry": audit,
         "definitions/nodedefinition": node_def, "definitions/workflowdefinition": flow_def, "secrets/secret": secret,
         "secrets/revealaudit": reveal, "clients/apiclient": key.client, "clients/tenantmembership": membership,
+        "clients/tenantdefaults": defaults,
         "auth/user": alice, "auth/group": group, "inbox": task, "triggers/trigger": trigger,
         "triggers/triggerevent": event,
     }
@@ -289,6 +291,7 @@ def admin_form(a: TenantA, prefix: str, b_user: User) -> dict[str, Any]:
         "clients/apiclient": {"client_id": "forged", "name": "forged", "callback_url": "https://b.example/hook",
                               "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0"},
         "clients/tenantmembership": {"user": str(b_user.pk)},
+        "clients/tenantdefaults": {"tenant": a.tenant, "limits": '{"maxConcurrentRuns": 1}'},
         "auth/user": {"username": "forged", "password1": "Forged-pass-123", "password2": "Forged-pass-123",
                       "usable_password": "true", "is_staff": "on", "is_superuser": "on", "is_active": "on",
                       "tenant_memberships-TOTAL_FORMS": "1", "tenant_memberships-INITIAL_FORMS": "0",

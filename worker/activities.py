@@ -24,6 +24,7 @@ from apps.nodes.invocation import Invocation, invoked
 from apps.nodes.registry import execute_node as run_node
 from apps.nodes.registry import mocked_call
 from apps.nodes.scope import ScriptScope
+from apps.runs.admission import admission_begin
 from apps.runs.context_store import UnstorableContext
 from apps.runs.contract import (
     ACTIVITY_EXECUTE_NODE,
@@ -107,6 +108,8 @@ def _one_writer(fn: Callable[..., T]) -> Callable[..., T]:
 @_one_writer
 def start_run(inp: RunInput) -> dict[str, Any]:
     try:
+        if inp.admit and not admission_begin(workflow_id=activity.info().workflow_id, inp=inp):
+            return {"queued": True}  # over its workflow's limits: the workflow waits for the release
         return run_begin(workflow_id=activity.info().workflow_id, inp=inp)
     except DriftError as error:  # unknown workflow, another tenant's id: final, retrying changes nothing
         raise ApplicationError(error.message, type=error.code, non_retryable=True) from error

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_START_RUN,
         FINAL_STATUSES,
         QUERY_STATE,
+        SIGNAL_ADMITTED,
         SIGNAL_EVENT,
         STABLE_STATUSES,
         UPDATE_DISCONNECTED,
@@ -58,6 +59,7 @@ class DriftWorkflow:
     @workflow.init
     def __init__(self, inp: RunInput) -> None:
         self.engine = Engine(RunState.of(inp), self._execute, kinds.resume_at)
+        self._admitted = False  # SIGNAL_ADMITTED came: a QUEUED schedule's fire may begin
 
     @property
     def _run(self) -> RunState:
@@ -92,9 +94,13 @@ class DriftWorkflow:
             started = run.inp.pinned
         else:
             try:
-                started = await workflow.execute_local_activity(
-                    ACTIVITY_START_RUN, run.inp, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
-                    retry_policy=LOCAL_RETRY)
+                started = await self._start_run()
+                # A schedule's fire over its workflow's limits is QUEUED (spec §13): it begins once the admission
+                # release signals a free slot (a terminate meanwhile ends it in Temporal, apps/runs/runtime.py).
+                while started.get("queued"):
+                    await workflow.wait_condition(lambda: self._admitted)
+                    self._admitted = False
+                    started = await self._start_run()
             except FailureError as error:  # a local activity's failure may arrive unwrapped
                 await self.engine.finish("FAILED", failure_message(error))
                 return False
@@ -112,6 +118,10 @@ class DriftWorkflow:
                     "FAILED", f"redrive start node '{run.node_name}' is not in version {run.version}")
                 return False
         return True
+
+    async def _start_run(self) -> dict[str, Any]:
+        return await workflow.execute_local_activity(
+            ACTIVITY_START_RUN, self._run.inp, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY)
 
     async def _walk(self) -> None:
         run, engine = self._run, self.engine
@@ -307,6 +317,10 @@ class DriftWorkflow:
             kind = node_definition.get("type") or state.get("type")
             raise ApplicationError(
                 f"a {kind} {'node' if node_definition else 'state'} cannot run disconnected", type="Invalid")
+
+    @workflow.signal(name=SIGNAL_ADMITTED)
+    def admitted(self) -> None:
+        self._admitted = True
 
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, name: str, payload: Any) -> None:

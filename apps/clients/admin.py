@@ -1,16 +1,22 @@
+import json
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.forms.fields import InvalidJSONInput
 from django.template.response import TemplateResponse
 
 from apps.clients.access import is_platform_operator
-from apps.clients.models import ApiClient, ApiKey, TenantMembership
+from apps.clients.models import ApiClient, ApiKey, TenantDefaults, TenantMembership
 from apps.clients.services import api_client_rotate_webhook_secret, new_webhook_secret
 from apps.clients.webhook_urls import webhook_url_problem
+from apps.definitions.dsl import limits_problems
+from core.json_safety import printable
 from drift.admin import TenantScopedAdminMixin, TenantScopedInlineMixin
+from drift.json_input import unsafe_json_problem
 
 
 class ApiKeyInline(TenantScopedInlineMixin, admin.TabularInline):
@@ -75,6 +81,52 @@ class ApiClientAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         })
         response["Cache-Control"] = "no-store"  # shown once: never from a cache or the back button
         return response
+
+
+class LimitsField(forms.JSONField):
+    """A definition's `limits` object, checked as the DSL checks it: each problem names its `$.limits` path."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+    def to_python(self, value):
+        try:
+            limits = super().to_python(value)
+        except RecursionError:  # json's decoder on absurd nesting
+            raise forms.ValidationError("$.limits: is nested too deeply") from None
+        problems = [problem] if (problem := unsafe_json_problem(limits, "$.limits")) else limits_problems(limits)
+        if problems:  # a path may hold a posted key with a lone surrogate: shown escaped
+            raise forms.ValidationError([f"{printable(p.path)}: {p.problem}" for p in problems])
+        return limits
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
+
+    def prepare_value(self, value):
+        # ASCII: a posted lone surrogate is shown as its escape, never written into the page (unencodable).
+        return value if isinstance(value, InvalidJSONInput) else json.dumps(value, cls=self.encoder)
+
+
+class TenantDefaultsForm(forms.ModelForm):
+    limits = LimitsField(required=False, help_text=TenantDefaults._meta.get_field("limits").help_text)
+
+    class Meta:
+        model = TenantDefaults
+        fields = ("tenant", "limits")
+
+
+@admin.register(TenantDefaults)
+class TenantDefaultsAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """A tenant's default run limits (spec §13): its staff see and edit their tenants' rows only."""
+
+    form = TenantDefaultsForm
+    list_display = ("tenant", "limits", "updated_at")
+    search_fields = ("tenant",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("tenant", "updated_at") if obj else ("updated_at",)
 
 
 class PlatformOperatorWritesMixin:

@@ -61,3 +61,23 @@ class TenantMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.tenant}"
+
+
+class TenantDefaults(models.Model):
+    """A tenant's defaults, kept by its operators in the admin: the run `limits` of its workflows whose definition
+    sets none (spec §13; settings.DRIFT_TENANT_LIMITS stays the deployment-wide fallback)."""
+
+    tenant = models.CharField(max_length=64, unique=True)
+    limits = models.JSONField(
+        null=True, blank=True,
+        help_text='Like a definition\'s `limits`: {"maxConcurrentRuns": 20, "startsPerMinute": 600, '
+                  '"overflow": "QUEUE" or "REJECT"} (at least one of the counts). '
+                  "Empty: the deployment's default (DRIFT_TENANT_LIMITS), else no limit.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant"]
+        verbose_name = verbose_name_plural = "tenant defaults"
+
+    def __str__(self) -> str:
+        return f"{self.tenant} defaults"

@@ -1,6 +1,7 @@
 import hmac
+from typing import Any
 
-from apps.clients.models import ApiClient, ApiKey, TenantMembership
+from apps.clients.models import ApiClient, ApiKey, TenantDefaults, TenantMembership
 from apps.clients.services import KEY_SEPARATOR, hash_key
 
 
@@ -25,3 +26,8 @@ def groups_by_tenant(user) -> dict[str, frozenset[str]]:
     for tenant, group in TenantMembership.objects.filter(user=user).values_list("tenant", "groups__name"):
         held.setdefault(tenant, set()).update([group] if group else [])
     return {tenant: frozenset(groups) for tenant, groups in held.items()}
+
+
+def tenant_default_limits(*, tenant: str) -> Any:
+    """The run `limits` the tenant's operators set as its default (admin), or None."""
+    return TenantDefaults.objects.filter(tenant=tenant).values_list("limits", flat=True).first()

@@ -80,22 +80,28 @@ def validate_workflow(body: object, lookup: NodeLookup, workflow_lookup: Workflo
 
 LIMIT_OVERFLOWS = ("QUEUE", "REJECT")
 MAX_CONCURRENT_RUNS = 100_000
+MAX_STARTS_PER_MINUTE = 100_000
+# The counts a `limits` object may set (at least one), with their largest value.
+LIMIT_COUNTS = {"maxConcurrentRuns": MAX_CONCURRENT_RUNS, "startsPerMinute": MAX_STARTS_PER_MINUTE}
 
 
 def limits_problems(limits: object, path: str = "$.limits") -> list[Problem]:
-    """`limits`: how many runs of the workflow may be open at once, and what a start over it does (spec §13;
-    enforced by apps/runs/admission.py). Also checks the tenant defaults of settings.DRIFT_TENANT_LIMITS."""
+    """`limits`: how many runs of the workflow may be open at once and/or start in any 60 s, and what a start
+    over them does (spec §13; enforced by apps/runs/admission.py). Also checks the tenant defaults (admin,
+    settings.DRIFT_TENANT_LIMITS)."""
     if limits is None:
         return []
     if not isinstance(limits, dict):
-        return [Problem(path, "must be an object {maxConcurrentRuns, overflow}")]
-    problems = [Problem(f"{path}.{key}", "is not a limit (maxConcurrentRuns, overflow)")
-                for key in limits if key not in ("maxConcurrentRuns", "overflow")]
-    count = limits.get("maxConcurrentRuns")
-    # bool is an int in Python, and 5.0 is not a count: only true integers pass.
-    if type(count) is not int or not 1 <= count <= MAX_CONCURRENT_RUNS:
-        problems.append(Problem(f"{path}.maxConcurrentRuns",
-                                f"is required: an integer from 1 to {MAX_CONCURRENT_RUNS}"))
+        return [Problem(path, "must be an object {maxConcurrentRuns, startsPerMinute, overflow}")]
+    problems = [Problem(f"{path}.{key}", "is not a limit (maxConcurrentRuns, startsPerMinute, overflow)")
+                for key in limits if key not in (*LIMIT_COUNTS, "overflow")]
+    if not any(key in limits for key in LIMIT_COUNTS):
+        problems.append(Problem(f"{path}.maxConcurrentRuns", "is required unless startsPerMinute is set: an "
+                                                             f"integer from 1 to {MAX_CONCURRENT_RUNS}"))
+    for key, largest in LIMIT_COUNTS.items():
+        # bool is an int in Python, and 5.0 is not a count: only true integers pass.
+        if key in limits and (type(limits[key]) is not int or not 1 <= limits[key] <= largest):
+            problems.append(Problem(f"{path}.{key}", f"must be an integer from 1 to {largest}"))
     if limits.get("overflow", "QUEUE") not in LIMIT_OVERFLOWS:
         problems.append(Problem(f"{path}.overflow", "must be QUEUE or REJECT"))
     return problems

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from apps.definitions.dsl import LIMIT_OVERFLOWS, MAX_CONCURRENT_RUNS
+from apps.definitions.dsl import LIMIT_OVERFLOWS, MAX_CONCURRENT_RUNS, MAX_STARTS_PER_MINUTE
 from apps.definitions.map_state import MAX_CONCURRENCY
 from apps.definitions.parallel import FAILURE_POLICIES
 from apps.definitions.state_types import STATE_TYPES
@@ -143,12 +143,16 @@ def _definitions() -> dict[str, dict]:
             },
         },
         "Limits": {
-            "type": "object", "additionalProperties": False, "required": ["maxConcurrentRuns"],
-            "description": "At most maxConcurrentRuns runs of this workflow open (not ended, not QUEUED) at once "
-                           "per tenant; a start over it is QUEUED (started in arrival order as runs end) or "
-                           "REJECTed (429 with Retry-After). Tenant defaults: settings.DRIFT_TENANT_LIMITS.",
+            "type": "object", "additionalProperties": False,
+            "anyOf": [{"required": ["maxConcurrentRuns"]}, {"required": ["startsPerMinute"]}],
+            "description": "At most maxConcurrentRuns runs of this workflow open (not ended, not QUEUED) at once, "
+                           "and at most startsPerMinute of them started in any 60 s, per tenant; a start over "
+                           "either is QUEUED (started in arrival order as runs end and the window moves) or "
+                           "REJECTed (429 with Retry-After). Without it: the tenant's default (admin), else "
+                           "settings.DRIFT_TENANT_LIMITS.",
             "properties": {
                 "maxConcurrentRuns": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENT_RUNS},
+                "startsPerMinute": {"type": "integer", "minimum": 1, "maximum": MAX_STARTS_PER_MINUTE},
                 "overflow": {"enum": list(LIMIT_OVERFLOWS), "default": "QUEUE"},
             },
         },

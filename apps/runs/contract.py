@@ -29,6 +29,7 @@ UPDATE_RESUME = "resume"
 UPDATE_TERMINATE = "terminate"
 UPDATE_DISCONNECTED = "execute_disconnected"
 SIGNAL_EVENT = "event"
+SIGNAL_ADMITTED = "admitted"  # a schedule's fire held QUEUED by its workflow's limits may start (spec §13)
 QUERY_STATE = "state"
 
 ACTIVITY_START_RUN = "start_run"
@@ -71,6 +72,9 @@ class RunInput:
     # The API resolved and pinned the definition and wrote the Run row RUNNING (apps/runs/runtime.py):
     # {"definition", "key", "version", "limits"}, what start_run would answer, so the run needs no start_run.
     pinned: dict[str, Any] | None = None
+    # Started straight by Temporal (a schedule's fire): no caller admitted it, so start_run does (spec §13); over
+    # the limits it waits QUEUED for the release's SIGNAL_ADMITTED (apps/runs/admission.py).
+    admit: bool = False
 
 
 # The parent's context parts a CHILD run starts with (beside its mapped `params`).

@@ -302,6 +302,8 @@ class AdmissionGate(models.Model):
 
     tenant = models.CharField(max_length=64)
     workflow_key = models.CharField(max_length=200)
+    # `startsPerMinute`: when the starts of the last 60 s were admitted (epoch seconds, at most that many kept).
+    recent_starts = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "workflow_key"], name="uniq_admission_gate")]

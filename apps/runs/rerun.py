@@ -34,6 +34,8 @@ def rerun_input(run: Run, *, same_run: bool = False) -> RunInput:
     if not same_run and stored.get("pinned"):
         # The key the old run was pinned to, so admission (and start_run) find the workflow's current version.
         stored = {**stored, "pinned": None, "workflow_key": stored.get("workflow_key") or stored["pinned"]["key"]}
+    if not same_run:  # a schedule's fire is admitted by its start_run; a new run is admitted by its caller
+        stored = {**stored, "admit": False}
     return RunInput(**{**stored, "sensitive_paths": paths})
 
 

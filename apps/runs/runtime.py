@@ -8,6 +8,7 @@ DriftErrors. Tenant isolation: a run is looked up by workflow id AND tenant befo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -302,6 +303,9 @@ def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
     run = _open_run(tenant=tenant, workflow_id=workflow_id)
     reason = reason or "terminated by request"
     if run.status == RunStatus.QUEUED:  # never started in Temporal: only the mirror knows it
+        if (run.start_request or {}).get("admit"):  # but a schedule's fire waits there for its admission
+            with contextlib.suppress(Conflict):  # it ended meanwhile
+                temporal_call(lambda client: client.get_workflow_handle(workflow_id).terminate(reason=reason))
         return Reply(run_response(run_mark_terminated(workflow_id=workflow_id, reason=reason)))
     try:
         wait = settings.DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS

@@ -55,7 +55,7 @@ def schedule_run_input(row: ScheduleRow) -> RunInput:
         tenant=row.tenant, workflow_key=row.workflow_key or None, version=row.version or None,
         issue_id=row.issue_id or None, start={key: start[key] for key in START_FIELDS if start.get(key) is not None},
         mode=RunMode.ASYNC, callback_url=start.get("callbackUrl") or "", client_id=row.client_id,
-        username=row.created_by, incident_id=start.get("incidentId") or "",
+        username=row.created_by, incident_id=start.get("incidentId") or "", admit=True,
     )
 
 

@@ -1,4 +1,4 @@
-"""Host limits across worker processes: `run_worker --processes 2` serves 20 runs whose HTTP node calls one host
+"""Host limits across worker processes: `run_worker --processes 2` serves 40 runs whose HTTP node calls one host
 limited to 5 requests/s and 2 in flight; the host (a real local server recording what it sees) never has more
 than 2 requests open nor more than 5 arriving within any second, and every run completes."""
 
@@ -29,7 +29,7 @@ from worker.tests.builders import state, success_node, value, workflow
 from worker.tests.test_crash_recovery import _start_worker, _wait_for, threaded_httpserver  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.temporal, pytest.mark.serial]
-RUNS = 20
+RUNS = 40  # the issue's figure (issue 24, "Done when")
 LIMITS = {"127.0.0.1": {"rate": 5, "burst": 1, "inFlight": 2}}
 
 
@@ -91,7 +91,7 @@ def test_two_worker_processes_share_the_host_limit(temporal: Client, tenant: str
     assert len(partner.arrivals) == RUNS
     assert partner.most_open <= 2, partner.most_open
     assert partner.most_in_one_second() <= 5, sorted(partner.arrivals)
-    # The timeline shows who waited for the host (20 calls at 5/s: most of them).
+    # The timeline shows who waited for the host (40 calls at 5/s: most of them).
     waits = NodeExecution.objects.filter(run__workflow_id__in=ids, instance_name="charge")
     assert waits.filter(host_limit_wait_ms__gt=0).count() >= RUNS // 2
     waited = waits.filter(host_limit_wait_ms__gt=0).first()

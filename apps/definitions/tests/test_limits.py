@@ -18,6 +18,7 @@ def _workflow(limits: object) -> dict:
 
 
 MCR = "$.limits.maxConcurrentRuns"
+SPM = "$.limits.startsPerMinute"
 
 
 @pytest.mark.parametrize(("limits", "bad_path"), [
@@ -29,6 +30,9 @@ MCR = "$.limits.maxConcurrentRuns"
     ({"maxConcurrentRuns": 5, "overflow": 1}, "$.limits.overflow"),
     ({"maxConcurrentRuns": 5, "overflow": ["QUEUE"]}, "$.limits.overflow"),
     ({"maxConcurrentRuns": 5, "burst": 3}, "$.limits.burst"),
+    ({"overflow": "REJECT"}, MCR), ({"startsPerMinute": 0}, SPM), ({"startsPerMinute": "5"}, SPM),
+    ({"startsPerMinute": True}, SPM), ({"startsPerMinute": 1.5}, SPM), ({"startsPerMinute": 10**30}, SPM),
+    ({"startsPerMinute": None}, SPM), ({"maxConcurrentRuns": 5, "startsPerMinute": -1}, SPM),
 ])
 def test_bad_limits_are_400_with_the_path(api, limits, bad_path):
     api.post("/nodeDefinition/", NODE, format="json")
@@ -41,7 +45,8 @@ def test_bad_limits_are_400_with_the_path(api, limits, bad_path):
 
 
 @pytest.mark.parametrize("raw", ['{"maxConcurrentRuns": NaN}', '{"maxConcurrentRuns": Infinity}',
-                                 '{"maxConcurrentRuns": 1e999}'])
+                                 '{"maxConcurrentRuns": 1e999}', '{"startsPerMinute": NaN}',
+                                 '{"startsPerMinute": -Infinity}'])
 def test_non_finite_limits_are_400(api, raw):
     body = '{"id": "w", "startNode": "done", "states": {"done": {"resourceId": "done"}}, "limits": ' + raw + "}"
     response = api.post("/workflowDefinition/", body, content_type="application/json")
@@ -49,7 +54,8 @@ def test_non_finite_limits_are_400(api, raw):
 
 
 @pytest.mark.parametrize("limits", [{"maxConcurrentRuns": 5}, {"maxConcurrentRuns": 1, "overflow": "REJECT"},
-                                    {"maxConcurrentRuns": 100_000, "overflow": "QUEUE"}])
+                                    {"maxConcurrentRuns": 100_000, "overflow": "QUEUE"}, {"startsPerMinute": 30},
+                                    {"maxConcurrentRuns": 2, "startsPerMinute": 100_000, "overflow": "REJECT"}])
 def test_good_limits_are_kept(api, limits):
     api.post("/nodeDefinition/", NODE, format="json")
     api.post("/nodeDefinition/done/publishNode/")
