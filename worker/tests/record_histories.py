@@ -22,10 +22,7 @@ from apps.runs.contract import (
     RunInput,
 )
 from apps.runs.models import Run
-from conftest import publish_definitions
-from drift.temporal import run_async
-from worker.replay import save_history
-from worker.tests.builders import (
+from devtools.testing.builders import (
     branch_node,
     child_node,
     failure_node,
@@ -36,7 +33,10 @@ from worker.tests.builders import (
     value,
     wait_node,
 )
-from worker.tests.builders import workflow as workflow_body
+from devtools.testing.builders import workflow as workflow_body
+from devtools.testing.definitions import publish_definitions
+from drift.temporal import run_async
+from worker.replay import save_history
 
 HISTORIES = Path(__file__).parent / "histories"
 
