@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+# Before any of the package is imported (a folder's conftest.py may import it before `pytest_configure`): its
+# helpers' asserts report like a test's.
+pytest.register_assert_rewrite("devtools.testing")
+
 FIXTURE_MODULES = (
     "devtools.testing.tenancy",  # tenant, api, fast_password_hashing
     "devtools.testing.temporal",  # temporal, worker, runs, own_temporal
