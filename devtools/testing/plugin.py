@@ -6,11 +6,16 @@ import models; so they are registered here, in `pytest_configure`, which runs af
 
 from __future__ import annotations
 
+import pkgutil
+
 import pytest
 
-# Before any of the package is imported (a folder's conftest.py may import it before `pytest_configure`): its
-# helpers' asserts report like a test's.
-pytest.register_assert_rewrite("devtools.testing")
+import devtools.testing
+
+# Before any helper module is imported (a folder's conftest.py may import one before `pytest_configure`): their
+# asserts report like a test's.
+pytest.register_assert_rewrite(*(f"devtools.testing.{module.name}" for module in
+                                 pkgutil.iter_modules(devtools.testing.__path__) if module.name != "plugin"))
 
 FIXTURE_MODULES = (
     "devtools.testing.tenancy",  # tenant, api, fast_password_hashing
