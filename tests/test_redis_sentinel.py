@@ -20,11 +20,11 @@ from werkzeug import Request, Response
 
 from apps.definitions import services as definitions
 from apps.definitions.models import Kind
-from apps.definitions.tests.test_concurrency_and_cache import NODE, TENANT, Reader
 from apps.runs.models import DeliveryStatus, Run, RunMode, WebhookDelivery
 from apps.runs.tasks import redeliver_stale_webhooks
 from apps.runs.webhooks import DELIVERY_HEADER, webhook_notify
 from devtools import services
+from devtools.testing.cache_reader import NODE, TENANT, Reader
 from drift.redis_conn import cache_config, celery_broker
 
 MASTER = "drift-test"

@@ -43,8 +43,8 @@ from apps.secrets.services import secret_put
 from apps.tasks.models import Task
 from apps.trials import models as trials_models
 from apps.triggers.models import Trigger, TriggerDedupe, TriggerEvent
-from conftest import publish_definitions
-from worker.tests.builders import instruction_node, script_node, state, success_node, workflow
+from devtools.testing.builders import instruction_node, script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
 
 # Routes that serve no tenant's rows, each with its reason (everything else is requested below).
 TENANT_FREE = {

@@ -1,4 +1,5 @@
-"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright's sync API; no browser download."""
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright's sync API; no browser download. The
+helpers the browser tests share (admin login, connecting nodes) are in devtools/testing/browser.py."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+
+from devtools.testing.browser import SCREENSHOTS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +60,3 @@ def screenshot(page):
         return target
 
     return take
-
-
-def admin_login(page, base: str, username: str, password: str) -> None:
-    """Log in to the admin through its login form."""
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")

@@ -12,48 +12,17 @@ from django.contrib.auth import get_user_model
 
 from apps.clients.services import api_key_create
 from apps.definitions.cache import definition_cache
-from conftest import publish_definitions
-from worker.tests.builders import branch_node, instruction_node, script_node, state, success_node, workflow
+from devtools.testing.browser import PASSWORD, admin_login, refund_nodes, refund_workflow
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "s3cret-operator"
-
-
-def _nodes() -> list[dict]:
-    return [
-        script_node("fetch_order", "return {'amount': _global.params.amount, 'currency': 'EUR'}"),
-        branch_node("check_amount", [("return _global.fetch.amount > 100", "review")], default="auto"),
-        instruction_node("review_screen", [{"id": "approve"}], layoutId="review"),
-        script_node("auto_approve", "return {'approved': True, 'by': 'rules'}"),
-        success_node("done"),
-    ]
-
-
-def _workflow(decide_default: str = "auto") -> dict:
-    return workflow("refund", "fetch", [
-        state("fetch", "fetch_order", "decide"),
-        state("decide", "check_amount"),
-        state("review", "review_screen", "done"),
-        state("auto", "auto_approve", "done"),
-        state("done"),
-    ]) | {"comment": "Refund an order: small amounts are approved by rules."}
-
-
-def _login(page, base: str) -> None:
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
 
 def test_operator_builds_publishes_and_runs_a_workflow(page, screenshot, live_server, worker, tenant):
     definition_cache.clear()
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    publish_definitions(tenant, _nodes(), [])
+    publish_definitions(tenant, refund_nodes(), [])
     base = live_server.url
-    _login(page, base)
+    admin_login(page, base)
 
     # --- create with a JSON syntax error: the editor refuses to submit and names line/column
     page.goto(f"{base}/admin/definitions/workflowdefinition/add/")
@@ -74,7 +43,7 @@ def test_operator_builds_publishes_and_runs_a_workflow(page, screenshot, live_se
     assert page.input_value("#id_document").endswith("}  ")
 
     # --- valid JSON but an invalid workflow: inline problems with JSON paths and lines, nothing saved
-    broken = _workflow()
+    broken = refund_workflow()
     broken["states"]["auto"]["nextNode"] = "finish"  # no such state
     page.fill("#id_document", json.dumps(broken))
     page.click("button[data-action=format]")
@@ -86,7 +55,7 @@ def test_operator_builds_publishes_and_runs_a_workflow(page, screenshot, live_se
     screenshot("02-editor-validation-error")
 
     # --- fixed: saved as the SNAPSHOT
-    page.fill("#id_document", json.dumps(_workflow(), indent=2))
+    page.fill("#id_document", json.dumps(refund_workflow(), indent=2))
     page.click("input[name=_save]")
     page.wait_for_selector("ul.messagelist .success")
     page.click("#result_list a:text('refund')")

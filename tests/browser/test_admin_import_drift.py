@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.definitions.models import Definition
-from tests.browser.test_admin_flow import PASSWORD, _login
+from devtools.testing.browser import PASSWORD, admin_login
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +22,7 @@ def _groovy(node_id: str, script: str) -> bytes:
 
 def test_operator_imports_drift_files_and_reads_the_report(page, screenshot, live_server, tenant):
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
     page.goto(f"{live_server.url}/admin/definitions/nodedefinition/")
     page.click("#drift-import-link")
     page.fill("#id_tenant", tenant)

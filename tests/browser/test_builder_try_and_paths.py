@@ -12,11 +12,10 @@ from django.contrib.auth import get_user_model
 from apps.definitions.cache import definition_cache
 from apps.definitions.models import SNAPSHOT, Definition, DefinitionVersion, Kind, NodeDefinition, WorkflowDefinition
 from apps.runs.models import Run
-from apps.trials.tests import flows
-from conftest import publish_definitions
-from tests.browser.test_admin_flow import PASSWORD, _login
-from tests.browser.test_workflow_builder import connect
-from worker.tests.builders import branch_node, script_node, success_node
+from devtools.testing import trial_flows
+from devtools.testing.browser import PASSWORD, admin_login, connect
+from devtools.testing.builders import branch_node, script_node, success_node
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +55,7 @@ def test_try_a_selected_node_and_edit_its_definition(page, screenshot, live_serv
         "calc": {"instanceName": "calc", "resourceId": "double", "resourceVersion": "LATEST",
                  "parameters": {"price": "$.params.price"}, "nextNode": "done"},
         "done": {"instanceName": "done", "resourceId": "done"}}})
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
     page.goto(f"{live_server.url}/admin/definitions/workflowdefinition/{pk}/change/")
     select(page, "calc")
 
@@ -92,7 +91,7 @@ def test_choices_rename_and_map_item_flow(page, screenshot, live_server, tenant)
         "decide": {"instanceName": "decide", "resourceId": "pick"},
         "note": {"instanceName": "note", "resourceId": "noter", "nextNode": "done"},
         "done": {"instanceName": "done", "resourceId": "done"}}})
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
     page.goto(f"{live_server.url}/admin/definitions/workflowdefinition/{pk}/change/")
 
     # The MAP's item flow: an edge to its iterator workflow, drawn beside it.
@@ -141,8 +140,9 @@ def test_run_tests_from_the_builder_and_a_runs_path_on_the_canvas(page, screensh
     httpserver.expect_request("/orders/5").respond_with_json({"amount": 40})
     definition_cache.clear()
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    publish_definitions(tenant, flows.nodes(httpserver.url_for("").rstrip("/")), [flows.refund(flows.cases())])
-    _login(page, live_server.url)
+    publish_definitions(tenant, trial_flows.nodes(httpserver.url_for("").rstrip("/")),
+                        [trial_flows.refund(trial_flows.cases())])
+    admin_login(page, live_server.url)
 
     # --- "Run tests" in the builder: each case listed; a case's path drawn on the canvas
     pk = WorkflowDefinition.objects.get(tenant=tenant, key="refund").pk

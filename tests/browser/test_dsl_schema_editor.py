@@ -8,14 +8,14 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.browser.test_admin_flow import PASSWORD, _login
+from devtools.testing.browser import PASSWORD, admin_login
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def test_editor_lists_schema_problems_and_hints_fields(page, screenshot, live_server):
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
     page.goto(f"{live_server.url}/admin/definitions/nodedefinition/add/")
     node = {"id": "get_status", "type": "HTTP", "httpComponents": {"method": "FETCH"},
             "retry": {"attempts": 3, "maxAttempts": 0}}

@@ -7,33 +7,21 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.runs.models import Run
-from conftest import Runs, publish_definitions
-from worker.tests.builders import script_node, state, success_node, workflow
+from devtools.testing.browser import ENRICH, LANE_NODES, LINES, OPERATOR, PASSWORD, admin_login
+from devtools.testing.builders import state, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.temporal import Runs
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "s3cret-operator"
-NODES = [script_node("credit", "return {'score': 700}"), script_node("fraud", "return {'risk': 'low'}"),
-         script_node("fraud_check", "return _global.fraud.risk == 'low'"),
-         script_node("double", "return 10 / _global.params.item"), success_node()]
-ENRICH = {"instanceName": "enrich", "type": "PARALLEL", "nextNode": "done",
-          "branches": [{"name": "credit", "startNode": "credit"}, {"name": "fraud", "startNode": "fraud"}]}
-LINES = {"instanceName": "lines", "type": "MAP", "items": "$.params.lines", "maxConcurrency": 2,
-         "toleratedFailurePercentage": 50, "nextNode": "done",
-         "iterator": {"workflowId": "line", "version": "ACTIVE", "resultPath": "$.double"}}
-
 
 def _login(page, base: str) -> None:
-    get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    get_user_model().objects.create_superuser(OPERATOR, "op@example.com", PASSWORD)
+    admin_login(page, base)
 
 
 def test_run_page_shows_branch_lanes_and_map_items(page, screenshot, live_server, worker, temporal, tenant):
-    publish_definitions(tenant, NODES, [
+    publish_definitions(tenant, LANE_NODES, [
         workflow("enrich", "enrich", [ENRICH, state("credit"), state("fraud", "fraud", "fraud_check"),
                                       state("fraud_check"), state("done")]),
         workflow("line", "double", [state("double", "double", "done"), state("done")]),

@@ -9,9 +9,10 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.runs.models import Run
-from apps.runs.tests.rest import wait_final
-from conftest import Runs, publish_definitions
-from worker.tests.builders import script_node, state, success_node, workflow
+from devtools.testing.builders import script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import wait_final
+from devtools.testing.temporal import Runs
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 

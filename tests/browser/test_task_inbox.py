@@ -13,16 +13,10 @@ from django.utils import timezone
 from apps.definitions.models import AuditEntry
 from apps.runs.context_store import get_context_store
 from apps.runs.models import NodeExecution, Run
-from apps.runs.tests.rest import client_for
 from apps.tasks.models import Task, TaskStatus
-from apps.tasks.tests.conftest import (  # noqa: F401 - the fixtures used below
-    PASSWORD,
-    operator_create,
-    operators,
-    refund_flow,
-    refund_publish,
-)
-from tests.browser.conftest import SCREENSHOTS
+from devtools.testing.browser import SCREENSHOTS
+from devtools.testing.rest import client_for
+from devtools.testing.tasks import PASSWORD, operator_create, refund_publish
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 

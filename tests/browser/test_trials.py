@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from apps.definitions.cache import definition_cache
 from apps.definitions.models import NodeDefinition, WorkflowDefinition
 from apps.runs.models import Run
-from apps.trials.tests import flows
-from conftest import publish_definitions
-from tests.browser.test_admin_flow import PASSWORD, _login
-from worker.tests.builders import script_node
+from devtools.testing import trial_flows
+from devtools.testing.browser import PASSWORD, admin_login
+from devtools.testing.builders import script_node
+from devtools.testing.definitions import publish_definitions
 
 
 def _try(page, context: dict, version: str = "1") -> str:
@@ -33,7 +33,7 @@ def test_try_a_script_node_beside_its_sample_context(page, screenshot, live_serv
     source = "total = _global.params.price * _global.params.quantity\nreturn {'total': total / _global.params.split}"
     publish_definitions(tenant, [script_node("order_total", source)], [])
     pk = NodeDefinition.objects.get(tenant=tenant, key="order_total").pk
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
     page.goto(f"{live_server.url}/admin/definitions/nodedefinition/{pk}/change/")
     page.wait_for_selector("#drift-try")
 
@@ -61,10 +61,10 @@ def test_try_a_script_node_beside_its_sample_context(page, screenshot, live_serv
 def test_run_tests_and_a_broken_version_cannot_be_activated(page, screenshot, live_server, worker, tenant):
     definition_cache.clear()
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    publish_definitions(tenant, flows.nodes(), [flows.refund(flows.cases())])
+    publish_definitions(tenant, trial_flows.nodes(), [trial_flows.refund(trial_flows.cases())])
     pk = WorkflowDefinition.objects.get(tenant=tenant, key="refund").pk
     change_url = f"{live_server.url}/admin/definitions/workflowdefinition/{pk}/change/"
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
 
     # --- v1's cases pass: the report shows each case, its path and timeline
     page.goto(change_url)
@@ -78,7 +78,7 @@ def test_run_tests_and_a_broken_version_cannot_be_activated(page, screenshot, li
 
     # --- a broken SNAPSHOT (wrong threshold), edited in the admin and published as v2
     page.goto(change_url)
-    page.fill("#id_document", json.dumps(flows.refund(flows.cases(), threshold=1000), indent=2))
+    page.fill("#id_document", json.dumps(trial_flows.refund(trial_flows.cases(), threshold=1000), indent=2))
     page.click("input[name=_continue]")
     page.wait_for_selector("ul.messagelist .success")
     page.click("#drift-publish")
@@ -110,11 +110,11 @@ def test_a_finished_run_becomes_a_test_case(page, screenshot, live_server, runs,
     httpserver.expect_request("/orders/5").respond_with_json({"amount": 40})
     definition_cache.clear()
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    publish_definitions(tenant, flows.nodes(httpserver.url_for("").rstrip("/")), [flows.refund()])
+    publish_definitions(tenant, trial_flows.nodes(httpserver.url_for("").rstrip("/")), [trial_flows.refund()])
     finished = runs.start("refund", {"orderId": 5})
     assert finished["workflowStatus"] == "COMPLETED", finished
     run_pk = Run.objects.get(workflow_id=finished["workflowId"]).pk
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
 
     page.goto(f"{live_server.url}/admin/runs/run/{run_pk}/change/")
     page.click("#drift-as-test-case")

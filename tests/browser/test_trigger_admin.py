@@ -10,10 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.runs.models import Run
-from apps.runs.tests.rest import wait_final, wait_for
-from apps.runs.tests.test_webhooks import celery_worker  # noqa: F401 - a fixture: a real Celery worker
-from apps.triggers.tests.helpers import hmac_auth, publish_flows, put_secret
-from tests.browser.conftest import admin_login
+from devtools.testing.browser import admin_login
+from devtools.testing.rest import wait_final, wait_for
+from devtools.testing.triggers import hmac_auth, publish_flows, put_secret
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 

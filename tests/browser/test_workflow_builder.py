@@ -9,19 +9,24 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from apps.clients.services import api_key_create
 from apps.definitions.cache import definition_cache
 from apps.definitions.drift_import import translate_document
 from apps.definitions.models import SNAPSHOT, Definition, DefinitionVersion, Kind, WorkflowDefinition
-from apps.definitions.tests.conftest import SAMPLES
-from apps.runs.tests.test_drift_original import _classified
-from conftest import publish_definitions
-from tests.browser import test_admin_flow
-from tests.browser import test_parallel_map_run_page as lanes
-from tests.browser.test_admin_flow import PASSWORD, _login
-from worker.tests.builders import branch_node, instruction_node, script_node, success_node, value
+from devtools.testing.browser import (
+    ENRICH,
+    LANE_NODES,
+    LINES,
+    PASSWORD,
+    admin_login,
+    connect,
+    refund_nodes,
+    refund_workflow,
+)
+from devtools.testing.builders import branch_node, instruction_node, script_node, success_node, value
+from devtools.testing.definitions import SAMPLES, publish_definitions
+from devtools.testing.drift_original import classified_examples
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -52,26 +57,6 @@ def drop(page, item: str, x: int, y: int) -> None:
                        target_position={"x": x, "y": y})
 
 
-def connect(page, source: str, handle: str, target: str, edge: str | None = None) -> None:
-    """Drags from `source`'s port `handle` to `target`'s input port; waits for the edge to be drawn. A drag that
-    began while the viewport was still moving (a fit after a drop) misses its port: it is dragged again, from
-    the ports' new places (at most 3 drags; the edge must come from one of them)."""
-    drawn = page.locator(f"[data-testid='rf__edge-{source}|{edge or handle}']")
-    for attempt in range(3):
-        start = page.locator(f".react-flow__handle[data-nodeid='{source}'][data-handleid='{handle}']").bounding_box()
-        end = page.locator(f".react-flow__handle[data-nodeid='{target}'][data-handleid='in']").bounding_box()
-        page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
-        page.mouse.down()
-        page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
-        page.mouse.up()
-        try:
-            drawn.wait_for(timeout=6000)
-            return
-        except PlaywrightTimeoutError:
-            if attempt == 2:
-                raise
-
-
 def name_workflow(page, key: str) -> None:
     """A click on the empty canvas shows the workflow's own fields; its id is the one thing typed."""
     pane = page.locator(".react-flow__pane").bounding_box()
@@ -100,7 +85,7 @@ def test_draw_save_publish_run_and_reopen(page, screenshot, live_server, worker,
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
     publish_definitions(tenant, palette_nodes(httpserver.url_for("/order")), [])
     base = live_server.url
-    _login(page, base)
+    admin_login(page, base)
 
     # --- an empty definition: the builder offers the tenant's published nodes and PARALLEL / MAP
     page.goto(f"{base}{ADD_URL}")
@@ -188,7 +173,7 @@ def test_invalid_edges_show_the_validators_message_and_saving_is_refused(page, s
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
     publish_definitions(tenant, palette_nodes("https://orders.example/order"), [])
     base = live_server.url
-    _login(page, base)
+    admin_login(page, base)
     page.goto(f"{base}{ADD_URL}")
     page.fill("#id_tenant", tenant)
     page.locator(".drift-palette-item[data-palette='ask']").wait_for()
@@ -231,16 +216,16 @@ def test_invalid_edges_show_the_validators_message_and_saving_is_refused(page, s
 def corpus() -> tuple[list[dict], list[dict]]:
     """(nodes, workflows): the spec's samples, the original Drift's documents (translated as import_drift does),
     and the workflows the browser tests draw (PARALLEL, MAP, BRANCH, unknown fields)."""
-    kinds = _classified()
+    kinds = classified_examples()
     nodes = json.loads((SAMPLES / "order_status.nodes.json").read_text()) + kinds["node"]
     nodes += [translate_document(doc)[0] for doc in kinds["groovy node"]]
-    nodes += test_admin_flow._nodes() + lanes.NODES
+    nodes += refund_nodes() + LANE_NODES
     workflows = [json.loads((SAMPLES / "order_status.workflow.json").read_text())]
     workflows += [translate_document(doc)[0] for doc in kinds["workflow"]]
-    workflows.append(test_admin_flow._workflow())
+    workflows.append(refund_workflow())
     workflows.append({"id": "lanes", "startNode": "enrich", "states": {
-        "enrich": lanes.ENRICH, "credit": {"instanceName": "credit", "resourceId": "credit"},
-        "fraud": {"instanceName": "fraud", "resourceId": "fraud"}, "lines": lanes.LINES,
+        "enrich": ENRICH, "credit": {"instanceName": "credit", "resourceId": "credit"},
+        "fraud": {"instanceName": "fraud", "resourceId": "fraud"}, "lines": LINES,
         "done": {"instanceName": "done", "resourceId": "done", "x-owner": {"team": "ops", "ratio": 1.50}}},
         "x-unknown": [1.0, 2e3, {"kept": "as is"}], "postWorkflowCompletionNodes": []})
     unique = {}
@@ -263,7 +248,7 @@ def test_every_corpus_workflow_round_trips_through_the_builder(page, live_server
         DefinitionVersion.objects.create(definition=definition, version=SNAPSHOT, body=body)
         rows[definition.pk] = body
     assert len(rows) >= 4
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
     saved = 0
     for pk, original in rows.items():
         page.goto(f"{live_server.url}/admin/definitions/workflowdefinition/{pk}/change/")
@@ -307,7 +292,7 @@ def test_a_300_state_definition_opens_and_lays_out(page, live_server, tenant, sc
     definition = Definition.objects.create(tenant=tenant, kind=Kind.WORKFLOW, key="big")
     DefinitionVersion.objects.create(definition=definition, version=SNAPSHOT,
                                      body={"id": "big", "startNode": "s0", "states": states})
-    _login(page, live_server.url)
+    admin_login(page, live_server.url)
     page.goto(f"{live_server.url}/admin/definitions/workflowdefinition/{definition.pk}/change/")
     page.locator(".react-flow__node").first.wait_for()
     elapsed = page.evaluate("performance.now() - window.driftBuilder.started")

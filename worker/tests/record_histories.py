@@ -1,7 +1,9 @@
-"""Records the replay fixtures of worker/tests/histories/ (see test_recorded_histories.py) on the real services.
+"""Records the replay fixtures of worker/tests/histories/kinds/ (see test_recorded_histories.py) on the real
+services, with the build of the day: every flow of the set recorded before the kinds split (histories/*.json, kept
+as they are), plus a segment of pure nodes and a start the API pinned.
 
 Not collected by the suite (the file is not named test_*.py); run it explicitly, only when a workflow change is
-meant to be incompatible and is patched: `.venv/bin/pytest worker/tests/record_histories.py`.
+meant to be incompatible and is patched, into a new set (RECORDED): `.venv/bin/pytest worker/tests/record_histories.py`.
 """
 
 from __future__ import annotations
@@ -22,10 +24,7 @@ from apps.runs.contract import (
     RunInput,
 )
 from apps.runs.models import Run
-from conftest import publish_definitions
-from drift.temporal import run_async
-from worker.replay import save_history
-from worker.tests.builders import (
+from devtools.testing.builders import (
     branch_node,
     child_node,
     failure_node,
@@ -36,9 +35,14 @@ from worker.tests.builders import (
     value,
     wait_node,
 )
-from worker.tests.builders import workflow as workflow_body
+from devtools.testing.builders import workflow as workflow_body
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start
+from drift.temporal import run_async
+from worker.replay import save_history
 
-HISTORIES = Path(__file__).parent / "histories"
+# The set this recorder writes; the sets already committed are never re-recorded (histories/README.md).
+RECORDED = Path(__file__).parent / "histories" / "kinds"
 
 
 async def _chain(temporal: Client, workflow_id: str) -> list[WorkflowHistory]:
@@ -51,15 +55,15 @@ async def _chain(temporal: Client, workflow_id: str) -> list[WorkflowHistory]:
 
 def _save(temporal: Client, flow: str, workflow_ids: list[str]) -> None:
     """Every Temporal run of each id, as <flow>.<n>.json."""
-    for old in HISTORIES.glob(f"{flow}.*.json"):
+    for old in RECORDED.glob(f"{flow}.*.json"):
         old.unlink()
-    HISTORIES.mkdir(exist_ok=True)
+    RECORDED.mkdir(parents=True, exist_ok=True)
 
     async def fetch() -> list[WorkflowHistory]:
         return [history for workflow_id in workflow_ids for history in await _chain(temporal, workflow_id)]
 
     for index, history in enumerate(run_async(fetch(), 60)):
-        save_history(history, HISTORIES / f"{flow}.{index:02d}.json")
+        save_history(history, RECORDED / f"{flow}.{index:02d}.json")
 
 
 def _children(parent: str) -> list[str]:
@@ -198,10 +202,49 @@ def test_record_terminate_in_child(runs, tenant, temporal):
     while Run.objects.get(workflow_id=child).status != "WAITING" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert runs.update(parent, UPDATE_TERMINATE, "stop")["workflowStatus"] == "TERMINATED"
-    # Recorded at 121bc5e: the parent ends before the cancelled child records TERMINATED, so Temporal terminates
-    # the child by its parent close policy (its Run row stays WAITING). Kept as it was: these are the old histories.
+    # The child's history is saved once it is closed, however it ended (cancelled by the parent, or terminated by
+    # its parent close policy when the parent closed first).
     deadline = time.monotonic() + 30
     while run_async(temporal.get_workflow_handle(child).describe()).status.name == "RUNNING":
         assert time.monotonic() < deadline
         time.sleep(0.2)
     _save(temporal, "terminate_in_child", [parent, child])
+
+
+@pytest.mark.temporal
+def test_record_segment(runs, tenant, temporal):
+    """SCRIPT, BRANCH, SCRIPT in one local activity (behind the patch `segments-1`), then a WAIT ends the segment
+    and a second one runs after the event."""
+    publish_definitions(tenant, [script_node("prep", "return {'amount': _global.params.amount}"),
+                                 branch_node("route", [("return _global.prep.amount > 100", "big")], default="small"),
+                                 script_node("big_fee", "return _global.prep.amount * 0.02"),
+                                 script_node("small_fee", "return 1"),
+                                 wait_node("confirm", waitType="ON_EVENT", eventName="confirmed", timeoutSeconds=3600),
+                                 script_node("total", "return _global.prep.amount + _global.fee"), success_node()],
+                        [workflow_body("fees", "prep", [
+                            state("prep", "prep", "route"), state("route", "route"),
+                            state("big", "big_fee", "confirm", contextOverrideKey="fee"),
+                            state("small", "small_fee", "confirm", contextOverrideKey="fee"),
+                            state("confirm", "confirm", "total"), state("total", "total", "done"), state("done")])])
+    workflow_id = runs.start("fees", {"amount": 500})["workflowId"]
+    runs.signal(workflow_id, SIGNAL_EVENT, "confirmed", {"by": "bo"})
+    result = runs.result(workflow_id)
+    assert (result["workflowStatus"], result["output"]["total"]) == ("COMPLETED", 510)
+    _save(temporal, "segment", [workflow_id])
+
+
+@pytest.mark.temporal
+def test_record_pinned_start(api, runs, tenant, temporal):
+    """A start through the REST API: the API pins the definition and writes the Run row, so the run skips
+    start_run (behind the patch `pinned-start-1`); it waits on a screen and is resumed through the API."""
+    publish_definitions(tenant, [script_node("quote", "return _global.params.qty * 3"),
+                                 instruction_node("approve", [{"id": "decision"}]), success_node()],
+                        [workflow_body("pinned", "q", [state("q", "quote", "a"), state("a", "approve", "done"),
+                                                        state("done")])])
+    started = start(api, params={"workflowId": "pinned", "qty": 4})
+    assert started.json()["workflowStatus"] == "WAITING", started.json()
+    workflow_id = started.json()["workflowId"]
+    resumed = api.put(f"/v3/workflow/resume/{workflow_id}",
+                      {"viewResponse": {"selectedOptions": {"decision": "approve"}}}, format="json")
+    assert resumed.json()["workflowStatus"] == "COMPLETED", resumed.json()
+    _save(temporal, "pinned_start", [workflow_id])

@@ -5,31 +5,27 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from pytest_httpserver import HTTPServer
 from temporalio.client import Client
 from werkzeug import Request, Response
 
 from apps.runs.contract import UPDATE_RESUME, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution, Run
 from apps.runs.selectors import NOT_A_STEP
-from conftest import publish_definitions
+from devtools.testing.builders import instruction_node, script_node, state, success_node, value, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.processes import start_worker_process
+from devtools.testing.rest import wait_for
 from drift.temporal import run_async
-from worker.tests.builders import instruction_node, script_node, state, success_node, value, workflow
 
 pytestmark = [pytest.mark.temporal, pytest.mark.serial]
 RUNS = 3
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Service:
@@ -53,41 +49,12 @@ class Service:
             return sum(n for key, n in self.calls.items() if key.startswith(prefix))
 
 
-@pytest.fixture
-def threaded_httpserver() -> Iterator[HTTPServer]:
-    """Its own server: the shared `httpserver` fixture answers one request at a time, and `/slow` holds three."""
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
 def _http_node(node_id: str, url_script: str) -> dict:
     return {
         "id": node_id, "name": node_id, "type": "HTTP", "parameters": ["run"], "timeoutSeconds": 3,
         "httpComponents": {"url": value(url_script), "method": "GET"},
         "retry": {"maxAttempts": 5, "initialIntervalSeconds": 0.5},
     }
-
-
-def _start_worker(task_queue: str, *options: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
-        "TEMPORAL_TASK_QUEUE": task_queue,
-        "DRIFT_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8",
-    }
-    command = [sys.executable, "manage.py", "run_worker", "--health-port", "0", "--metrics-port", "0",
-               *(options or ("--processes", "1"))]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait_for(condition, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3", reason="SQLite pass only")
@@ -117,17 +84,18 @@ def test_runs_survive_worker_sigkill(temporal: Client, tenant: str, threaded_htt
         inp = RunInput(tenant=tenant, workflow_key="crashy", start={"params": {"run": str(index)}})
         run_async(temporal.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=task_queue))
 
-    worker = _start_worker(task_queue)
+    worker = start_worker_process(task_queue)
     try:
-        _wait_for(lambda: service.count("/slow") >= RUNS, "every run inside its HTTP node")
+        wait_for(lambda: service.count("/slow") >= RUNS, "every run inside its HTTP node", timeout=90)
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         service.release_slow.set()
-        worker = _start_worker(task_queue)
-        _wait_for(lambda: Run.objects.filter(workflow_id__in=ids, status="WAITING").count() == RUNS, "WAITING runs")
+        worker = start_worker_process(task_queue)
+        wait_for(lambda: Run.objects.filter(workflow_id__in=ids, status="WAITING").count() == RUNS, "WAITING runs",
+                 timeout=90)
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-        worker = _start_worker(task_queue)
+        worker = start_worker_process(task_queue)
         for workflow_id in ids:
             handle = temporal.get_workflow_handle(workflow_id)
             run_async(handle.execute_update(UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"ok": True}}}))
@@ -176,13 +144,13 @@ def test_killing_one_of_two_worker_processes_loses_no_run(temporal: Client, tena
     )
     task_queue = f"twoproc-{uuid.uuid4().hex[:6]}"
     ids = [f"twoproc-{uuid.uuid4().hex[:8]}" for _ in range(8)]
-    supervisor = _start_worker(task_queue, "--processes", "2")
+    supervisor = start_worker_process(task_queue, "--processes", "2")
     try:
-        _wait_for(lambda: len(_children(supervisor.pid)) == 2, "two worker processes")
+        wait_for(lambda: len(_children(supervisor.pid)) == 2, "two worker processes", timeout=90)
         for index, workflow_id in enumerate(ids):
             inp = RunInput(tenant=tenant, workflow_key="twoproc", start={"params": {"run": str(index)}})
             run_async(temporal.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=task_queue))
-        _wait_for(lambda: service.count("/slow") >= len(ids), "every run inside its HTTP node")
+        wait_for(lambda: service.count("/slow") >= len(ids), "every run inside its HTTP node", timeout=90)
         os.kill(_children(supervisor.pid)[0], signal.SIGKILL)
         service.release_slow.set()
         results = [run_async(temporal.get_workflow_handle(i, result_type=dict).result(), 90) for i in ids]

@@ -11,8 +11,7 @@ import pytest
 from apps.runs.context_store import get_context_store
 from apps.runs.contract import UPDATE_DISCONNECTED, UPDATE_RESUME, UPDATE_TERMINATE
 from apps.runs.models import NodeExecution, Run
-from conftest import publish_definitions
-from worker.tests.builders import (
+from devtools.testing.builders import (
     branch_node,
     child_node,
     failure_node,
@@ -24,6 +23,7 @@ from worker.tests.builders import (
     wait_node,
     workflow,
 )
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = pytest.mark.temporal
 

@@ -23,10 +23,11 @@ from apps.nodes.host_limits import KEY_PREFIX
 from apps.runs.admin import NodeExecutionInline
 from apps.runs.contract import ACTIVITY_EXECUTE_NODE, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution
-from conftest import publish_definitions
+from devtools.testing.builders import state, success_node, value, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.processes import start_worker_process
+from devtools.testing.rest import wait_for
 from drift.temporal import run_async
-from worker.tests.builders import state, success_node, value, workflow
-from worker.tests.test_crash_recovery import _start_worker, _wait_for, threaded_httpserver  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.temporal, pytest.mark.serial]
 RUNS = 40  # the issue's figure (issue 24, "Done when")
@@ -75,10 +76,10 @@ def test_two_worker_processes_share_the_host_limit(temporal: Client, tenant: str
 
     task_queue = f"limits-{uuid.uuid4().hex[:6]}"
     ids = [f"limits-{uuid.uuid4().hex[:8]}" for _ in range(RUNS)]
-    worker = _start_worker(task_queue, "--processes", "2")
+    worker = start_worker_process(task_queue, "--processes", "2")
     try:
         # Both processes polling before the runs exist: otherwise the first one up takes every activity.
-        _wait_for(lambda: len(_activity_pollers(temporal, task_queue)) == 2, "two worker processes polling")
+        wait_for(lambda: len(_activity_pollers(temporal, task_queue)) == 2, "two worker processes polling", timeout=90)
         for workflow_id in ids:
             inp = RunInput(tenant=tenant, workflow_key="pay", start={"params": {}})
             run_async(temporal.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=task_queue))

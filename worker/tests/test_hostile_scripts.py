@@ -11,12 +11,12 @@ import pytest
 from apps.definitions.models import DefinitionKind
 from apps.definitions.services import definition_save_snapshot
 from apps.nodes.sandbox import compile_problems
-from apps.nodes.tests.test_sandbox_escapes import ESCAPES
 from apps.runs.contract import WORKFLOW_NAME, RunInput
-from conftest import publish_definitions
+from devtools.testing.builders import failure_node, script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.sandbox_escapes import ESCAPES
 from drift.errors import InvalidInput
 from drift.temporal import run_async
-from worker.tests.builders import failure_node, script_node, state, success_node, workflow
 
 pytestmark = pytest.mark.temporal
 

@@ -9,9 +9,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from apps.runs.tests.rest import start, wait_final
-from conftest import publish_definitions
-from worker.tests.builders import state, success_node, value, workflow
+from devtools.testing.builders import state, success_node, value, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start, wait_final
 
 pytestmark = pytest.mark.temporal
 

@@ -3,28 +3,21 @@ are real Temporal timers, only the clock jumps."""
 
 from __future__ import annotations
 
-import shutil
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from apps.runs.contract import WORKFLOW_NAME, RunInput
-from conftest import publish_definitions
+from devtools.testing.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.temporal import time_skipping_server
 from drift.temporal import run_async
 from worker.main import build_worker
-from worker.tests.builders import script_node, state, success_node, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
-
-
-def _test_server() -> str:
-    bundled = Path(sys.executable).parent / "temporal-test-server"
-    return str(bundled) if bundled.exists() else shutil.which("temporal-test-server") or "temporal-test-server"
 
 
 def test_waits_of_days_complete_in_skipped_time(tenant, transactional_db):
@@ -41,7 +34,7 @@ def test_waits_of_days_complete_in_skipped_time(tenant, transactional_db):
     until = (datetime.now(UTC) + timedelta(days=400)).isoformat()
 
     async def run() -> tuple[dict, timedelta]:
-        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_test_server())
+        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=time_skipping_server())
         async with env:
             started = await env.get_current_time()
             worker = build_worker(env.client, task_queue=f"skip-{uuid.uuid4().hex[:6]}",

@@ -13,9 +13,9 @@ from apps.definitions import dsl
 from apps.definitions.graph_render import workflow_dot
 from apps.runs.contract import FINAL_STATUSES, SIGNAL_EVENT, UPDATE_TERMINATE, WORKFLOW_NAME, RunInput
 from apps.runs.models import Run
-from conftest import publish_definitions
+from devtools.testing.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
 from drift.temporal import run_async
-from worker.tests.builders import script_node, state, success_node, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 

@@ -11,9 +11,9 @@ from apps.definitions.graph_render import labelled_edges, workflow_dot
 from apps.nodes import registry
 from apps.runs.contract import UPDATE_DISCONNECTED, UPDATE_TERMINATE
 from apps.runs.models import NodeExecution
-from conftest import publish_definitions
+from devtools.testing.builders import state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
 from worker.tests import pick_type, plugins
-from worker.tests.builders import state, success_node, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 

@@ -11,10 +11,10 @@ from apps.definitions import dsl
 from apps.definitions.graph_render import labelled_edges
 from apps.runs.contract import SIGNAL_EVENT, UPDATE_TERMINATE
 from apps.runs.models import NodeExecution
-from conftest import publish_definitions
-from worker.tests.builders import (
+from devtools.testing.builders import (
     failure_node,
     instruction_node,
+    parallel,
     script_node,
     state,
     success_node,
@@ -22,6 +22,7 @@ from worker.tests.builders import (
     wait_node,
     workflow,
 )
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = pytest.mark.temporal
 
@@ -30,13 +31,6 @@ NODES = [
     script_node("boom", "return 1 / 0"), script_node("tail", "return 'tail'"),
     wait_node("hold", waitType="ON_EVENT", eventName="go"), success_node(), failure_node("oops", "parallel failed"),
 ]
-
-
-def parallel(name: str, branches: list[tuple[str, str]], policy: str | None = None, next_node: str | None = None,
-             **extra: Any) -> dict[str, Any]:
-    body = {"instanceName": name, "type": "PARALLEL", "nextNode": next_node,
-            "branches": [{"name": branch, "startNode": start} for branch, start in branches], **extra}
-    return body | ({"failurePolicy": policy} if policy else {})
 
 
 def _publish(tenant: str, key: str, states: list[dict], **extra: Any) -> None:

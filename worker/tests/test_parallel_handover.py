@@ -15,11 +15,19 @@ from temporalio.client import Client, WorkflowHistory
 
 from apps.runs.contract import SIGNAL_EVENT, UPDATE_TERMINATE
 from apps.runs.models import NodeExecution
-from conftest import publish_definitions
+from devtools.testing.builders import (
+    branch_node,
+    parallel,
+    script_node,
+    state,
+    success_node,
+    value,
+    wait_node,
+    workflow,
+)
+from devtools.testing.definitions import publish_definitions
 from drift.temporal import run_async
 from worker.replay import replay_histories
-from worker.tests.builders import branch_node, script_node, state, success_node, value, wait_node, workflow
-from worker.tests.test_parallel import parallel
 
 pytestmark = pytest.mark.temporal
 

@@ -18,13 +18,12 @@ from apps.runs.contract import RunInput
 from apps.runs.models import NodeExecution, Run, RunContext
 from apps.runs.services import run_begin
 from apps.secrets.sealing import SEALED
-from conftest import publish_definitions
+from devtools.testing.builders import child_node, parallel, script_node, state, success_node, value, workflow
+from devtools.testing.definitions import publish_definitions
 from drift.codec import data_converter
 from drift.errors import Conflict
 from drift.temporal import run_async
 from worker.replay import fetch_closed_histories, replay_histories
-from worker.tests.builders import child_node, script_node, state, success_node, value, workflow
-from worker.tests.test_parallel import parallel
 
 pytestmark = pytest.mark.temporal
 

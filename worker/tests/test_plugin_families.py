@@ -15,11 +15,11 @@ from apps.definitions.services import definition_save_snapshot
 from apps.runs.contract import ACTIVITY_EXECUTE_NODE, UPDATE_RESUME
 from apps.runs.models import NodeExecution, Run
 from apps.trials.from_run import case_from_run
-from conftest import publish_definitions
+from devtools.testing.builders import branch_node, failure_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
 from drift.temporal import run_async
 from worker.replay import replay_histories
 from worker.tests import approval_type, plugins, quote_type, tally_state
-from worker.tests.builders import branch_node, failure_node, state, success_node, workflow
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 

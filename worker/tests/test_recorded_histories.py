@@ -1,13 +1,17 @@
-"""Histories recorded by an earlier build replay against today's workflow code (issue 20).
+"""Histories recorded by earlier builds replay against today's workflow code (issue 20).
 
-`worker/tests/histories/` holds histories of closed runs recorded with the build before the workflow was split
-into state kinds (base 121bc5e): a PARALLEL state carried over continue-as-new, a MAP over several batches, a
-screen that escalates and times out, ON_EVENT waits with a timeout (arrived and expired), SYNC and ASYNC CHILD
-calls, a disconnected node and a terminate during a SYNC child. Any change to the order of the workflow's
-commands fails `test_recorded_histories_replay`: such a change needs `workflow.patched`.
+Two sets, each of closed runs on the real services (worker/tests/histories/README.md):
+- `histories/*.json`, recorded with the build before the workflow was split into state kinds (base 121bc5e): a
+  PARALLEL state carried over continue-as-new, a MAP over several batches, a screen that escalates and times out,
+  ON_EVENT waits with a timeout (arrived and expired), SYNC and ASYNC CHILD calls, a disconnected node and a
+  terminate during a SYNC child. They predate segments and pinned starts: they prove the unpatched paths.
+- `histories/kinds/`, the same flows recorded with the kinds split (worker/kinds), plus a segment of pure nodes
+  and a start the API pinned: they prove the paths behind the patches `segments-1` and `pinned-start-1`.
+Any change to the order of the workflow's commands fails `test_recorded_histories_replay`: such a change needs
+`workflow.patched`.
 
 The payloads are stored decrypted (`worker.replay.save_history`), so the files replay without a Temporal server
-and whatever DRIFT_PAYLOAD_KEYS says. To record them again (only when a change is *meant* to be incompatible and
+and whatever DRIFT_PAYLOAD_KEYS says. To record a new set (only when a change is *meant* to be incompatible and
 is patched), with the real services: `.venv/bin/pytest worker/tests/record_histories.py` (named outside
 `test_*.py`, so only an explicit run records).
 """
@@ -15,37 +19,64 @@ is patched), with the real services: `.venv/bin/pytest worker/tests/record_histo
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
+from temporalio.client import WorkflowHistory
 
 from drift.temporal import run_async
+from worker.kinds.segment import PATCH as SEGMENTS
 from worker.replay import load_history_files, replay_histories
 from worker.tests.reordered import ReorderedWorkflow
+from worker.workflows import PINNED_START
 
 HISTORIES = Path(__file__).parent / "histories"
 FLOWS = ("parallel_handover", "map_batches", "screen_escalation", "event_timeout", "child_sync_async",
          "disconnected", "terminate_in_child")
+SETS = {
+    "before-kinds": (HISTORIES, FLOWS),
+    "kinds": (HISTORIES / "kinds", (*FLOWS, "segment", "pinned_start")),
+}
+by_set = pytest.mark.parametrize(("folder", "flows"), SETS.values(), ids=SETS.keys())
 
-def test_every_flow_has_fixtures():
-    saved = {path.name.split(".")[0] for path in HISTORIES.glob("*.json")}
-    assert saved == set(FLOWS)
+
+def _patches(histories: list[WorkflowHistory]) -> set[str]:
+    """The ids of the `workflow.patched` markers the histories recorded."""
+    return {json.loads(event.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+            for history in histories for event in history.events
+            if event.marker_recorded_event_attributes.marker_name == "core_patch"}
 
 
-def test_recorded_histories_replay_without_a_server():
-    histories = load_history_files([HISTORIES])
+@by_set
+def test_every_flow_has_fixtures(folder: Path, flows: tuple[str, ...]):
+    saved = {path.name.split(".")[0] for path in folder.glob("*.json")}
+    assert saved == set(flows)
+
+
+def test_only_the_set_recorded_after_the_patches_takes_the_patched_paths():
+    assert _patches(load_history_files([HISTORIES])) == set()
+    assert _patches(load_history_files([HISTORIES / "kinds"])) == {SEGMENTS, PINNED_START}
+
+
+@by_set
+def test_recorded_histories_replay_without_a_server(folder: Path, flows: tuple[str, ...]):
+    histories = load_history_files([folder])
     report = run_async(replay_histories(histories))
-    assert len(report.outcomes) == len(histories) >= len(FLOWS)
+    assert len(report.outcomes) == len(histories) >= len(flows)
     assert report.ok, [(outcome.workflow_id, outcome.error) for outcome in report.failures]
 
 
-def test_the_fixtures_catch_a_changed_command_order():
-    histories = [h for h in load_history_files([HISTORIES]) if ".batch" not in h.workflow_id]
+@by_set
+def test_the_fixtures_catch_a_changed_command_order(folder: Path, flows: tuple[str, ...]):
+    histories = [h for h in load_history_files([folder]) if ".batch" not in h.workflow_id]
     report = run_async(replay_histories(histories, workflow_class=ReorderedWorkflow))
     assert len(report.failures) == len(histories) and all(f.nondeterminism for f in report.failures)
 
 
-def test_manage_py_replay_takes_the_fixture_directory(db):
+def test_manage_py_replay_takes_the_fixture_directories(db):
     out = io.StringIO()
-    call_command("replay", "--history", str(HISTORIES), stdout=out)
-    assert f"{len(list(HISTORIES.glob('*.json')))} replayed, 0 failed" in out.getvalue()
+    folders = [folder for folder, _ in SETS.values()]
+    call_command("replay", *(f"--history={folder}" for folder in folders), stdout=out)
+    assert f"{sum(len(list(folder.glob('*.json'))) for folder in folders)} replayed, 0 failed" in out.getvalue()

@@ -9,10 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.runs.contract import SIGNAL_EVENT, UPDATE_RESUME
-from conftest import publish_definitions
-from drift.temporal import run_async
-from worker.replay import fetch_closed_histories, replay_histories
-from worker.tests.builders import (
+from devtools.testing.builders import (
     branch_node,
     instruction_node,
     script_node,
@@ -20,7 +17,10 @@ from worker.tests.builders import (
     success_node,
     wait_node,
 )
-from worker.tests.builders import workflow as workflow_body
+from devtools.testing.builders import workflow as workflow_body
+from devtools.testing.definitions import publish_definitions
+from drift.temporal import run_async
+from worker.replay import fetch_closed_histories, replay_histories
 from worker.tests.reordered import ReorderedWorkflow
 
 pytestmark = pytest.mark.temporal

@@ -14,10 +14,10 @@ import uuid
 import pytest
 
 from apps.runs.contract import WORKFLOW_NAME, RunInput
-from apps.runs.tests.rest import client_for, start, wait_final
-from conftest import publish_definitions
+from devtools.testing.builders import failure_node, script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import client_for, start, wait_final
 from drift.temporal import run_async
-from worker.tests.builders import failure_node, script_node, state, success_node, workflow
 
 pytestmark = pytest.mark.temporal
 FLOOD = 30

@@ -13,10 +13,10 @@ from apps.nodes import registry
 from apps.nodes.base import NodeError
 from apps.runs.contract import SIGNAL_EVENT
 from apps.runs.models import NodeExecution
-from conftest import publish_definitions
+from devtools.testing.builders import branch_node, script_node, state, success_node, value, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
 from drift.temporal import run_async
 from worker.kinds import segment
-from worker.tests.builders import branch_node, script_node, state, success_node, value, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 
@@ -153,7 +153,7 @@ def test_a_failure_in_the_middle_of_a_segment_fails_that_node(runs, tenant, unse
 
 
 def test_redrive_from_the_failed_middle_node_completes(api, runs, tenant):
-    from apps.runs.tests.rest import start, wait_final
+    from devtools.testing.rest import start, wait_final
 
     _failing_middle(tenant)
     failed = start(api, params={"workflowId": "middle"}).json()
@@ -246,7 +246,7 @@ def test_a_start_through_the_api_needs_no_start_run(api, runs, tenant):
     """The API resolved and pinned the definition and wrote the Run row: the run's only local activities are
     its segment and its final persist."""
     from apps.runs.models import Run
-    from apps.runs.tests.rest import start
+    from devtools.testing.rest import start
 
     _chain(tenant)
     response = start(api, params={"workflowId": "chain10", "n": 0}).json()

@@ -1,14 +1,14 @@
+"""Fixtures local to the definition tests: a fresh definition cache, the spec's sample documents, and `api` as a
+key of tenant `acme` with the definitions scope only."""
+
 import json
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
-from apps.clients.services import api_key_create
 from apps.definitions.cache import definition_cache
-
-SAMPLES = Path(settings.BASE_DIR).parent / "shared/spec/samples"
+from devtools.testing.definitions import SAMPLES
+from devtools.testing.tenancy import key_client
 
 
 @pytest.fixture(autouse=True)
@@ -29,13 +29,6 @@ def sample_workflow() -> dict:
     return json.loads((SAMPLES / "order_status.workflow.json").read_text())
 
 
-def client_for(tenant: str, scopes: list[str]) -> APIClient:
-    _, raw = api_key_create(tenant=tenant, client_id="tests", scopes=scopes)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-    return client
-
-
 @pytest.fixture
 def api(db) -> APIClient:
-    return client_for("acme", ["definitions"])
+    return key_client("acme", ["definitions"])

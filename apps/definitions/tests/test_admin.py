@@ -10,7 +10,7 @@ from django.urls import reverse
 from apps.definitions.cache import definition_cache
 from apps.definitions.models import AuditEntry, Definition, DefinitionVersion, EnumEntry, Kind, Route
 from apps.definitions.services import definition_publish, definition_save_snapshot
-from worker.tests.builders import branch_node, script_node, state, success_node, workflow
+from devtools.testing.builders import branch_node, script_node, state, success_node, workflow
 
 TENANT = "acme"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

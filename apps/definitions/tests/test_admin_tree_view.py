@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from apps.definitions.graph_render import dot_quote, render_workflow, workflow_dot
-from apps.definitions.tests.conftest import client_for
-from conftest import publish_definitions
-from worker.tests.builders import branch_node, script_node, state, success_node, workflow
+from devtools.testing.builders import branch_node, script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.tenancy import key_client
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -47,9 +47,9 @@ def test_errors(api, published):
     assert api.get("/workflowDefinition/treeView/refund", {"version": "nope"}).status_code == 400
     assert api.get("/workflowDefinition/treeView/refund", {"version": "7"}).status_code == 404
     assert api.get("/workflowDefinition/treeView/missing").status_code == 404
-    other = client_for("globex", ["definitions"])
+    other = key_client("globex", ["definitions"])
     assert other.get("/workflowDefinition/treeView/refund").status_code == 404  # another tenant's
-    runtime_only = client_for("acme", ["runtime"])
+    runtime_only = key_client("acme", ["runtime"])
     assert runtime_only.get("/workflowDefinition/treeView/refund").status_code == 403
 
 

@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from apps.definitions.models import AuditEntry
-from apps.definitions.tests.conftest import client_for
+from devtools.testing.tenancy import key_client
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +142,7 @@ def test_listing(api, sample_nodes):
 
 def test_other_tenant_sees_404(api, sample_nodes):
     api.post("/nodeDefinition/", sample_nodes[0], format="json")
-    other = client_for("globex", ["definitions"])
+    other = key_client("globex", ["definitions"])
     assert api.get("/nodeDefinition/get_order?version=SNAPSHOT").status_code == 200
     assert other.get("/nodeDefinition/get_order?version=SNAPSHOT").status_code == 404
     assert other.post("/nodeDefinition/get_order/publishNode/").status_code == 404

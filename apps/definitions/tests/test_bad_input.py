@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from apps.definitions.tests.conftest import client_for
+from devtools.testing.tenancy import key_client
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_missing_auth_is_401(method, path):
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 def test_wrong_scope_is_403(method, path):
-    response = call(client_for("acme", ["runtime"]), method, path)
+    response = call(key_client("acme", ["runtime"]), method, path)
     assert response.status_code == 403
     assert response.json()["error"] == "FORBIDDEN"
 

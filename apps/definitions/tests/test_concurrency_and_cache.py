@@ -1,11 +1,6 @@
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -14,9 +9,7 @@ from django.db import connection
 from apps.definitions import selectors, services
 from apps.definitions.cache import definition_cache
 from apps.definitions.models import Definition, DefinitionVersion, Kind
-
-TENANT = "acme"
-NODE = {"id": "done", "name": "Completed", "type": "SUCCESS", "comment": "v0"}
+from devtools.testing.cache_reader import NODE, TENANT, Reader
 
 
 def save(body: dict, create: bool) -> None:
@@ -43,42 +36,6 @@ def test_twenty_concurrent_publishes_are_gap_free():
     stored = DefinitionVersion.objects.filter(definition__key="done").values_list("version", flat=True)
     assert sorted(stored) == list(range(21))
     assert selectors.definition_get(tenant=TENANT, kind=Kind.NODE, key="done")["version"] == 20
-
-
-def current_database_url() -> str:
-    """The URL of the database this test runs on, for the other process."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"], safe="")
-    return f"mysql://{user}:{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
-
-
-class Reader:
-    """The other process, reading through its own two-layer cache."""
-
-    def __init__(self, **redis_env: str) -> None:
-        redis_env = redis_env or {"REDIS_URL": settings.REDIS_URL}
-        env = {**os.environ, "DATABASE_URL": current_database_url(), **redis_env}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "apps.definitions.tests.cache_reader"], cwd=settings.BASE_DIR, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        assert self._line() == {"ready": True}
-
-    def _line(self) -> dict:
-        line = self.process.stdout.readline()
-        assert line, f"reader exited with {self.process.poll()}"
-        return json.loads(line)
-
-    def read(self) -> dict:
-        self.process.stdin.write(json.dumps({"tenant": TENANT, "key": "done"}) + "\n")
-        self.process.stdin.flush()
-        return self._line()
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=10)
 
 
 def poll(reader: Reader, done, seconds: float = 10) -> dict:

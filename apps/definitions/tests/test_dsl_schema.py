@@ -10,8 +10,8 @@ from jsonschema import Draft202012Validator
 
 from apps.definitions.drift_import import translate_document
 from apps.definitions.dsl_schema import dsl_json_schema
-from apps.definitions.tests.conftest import SAMPLES
-from apps.runs.tests.test_drift_original import _classified
+from devtools.testing.definitions import SAMPLES
+from devtools.testing.drift_original import classified_examples
 
 VALIDATOR = Draft202012Validator(dsl_json_schema())
 
@@ -27,7 +27,7 @@ def test_schema_is_a_valid_json_schema():
 def test_samples_and_the_originals_documents_pass():
     documents = json.loads((SAMPLES / "order_status.nodes.json").read_text())
     documents.append(json.loads((SAMPLES / "order_status.workflow.json").read_text()))
-    kinds = _classified()
+    kinds = classified_examples()
     documents += kinds["node"]
     documents += [translate_document(doc)[0] for doc in kinds["groovy node"] + kinds["workflow"]]
     for document in documents:

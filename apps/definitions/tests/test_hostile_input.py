@@ -6,7 +6,7 @@ import pytest
 
 from apps.definitions.models import AuditEntry, EnumEntry
 from apps.runs.models import Run
-from apps.runs.tests.rest import client_for as runtime_client
+from devtools.testing.rest import client_for as runtime_client
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from apps.definitions.models import Definition, DefinitionVersion, Kind
 from apps.definitions.selectors import definition_get, definition_head_get, enum_store_for, route_get
 from apps.definitions.services import enum_entry_set, route_save
-from apps.definitions.tests.conftest import SAMPLES
+from devtools.testing.definitions import SAMPLES
 
 pytestmark = pytest.mark.django_db
 

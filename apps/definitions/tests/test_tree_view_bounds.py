@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from apps.definitions.graph_render import GraphRenderError, render_dot
-from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, workflow
+from devtools.testing.builders import script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from apps.nodes.base import NodeError
 from apps.nodes.http_guard import BlockedAddress, check_ip, resolve_checked
 from apps.nodes.registry import execute_node
 from apps.nodes.scope import ScriptScope
-from apps.nodes.tests.slow_receiver import SlowReceiver
+from devtools.testing.slow_receiver import SlowReceiver
 
 LOCAL = ["127.0.0.0/8", "::1/128"]
 

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.runs.models import NodeExecution, Run, WebhookAttempt, WebhookDelivery
-from conftest import publish_definitions
-from worker.tests.builders import branch_node, instruction_node, script_node, state, success_node, workflow
+from devtools.testing.builders import branch_node, instruction_node, script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
 
 CHANGELIST = "admin:runs_run_changelist"
 

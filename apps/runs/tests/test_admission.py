@@ -9,10 +9,9 @@ import pytest
 from apps.runs.admission import OPEN_STATUSES
 from apps.runs.models import QueuedStart, Run
 from apps.runs.tasks import release_queued_starts
-from apps.runs.tests.rest import start, wait_final, wait_for
-from apps.runs.tests.test_webhooks import celery_worker  # noqa: F401 - fixture
-from conftest import publish_definitions
-from worker.tests.builders import state, success_node, wait_node, workflow
+from devtools.testing.builders import state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start, wait_final, wait_for
 
 pytestmark = pytest.mark.temporal
 
@@ -138,7 +137,7 @@ def test_concurrent_starts_never_take_more_slots_than_the_limit(api, runs, tenan
 
     from django.db import connection
 
-    from apps.runs.tests.rest import client_for
+    from devtools.testing.rest import client_for
 
     _publish(tenant, "burst", {"maxConcurrentRuns": 3, "overflow": "REJECT"})
 

@@ -7,10 +7,7 @@ from prometheus_client import REGISTRY
 from temporalio.client import WorkflowExecutionStatus
 
 from apps.runs.models import Run
-from apps.runs.tests.rest import client_for, publish_event_flow, start, start_order, wait_final
-from conftest import publish_definitions
-from drift.temporal import run_async
-from worker.tests.builders import (
+from devtools.testing.builders import (
     branch_node,
     instruction_node,
     script_node,
@@ -20,6 +17,9 @@ from worker.tests.builders import (
     wait_node,
     workflow,
 )
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import client_for, publish_event_flow, start, start_order, wait_final
+from drift.temporal import run_async
 
 pytestmark = pytest.mark.temporal
 

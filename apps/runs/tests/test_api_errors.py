@@ -10,7 +10,7 @@ import pytest
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
-from apps.runs.tests.rest import client_for, start_order
+from devtools.testing.rest import client_for, start_order
 
 pytestmark = pytest.mark.temporal
 

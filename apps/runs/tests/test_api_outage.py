@@ -5,34 +5,16 @@ restart, state kept) and points the API's client at it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import drift.temporal
 from apps.runs.models import Run
-from apps.runs.tests.rest import start, start_order
-from conftest import publish_definitions
-from devtools.services import Service, start_temporal
-from worker.tests.builders import state, wait_node, workflow
+from devtools.services import start_temporal
+from devtools.testing.builders import state, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start, start_order
 
 pytestmark = pytest.mark.temporal
-
-
-@pytest.fixture
-def own_temporal(tmp_path, settings) -> Iterator[list[Service]]:
-    """A persistent dev server for the API client; the list holds the current process (restarts append)."""
-    servers = [start_temporal(tmp_path)]
-    settings.TEMPORAL_ADDRESS = servers[0].url
-    settings.DRIFT_SYNC_TIMEOUT_SECONDS = 2
-    settings.DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS = 1  # no worker polls this server: terminate falls back
-    drift.temporal._client = None
-    try:
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
-        drift.temporal._client = None  # the next call connects to the session server again
 
 
 def _assert_unavailable(response) -> None:

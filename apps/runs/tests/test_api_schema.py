@@ -22,8 +22,8 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 
 from apps.clients.services import api_key_create
-from apps.runs.tests.rest import start_order
 from apps.secrets.services import secret_put
+from devtools.testing.rest import start_order
 
 pytestmark = pytest.mark.temporal
 

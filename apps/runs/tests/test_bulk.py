@@ -13,12 +13,12 @@ from django.conf import settings as django_settings
 
 from apps.runs.models import BulkItem, BulkJob, Run
 from apps.runs.tasks import resume_stalled_bulk_jobs
-from apps.runs.tests.processes import ROOT, child_env
-from apps.runs.tests.rest import client_for, start, wait_final, wait_for
-from apps.runs.tests.test_redrive import _charge_flow, _failed_run
-from conftest import publish_definitions
+from devtools.testing.builders import state, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.operations import bulk_job_done, charge_flow, failed_run
+from devtools.testing.processes import ROOT, child_env
+from devtools.testing.rest import client_for, start, wait_final, wait_for
 from drift.temporal import run_async
-from worker.tests.builders import state, workflow
 
 pytestmark = pytest.mark.temporal
 
@@ -42,11 +42,6 @@ def celery_worker(broker) -> Iterator[None]:
         yield
 
 
-def _job_done(api, job_id: str) -> dict:
-    return wait_for(lambda: (body := api.get(f"/v3/bulk/{job_id}").json())["state"] == "DONE" and body,
-                    f"bulk job {job_id}", timeout=60)
-
-
 def bulk_runs_touched(job: BulkJob) -> int:
     """How many runs the job started (rerun/redrive name them after the job and the item)."""
     return Run.objects.filter(workflow_id__startswith=f"bulk-{job.job_id}-").count()
@@ -57,21 +52,21 @@ def _hold_flow(tenant: str) -> None:
 
 
 def test_bulk_terminate_by_filter_and_redrive_by_ids_with_a_per_run_failure(api, runs, tenant, celery_worker):
-    _charge_flow(tenant)
+    charge_flow(tenant)
     _hold_flow(tenant)
     waiting = [start(api, params={"workflowId": "hold_flow"}).json()["workflowId"] for _ in range(3)]
-    failed = [_failed_run(api) for _ in range(2)]
+    failed = [failed_run(api) for _ in range(2)]
 
     created = api.post("/v3/bulk/terminate", {"filter": {"workflowDefinitionId": "hold_flow", "status": "WAITING"},
                                               "reason": "maintenance"}, format="json")
     assert created.status_code == 202, created.json()
-    progress = _job_done(api, created.json()["jobId"])
+    progress = bulk_job_done(api, created.json()["jobId"])
     assert (progress["total"], progress["done"], progress["failed"], progress["percent"]) == (3, 3, 0, 100.0)
     assert {Run.objects.get(workflow_id=w).error_message for w in waiting} == {"maintenance"}
 
     redrive = api.post("/v3/bulk/redrive", {"ids": [*failed, "no-such-run"], "contextPatch": {"fixed": True}},
                        format="json")
-    progress = _job_done(api, redrive.json()["jobId"])
+    progress = bulk_job_done(api, redrive.json()["jobId"])
     assert (progress["done"], progress["failed"]) == (2, 1)
     assert progress["failures"] == [{"workflowId": "no-such-run", "error": "Unknown run 'no-such-run'."}]
     redriven = Run.objects.filter(redrive_of__in=failed)
@@ -85,8 +80,8 @@ def test_a_killed_worker_mid_job_leaves_every_run_handled_exactly_once(api, runs
                                                                        tmp_path, temporal):
     """The first worker dies right after starting the 3rd rerun, before recording it; another one finishes."""
     settings.DRIFT_BULK_LEASE_SECONDS = 1
-    _charge_flow(tenant)
-    sources = [_failed_run(api) for _ in range(8)]
+    charge_flow(tenant)
+    sources = [failed_run(api) for _ in range(8)]
     marker = tmp_path / "stopped-at"
     gated = subprocess.Popen([sys.executable, "-m", "apps.runs.tests.bulk_gate_worker", "3", str(marker)],
                              cwd=ROOT, env=child_env(DRIFT_BULK_LEASE_SECONDS="1"), start_new_session=True)
@@ -157,7 +152,7 @@ def test_a_filter_matching_too_many_runs_is_refused(api, tenant, settings):
 def test_admin_bulk_action_and_job_page_with_progress_bar(admin_client, api, runs, tenant, celery_worker):
     from django.urls import reverse
 
-    _charge_flow(tenant)
+    charge_flow(tenant)
     _hold_flow(tenant)
     waiting = [start(api, params={"workflowId": "hold_flow"}).json()["workflowId"] for _ in range(2)]
     ended = _ended_run(api, tenant)

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from apps.clients.models import ApiClient
 from apps.clients.services import api_key_create
-from apps.runs.tests.rest import client_for
+from devtools.testing.rest import client_for
 
 SETTINGS_URL = "/v3/client/webhook"
 ROTATE_URL = "/v3/client/webhook/rotate-secret"

@@ -7,9 +7,9 @@ import pytest
 
 from apps.definitions.services import route_save
 from apps.runs.models import Run
-from apps.runs.tests.rest import start, wait_for
-from conftest import publish_definitions
-from worker.tests.builders import state, success_node, workflow
+from devtools.testing.builders import state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start, wait_for
 
 pytestmark = pytest.mark.temporal
 

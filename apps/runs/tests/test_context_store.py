@@ -12,7 +12,6 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
@@ -23,21 +22,7 @@ from apps.runs.context_store.hbase import CONTEXT, SEQ, STATUS, TABLE, HBaseCont
 from apps.runs.context_store.sql import SqlContextStore
 from apps.runs.models import RunContext
 from devtools import services
-
-
-@pytest.fixture(scope="session")
-def hbase_thrift(tmp_path_factory) -> Iterator[services.Service]:
-    service = services.start_hbase_thrift(tmp_path_factory.mktemp("hbase"))
-    yield service
-    service.stop()
-
-
-def use_hbase(settings, port: int) -> None:
-    settings.DRIFT_CONTEXT_STORE = "hbase"
-    settings.HBASE_HOST = "127.0.0.1"
-    settings.HBASE_PORT = port
-    settings.HBASE_TABLE_PREFIX = "test"
-    call_command("hbase_init", stdout=io.StringIO())
+from devtools.testing.hbase import use_hbase
 
 
 @pytest.fixture(

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from apps.definitions.drift_import import translate_document
@@ -18,58 +15,13 @@ from apps.definitions.groovy import translate
 from apps.definitions.services import route_save
 from apps.nodes.sandbox import evaluate
 from apps.runs.models import Run
-from worker.tests.builders import script_node, state, success_node, workflow
+from devtools.testing.builders import script_node, state, success_node, workflow
+from devtools.testing.drift_original import classified_examples, example_blocks
 
 pytestmark = pytest.mark.temporal
 
-REFERENCE = Path(settings.BASE_DIR).parent / "shared" / "reference" / "drift-original"
-PAGES = ("06-DSL-CONTRACTS.md", "07-DSL-RECIPES.md", "08-API-CONTRACTS.md", "09-INTERACTION-MODES.md")
-# The two blocks that are excerpts, not documents: a `states` fragment with `{ ... }` placeholders and a bare
-# `"transformer": ...` member. Named here so that a new or changed fragment fails the classification.
-FRAGMENT_STARTS = ('"states": {', '"transformer": {')
-
-
-def _blocks(language: str) -> list[tuple[str, str]]:
-    found = []
-    for page in PAGES:
-        text = (REFERENCE / page).read_text()
-        found += [(page, match.group(1)) for match in re.finditer(rf"```{language}\n(.*?)```", text, re.DOTALL)]
-    return found
-
-
-def _parse(block: str):
-    """A block as JSON; the docs annotate some lines with `// ...` comments, which JSON does not have."""
-    return json.loads(re.sub(r"(?m)\s+//[^\n\"]*$", "", block))
-
-
-def _classified() -> dict[str, list]:
-    kinds: dict[str, list] = {}
-    for page, block in _blocks("json"):
-        try:
-            data = _parse(block)
-        except ValueError:
-            assert block.strip().startswith(FRAGMENT_STARTS), f"{page}: unparseable JSON example:\n{block}"
-            kinds.setdefault("fragment", []).append(block)
-            continue
-        kinds.setdefault(_kind(data, page), []).append(data)
-    return kinds
-
-
-def _kind(data: dict, page: str) -> str:
-    text = json.dumps(data)
-    if "states" in data:
-        return "workflow"
-    if "type" in data and "id" in data:
-        return "groovy node" if '"SCRIPT"' in text or '"GROOVY"' in text else "node"
-    for key, kind in (("issueDetail", "start"), ("viewResponse", "resume"), ("selectedOptions", "view response"),
-                      ("workflowStatus", "response"), ("context", "context")):
-        if key in data:
-            return kind
-    raise AssertionError(f"{page}: an example of unknown shape: {text[:200]}")
-
-
 def test_every_example_is_classified():
-    kinds = {kind: len(items) for kind, items in _classified().items()}
+    kinds = {kind: len(items) for kind, items in classified_examples().items()}
     assert kinds == {"groovy node": 3, "node": 4, "fragment": 2, "context": 1, "workflow": 1, "start": 1,
                      "response": 1, "resume": 1, "view response": 1}
 
@@ -80,14 +32,14 @@ def _node(kinds: dict, node_id: str) -> dict:
 
 def _widget_script() -> str:
     """The Groovy of the recipe 'Dynamic Options via Groovy', step 1, translated."""
-    (groovy_source,) = [block for _, block in _blocks("groovy")]
+    (groovy_source,) = [block for _, block in example_blocks("groovy")]
     translation = translate(groovy_source)
     assert translation.problems == [], translation.problems
     return translation.source
 
 
 def test_examples_without_groovy_load_and_run_unchanged(api, runs, tenant):
-    kinds = _classified()
+    kinds = classified_examples()
     nodes = kinds["node"]
     assert {node["id"] for node in nodes} == {"hold_for_15s", "launch_child_wf", "info_display",
                                               "show_dynamic_options"}
@@ -158,7 +110,7 @@ def test_examples_without_groovy_load_and_run_unchanged(api, runs, tenant):
 
 
 def test_groovy_examples_load_after_import_drift_or_fail_precisely(api, tenant, tmp_path):
-    kinds = _classified()
+    kinds = classified_examples()
     for index, document in enumerate(kinds["groovy node"] + kinds["workflow"]):
         (tmp_path / f"{index:02d}_{document['id']}.json").write_text(json.dumps(document))
     err = io.StringIO()
@@ -189,7 +141,7 @@ def test_complete_workflow_example_runs_after_import_drift(api, runs, tenant, tm
     """The original's "Complete Workflow Example", imported as it is, runs end to end: its HTTP node calls
     the incident service named in the enum store, its Groovy-built widget is the view, its disposition is set."""
     settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    (example,) = _classified()["workflow"]
+    (example,) = classified_examples()["workflow"]
     (tmp_path / "sample_status_workflow.json").write_text(json.dumps(example))
     out = io.StringIO()
     call_command("import_drift", str(tmp_path), tenant=tenant, activate=True, stdout=out, stderr=io.StringIO())

@@ -12,9 +12,9 @@ import pytest
 
 from apps.runs.context_store import get_context_store
 from apps.runs.models import NodeExecution, Run, RunStatus
-from apps.runs.tests.rest import publish_event_flow, start, start_order, wait_final
-from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, value, wait_node, workflow
+from devtools.testing.builders import script_node, state, success_node, value, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import publish_event_flow, start, start_order, wait_final
 
 pytestmark = pytest.mark.temporal
 

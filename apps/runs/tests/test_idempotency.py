@@ -14,8 +14,8 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.runs.models import IdempotencyKey, Run
-from apps.runs.tests.processes import ROOT, child_env
-from apps.runs.tests.rest import client_for, start_order
+from devtools.testing.processes import ROOT, child_env
+from devtools.testing.rest import client_for, start_order
 
 pytestmark = pytest.mark.temporal
 

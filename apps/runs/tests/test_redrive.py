@@ -6,29 +6,12 @@ import pytest
 
 from apps.definitions.models import AuditEntry
 from apps.runs.models import NodeExecution, Run
-from apps.runs.tests.rest import start, wait_final
-from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.builders import state, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.operations import charge_flow, failed_run
+from devtools.testing.rest import start, wait_final
 
 pytestmark = pytest.mark.temporal
-
-
-def _charge_flow(tenant: str) -> None:
-    """prep -> charge -> done; `charge` divides by zero until the context says `fixed`."""
-    publish_definitions(
-        tenant,
-        [script_node("prep", "return {'amount': 10}"),
-         script_node("charge", "return _global.prep.amount / (1 if _global.fixed else 0)"),
-         wait_node("hold", waitType="ON_EVENT", eventName="never"), success_node()],
-        [workflow("pay", "prep", [state("prep", "prep", "charge"), state("charge", "charge", "done"),
-                                  state("hold", "hold", "done"), state("done")])],
-    )
-
-
-def _failed_run(api) -> str:
-    response = start(api, params={"workflowId": "pay"})
-    assert response.json()["workflowStatus"] == "FAILED", response.json()
-    return response.json()["workflowId"]
 
 
 def _timeline(workflow_id: str) -> list[str]:
@@ -37,8 +20,8 @@ def _timeline(workflow_id: str) -> list[str]:
 
 
 def test_redrive_resumes_at_the_failed_node_with_the_patched_context(api, runs, tenant):
-    _charge_flow(tenant)
-    old = _failed_run(api)
+    charge_flow(tenant)
+    old = failed_run(api)
     redriven = api.post(f"/v3/workflow/{old}/redrive", {"contextPatch": {"fixed": True, "prep": {"note": "x"}}},
                         format="json")
     assert redriven.status_code == 202, redriven.json()
@@ -55,8 +38,8 @@ def test_redrive_resumes_at_the_failed_node_with_the_patched_context(api, runs, 
 
 
 def test_redrive_from_a_chosen_node_on_the_active_version_and_refusals(api, runs, tenant):
-    _charge_flow(tenant)
-    old = _failed_run(api)
+    charge_flow(tenant)
+    old = failed_run(api)
     completed = start(api, params={"workflowId": "pay"}, workflowId="finished-one")
     assert completed.json()["workflowStatus"] == "FAILED"
     Run.objects.filter(workflow_id="finished-one").update(status="COMPLETED")  # a run the API must refuse
@@ -73,7 +56,7 @@ def test_redrive_from_a_chosen_node_on_the_active_version_and_refusals(api, runs
 
 
 def test_redrive_of_a_terminated_run_begins_where_it_stopped(api, runs, tenant):
-    _charge_flow(tenant)
+    charge_flow(tenant)
     publish_definitions(tenant, [], [workflow("hold_flow", "hold", [state("hold", "hold", "done"), state("done")])])
     waiting = start(api, params={"workflowId": "hold_flow"}).json()["workflowId"]
     assert api.delete(f"/v3/workflow/terminate/{waiting}").json()["workflowStatus"] == "TERMINATED"
@@ -89,8 +72,8 @@ def test_redrive_of_a_terminated_run_begins_where_it_stopped(api, runs, tenant):
                                    {"threadContext": "x", "fixed": True}])
 def test_a_context_patch_may_not_set_engine_owned_keys(api, runs, tenant, patch):
     """`_global.threadContext` says which client and user act; a redrive must not rewrite it (issue 19)."""
-    _charge_flow(tenant)
-    old = _failed_run(api)
+    charge_flow(tenant)
+    old = failed_run(api)
     key = next(name for name in patch if name != "fixed")
     single = api.post(f"/v3/workflow/{old}/redrive", {"contextPatch": patch}, format="json")
     assert single.status_code == 400, single.content
@@ -117,8 +100,8 @@ def test_bad_redrive_bodies_are_400_with_the_field(api, body, path):
 def test_redrive_from_the_admin_form_and_action(admin_client, api, runs, tenant):
     from django.urls import reverse
 
-    _charge_flow(tenant)
-    old = Run.objects.get(workflow_id=_failed_run(api))
+    charge_flow(tenant)
+    old = Run.objects.get(workflow_id=failed_run(api))
     page = admin_client.get(reverse("admin:runs_run_change", args=[old.pk])).content.decode()
     assert 'id="drift-redrive-form"' in page and 'placeholder="charge"' in page  # the default node is shown
 

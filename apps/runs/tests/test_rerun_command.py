@@ -11,8 +11,8 @@ from apps.definitions.models import Kind
 from apps.definitions.services import definition_sync, enum_entry_set
 from apps.runs.contract import UPDATE_TERMINATE, UPDATE_WAIT_STABLE
 from apps.runs.models import Run
-from conftest import publish_definitions
-from worker.tests.builders import instruction_node, script_node, state, success_node, workflow
+from devtools.testing.builders import instruction_node, script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = pytest.mark.temporal
 

@@ -13,10 +13,10 @@ from apps.clients.services import api_key_create
 from apps.runs.models import Run
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.schedules import schedule_run_prefix, schedules_reconcile
-from apps.runs.tests.rest import wait_for
-from conftest import publish_definitions
+from devtools.testing.builders import script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import wait_for
 from drift.temporal import run_async
-from worker.tests.builders import script_node, state, success_node, workflow
 
 pytestmark = pytest.mark.temporal
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.runs.contract import RunInput
 from apps.runs.models import Run
 from apps.runs.services import run_register
-from apps.runs.tests.rest import client_for, start, start_order
+from devtools.testing.rest import client_for, start, start_order
 
 
 def _ids(response) -> list[str]:

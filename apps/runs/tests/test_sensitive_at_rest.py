@@ -13,11 +13,11 @@ from apps.runs.context_store import get_context_store
 from apps.runs.models import BulkJob, Run, RunParam
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.selectors import run_sealing
-from apps.runs.tests.rest import start, wait_final, wait_for
-from apps.runs.tests.test_bulk import _job_done, broker, celery_worker  # noqa: F401 - fixtures
 from apps.secrets.sealing import unseal
-from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, workflow
+from devtools.testing.builders import script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.operations import bulk_job_done
+from devtools.testing.rest import start, wait_final, wait_for
 
 pytestmark = pytest.mark.temporal
 SSN, CARD = "123-45-6789", "4111-1111-1111-1111"
@@ -75,7 +75,7 @@ def test_a_redrive_patch_and_bulk_options_hold_no_clear_sensitive_value(api, run
     bulk = api.post("/v3/bulk/redrive", {"ids": [failed[1]], "contextPatch": patch}, format="json")
     assert bulk.status_code == 202, bulk.content
     assert CARD not in json.dumps(BulkJob.objects.get(job_id=bulk.json()["jobId"]).options)
-    assert _job_done(api, bulk.json()["jobId"])["done"] == 1
+    assert bulk_job_done(api, bulk.json()["jobId"])["done"] == 1
     redriven = Run.objects.get(redrive_of=failed[1])
     assert wait_final(redriven.workflow_id).status == "COMPLETED"
     assert _context(redriven.workflow_id)["card"] == CARD

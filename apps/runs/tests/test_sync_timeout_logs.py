@@ -9,10 +9,10 @@ import logging
 
 import pytest
 
-from apps.runs.tests.rest import start, wait_final
-from conftest import publish_definitions
+from devtools.testing.builders import state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start, wait_final
 from drift.temporal import run_async
-from worker.tests.builders import state, success_node, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 

@@ -17,15 +17,15 @@ from werkzeug import Request, Response
 
 import drift.temporal
 from apps.runs.models import Run, WebhookDelivery
-from apps.runs.tests.rest import wait_for
-from apps.runs.tests.test_webhooks import Receiver, celery_worker  # noqa: F401 - fixture
-from apps.secrets.tests.helpers import PHONE, SECRETS, Crm, confirm_screen, crm_node, plant_secrets
-from conftest import publish_definitions
 from devtools.otlp_receiver import OtlpReceiver, ReceivedSpan
+from devtools.testing.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.crm import PHONE, SECRETS, Crm, confirm_screen, crm_node, plant_secrets
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.receivers import Receiver
+from devtools.testing.rest import wait_for
 from drift.codec import data_converter
 from drift.temporal import run_async
 from drift.tracing import temporal_interceptors, tracing_flush, tracing_init, tracing_shutdown
-from worker.tests.builders import script_node, state, success_node, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 

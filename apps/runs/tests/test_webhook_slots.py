@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from apps.runs.tests.rest import wait_for
 from apps.runs.webhook_slots import receiver_keys, receiver_slots
+from devtools.testing.rest import wait_for
 
 
 def _caps(settings, *, per_host: int, per_client: int) -> tuple[dict[str, int], dict[str, int]]:

@@ -7,54 +7,24 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
 from django_redis import get_redis_connection
-from werkzeug import Request, Response
 
 from apps.clients.models import ApiClient
-from apps.nodes.tests.slow_receiver import SlowReceiver
 from apps.runs.models import DeliveryStatus, Run, WebhookDelivery
 from apps.runs.tasks import deliver_webhook
-from apps.runs.tests.rest import start, start_order, wait_for
 from apps.runs.webhook_slots import KEY_PREFIX
-from conftest import publish_definitions
-from worker.tests.builders import state, success_node, workflow
+from devtools.testing.builders import state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.receivers import Receiver
+from devtools.testing.rest import start, start_order, wait_for
+from devtools.testing.slow_receiver import SlowReceiver
 
 pytestmark = pytest.mark.temporal
-
-
-@contextmanager
-def _celery(settings, **options: Any) -> Iterator[None]:
-    from celery.contrib.testing.worker import start_worker
-
-    from drift.celery import app
-
-    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the receiver is local; webhooks obey the SSRF guard
-    settings.DRIFT_WEBHOOK_BACKOFF_BASE_SECONDS = 0.2
-    settings.DRIFT_WEBHOOK_BACKOFF_MAX_SECONDS = 1
-    app.conf.task_always_eager = False
-    app.conf.broker_url = django_settings.CELERY_BROKER_URL
-    assert app.conf.broker_url.startswith("redis://")
-    with start_worker(app, perform_ping_check=False, shutdown_timeout=10, **options):
-        yield
-
-
-@pytest.fixture
-def celery_worker(settings) -> Iterator[None]:
-    with _celery(settings, pool="solo"):
-        yield
-
-
-@pytest.fixture
-def celery_pool(settings) -> Iterator[None]:
-    """Two deliveries at a time (two threads, as two Celery processes would be)."""
-    with _celery(settings, pool="threads", concurrency=2):
-        yield
 
 
 @pytest.fixture
@@ -71,23 +41,6 @@ def slow_receivers() -> Iterator[Callable[..., SlowReceiver]]:
     redis = get_redis_connection("default")  # slots and slow marks of this test's ports must not outlive it
     for key in redis.scan_iter(f"{KEY_PREFIX}*"):
         redis.delete(key)
-
-
-class Receiver:
-    """A webhook endpoint on the test HTTP server; `fail_first` answers 500 that many times first."""
-
-    def __init__(self, httpserver, path: str, fail_first: int = 0) -> None:
-        self.url = httpserver.url_for(path)
-        self.fail_first = fail_first
-        self.calls: list[tuple[bytes, dict[str, str]]] = []
-        httpserver.expect_request(path, method="POST").respond_with_handler(self.handle)
-
-    def handle(self, request: Request) -> Response:
-        self.calls.append((request.get_data(), dict(request.headers)))
-        return Response("no", status=500) if len(self.calls) <= self.fail_first else Response("ok", status=200)
-
-    def events(self) -> list[str]:
-        return [json.loads(body)["event"] for body, _ in self.calls]
 
 
 def _delivered(workflow_id: str, event: str) -> WebhookDelivery | None:

@@ -1,6 +1,6 @@
 import pytest
 
-from apps.secrets.tests.helpers import Crm
+from devtools.testing.crm import Crm
 
 
 @pytest.fixture

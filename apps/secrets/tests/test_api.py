@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from apps.definitions.tests.conftest import client_for
 from apps.secrets.models import Secret
 from apps.secrets.selectors import SecretUnavailable, secret_value
+from devtools.testing.tenancy import key_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mysql]
 
@@ -37,7 +37,7 @@ def test_put_stores_the_value_encrypted_and_never_returns_it(api, tenant):
 
 def test_secrets_are_per_tenant(api, tenant):
     put(api, "token", {"value": "mine-1234"})
-    other = client_for("another-tenant", ["definitions"])
+    other = key_client("another-tenant", ["definitions"])
     assert other.get("/secrets/").json() == []
     assert other.delete("/secrets/token").status_code == 404
     with pytest.raises(SecretUnavailable, match="secret 'token' is not set for tenant 'another-tenant'"):
@@ -53,7 +53,7 @@ def test_delete(api, tenant):
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 def test_auth_and_scope(method, path):
     assert getattr(APIClient(), method)(path).status_code == 401
-    response = getattr(client_for("acme", ["runtime"]), method)(path)
+    response = getattr(key_client("acme", ["runtime"]), method)(path)
     assert response.status_code == 403 and response.json()["error"] == "FORBIDDEN"
 
 

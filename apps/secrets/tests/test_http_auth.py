@@ -8,9 +8,9 @@ import base64
 import pytest
 from werkzeug import Request, Response
 
-from apps.secrets.tests.helpers import PHONE, SECRETS, Crm, crm_node, plant_secrets, publish_flow
-from conftest import publish_definitions
-from worker.tests.builders import state, success_node, value, workflow
+from devtools.testing.builders import state, success_node, value, workflow
+from devtools.testing.crm import PHONE, SECRETS, Crm, crm_node, plant_secrets, publish_flow
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = pytest.mark.temporal
 
@@ -126,7 +126,7 @@ def test_rerun_starts_with_the_original_sensitive_input(api, runs, tenant, crm):
     """The start request is sealed at rest; rerun unseals it, so the new run calls the CRM with the real value."""
     from apps.runs.models import Run
     from apps.runs.rerun import run_rerun
-    from apps.runs.tests.rest import wait_for
+    from devtools.testing.rest import wait_for
 
     plant_secrets(api)
     first = start(api, publish_flow(tenant, crm))

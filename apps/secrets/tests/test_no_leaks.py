@@ -24,11 +24,11 @@ from apps.clients.models import TenantMembership
 from apps.runs.context_store import get_context_store
 from apps.runs.context_store.hbase import TABLE
 from apps.runs.models import NodeExecution, Run, RunContext, WebhookDelivery
-from apps.runs.tests.rest import client_for, wait_for
-from apps.runs.tests.test_context_store import hbase_thrift, use_hbase  # noqa: F401 - fixture
-from apps.runs.tests.test_webhooks import Receiver, celery_worker  # noqa: F401,F811 - fixture
 from apps.secrets.models import RevealAudit
-from apps.secrets.tests.helpers import PHONE, SECRETS, plant_secrets, publish_flow
+from devtools.testing.crm import PHONE, SECRETS, plant_secrets, publish_flow
+from devtools.testing.hbase import use_hbase
+from devtools.testing.receivers import Receiver
+from devtools.testing.rest import client_for, wait_for
 from drift.temporal import run_async
 
 pytestmark = pytest.mark.temporal
@@ -180,8 +180,8 @@ def test_the_codec_endpoint_decodes_history_for_platform_operators_only(api, run
 
 
 def test_a_node_error_quoting_a_sensitive_value_is_masked_everywhere(api, runs, tenant, caplog):
-    from conftest import publish_definitions
-    from worker.tests.builders import script_node, state, workflow
+    from devtools.testing.builders import script_node, state, workflow
+    from devtools.testing.definitions import publish_definitions
 
     caplog.set_level(logging.DEBUG)
     failing = script_node("fail_loud", "return int(_global.customer.phone)")  # ValueError quoting the value

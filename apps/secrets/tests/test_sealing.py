@@ -13,11 +13,11 @@ from apps.definitions.models import DefinitionKind
 from apps.definitions.services import definition_activate, definition_publish, definition_save_snapshot
 from apps.runs.context_store import get_context_store
 from apps.runs.models import Run
-from apps.runs.tests.rest import client_for, wait_final
 from apps.secrets.crypto import secrets_cipher
 from apps.secrets.sealing import SEALED, SealedRun, seal, unseal
-from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, value, workflow
+from devtools.testing.builders import script_node, state, success_node, value, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import client_for, wait_final
 
 PHONE = "+1-555-0199-31"
 RUN_A = SealedRun("acme", "run-a")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from worker.tests.builders import value
+from devtools.testing.builders import value
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.test import Client
 
 from apps.runs.context_store import get_context_store
 from apps.tasks.models import Task
-from apps.tasks.tests.conftest import PASSWORD
+from devtools.testing.tasks import PASSWORD
 
 pytestmark = pytest.mark.temporal
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from apps.definitions.models import AuditEntry
 from apps.runs.models import NodeExecution
-from apps.runs.tests.rest import client_for, wait_for
 from apps.tasks.models import Task, TaskStatus
+from devtools.testing.rest import client_for, wait_for
 
 pytestmark = pytest.mark.temporal
 

@@ -14,11 +14,11 @@ from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution
 from apps.tasks.models import Task, TaskStatus
 from apps.tasks.services import task_claim
-from conftest import publish_definitions
+from devtools.testing.builders import instruction_node, script_node, state, success_node, value, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.temporal import time_skipping_server
 from drift.temporal import run_async
 from worker.main import build_worker
-from worker.tests.builders import instruction_node, script_node, state, success_node, value, workflow
-from worker.tests.test_long_waits import _test_server
 
 pytestmark = pytest.mark.temporal
 
@@ -52,7 +52,7 @@ def test_escalation_reassigns_on_time_and_timeout_takes_the_timeout_node(tenant,
     workflow_id = f"refund-{uuid.uuid4().hex}"
 
     async def scenario() -> tuple[list[list[Task]], dict]:
-        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_test_server())
+        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=time_skipping_server())
         async with env:
             worker = build_worker(env.client, task_queue=f"tasks-{uuid.uuid4().hex[:6]}",
                                   executor=ThreadPoolExecutor(max_workers=64))
@@ -94,7 +94,7 @@ def test_timeout_without_timeout_node_fails_the_screen(tenant, transactional_db)
     _publish(tenant, _screen(group=value("ops", "STATIC"), timeoutSeconds=30 * 86_400))
 
     async def scenario() -> dict:
-        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_test_server())
+        env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=time_skipping_server())
         async with env:
             worker = build_worker(env.client, task_queue=f"tasks-{uuid.uuid4().hex[:6]}",
                                   executor=ThreadPoolExecutor(max_workers=64))

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.definitions.models import AuditEntry
-from apps.runs.tests.rest import client_for
 from apps.tasks.models import Task, TaskStatus
-from apps.tasks.tests.conftest import PASSWORD, VIEW, operator_create, refund_publish
+from devtools.testing.rest import client_for
+from devtools.testing.tasks import PASSWORD, VIEW, operator_create, refund_publish
 
 pytestmark = pytest.mark.temporal
 

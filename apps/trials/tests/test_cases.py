@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from apps.runs.models import NodeExecution, Run, WebhookDelivery
-from apps.trials.tests import flows
-from conftest import publish_definitions
+from devtools.testing import trial_flows
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +18,7 @@ def run_tests(api, key: str = "refund", version: str = "LATEST") -> dict:
 
 
 def test_cases_cover_both_branches_the_waiting_screen_and_resume(api, tenant, worker, client):
-    publish_definitions(tenant, flows.nodes(), [flows.refund(flows.cases())])
+    publish_definitions(tenant, trial_flows.nodes(), [trial_flows.refund(trial_flows.cases())])
     report = run_tests(api)
     assert report["passed"] is True, report
     small, waiting, resumed = report["cases"]
@@ -37,21 +37,21 @@ def test_cases_cover_both_branches_the_waiting_screen_and_resume(api, tenant, wo
 
 def test_first_differing_expectation_and_unmocked_http(api, tenant, worker):
     cases = [
-        {"name": "wrong status", "mocks": {"fetch": [flows.order(20)]}, "expect": {"status": "WAITING"}},
-        {"name": "wrong path", "mocks": {"fetch": [flows.order(20)]},
+        {"name": "wrong status", "mocks": {"fetch": [trial_flows.order(20)]}, "expect": {"status": "WAITING"}},
+        {"name": "wrong path", "mocks": {"fetch": [trial_flows.order(20)]},
          "expect": {"status": "COMPLETED", "path": ["fetch", "decide", "review"]}},
-        {"name": "wrong value", "mocks": {"fetch": [flows.order(20)]},
+        {"name": "wrong value", "mocks": {"fetch": [trial_flows.order(20)]},
          "expect": {"context": {"$.auto.amount": 21}}},
         {"name": "no mock for the call", "expect": {"status": "FAILED"}},
         {"name": "mocked error", "mocks": {"fetch": [{"error": "OMS down"}]},
          "expect": {"status": "FAILED", "path": ["fetch"]}},
-        {"name": "mocked 503", "mocks": {"fetch": [flows.order(1, status=503)]}, "expect": {"status": "FAILED"}},
+        {"name": "mocked 503", "mocks": {"fetch": [trial_flows.order(1, status=503)]}, "expect": {"status": "FAILED"}},
         {"name": "mocked branch output",
-         "mocks": {"fetch": [flows.order(1)], "decide": [{"output": {"nextNode": "review"}}]},
+         "mocks": {"fetch": [trial_flows.order(1)], "decide": [{"output": {"nextNode": "review"}}]},
          "expect": {"status": "WAITING", "path": ["fetch", "decide", "review"]}},
     ]
-    publish_definitions(tenant, flows.nodes(), [])
-    assert api.post("/workflowDefinition/", flows.refund(cases), format="json").status_code == 201
+    publish_definitions(tenant, trial_flows.nodes(), [])
+    assert api.post("/workflowDefinition/", trial_flows.refund(cases), format="json").status_code == 201
     assert api.post("/workflowDefinition/refund/publishWorkflow/").status_code == 201  # not activated: it fails
     report = run_tests(api)
     failures = {case["name"]: case["failure"] for case in report["cases"]}
@@ -68,8 +68,8 @@ def test_first_differing_expectation_and_unmocked_http(api, tenant, worker):
 
 
 def test_snapshot_and_versions_are_tested_as_stored(api, tenant, worker):
-    publish_definitions(tenant, flows.nodes(), [flows.refund(flows.cases())])
-    broken = flows.refund(flows.cases(), threshold=1000)
+    publish_definitions(tenant, trial_flows.nodes(), [trial_flows.refund(trial_flows.cases())])
+    broken = trial_flows.refund(trial_flows.cases(), threshold=1000)
     assert api.put("/workflowDefinition/", broken, format="json").status_code == 200
     snapshot = run_tests(api, version="SNAPSHOT")
     assert snapshot["passed"] is False and snapshot["version"] == "SNAPSHOT"
@@ -78,7 +78,7 @@ def test_snapshot_and_versions_are_tested_as_stored(api, tenant, worker):
 
 
 def test_a_definition_without_cases_reports_nothing_and_unknown_is_404(api, tenant, worker):
-    publish_definitions(tenant, flows.nodes(), [flows.refund()])
+    publish_definitions(tenant, trial_flows.nodes(), [trial_flows.refund()])
     assert run_tests(api) | {"id": 0, "createdAt": ""} == {
         "id": 0, "createdAt": "", "workflowId": "refund", "version": 1, "passed": True, "cases": [],
         "actor": "tests/tests"}
@@ -100,8 +100,8 @@ def test_a_definition_without_cases_reports_nothing_and_unknown_is_404(api, tena
     ([{}], "$.tests[0].name"),
 ])
 def test_bad_cases_are_refused_at_save_with_their_path(api, tenant, tests, path):
-    publish_definitions(tenant, flows.nodes(), [])
-    response = api.post("/workflowDefinition/", flows.refund(tests), format="json")
+    publish_definitions(tenant, trial_flows.nodes(), [])
+    response = api.post("/workflowDefinition/", trial_flows.refund(tests), format="json")
     assert response.status_code == 400, response.content
     assert path in [d["path"] for d in response.json()["details"]], response.json()
 
@@ -110,11 +110,12 @@ def test_a_version_activates_only_when_its_cases_pass_and_the_audit_names_the_re
     from apps.definitions.models import AuditEntry
     from apps.trials.models import TestReport
 
-    publish_definitions(tenant, flows.nodes(), [flows.refund(flows.cases())])  # v1 active: its cases passed
+    # v1 active: its cases passed
+    publish_definitions(tenant, trial_flows.nodes(), [trial_flows.refund(trial_flows.cases())])
     activation = AuditEntry.objects.filter(tenant=tenant, key="refund", action="ACTIVATE").get()
     assert TestReport.objects.get(pk=activation.details["testReport"]).passed is True
 
-    broken = flows.refund(flows.cases(), threshold=1000)
+    broken = trial_flows.refund(trial_flows.cases(), threshold=1000)
     assert api.put("/workflowDefinition/", broken, format="json").status_code == 200
     assert api.post("/workflowDefinition/refund/publishWorkflow/").json()["version"] == 2
     refused = api.post("/workflowDefinition/refund/activate?version=2")
@@ -129,7 +130,7 @@ def test_a_version_activates_only_when_its_cases_pass_and_the_audit_names_the_re
 
 
 def test_events_come_from_the_case_and_a_missing_one_fails_it(api, tenant, worker):
-    from worker.tests.builders import script_node, state, success_node, wait_node, workflow
+    from devtools.testing.builders import script_node, state, success_node, wait_node, workflow
 
     nodes = [wait_node("paid", waitType="ON_EVENT", eventName="payment", timeoutSeconds=3 * 86400),
              script_node("receipt", "return {'paid': _global['wait_payment:event'].amount}"), success_node("done")]
@@ -149,7 +150,7 @@ def test_events_come_from_the_case_and_a_missing_one_fails_it(api, tenant, worke
 
 
 def test_child_runs_are_mocked_never_started(api, tenant, worker):
-    from worker.tests.builders import child_node, state, success_node, workflow
+    from devtools.testing.builders import child_node, state, success_node, workflow
 
     publish_definitions(tenant, [child_node("sub", "other"), success_node("done")], [])
     cases = [{"name": "mocked child", "mocks": {"call_sub": [{"output": {"workflowStatus": "COMPLETED"}}]},

@@ -8,21 +8,21 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.trials.tests import flows
-from conftest import publish_definitions
+from devtools.testing import trial_flows
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 
 
 def test_passing_then_failing_with_junit_xml(api, tenant, worker, tmp_path):
-    publish_definitions(tenant, flows.nodes(), [flows.refund(flows.cases())])
+    publish_definitions(tenant, trial_flows.nodes(), [trial_flows.refund(trial_flows.cases())])
     out = io.StringIO()
     call_command("test_definitions", "refund", tenant=tenant, junit_xml=tmp_path / "ok.xml", stdout=out)
     assert "3 test case(s) of 1 definition(s) passed." in out.getvalue()
     assert ET.parse(tmp_path / "ok.xml").getroot().find("testsuite").get("failures") == "0"
 
-    assert api.put("/workflowDefinition/", flows.refund(flows.cases(), threshold=1000), format="json").status_code \
-        == 200
+    changed = trial_flows.refund(trial_flows.cases(), threshold=1000)
+    assert api.put("/workflowDefinition/", changed, format="json").status_code == 200
     out = io.StringIO()
     with pytest.raises(CommandError, match="2 of 3 test case"):
         call_command("test_definitions", tenant=tenant, definition_version="SNAPSHOT", junit_xml=tmp_path / "bad.xml",

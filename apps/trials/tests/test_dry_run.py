@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from conftest import publish_definitions
-from worker.tests.builders import (
+from devtools.testing.builders import (
     branch_node,
     child_node,
     failure_node,
@@ -17,6 +16,7 @@ from worker.tests.builders import (
     value,
     wait_node,
 )
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = pytest.mark.django_db
 
@@ -188,10 +188,10 @@ def test_admin_try_view_answers_json_and_refuses_bad_input(client, tenant, djang
 def test_auth_and_scope(path):
     from rest_framework.test import APIClient
 
-    from apps.definitions.tests.conftest import client_for
+    from devtools.testing.tenancy import key_client
 
     assert APIClient().post(path, {}, format="json").status_code == 401
-    assert client_for("acme", ["runtime"]).post(path, {}, format="json").status_code == 403
+    assert key_client("acme", ["runtime"]).post(path, {}, format="json").status_code == 403
 
 
 def test_http_secrets_are_used_but_never_shown(api, tenant, httpserver, settings):

@@ -11,9 +11,9 @@ import pytest
 from werkzeug import Request, Response
 
 from apps.secrets.services import secret_put
-from apps.secrets.tests.helpers import CLIENT_ID, SECRETS, Crm
-from conftest import publish_definitions
-from worker.tests.builders import value
+from devtools.testing.builders import value
+from devtools.testing.crm import CLIENT_ID, SECRETS, Crm
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "dry-run-pass-Vx81"

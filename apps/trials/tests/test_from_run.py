@@ -9,8 +9,8 @@ import pytest
 from apps.definitions.models import WorkflowDefinition
 from apps.runs.models import Run
 from apps.trials.from_run import case_from_run
-from apps.trials.tests import flows
-from conftest import publish_definitions
+from devtools.testing import trial_flows
+from devtools.testing.definitions import publish_definitions
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 def test_a_finished_run_becomes_a_passing_case(api, runs, tenant, httpserver, settings, client, django_user_model):
     settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
     httpserver.expect_request("/orders/9").respond_with_json({"amount": 20})
-    publish_definitions(tenant, flows.nodes(httpserver.url_for("").rstrip("/")), [flows.refund()])
+    publish_definitions(tenant, trial_flows.nodes(httpserver.url_for("").rstrip("/")), [trial_flows.refund()])
     started = runs.start("refund", {"orderId": 9})
     assert started["workflowStatus"] == "COMPLETED", started
     run = Run.objects.get(workflow_id=started["workflowId"])
@@ -47,7 +47,7 @@ def test_a_finished_run_becomes_a_passing_case(api, runs, tenant, httpserver, se
 
 def test_sensitive_values_never_reach_a_test_case(api, runs, tenant, httpserver, settings):
     """Issue 19 item 5: the case holds `***` where the run sealed a value, neither the value nor its envelope."""
-    from worker.tests.builders import state, value, workflow
+    from devtools.testing.builders import state, value, workflow
 
     phone = "+1-555-0177-20"
     settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]

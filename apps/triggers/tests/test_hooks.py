@@ -14,12 +14,13 @@ from django.test import Client
 from temporalio.client import Client as TemporalClient
 
 from apps.runs.models import Run
-from apps.runs.tests.rest import wait_final, wait_for
-from apps.runs.tests.test_api_outage import own_temporal  # noqa: F401 - a fixture: a restartable Temporal
-from apps.runs.tests.test_webhooks import celery_worker  # noqa: F401 - a fixture: a real Celery worker
 from apps.triggers.models import EventStatus, TriggerEvent
 from apps.triggers.services import event_deliver
-from apps.triggers.tests.helpers import (
+from devtools.services import start_temporal
+from devtools.testing.builders import state, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import wait_final, wait_for
+from devtools.testing.triggers import (
     SECRET,
     SIGNATURE,
     event_trigger,
@@ -30,10 +31,7 @@ from apps.triggers.tests.helpers import (
     signed,
     start_trigger,
 )
-from conftest import publish_definitions
-from devtools.services import start_temporal
 from drift.temporal import run_async
-from worker.tests.builders import state, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 ORDER = {"order": "A-1", "customer": {"name": "Ada"}}

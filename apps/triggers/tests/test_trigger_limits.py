@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from apps.runs.models import Run
-from apps.runs.tests.rest import wait_final
 from apps.triggers.models import EventStatus, TriggerEvent
 from apps.triggers.services import event_deliver
-from apps.triggers.tests.helpers import post_hook, put_secret, start_trigger
-from conftest import publish_definitions
-from worker.tests.builders import state, success_node, wait_node, workflow
+from devtools.testing.builders import state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import wait_final
+from devtools.testing.triggers import post_hook, put_secret, start_trigger
 
 pytestmark = pytest.mark.temporal
 

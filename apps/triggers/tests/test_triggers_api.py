@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.runs.tests.rest import client_for
 from apps.triggers.models import Trigger
-from apps.triggers.tests.helpers import event_trigger, hmac_auth, publish_flows, put_secret, start_trigger
+from devtools.testing.rest import client_for
+from devtools.testing.triggers import event_trigger, hmac_auth, publish_flows, put_secret, start_trigger
 
 
 @pytest.fixture

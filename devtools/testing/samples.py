@@ -1,4 +1,4 @@
-"""Fixtures of the runtime API tests: the sample workflow with a local order service, REST helpers."""
+"""Fixtures: the spec's sample order_status workflow, loaded for the test's tenant with a local order service."""
 
 from __future__ import annotations
 

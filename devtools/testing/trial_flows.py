@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.tests.builders import branch_node, instruction_node, script_node, state, success_node, value, wait_node
+from devtools.testing.builders import branch_node, instruction_node, script_node, state, success_node, value, wait_node
 
 
 def nodes(base_url: str = "https://oms.invalid") -> list[dict[str, Any]]:

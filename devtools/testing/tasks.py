@@ -1,5 +1,5 @@
-"""Fixtures of the task tests: operators holding groups in a tenant and a published workflow whose screen is a
-task."""
+"""Fixtures of the task tests (and the task inbox's browser tests): operators holding groups in a tenant and a
+published workflow whose screen is a task."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
 from apps.clients.models import TenantMembership
-from conftest import publish_definitions
-from worker.tests.builders import instruction_node, script_node, state, success_node, value, workflow
+from devtools.testing.builders import instruction_node, script_node, state, success_node, value, workflow
+from devtools.testing.definitions import publish_definitions
 
 PASSWORD = "s3cret-operator"
 OPERATORS = {"alice": "support", "bob": "support", "carol": "billing"}
