@@ -6,11 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+from werkzeug import Request, Response
+
+from devtools.testing.builders import value
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +48,32 @@ def start_worker_process(task_queue: str, *options: str) -> subprocess.Popen:
     command = [sys.executable, "manage.py", "run_worker", "--health-port", "0", "--metrics-port", "0",
                *(options or ("--processes", "1"))]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class HeldService:
+    """The order service of the crash tests: `/slow` holds its first calls until the worker is dead; all are counted."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.release_slow = threading.Event()  # `/slow` answers only once the first worker is dead
+
+    def __call__(self, request: Request) -> Response:
+        with self.lock:
+            self.calls[request.path + "?" + request.query_string.decode()] += 1
+        if request.path == "/slow":
+            self.release_slow.wait(60)
+        body = f'{{"run": "{request.args.get("run")}", "path": "{request.path}"}}'
+        return Response(body, content_type="application/json")
+
+    def count(self, prefix: str) -> int:
+        with self.lock:
+            return sum(n for key, n in self.calls.items() if key.startswith(prefix))
+
+
+def held_http_node(node_id: str, url_script: str) -> dict:
+    return {
+        "id": node_id, "name": node_id, "type": "HTTP", "parameters": ["run"], "timeoutSeconds": 3,
+        "httpComponents": {"url": value(url_script), "method": "GET"},
+        "retry": {"maxAttempts": 5, "initialIntervalSeconds": 0.5},
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -13,14 +12,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from temporalio.client import Client
-from werkzeug import Request, Response
 
 from apps.runs.contract import UPDATE_RESUME, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution, Run
 from apps.runs.selectors import NOT_A_STEP
-from devtools.testing.builders import instruction_node, script_node, state, success_node, value, workflow
+from devtools.testing.builders import instruction_node, script_node, state, success_node, workflow
 from devtools.testing.definitions import publish_definitions
-from devtools.testing.processes import start_worker_process
+from devtools.testing.processes import HeldService, held_http_node, start_worker_process
 from devtools.testing.rest import wait_for
 from drift.temporal import run_async
 
@@ -28,46 +26,17 @@ pytestmark = [pytest.mark.temporal, pytest.mark.serial]
 RUNS = 3
 
 
-class Service:
-    """The order service the runs call: `/slow` holds its first calls until the worker is dead; all are counted."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        self.release_slow = threading.Event()  # `/slow` answers only once the first worker is dead
-
-    def __call__(self, request: Request) -> Response:
-        with self.lock:
-            self.calls[request.path + "?" + request.query_string.decode()] += 1
-        if request.path == "/slow":
-            self.release_slow.wait(60)
-        body = f'{{"run": "{request.args.get("run")}", "path": "{request.path}"}}'
-        return Response(body, content_type="application/json")
-
-    def count(self, prefix: str) -> int:
-        with self.lock:
-            return sum(n for key, n in self.calls.items() if key.startswith(prefix))
-
-
-def _http_node(node_id: str, url_script: str) -> dict:
-    return {
-        "id": node_id, "name": node_id, "type": "HTTP", "parameters": ["run"], "timeoutSeconds": 3,
-        "httpComponents": {"url": value(url_script), "method": "GET"},
-        "retry": {"maxAttempts": 5, "initialIntervalSeconds": 0.5},
-    }
-
-
 @pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3", reason="SQLite pass only")
 def test_runs_survive_worker_sigkill(temporal: Client, tenant: str, threaded_httpserver, transactional_db):
     httpserver = threaded_httpserver
-    service = Service()
+    service = HeldService()
     httpserver.expect_request("/slow").respond_with_handler(service)
     httpserver.expect_request("/after").respond_with_handler(service)
     base = httpserver.url_for("")
     publish_definitions(
         tenant,
-        [_http_node("slow", f"return '{base}slow?run=' + nodeParameters.run"),
-         _http_node("after", f"return '{base}after?run=' + nodeParameters.run"),
+        [held_http_node("slow", f"return '{base}slow?run=' + nodeParameters.run"),
+         held_http_node("after", f"return '{base}after?run=' + nodeParameters.run"),
          script_node("mark", "return 'marked ' + nodeParameters.run", ["run"]),
          instruction_node("ask", [{"id": "ok"}]), success_node()],
         [workflow("crashy", "s", [
@@ -128,12 +97,12 @@ def test_killing_one_of_two_worker_processes_loses_no_run(temporal: Client, tena
     """`run_worker --processes 2`: SIGKILL one process while runs are inside their HTTP node, spread over both;
     every run completes (the other process, or its restarted successor, takes the dead one's tasks), and the
     SQLite writers of both processes never meet in SQLite's busy handler (the file lock)."""
-    service = Service()
+    service = HeldService()
     threaded_httpserver.expect_request("/slow").respond_with_handler(service)
     base = threaded_httpserver.url_for("")
     publish_definitions(
         tenant,
-        [_http_node("slow", f"return '{base}slow?run=' + nodeParameters.run"),
+        [held_http_node("slow", f"return '{base}slow?run=' + nodeParameters.run"),
          script_node("mark", "return 'marked ' + nodeParameters.run", ["run"]), success_node()],
         [workflow("twoproc", "m", [
             state("m", "mark", "s", parameters={"run": "$.params.run"}),

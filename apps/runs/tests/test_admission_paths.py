@@ -13,11 +13,11 @@ from apps.runs.models import BulkItem, BulkJob, QueuedStart, Run
 from apps.runs.models import Schedule as ScheduleRow
 from apps.runs.rerun import run_rerun
 from apps.runs.tasks import release_queued_starts
-from apps.runs.tests.rest import start, wait_final, wait_for
-from conftest import publish_definitions
+from devtools.testing.builders import state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start, wait_final, wait_for
 from drift.errors import TooManyRequests
 from drift.temporal import run_async
-from worker.tests.builders import state, success_node, wait_node, workflow
 
 pytestmark = pytest.mark.temporal
 

@@ -8,9 +8,9 @@ import pytest
 from apps.runs.admission import WINDOW_SECONDS
 from apps.runs.models import AdmissionGate, QueuedStart, Run
 from apps.runs.tasks import release_queued_starts
-from apps.runs.tests.rest import start, wait_for
-from conftest import publish_definitions
-from worker.tests.builders import state, success_node, wait_node, workflow
+from devtools.testing.builders import state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start, wait_for
 
 pytestmark = pytest.mark.temporal
 

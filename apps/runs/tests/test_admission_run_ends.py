@@ -15,11 +15,10 @@ from apps.runs.admission import OPEN_STATUSES
 from apps.runs.models import QueuedStart, Run
 from apps.runs.runtime import run_mark_terminated
 from apps.runs.tasks import release_queued_starts
-from apps.runs.tests.rest import start, wait_final, wait_for
-from apps.runs.tests.test_webhooks import celery_worker  # noqa: F401 - fixture: the run-end path's Celery task
-from conftest import publish_definitions
-from worker.tests.builders import script_node, state, success_node, wait_node, workflow
-from worker.tests.test_crash_recovery import Service, _http_node, _start_worker, threaded_httpserver  # noqa: F401
+from devtools.testing.builders import script_node, state, success_node, wait_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.processes import HeldService, held_http_node, start_worker_process
+from devtools.testing.rest import start, wait_final, wait_for
 
 pytestmark = pytest.mark.temporal
 
@@ -38,7 +37,7 @@ def _released(workflow_id: str) -> None:
              f"{workflow_id} to be released")
 
 
-def test_a_failed_run_frees_its_slot(api, runs, tenant, celery_worker):  # noqa: F811
+def test_a_failed_run_frees_its_slot(api, runs, tenant, celery_worker):
     publish_definitions(tenant, [wait_node("park", waitType="ON_EVENT", eventName="go"),
                                  script_node("boom", "return 1 / 0"), success_node()],
                         [workflow("fails", "w", [state("w", "park", "b"), state("b", "boom", "done"), state("done")],
@@ -50,7 +49,7 @@ def test_a_failed_run_frees_its_slot(api, runs, tenant, celery_worker):  # noqa:
     _released(queued)
 
 
-def test_a_run_whose_wait_times_out_frees_its_slot(api, runs, tenant, celery_worker):  # noqa: F811
+def test_a_run_whose_wait_times_out_frees_its_slot(api, runs, tenant, celery_worker):
     publish_definitions(tenant, [wait_node("brief", waitType="ON_EVENT", eventName="go", timeoutSeconds=1),
                                  success_node()],
                         [workflow("times_out", "w", [state("w", "brief", "done"), state("done")], limits=ONE)])
@@ -60,7 +59,7 @@ def test_a_run_whose_wait_times_out_frees_its_slot(api, runs, tenant, celery_wor
     _released(queued)
 
 
-def test_a_hard_terminated_run_frees_its_slot(api, runs, tenant, celery_worker):  # noqa: F811
+def test_a_hard_terminated_run_frees_its_slot(api, runs, tenant, celery_worker):
     """The terminate path for a workflow that does not answer: Temporal terminates it, Drift marks the mirror."""
     publish_definitions(tenant, [wait_node("park", waitType="ON_EVENT", eventName="go"), success_node()],
                         [workflow("hard", "w", [state("w", "park", "done"), state("done")], limits=ONE)])
@@ -78,16 +77,16 @@ def test_a_hard_terminated_run_frees_its_slot(api, runs, tenant, celery_worker):
 @pytest.mark.skipif(django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
                     reason="SQLite pass only (the worker process shares the test database file)")
 def test_a_run_whose_worker_is_killed_keeps_its_slot_until_another_worker_finishes_it(
-        api, tenant, settings, temporal, threaded_httpserver, transactional_db):  # noqa: F811
-    service = Service()
+        api, tenant, settings, temporal, threaded_httpserver, transactional_db):
+    service = HeldService()
     threaded_httpserver.expect_request("/slow").respond_with_handler(service)
     base = threaded_httpserver.url_for("")
-    publish_definitions(tenant, [_http_node("slow", f"return '{base}slow?run=' + nodeParameters.run"),
+    publish_definitions(tenant, [held_http_node("slow", f"return '{base}slow?run=' + nodeParameters.run"),
                                  success_node()],
                         [workflow("crashy", "s", [state("s", "slow", "done", parameters={"run": "$.workflowId"}),
                                                   state("done")], limits=ONE)])
     settings.TEMPORAL_TASK_QUEUE = task_queue = f"adm-crash-{tenant}"  # the starts go to the workers below
-    worker = _start_worker(task_queue)
+    worker = start_worker_process(task_queue)
     try:
         holder, queued = _holder_then_queued(api, "crashy")
         wait_for(lambda: service.count("/slow") >= 1, "the holder inside its HTTP node", 90)
@@ -99,7 +98,7 @@ def test_a_run_whose_worker_is_killed_keeps_its_slot_until_another_worker_finish
         assert Run.objects.get(workflow_id=queued).status == "QUEUED"
 
         service.release_slow.set()
-        worker = _start_worker(task_queue)
+        worker = start_worker_process(task_queue)
         assert wait_final(holder, timeout=90).status == "COMPLETED"
         assert release_queued_starts() == 1  # the beat's pass (no Celery worker here)
         assert wait_final(queued, timeout=90).status == "COMPLETED"

@@ -18,11 +18,11 @@ import pytest
 from django.conf import settings as django_settings
 
 from apps.runs.models import Run
-from apps.runs.tests.processes import ROOT, child_env
-from apps.runs.tests.rest import wait_final, wait_for
 from apps.triggers.models import EventStatus, TriggerEvent
 from apps.triggers.tasks import deliver_trigger_event
-from apps.triggers.tests.helpers import post_hook, publish_flows, put_secret, start_trigger
+from devtools.testing.processes import ROOT, child_env
+from devtools.testing.rest import wait_final, wait_for
+from devtools.testing.triggers import post_hook, publish_flows, put_secret, start_trigger
 
 pytestmark = [pytest.mark.temporal, pytest.mark.serial]
 
