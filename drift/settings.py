@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.definitions",
     "apps.nodes",
     "apps.runs",
+    "apps.operations",
     "apps.tasks",
     "apps.trials",
     "apps.secrets",
@@ -266,6 +267,7 @@ if "CELERY_BROKER_URL" in os.environ:  # an explicit broker URL names its own tr
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or REDIS_SENTINELS))
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Task names are kept across moves (`name=`): the operations' tasks still answer to apps.runs.tasks.* names.
 CELERY_BEAT_SCHEDULE = {
     "redeliver-stale-webhooks": {"task": "apps.runs.tasks.redeliver_stale_webhooks", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "apps.runs.tasks.purge_idempotency_keys", "schedule": 3600.0},

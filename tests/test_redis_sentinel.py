@@ -23,7 +23,7 @@ from apps.definitions.models import Kind
 from apps.definitions.tests.test_concurrency_and_cache import NODE, TENANT, Reader
 from apps.runs.models import DeliveryStatus, Run, RunMode, WebhookDelivery
 from apps.runs.tasks import redeliver_stale_webhooks
-from apps.runs.webhooks import DELIVERY_HEADER, webhook_notify
+from apps.runs.webhooks.delivery import DELIVERY_HEADER, webhook_notify
 from devtools import services
 from drift.redis_conn import cache_config, celery_broker
 

@@ -25,6 +25,7 @@ from apps.definitions.selectors import workflow_get
 from apps.definitions.versions import ACTIVE, is_version_number
 from apps.runs.contract import FINAL_STATUSES, RunInput
 from apps.runs.models import AdmissionGate, QueuedStart, Run, RunStatus
+from apps.runs.selectors import rerun_input
 from drift.errors import Conflict, DriftError, NotFound, TooManyRequests
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,6 @@ def admission_release(*, tenant: str, workflow_key: str) -> int:
 def _claim(tenant: str, key: str) -> list[str]:
     """Mark as many queued starts as there are free slots released (Run row back to its start status), oldest
     first, plus the released ones whose Temporal start has not gone through yet."""
-    from apps.runs.rerun import rerun_input  # rerun imports the runtime, which registers through admission
-
     with transaction.atomic():
         _lock(tenant, key)
         queue = QueuedStart.objects.filter(tenant=tenant, workflow_key=key)
@@ -131,8 +130,6 @@ def _claim(tenant: str, key: str) -> list[str]:
 
 def _free_slots(tenant: str, key: str, queued: list[QueuedStart]) -> int:
     """Free slots under the limits of the oldest queued start's definition (the version it was pinned to)."""
-    from apps.runs.rerun import rerun_input
-
     run = Run.objects.filter(workflow_id=queued[0].workflow_id).first() if queued else None
     if run is None:
         return len(queued)
@@ -143,7 +140,6 @@ def _free_slots(tenant: str, key: str, queued: list[QueuedStart]) -> int:
 
 
 def _start_released(workflow_id: str) -> int:
-    from apps.runs.rerun import rerun_input
     from apps.runs.runtime import workflow_start_async
 
     run = Run.objects.get(workflow_id=workflow_id)

@@ -313,7 +313,7 @@ def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
 
 def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
     """Mirror a hard termination (the workflow could not persist it) and notify ASYNC callers."""
-    from apps.runs.webhooks import webhook_notify
+    from apps.runs.webhooks.delivery import webhook_notify
     from apps.tasks.models import TaskStatus
     from apps.tasks.services import tasks_close  # tasks depend on runs: imported when used
 

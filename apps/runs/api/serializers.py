@@ -178,3 +178,8 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     message = serializers.CharField()
     details = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
+class SearchPageSerializer(serializers.Serializer):
+    items = RunDetailSerializer(many=True)
+    nextCursor = serializers.CharField(allow_null=True, help_text="Pass as `cursor` for the next page.")  # noqa: N815

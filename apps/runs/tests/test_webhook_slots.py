@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from apps.runs.tests.rest import wait_for
-from apps.runs.webhook_slots import receiver_keys, receiver_slots
+from apps.runs.webhooks.slots import receiver_keys, receiver_slots
 
 
 def _caps(settings, *, per_host: int, per_client: int) -> tuple[dict[str, int], dict[str, int]]:

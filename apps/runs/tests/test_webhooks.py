@@ -21,7 +21,7 @@ from apps.nodes.tests.slow_receiver import SlowReceiver
 from apps.runs.models import DeliveryStatus, Run, WebhookDelivery
 from apps.runs.tasks import deliver_webhook
 from apps.runs.tests.rest import start, start_order, wait_for
-from apps.runs.webhook_slots import KEY_PREFIX
+from apps.runs.webhooks.slots import KEY_PREFIX
 from conftest import publish_definitions
 from worker.tests.builders import state, success_node, workflow
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from apps.runs.api.operation_serializers import StringField
+from apps.operations.api.serializers import StringField
 from apps.runs.api.serializers import JSONObjectField, StrictSerializer
 from apps.triggers.models import EventStatus, TriggerAction
 
