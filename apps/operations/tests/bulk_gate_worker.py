@@ -17,7 +17,7 @@ import django
 
 def main(stop_after: int, marker: Path) -> None:
     django.setup()
-    from apps.runs import bulk
+    from apps.operations import bulk
     from drift.celery import app
 
     perform, performed = bulk._perform, []
