@@ -206,12 +206,17 @@ def admin_extend(admin_class: type[admin.ModelAdmin], extension: AdminExtension)
     _EXTENSIONS.setdefault(admin_class, []).append(extension)
 
 
+def admin_extensions_of(admin_class: type[admin.ModelAdmin]) -> list[AdminExtension]:
+    """The extensions registered for `admin_class`, in registration (INSTALLED_APPS) order."""
+    return list(_EXTENSIONS.get(admin_class, ()))
+
+
 class ExtensibleAdminMixin:
     """A model admin that apps above its own extend with `admin_extend`: their URLs come first, their actions
     join the change list's, their context and template fragments join the change form's."""
 
     def admin_extensions(self) -> list[AdminExtension]:
-        return _EXTENSIONS.get(type(self), [])
+        return admin_extensions_of(type(self))
 
     def get_urls(self):
         return [url for extension in self.admin_extensions() for url in extension.get_urls(self)] + \

@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from apps.clients.authentication import Principal
 from apps.operations.models import IdempotencyKey
+from apps.runs.api.start_hooks import IDEMPOTENCY_HEADER, IdempotentStart, idempotent_start_register
 from apps.runs.contract import FINAL_STATUSES
 from apps.runs.models import Run
-from apps.runs.api.start_hooks import IDEMPOTENCY_HEADER, IdempotentStart, idempotent_start_register
 from apps.runs.runtime import Reply, run_start
 from apps.runs.selectors import run_find, run_response
 from drift.errors import Conflict, DriftError, InvalidInput, Problem
