@@ -9,7 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.operations.models import OverlapPolicy
-from apps.runs.api.serializers import JSONObjectField, StartSerializer, StrictSerializer
+from apps.runs.api.serializers import StartSerializer
+from drift.api import JSONObjectField, StrictSerializer, StringField
 
 
 @extend_schema_field({"oneOf": [{"type": "string", "enum": ["SAME", "ACTIVE"]},
@@ -30,15 +31,6 @@ class RedriveVersionField(serializers.Field):
 
     def to_representation(self, value: Any) -> Any:
         return value
-
-
-class StringField(serializers.CharField):
-    """A JSON string only (DRF's CharField would turn 5 into "5")."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class RedriveSerializer(StrictSerializer):

@@ -14,9 +14,8 @@ from apps.clients.authentication import ApiKeyAuthentication
 from apps.clients.models import ApiClient
 from apps.clients.selectors import api_client_get
 from apps.clients.services import api_client_rotate_webhook_secret, api_client_set_callback_url
-from apps.runs.api.serializers import StrictSerializer
 from apps.runs.api.views import ERRORS, HEADERS, START_RUN, VIEW_RUN, RuntimeView
-from drift.api import validated_object
+from drift.api import StrictSerializer, validated_object
 
 
 class WebhookSettingsSerializer(serializers.Serializer):
