@@ -66,7 +66,8 @@ TENANT_FREE = {
 TENANT_PATHS = {
     "definitions.DefinitionVersion": "definition__tenant", "definitions.RouteVariant": "route__tenant",
     "runs.NodeExecution": "run__tenant", "runs.WebhookDelivery": "run__tenant",
-    "runs.WebhookAttempt": "delivery__run__tenant", "runs.BulkItem": "job__tenant", "clients.ApiKey": "client__tenant",
+    "runs.WebhookAttempt": "delivery__run__tenant", "operations.BulkItem": "job__tenant",
+    "clients.ApiKey": "client__tenant",
     "triggers.TriggerDedupe": "trigger__tenant",
 }
 # Project models without a tenant, each with its reason.

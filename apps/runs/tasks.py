@@ -154,6 +154,7 @@ def redeliver_stale_webhooks() -> int:
 
 
 def reenqueue(task, ids: list[str], what: str) -> int:
+    """Enqueue `task` once per id (the periodic sweeps of lost work: stale webhook deliveries, stalled bulk jobs)."""
     for item_id in ids:
         task.delay(item_id)
     if ids:
