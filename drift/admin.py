@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -173,3 +174,70 @@ class TenantScopedInlineMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._parent_allows(request, obj) and super().has_delete_permission(request, obj)
+
+
+# --- extension points: an app above adds views and page parts to another app's model admin, never re-registering it
+
+
+class AdminExtension:
+    """What an app adds to a model admin of an app below it (registered with `admin_extend` from its admin
+    module). Every method receives the extended ModelAdmin; templates are fragments the extended admin's change
+    form includes: `tools` in its object tools (`<li>` items), `panels` after its content."""
+
+    tools: tuple[str, ...] = ()
+    panels: tuple[str, ...] = ()
+    actions: tuple = ()  # admin actions (functions decorated with @admin.action) offered on the change list
+
+    def get_urls(self, model_admin: admin.ModelAdmin) -> list:
+        return []
+
+    def change_context(self, model_admin: admin.ModelAdmin, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """Context for the change form of `obj` (None on the add form)."""
+        return {}
+
+
+_EXTENSIONS: dict[type[admin.ModelAdmin], list[AdminExtension]] = {}
+
+
+def admin_extend(admin_class: type[admin.ModelAdmin], extension: AdminExtension) -> None:
+    """Add `extension` to every page of `admin_class` (an ExtensibleAdminMixin)."""
+    if not issubclass(admin_class, ExtensibleAdminMixin):
+        raise TypeError(f"{admin_class.__name__} offers no extension points (ExtensibleAdminMixin).")
+    _EXTENSIONS.setdefault(admin_class, []).append(extension)
+
+
+def admin_extensions_of(admin_class: type[admin.ModelAdmin]) -> list[AdminExtension]:
+    """The extensions registered for `admin_class`, in registration (INSTALLED_APPS) order."""
+    return list(_EXTENSIONS.get(admin_class, ()))
+
+
+class ExtensibleAdminMixin:
+    """A model admin that apps above its own extend with `admin_extend`: their URLs come first, their actions
+    join the change list's, their context and template fragments join the change form's."""
+
+    def admin_extensions(self) -> list[AdminExtension]:
+        return admin_extensions_of(type(self))
+
+    def get_urls(self):
+        return [url for extension in self.admin_extensions() for url in extension.get_urls(self)] + \
+            super().get_urls()
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        if self.actions is None or IS_POPUP_VAR in request.GET:  # as Django: no actions at all
+            return actions
+        for extension in self.admin_extensions():
+            for function in extension.actions:
+                permissions = getattr(function, "allowed_permissions", ())
+                if not permissions or any(getattr(self, f"has_{name}_permission")(request) for name in permissions):
+                    action = self.get_action(function)
+                    actions[action[1]] = action
+        return actions
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        extensions = self.admin_extensions()
+        for extension in extensions:
+            context.update(extension.change_context(self, request, obj))
+        context.update(extension_tools=[name for extension in extensions for name in extension.tools],
+                       extension_panels=[name for extension in extensions for name in extension.panels])
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.definitions",
     "apps.nodes",
     "apps.runs",
+    "apps.operations",
     "apps.tasks",
     "apps.trials",
     "apps.secrets",
@@ -272,6 +273,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,
                                    "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600)}
+# Task names are kept across moves (`name=`): the operations' tasks still answer to apps.runs.tasks.* names.
 CELERY_BEAT_SCHEDULE = {
     "redeliver-stale-webhooks": {"task": "apps.runs.tasks.redeliver_stale_webhooks", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "apps.runs.tasks.purge_idempotency_keys", "schedule": 3600.0},

@@ -16,6 +16,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("v3/", include("apps.tasks.api.urls")),
     path("v3/", include("apps.runs.api.urls")),
+    path("v3/", include("apps.operations.api.urls")),
     path("v3/", include("apps.triggers.api.urls")),
     path("", include("apps.trials.api.urls")),
     path("", include("apps.secrets.api.urls")),

@@ -22,7 +22,7 @@ from apps.definitions import services as definitions
 from apps.definitions.models import Kind
 from apps.runs.models import DeliveryStatus, Run, RunMode, WebhookDelivery
 from apps.runs.tasks import redeliver_stale_webhooks
-from apps.runs.webhooks import DELIVERY_HEADER, webhook_notify
+from apps.runs.webhooks.delivery import DELIVERY_HEADER, webhook_notify
 from devtools import services
 from devtools.testing.cache_reader import NODE, TENANT, Reader
 from drift.redis_conn import cache_config, celery_broker

@@ -36,8 +36,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from apps.clients.models import TenantDefaults, TenantMembership
 from apps.clients.services import api_key_create
 from apps.definitions.models import AuditEntry, EnumEntry, NodeDefinition, Route, RouteVariant, WorkflowDefinition
+from apps.operations.models import BulkItem, BulkJob, Schedule
 from apps.runs.context_store import get_context_store
-from apps.runs.models import BulkItem, BulkJob, NodeExecution, Run, Schedule, WebhookAttempt, WebhookDelivery
+from apps.runs.models import NodeExecution, Run, WebhookAttempt, WebhookDelivery
 from apps.secrets.models import RevealAudit
 from apps.secrets.services import secret_put
 from apps.tasks.models import Task
@@ -65,7 +66,8 @@ TENANT_FREE = {
 TENANT_PATHS = {
     "definitions.DefinitionVersion": "definition__tenant", "definitions.RouteVariant": "route__tenant",
     "runs.NodeExecution": "run__tenant", "runs.WebhookDelivery": "run__tenant",
-    "runs.WebhookAttempt": "delivery__run__tenant", "runs.BulkItem": "job__tenant", "clients.ApiKey": "client__tenant",
+    "runs.WebhookAttempt": "delivery__run__tenant", "operations.BulkItem": "job__tenant",
+    "clients.ApiKey": "client__tenant",
     "triggers.TriggerDedupe": "trigger__tenant",
 }
 # Project models without a tenant, each with its reason.
@@ -166,7 +168,8 @@ def make_tenant_a() -> TenantA:
     node_def = NodeDefinition.objects.get(tenant=a.tenant, key=node)
     flow_def = WorkflowDefinition.objects.get(tenant=a.tenant, key=flow)
     a.objects = {
-        "runs/run": waiting, "runs/bulkjob": job, "runs/schedule": schedule, "runs/webhookdelivery": delivery,
+        "runs/run": waiting, "operations/bulkjob": job, "operations/schedule": schedule,
+        "runs/webhookdelivery": delivery,
         "tasks/task": task, "definitions/route": route, "definitions/enumentry": enum, "definitions/auditentry": audit,
         "definitions/nodedefinition": node_def, "definitions/workflowdefinition": flow_def, "secrets/secret": secret,
         "secrets/revealaudit": reveal, "clients/apiclient": key.client, "clients/tenantmembership": membership,
@@ -242,8 +245,8 @@ def admin_prefix(route: str) -> str | None:
     match = re.match(r"admin/(\w+/\w+)/", route)
     if route.startswith("admin/inbox/"):
         return "inbox"
-    return match.group(1) if match and match.group(1).split("/")[0] in {"runs", "definitions", "secrets", "tasks",
-                                                                        "clients", "auth", "triggers"} else None
+    apps = {"runs", "operations", "definitions", "secrets", "tasks", "clients", "auth", "triggers"}
+    return match.group(1) if match and match.group(1).split("/")[0] in apps else None
 
 
 def kwarg_values(a: TenantA, route: str, name: str, body: str) -> list[str] | None:
@@ -280,8 +283,8 @@ def admin_form(a: TenantA, prefix: str, b_user: User) -> dict[str, Any]:
     """A plausible add/change form of each admin, aimed at tenant A."""
     flow, node = a.values["flow_key"], a.values["node_key"]
     forms = {
-        "runs/schedule": {"schedule_id": "forged", "workflow_key": flow, "cron": "0 0 * * *", "overlap": "SKIP",
-                          "start": "{}"},
+        "operations/schedule": {"schedule_id": "forged", "workflow_key": flow, "cron": "0 0 * * *",
+                                "overlap": "SKIP", "start": "{}"},
         "secrets/secret": {"name": a.values["name"], "value": "forged-value"},
         "definitions/nodedefinition": {"document": json.dumps(script_node(node, "return 'forged'"))},
         "definitions/workflowdefinition": {"document": json.dumps(workflow(flow, "fetch", [state("fetch", node)]))},
@@ -511,7 +514,7 @@ def test_tenant_b_neither_reads_nor_writes_tenant_a_on_any_route(db, temporal_gu
     writes = [f"{label}: gone {json.dumps([r for r in before[label] if r not in after[label]], default=str)[:800]}"
               f" new {json.dumps([r for r in after[label] if r not in before[label]], default=str)[:800]}"
               for label in before if before[label] != after[label]]
-    a_names = [a.tenant, *a.idents[1:3], a.objects["runs/schedule"].temporal_id]
+    a_names = [a.tenant, *a.idents[1:3], a.objects["operations/schedule"].temporal_id]
     temporal_a = [call[:300] for call in temporal_guard.calls if any(name in call for name in a_names)]
     problems = [*(f"read: {read}" for read in findings.reads), *(f"write: {write}" for write in writes),
                 *(f"Temporal call for A: {call}" for call in temporal_a),

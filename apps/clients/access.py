@@ -21,8 +21,8 @@ from apps.clients.models import TenantMembership
 # What an API key needs for a Django permission, by the permission's app label. A key carries scopes, not
 # permissions: `runtime` drives runs and tasks, `definitions` edits definitions, tests and secrets, `reveal`
 # reads sensitive values in clear.
-SCOPE_OF_APP = {"runs": "runtime", "tasks": "runtime", "definitions": "definitions", "trials": "definitions",
-                "secrets": "definitions", "triggers": "definitions"}
+SCOPE_OF_APP = {"runs": "runtime", "operations": "runtime", "tasks": "runtime", "definitions": "definitions",
+                "trials": "definitions", "secrets": "definitions", "triggers": "definitions"}
 SCOPE_OF_PERMISSION = {"secrets.reveal_sensitive": "reveal"}
 
 

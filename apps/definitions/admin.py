@@ -45,7 +45,14 @@ from apps.definitions.models import (
     WorkflowDefinition,
 )
 from apps.definitions.versions import SNAPSHOT, parse_version
-from drift.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin, TenantScopedInlineMixin, json_block
+from drift.admin import (
+    AdminExtension,
+    ExtensibleAdminMixin,
+    ReadOnlyAdminMixin,
+    TenantScopedAdminMixin,
+    TenantScopedInlineMixin,
+    json_block,
+)
 from drift.errors import DriftError
 
 ADMIN_MEDIA_CSS = "definitions/json_editor.css"
@@ -111,7 +118,15 @@ def version_label(number: int) -> str:
 # --- definitions
 
 
-class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class DefinitionAdminExtension(AdminExtension):
+    """An extension of a definition admin (drift.admin.admin_extend) that may also add to the workflow builder."""
+
+    def builder_extra(self, model_admin: WorkflowDefinitionAdmin, obj: Definition | None) -> dict[str, str]:
+        """More data-* attributes of the builder's mount point."""
+        return {}
+
+
+class DefinitionAdmin(ExtensibleAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     kind: str = Kind.WORKFLOW
     permission_model = "definition"  # both proxies answer to the agreed definitions.<action>_definition
     form = DefinitionForm
@@ -206,14 +221,14 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _url(self, name: str, *args: Any) -> str:
+    def url_for(self, name: str, *args: Any) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
 
-    def _object(self, request: HttpRequest, pk: int, *, write: bool) -> Definition:
+    def object_for(self, request: HttpRequest, pk: int, *, write: bool) -> Definition:
         return self.scoped_object(request, pk, self.permission_name("change" if write else "view"))
 
-    def _back(self, obj: Definition) -> HttpResponseRedirect:
-        return HttpResponseRedirect(self._url("change", obj.pk))
+    def back_to(self, obj: Definition) -> HttpResponseRedirect:
+        return HttpResponseRedirect(self.url_for("change", obj.pk))
 
     def _validate_one(self, request: HttpRequest, obj: Definition) -> bool:
         body = selectors.definition_find(tenant=obj.tenant, kind=obj.kind, key=obj.key, version=SNAPSHOT)
@@ -229,10 +244,10 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return not errors
 
     def validate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = self._object(request, pk, write=False)
+        obj = self.object_for(request, pk, write=False)
         if request.method == "POST":
             self._validate_one(request, obj)
-        return self._back(obj)
+        return self.back_to(obj)
 
     def _publish_one(self, request: HttpRequest, obj: Definition) -> bool:
         try:
@@ -245,19 +260,19 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return True
 
     def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = self._object(request, pk, write=True)
+        obj = self.object_for(request, pk, write=True)
         if request.method == "POST":
             self._publish_one(request, obj)
-        return self._back(obj)
+        return self.back_to(obj)
 
     def activate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = self._object(request, pk, write=True)
+        obj = self.object_for(request, pk, write=True)
         if request.method != "POST":
-            return self._back(obj)
+            return self.back_to(obj)
         form = ActivateForm(request.POST)
         if not form.is_valid():
             messages.error(request, "Choose a published version to activate.")
-            return self._back(obj)
+            return self.back_to(obj)
         number = form.cleaned_data["version"]
         previous = obj.active_version
         try:
@@ -265,17 +280,17 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                                          actor=actor_of(request))
         except DriftError as exc:
             report_error(request, exc)
-            return self._back(obj)
+            return self.back_to(obj)
         rollback = previous is not None and number < previous
         messages.success(request, f"{obj.key}: version {number} is ACTIVE"
                                   + (f" (rolled back from {previous})." if rollback else "."))
-        return HttpResponseRedirect(request.POST.get("next") or self._url("change", obj.pk))
+        return HttpResponseRedirect(request.POST.get("next") or self.url_for("change", obj.pk))
 
-    def _context(self, request: HttpRequest, obj: Definition, title: str, **extra: Any) -> dict:
+    def page_context(self, request: HttpRequest, obj: Definition, title: str, **extra: Any) -> dict:
         return {**self.admin_site.each_context(request), "opts": self.opts, "original": obj, "title": title,
                 "has_change_permission": self.has_change_permission(request, obj),
-                "change_url": self._url("change", obj.pk), "versions_url": self._url("versions", obj.pk),
-                "diff_url": self._url("diff", obj.pk), "activate_url": self._url("activate", obj.pk), **extra}
+                "change_url": self.url_for("change", obj.pk), "versions_url": self.url_for("versions", obj.pk),
+                "diff_url": self.url_for("diff", obj.pk), "activate_url": self.url_for("activate", obj.pk), **extra}
 
     def import_drift_view(self, request: HttpRequest) -> HttpResponse:
         """Upload the original Drift's definition files: Groovy translated where mechanical, each file saved
@@ -300,7 +315,7 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/definitions/import_drift.html", context)
 
     def versions_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = self._object(request, pk, write=False)
+        obj = self.object_for(request, pk, write=False)
         head, versions = selectors.definition_versions(tenant=obj.tenant, kind=obj.kind, key=obj.key)
         rows = []
         for row in versions:
@@ -309,15 +324,15 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             rows.append({
                 "label": label, "number": row.version, "created_by": row.created_by, "created_at": row.created_at,
                 "is_active": row.version == head.active_version, "is_latest": row.version == head.latest_version,
-                "view_url": self._url("version", obj.pk, label),
-                "diff_url": f"{self._url('diff', obj.pk)}?from={previous}&to={label}" if previous else "",
+                "view_url": self.url_for("version", obj.pk, label),
+                "diff_url": f"{self.url_for('diff', obj.pk)}?from={previous}&to={label}" if previous else "",
             })
         audit = selectors.audit_list(tenant=obj.tenant, kind=obj.kind, key=obj.key)[:100]
-        context = self._context(request, obj, f"Versions of {obj.key}", head=head, rows=rows, audit=audit)
+        context = self.page_context(request, obj, f"Versions of {obj.key}", head=head, rows=rows, audit=audit)
         return TemplateResponse(request, "admin/definitions/versions.html", context)
 
     def version_view(self, request: HttpRequest, pk: int, version: str) -> HttpResponse:
-        obj = self._object(request, pk, write=False)
+        obj = self.object_for(request, pk, write=False)
         try:
             spec = parse_version(version, path="version")
             body = selectors.definition_get(tenant=obj.tenant, kind=obj.kind, key=obj.key, version=spec)
@@ -327,13 +342,13 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         graph = ""
         if obj.kind == Kind.WORKFLOW:
             graph = workflow_graph_html(obj.tenant, body, title=f"{obj.key} v{number}")
-        context = self._context(request, obj, f"{obj.key} version {number}", body=pretty_json(body)[0],
+        context = self.page_context(request, obj, f"{obj.key} version {number}", body=pretty_json(body)[0],
                                 number=number, graph=graph,
                                 is_published=isinstance(number, int), is_active=number == obj.active_version)
         return TemplateResponse(request, "admin/definitions/version.html", context)
 
     def diff_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = self._object(request, pk, write=False)
+        obj = self.object_for(request, pk, write=False)
         default_from = obj.active_version or obj.latest_version or SNAPSHOT
         raw_from = request.GET.get("from") or str(default_from)
         raw_to = request.GET.get("to") or SNAPSHOT
@@ -347,7 +362,7 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             error = exc.message + "".join(f" {p.path}: {p.problem}" for p in exc.details)
         choices = [SNAPSHOT, *(str(n) for n in range(obj.latest_version, 0, -1))]
         rows = [{**change, "old": _json_cell(change["old"]), "new": _json_cell(change["new"])} for change in changes]
-        context = self._context(request, obj, f"Diff of {obj.key}: {raw_from} → {raw_to}", rows=rows, error=error,
+        context = self.page_context(request, obj, f"Diff of {obj.key}: {raw_from} → {raw_to}", rows=rows, error=error,
                                 choices=choices, chosen_from=str(raw_from).upper(), chosen_to=str(raw_to).upper())
         return TemplateResponse(request, "admin/definitions/diff.html", context)
 
@@ -355,9 +370,9 @@ class DefinitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         if obj is not None:
             context.update({
                 "published_versions": list(range(obj.latest_version, 0, -1)),
-                "validate_url": self._url("validate", obj.pk), "publish_url": self._url("publish", obj.pk),
-                "activate_url": self._url("activate", obj.pk), "versions_url": self._url("versions", obj.pk),
-                "diff_url": self._url("diff", obj.pk),
+                "validate_url": self.url_for("validate", obj.pk), "publish_url": self.url_for("publish", obj.pk),
+                "activate_url": self.url_for("activate", obj.pk), "versions_url": self.url_for("versions", obj.pk),
+                "diff_url": self.url_for("diff", obj.pk),
             })
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
@@ -411,12 +426,17 @@ class WorkflowDefinitionAdmin(DefinitionAdmin):
     @admin.display(description="builder")
     def builder(self, obj: Definition | None) -> str:
         return builder_html(tenant=obj.tenant if obj is not None and obj.pk else "",
-                            url=self._url("builder_palette", "__tenant__").replace("palette/", ""),
+                            url=self.url_for("builder_palette", "__tenant__").replace("palette/", ""),
                             extra=self.builder_extra(obj if obj is not None and obj.pk else None))
 
     def builder_extra(self, obj: Definition | None) -> dict[str, str]:
-        """More data-* attributes of the builder's mount point (the trials app adds "Try" and "Run tests")."""
-        return {}
+        """More data-* attributes of the builder's mount point, from the admin's extensions (the trials app adds
+        "Try" and "Run tests")."""
+        extra: dict[str, str] = {}
+        for extension in self.admin_extensions():
+            if isinstance(extension, DefinitionAdminExtension):
+                extra.update(extension.builder_extra(self, obj))
+        return extra
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"

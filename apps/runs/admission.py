@@ -30,6 +30,7 @@ from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.definitions.versions import ACTIVE, is_version_number
 from apps.runs.contract import FINAL_STATUSES, SIGNAL_ADMITTED, RunInput
 from apps.runs.models import AdmissionGate, QueuedStart, Run, RunStatus
+from apps.runs.selectors import rerun_input
 from drift.errors import Conflict, DriftError, NotFound, TooManyRequests
 
 logger = logging.getLogger(__name__)
@@ -183,8 +184,6 @@ def admission_release(*, tenant: str, workflow_key: str) -> int:
 def _claim(tenant: str, key: str) -> list[str]:
     """Mark as many queued starts as there are free slots released (Run row back to its start status), oldest
     first, plus the released ones whose Temporal start has not gone through yet."""
-    from apps.runs.rerun import rerun_input  # rerun imports the runtime, which registers through admission
-
     with transaction.atomic():
         gate = _lock(tenant, key)
         queue = QueuedStart.objects.filter(tenant=tenant, workflow_key=key)
@@ -210,8 +209,6 @@ def _claim(tenant: str, key: str) -> list[str]:
 def _queue_limits(tenant: str, key: str, queued: list[QueuedStart]) -> dict[str, Any] | None:
     """The limits of the oldest queued start's definition (the version it was pinned to); None when nothing
     holds the starts back any more (no queue, or the limits were removed meanwhile)."""
-    from apps.runs.rerun import rerun_input
-
     run = Run.objects.filter(workflow_id=queued[0].workflow_id).first() if queued else None
     if run is None:
         return None
@@ -219,7 +216,6 @@ def _queue_limits(tenant: str, key: str, queued: list[QueuedStart]) -> dict[str,
 
 
 def _start_released(workflow_id: str) -> int:
-    from apps.runs.rerun import rerun_input
     from apps.runs.runtime import temporal_call, workflow_start_async
 
     run = Run.objects.get(workflow_id=workflow_id)

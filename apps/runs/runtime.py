@@ -318,7 +318,7 @@ def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
 
 def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
     """Mirror a hard termination (the workflow could not persist it) and notify ASYNC callers."""
-    from apps.runs.webhooks import webhook_notify
+    from apps.runs.webhooks.delivery import webhook_notify
 
     now = timezone.now()
     with transaction.atomic():  # the webhook row commits with the status, or neither does

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, QuerySet
 
 from apps.definitions import map_state
+from apps.definitions.selectors import workflow_sensitive_paths
 from apps.runs.context_store import get_context_store
-from apps.runs.contract import map_item_run_id
-from apps.runs.models import BulkItemState, BulkJob, Run, RunParam
+from apps.runs.contract import RunInput, map_item_run_id
+from apps.runs.models import Run, RunParam
 from apps.runs.search import RunFilter, cursor_encode
 from apps.secrets.sealing import SealedRun, unseal
 from apps.secrets.services import sealed_for_reader
-from drift.errors import NotFound
+from core.problems import Problem
+from drift.errors import InvalidInput, NotFound
 
 # The WorkflowResponse fields a client sees (the workflow's own dict carries internal ones like `seq`).
 RESPONSE_FIELDS = (
@@ -156,32 +159,6 @@ def run_search(*, tenant: str, run_filter: RunFilter, after: int | None, limit: 
     return {"items": [run_detail(run) for run in page], "nextCursor": cursor_encode(page[-1].pk) if more else None}
 
 
-MAX_REPORTED_FAILURES = 1000
-
-
-def bulk_job_get(*, tenant: str, job_id: str) -> BulkJob:
-    job = BulkJob.objects.filter(job_id=job_id, tenant=tenant).first()
-    if job is None:
-        raise NotFound(f"Unknown bulk job '{job_id}'.")
-    return job
-
-
-def bulk_job_progress(job: BulkJob) -> dict[str, Any]:
-    """GET /v3/bulk/{job} and the admin: counts by item state and the failed runs (first 1,000)."""
-    counts = dict(job.items.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
-    failures = job.items.filter(state=BulkItemState.FAILED).order_by("id").values("workflow_id", "error")
-    handled = counts.get(BulkItemState.DONE, 0) + counts.get(BulkItemState.FAILED, 0)
-    return {
-        "jobId": job.job_id, "op": job.op, "state": job.state, "total": job.total, "handled": handled,
-        "done": counts.get(BulkItemState.DONE, 0), "failed": counts.get(BulkItemState.FAILED, 0),
-        "pending": counts.get(BulkItemState.PENDING, 0),
-        "percent": round(100 * handled / job.total, 1) if job.total else 100.0,
-        "failures": [{"workflowId": row["workflow_id"], "error": row["error"]}
-                     for row in failures[:MAX_REPORTED_FAILURES]],
-        "createdBy": job.created_by, "createdAt": job.created_at, "finishedAt": job.finished_at,
-    }
-
-
 def run_children_by_status(run: Run) -> dict[str, int]:
     """How many child runs (CHILD nodes, MAP items) the run started, by status."""
     rows = (Run.objects.filter(parent_workflow_id=run.workflow_id).values("status")
@@ -241,3 +218,27 @@ def _map_execution(children: QuerySet, prefix: str, state: str, first: int, unsu
     rows = sorted(((int(child.workflow_id.rsplit(".", 1)[1]), child) for child in shown.values()),
                   key=lambda row: row[0])
     return MapItems(state=state, prefix=prefix, counts=counts, rows=rows)
+
+
+_RUN_INPUT_FIELDS = {f.name for f in dataclasses.fields(RunInput)} - {"carry"}
+
+
+def rerun_input(run: Run, *, same_run: bool = False) -> RunInput:
+    """A rerun, a redrive (apps.operations) and a released queued start (apps/runs/admission.py) start from this:
+    the RunInput `run` started with (kept in `run.start_request`), ready for a new run. It carries the
+    `sensitivePaths` `run` sealed by, so the new run seals them too, whatever its version lists. The definition
+    the API pinned stays only for `same_run` (a queued start, started later): a new run resolves its own."""
+    start_request = unseal(run.start_request or {}, run_sealing(run))  # sensitive values are sealed at rest
+    stored = {key: value for key, value in start_request.items() if key in _RUN_INPUT_FIELDS}
+    if not stored.get("tenant"):
+        raise InvalidInput(f"Run '{run.workflow_id}' kept no start request; it cannot be rerun.",
+                           [Problem("$.start_request", "is empty")])
+    paths = list(stored.get("sensitive_paths") or [])
+    paths += [path for path in workflow_sensitive_paths(tenant=run.tenant, key=run.definition_key,
+                                                        version=run.definition_version) if path not in paths]
+    if not same_run and stored.get("pinned"):
+        # The key the old run was pinned to, so admission (and start_run) find the workflow's current version.
+        stored = {**stored, "pinned": None, "workflow_key": stored.get("workflow_key") or stored["pinned"]["key"]}
+    if not same_run:  # a schedule's fire is admitted by its start_run; a new run is admitted by its caller
+        stored = {**stored, "admit": False}
+    return RunInput(**{**stored, "sensitive_paths": paths})

@@ -19,7 +19,7 @@ from apps.runs.contract import FINAL_STATUSES, PersistRequest, RunInput
 from apps.runs.models import NodeExecution, Run, RunParam, RunStatus
 from apps.runs.search import param_index_values
 from apps.runs.selectors import run_context_for_node
-from apps.runs.webhooks import webhook_notify
+from apps.runs.webhooks.delivery import webhook_notify
 from apps.secrets.sealing import SealedRun, seal
 from core.json_safety import json_problem, scrubbed
 from core.redaction import redact, sensitive_values

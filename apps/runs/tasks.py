@@ -3,7 +3,7 @@
 One receiver cannot stall delivery for the others: each attempt has one total deadline (connect, send, status
 and headers; the body of a 2xx answer is never read, that of a refusal only up to a small cap), the task has
 Celery soft/hard time limits as a backstop, and per-host / per-client slots plus a shared slow lane
-(apps/runs/webhook_slots.py) bound how many Celery processes slow receivers can hold. Addresses the SSRF
+(apps/runs/webhooks/slots.py) bound how many Celery processes slow receivers can hold. Addresses the SSRF
 guard refuses fail at once.
 """
 
@@ -23,8 +23,7 @@ from django.utils import timezone
 
 from apps.nodes.http_guard import BlockedAddress, Deadline, guarded_session
 from apps.runs.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
-from apps.runs.webhook_slots import mark_slow, receiver_keys, receiver_slots
-from apps.runs.webhooks import (
+from apps.runs.webhooks.delivery import (
     webhook_backoff,
     webhook_body,
     webhook_defer_delay,
@@ -33,6 +32,7 @@ from apps.runs.webhooks import (
     webhook_setting,
     webhook_stale_ids,
 )
+from apps.runs.webhooks.slots import mark_slow, receiver_keys, receiver_slots
 
 logger = logging.getLogger(__name__)
 
@@ -150,55 +150,16 @@ def deliver_webhook(self, delivery_id: str, deferrals: int = 0) -> str | None:
 def redeliver_stale_webhooks() -> int:
     """Periodic (Celery beat): enqueue deliveries whose task was lost, e.g. a crash between the commit of
     the state change and the hand-over to the broker. Delivery is at-least-once; receivers dedupe by id."""
-    return _reenqueue(deliver_webhook, webhook_stale_ids(), "stale webhook deliveries")
+    return reenqueue(deliver_webhook, webhook_stale_ids(), "stale webhook deliveries")
 
 
-def _reenqueue(task, ids: list[str], what: str) -> int:
+def reenqueue(task, ids: list[str], what: str) -> int:
+    """Enqueue `task` once per id (the periodic sweeps of lost work: stale webhook deliveries, stalled bulk jobs)."""
     for item_id in ids:
         task.delay(item_id)
     if ids:
         logger.warning("re-enqueued %d %s", len(ids), what)
     return len(ids)
-
-
-@shared_task(name="apps.runs.tasks.purge_idempotency_keys", time_limit=300)
-def purge_idempotency_keys() -> int:
-    """Periodic (Celery beat): forget Idempotency-Keys older than the TTL (bounded batch per run)."""
-    from apps.runs.idempotency import idempotency_purge_expired
-
-    return idempotency_purge_expired()
-
-
-@shared_task(bind=True, name="apps.runs.tasks.work_bulk_job", max_retries=None, acks_late=True,
-             time_limit=settings.DRIFT_BULK_TASK_SECONDS + 120)
-def work_bulk_job(self, job_id: str) -> str:
-    """Work a bulk job for one bounded slice; enqueue the next slice while items remain."""
-    from apps.runs.bulk import Progress, bulk_job_work
-    from drift.errors import ServiceUnavailable
-
-    try:
-        progress = bulk_job_work(job_id)
-    except ServiceUnavailable as exc:
-        raise self.retry(countdown=15, exc=exc) from exc
-    if progress is Progress.MORE:
-        work_bulk_job.delay(job_id)
-    return progress.value
-
-
-@shared_task(name="apps.runs.tasks.resume_stalled_bulk_jobs", time_limit=60)
-def resume_stalled_bulk_jobs() -> int:
-    """Periodic (Celery beat): hand jobs whose worker died (lease lapsed) or whose task was lost to a worker."""
-    from apps.runs.bulk import bulk_stalled_job_ids
-
-    return _reenqueue(work_bulk_job, bulk_stalled_job_ids(), "stalled bulk jobs")
-
-
-@shared_task(name="apps.runs.tasks.reconcile_schedules", time_limit=240)
-def reconcile_schedules() -> dict[str, int]:
-    """Periodic (Celery beat): Temporal's schedules made to match the Schedule rows (the truth)."""
-    from apps.runs.schedules import schedules_reconcile
-
-    return schedules_reconcile()
 
 
 # Backstops past the release pass's own bound (DRIFT_ADMISSION_RELEASE_SECONDS, checked between workflows).

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.runs.admin import START_RUN
+from apps.runs.admin.runs import START_RUN
 from apps.runs.models import Run
 from apps.triggers import selectors, services
 from apps.triggers.models import Trigger, TriggerEvent

@@ -20,7 +20,7 @@ from temporalio.client import Client
 from werkzeug import Request, Response
 
 from apps.nodes.host_limits import KEY_PREFIX
-from apps.runs.admin import NodeExecutionInline
+from apps.runs.admin.timeline import NodeExecutionInline
 from apps.runs.contract import ACTIVITY_EXECUTE_NODE, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution
 from devtools.testing.builders import state, success_node, value, workflow

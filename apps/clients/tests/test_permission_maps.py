@@ -22,7 +22,7 @@ from apps.clients.models import TenantMembership
 
 TENANT = "acme"
 VIEW_RUN, START_RUN, TERMINATE_RUN = "runs.view_run", "runs.start_run", "runs.terminate_run"
-CHANGE_SCHEDULE, VIEW_TASK = "runs.change_schedule", "tasks.view_task"
+CHANGE_SCHEDULE, VIEW_TASK = "operations.change_schedule", "tasks.view_task"
 VIEW_DEF, CHANGE_DEF = "definitions.view_definition", "definitions.change_definition"
 
 # (method, path) -> the permissions it needs: the agreed map (docs/security.md, "API permissions").
@@ -39,11 +39,11 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v3/bulk/rerun"): (START_RUN,),
     ("POST", "/v3/bulk/redrive"): (START_RUN,),
     ("GET", "/v3/bulk/x"): (VIEW_RUN,),
-    ("GET", "/v3/schedules/"): ("runs.view_schedule",),
-    ("POST", "/v3/schedules/"): ("runs.add_schedule",),
-    ("GET", "/v3/schedules/x"): ("runs.view_schedule",),
+    ("GET", "/v3/schedules/"): ("operations.view_schedule",),
+    ("POST", "/v3/schedules/"): ("operations.add_schedule",),
+    ("GET", "/v3/schedules/x"): ("operations.view_schedule",),
     ("PUT", "/v3/schedules/x"): (CHANGE_SCHEDULE,),
-    ("DELETE", "/v3/schedules/x"): ("runs.delete_schedule",),
+    ("DELETE", "/v3/schedules/x"): ("operations.delete_schedule",),
     ("POST", "/v3/schedules/x/pause"): (CHANGE_SCHEDULE,),
     ("POST", "/v3/schedules/x/resume"): (CHANGE_SCHEDULE,),
     ("POST", "/v3/schedules/x/trigger"): (CHANGE_SCHEDULE, START_RUN),

@@ -11,7 +11,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 
 from apps.definitions import selectors
-from apps.definitions.api.views import VERSION_PARAM, DriftAPIView, _model_permissions, _query_version
+from apps.definitions.api.views import VERSION_PARAM, DriftAPIView, model_permissions, query_version
 from apps.definitions.graph_render import FORMATS, GraphRenderError, GraphTooLarge, render_workflow
 from core.problems import Problem
 from drift.errors import DriftError, InvalidInput, ServiceUnavailable
@@ -31,7 +31,7 @@ class _FormatIsThePictureType(DefaultContentNegotiation):
 
 
 class WorkflowTreeView(DriftAPIView):
-    permission_map = _model_permissions("definition", GET="view")
+    permission_map = model_permissions("definition", GET="view")
     content_negotiation_class = _FormatIsThePictureType
     renderer_classes = [SafeJSONRenderer]
 
@@ -45,7 +45,7 @@ class WorkflowTreeView(DriftAPIView):
         fmt = (request.query_params.get("format") or "png").strip().lower()
         if fmt not in FORMATS:
             raise InvalidInput("Invalid format.", [Problem("$.query.format", "must be png or svg")])
-        version = _query_version(request)
+        version = query_version(request)
         body = selectors.workflow_get(tenant=self.tenant(), key=key, version=version, enrich=True)
         try:
             image = render_workflow(body, fmt, title=f"{key} v{body.get('version')}")

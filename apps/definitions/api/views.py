@@ -1,7 +1,6 @@
 """Definition API (spec §3.7). Thin views: parse -> service/selector -> serialize. One view class per
 operation, parameterised by `kind`, serves node and workflow definitions alike."""
 
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -22,6 +21,7 @@ from apps.definitions.dsl_schema import dsl_json_schema
 from apps.definitions.models import Kind
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version
 from core.problems import Problem
+from drift.api import object_body, query_bool, validated
 from drift.errors import InvalidInput
 from drift.parsers import PayloadTooLarge
 
@@ -34,25 +34,12 @@ def _problems(problems: list[Problem]) -> list[dict[str, str]]:
     return [p.as_dict() for p in problems]
 
 
-def _object_body(request: Request) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidInput("The body must be a JSON object.", [Problem("$", "must be a JSON object")])
-    return request.data
-
-
-def _query_version(request: Request, name: str = "version", *, required: bool = False,
+def query_version(request: Request, name: str = "version", *, required: bool = False,
                    default: VersionSpec = LATEST) -> VersionSpec:
     raw = request.query_params.get(name)
     if required and not raw:
         raise InvalidInput(f"The '{name}' query parameter is required.", [Problem(f"$.query.{name}", "is required")])
     return parse_version(raw, path=f"$.query.{name}", default=default)
-
-
-def _query_bool(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").strip().lower()
-    if raw not in {"true", "false", "1", "0", ""}:
-        raise InvalidInput(f"Invalid '{name}'.", [Problem(f"$.query.{name}", "must be true or false")])
-    return raw in {"true", "1"}
 
 
 def _paginated(request: Request, queryset, serializer_class) -> Response:
@@ -67,13 +54,7 @@ def _check_key(key: str) -> None:
         raise InvalidInput("Invalid key.", [Problem("$.key", "may contain only letters, digits, '_', '.', '-'")])
 
 
-def _validated(serializer_class, data: Any) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _model_permissions(model: str, **actions: str) -> dict[str, tuple[str, ...]]:
+def model_permissions(model: str, **actions: str) -> dict[str, tuple[str, ...]]:
     """A permission map on `definitions.<model>`: METHOD=action (view, add, change, delete) for each method the
     view serves."""
     return {method: (f"definitions.{action}_{model}",) for method, action in actions.items()}
@@ -103,7 +84,7 @@ class DefinitionView(DriftAPIView):
 
 
 class DefinitionCollectionView(DefinitionView):
-    permission_map = _model_permissions("definition", GET="view", POST="add", PUT="change")
+    permission_map = model_permissions("definition", GET="view", POST="add", PUT="change")
 
     @extend_schema(summary="List definitions", responses=s.HeadSerializer(many=True),
                    parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)])
@@ -122,7 +103,7 @@ class DefinitionCollectionView(DefinitionView):
 
     def _save(self, request: Request, *, create: bool) -> Response:
         snapshot, warnings = services.definition_save_snapshot(
-            tenant=self.tenant(), kind=self.kind, body=_object_body(request), actor=self.actor(), create=create
+            tenant=self.tenant(), kind=self.kind, body=object_body(request), actor=self.actor(), create=create
         )
         data = {"id": snapshot.body["id"], "version": SNAPSHOT, "definition": snapshot.body,
                 "warnings": _problems(warnings)}
@@ -130,7 +111,7 @@ class DefinitionCollectionView(DefinitionView):
 
 
 class DslSchemaView(DriftAPIView):
-    permission_map = _model_permissions("definition", GET="view")
+    permission_map = model_permissions("definition", GET="view")
 
     @extend_schema(summary="The DSL as a JSON Schema (2020-12)", responses=OpenApiTypes.OBJECT,
                    description="Node and workflow definition documents; also in the OpenAPI components as Dsl*.")
@@ -139,34 +120,34 @@ class DslSchemaView(DriftAPIView):
 
 
 class DefinitionValidateView(DefinitionView):
-    permission_map = _model_permissions("definition", POST="change")
+    permission_map = model_permissions("definition", POST="change")
 
     @extend_schema(summary="Validate a document without saving it", request=OpenApiTypes.OBJECT,
                    responses=s.ValidationResultSerializer)
     def post(self, request: Request) -> Response:
-        problems = services.definition_validate(tenant=self.tenant(), kind=self.kind, body=_object_body(request))
+        problems = services.definition_validate(tenant=self.tenant(), kind=self.kind, body=object_body(request))
         errors = errors_of(problems)
         warnings = warnings_of(problems)
         return Response({"valid": not errors, "errors": _problems(errors), "warnings": _problems(warnings)})
 
 
 class DefinitionDetailView(DefinitionView):
-    permission_map = _model_permissions("definition", GET="view")
+    permission_map = model_permissions("definition", GET="view")
 
     @extend_schema(summary="Fetch one version", responses=OpenApiTypes.OBJECT, parameters=[
         VERSION_PARAM,
         OpenApiParameter("enrichNodeDefinition", bool, description="Workflows: inline node definitions."),
     ])
     def get(self, request: Request, key: str) -> Response:
-        version = _query_version(request)
+        version = query_version(request)
         if self.kind == Kind.WORKFLOW:
-            enrich = _query_bool(request, "enrichNodeDefinition")
+            enrich = query_bool(request, "enrichNodeDefinition")
             return Response(selectors.workflow_get(tenant=self.tenant(), key=key, version=version, enrich=enrich))
         return Response(selectors.definition_get(tenant=self.tenant(), kind=self.kind, key=key, version=version))
 
 
 class DefinitionPublishView(DefinitionView):
-    permission_map = _model_permissions("definition", POST="change")
+    permission_map = model_permissions("definition", POST="change")
 
     @extend_schema(summary="Publish the SNAPSHOT as the next number", request=None,
                    responses={201: s.PublishedSerializer})
@@ -176,19 +157,19 @@ class DefinitionPublishView(DefinitionView):
 
 
 class DefinitionActivateView(DefinitionView):
-    permission_map = _model_permissions("definition", POST="change")
+    permission_map = model_permissions("definition", POST="change")
 
     @extend_schema(summary="Set ACTIVE (an older number rolls back)", request=None, responses=s.HeadSerializer,
                    parameters=[OpenApiParameter("version", str, required=True, description="A number or LATEST.")])
     def post(self, request: Request, key: str) -> Response:
-        version = _query_version(request, required=True)
+        version = query_version(request, required=True)
         head = services.definition_activate(tenant=self.tenant(), kind=self.kind, key=key, version=version,
                                             actor=self.actor())
         return Response(s.HeadSerializer(head).data)
 
 
 class DefinitionVersionsView(DefinitionView):
-    permission_map = _model_permissions("definition", GET="view")
+    permission_map = model_permissions("definition", GET="view")
 
     @extend_schema(summary="Version history", responses=s.HistorySerializer)
     def get(self, request: Request, key: str) -> Response:
@@ -199,13 +180,13 @@ class DefinitionVersionsView(DefinitionView):
 
 
 class DefinitionDiffView(DefinitionView):
-    permission_map = _model_permissions("definition", GET="view")
+    permission_map = model_permissions("definition", GET="view")
 
     @extend_schema(summary="Structured diff between two versions", responses=s.DiffSerializer, parameters=[
         OpenApiParameter("from", str, required=True), OpenApiParameter("to", str, required=True),
     ])
     def get(self, request: Request, key: str) -> Response:
-        old, new = _query_version(request, "from", required=True), _query_version(request, "to", required=True)
+        old, new = query_version(request, "from", required=True), query_version(request, "to", required=True)
         changes = selectors.definition_diff(tenant=self.tenant(), kind=self.kind, key=key, from_version=old,
                                             to_version=new)
         return Response({"id": key, "from": old, "to": new, "changes": changes})
@@ -215,7 +196,7 @@ class DefinitionDiffView(DefinitionView):
 
 
 class RouteCollectionView(DriftAPIView):
-    permission_map = _model_permissions("route", GET="view")
+    permission_map = model_permissions("route", GET="view")
 
     @extend_schema(summary="List routes", responses=s.RouteSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -224,7 +205,7 @@ class RouteCollectionView(DriftAPIView):
 
 
 class RouteDetailView(DriftAPIView):
-    permission_map = _model_permissions("route", GET="view", PUT="change", DELETE="delete")
+    permission_map = model_permissions("route", GET="view", PUT="change", DELETE="delete")
 
     @extend_schema(summary="The route of an issue", responses=s.RouteSerializer)
     def get(self, request: Request, issue_id: str) -> Response:
@@ -234,7 +215,7 @@ class RouteDetailView(DriftAPIView):
                    responses=s.RouteSerializer)
     def put(self, request: Request, issue_id: str) -> Response:
         _check_key(issue_id)
-        data = _validated(s.RouteInputSerializer, _object_body(request))
+        data = validated(s.RouteInputSerializer, object_body(request))
         route = services.route_save(tenant=self.tenant(), issue_id=issue_id, workflow_key=data["workflowId"],
                                     version=data["version"], variants=data["variants"], actor=self.actor())
         return Response(selectors.route_as_dict(route))
@@ -249,7 +230,7 @@ class RouteDetailView(DriftAPIView):
 
 
 class EnumStoreView(DriftAPIView):
-    permission_map = _model_permissions("enumentry", GET="view")
+    permission_map = model_permissions("enumentry", GET="view")
 
     @extend_schema(summary="The whole enum store (key -> value)", responses=OpenApiTypes.OBJECT,
                    operation_id="enumStore_list")
@@ -258,7 +239,7 @@ class EnumStoreView(DriftAPIView):
 
 
 class EnumEntryView(DriftAPIView):
-    permission_map = _model_permissions("enumentry", GET="view", PUT="change", DELETE="delete")
+    permission_map = model_permissions("enumentry", GET="view", PUT="change", DELETE="delete")
 
     @extend_schema(summary="One enum entry", responses=s.EnumEntrySerializer)
     def get(self, request: Request, key: str) -> Response:
@@ -267,7 +248,7 @@ class EnumEntryView(DriftAPIView):
     @extend_schema(summary="Set an enum entry", request=s.EnumValueSerializer, responses=s.EnumEntrySerializer)
     def put(self, request: Request, key: str) -> Response:
         _check_key(key)
-        data = _validated(s.EnumValueSerializer, _object_body(request))
+        data = validated(s.EnumValueSerializer, object_body(request))
         entry = services.enum_entry_set(tenant=self.tenant(), key=key, value=data["value"], actor=self.actor())
         return Response(s.EnumEntrySerializer(entry).data)
 
@@ -281,7 +262,7 @@ class EnumEntryView(DriftAPIView):
 
 
 class AuditLogView(DriftAPIView):
-    permission_map = _model_permissions("auditentry", GET="view")
+    permission_map = model_permissions("auditentry", GET="view")
 
     @extend_schema(summary="Audit trail, newest first", responses=s.AuditEntrySerializer(many=True), parameters=[
         OpenApiParameter("kind", str, enum=["NODE", "WORKFLOW", "ROUTE", "ENUM", "TASK"]), OpenApiParameter("id", str),

@@ -14,8 +14,8 @@ from apps.clients.authentication import ApiKeyAuthentication
 from apps.clients.models import ApiClient
 from apps.clients.selectors import api_client_get
 from apps.clients.services import api_client_rotate_webhook_secret, api_client_set_callback_url
-from apps.runs.api.serializers import StrictSerializer
-from apps.runs.api.views import ERRORS, HEADERS, START_RUN, VIEW_RUN, RuntimeView, _validated
+from apps.runs.api.views import ERRORS, HEADERS, START_RUN, VIEW_RUN, RuntimeView
+from drift.api import StrictSerializer, validated_object
 
 
 class WebhookSettingsSerializer(serializers.Serializer):
@@ -56,7 +56,7 @@ class WebhookSettingsView(ClientView):
                    parameters=HEADERS, request=WebhookSettingsUpdateSerializer,
                    responses={200: WebhookSettingsSerializer, **ERRORS})
     def patch(self, request: Request) -> Response:
-        body = _validated(WebhookSettingsUpdateSerializer, request.data)
+        body = validated_object(WebhookSettingsUpdateSerializer, request.data)
         return Response(_settings(api_client_set_callback_url(client=self.client(), url=body["callbackUrl"])))
 
 

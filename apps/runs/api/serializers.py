@@ -9,31 +9,9 @@ from rest_framework import serializers
 
 from apps.clients.webhook_urls import webhook_url_problem
 from apps.runs.models import SERVER_ID_PREFIXES, RunMode, RunStatus
+from drift.api import JSONObjectField, StrictSerializer
 
 WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$"
-
-
-class StrictSerializer(serializers.Serializer):
-    """Rejects unknown fields (a misspelt `worklowId` must not silently start a random run)."""
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
-
-
-class JSONObjectField(serializers.JSONField):
-    """A JSON object (dict); documented as one."""
-
-    default_error_messages = {"not_object": "Must be a JSON object."}
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        value = super().to_internal_value(data)
-        if not isinstance(value, dict):
-            self.fail("not_object")
-        return value
 
 
 @extend_schema_field({"oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}],
@@ -178,3 +156,8 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     message = serializers.CharField()
     details = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
+class SearchPageSerializer(serializers.Serializer):
+    items = RunDetailSerializer(many=True)
+    nextCursor = serializers.CharField(allow_null=True, help_text="Pass as `cursor` for the next page.")  # noqa: N815

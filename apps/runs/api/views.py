@@ -23,9 +23,12 @@ from apps.clients.authentication import (
     principal_of,
 )
 from apps.definitions.api import schema  # noqa: F401 - registers the Api-Key scheme with drf-spectacular
-from apps.runs import idempotency, runtime, selectors
+from apps.runs import runtime, search, selectors
 from apps.runs.api import serializers as s
+from apps.runs.api.start_hooks import IDEMPOTENCY_HEADER, idempotent_start
+from apps.runs.models import RunStatus
 from core.problems import Problem
+from drift.api import query_bool, validated_object
 from drift.errors import InvalidInput
 
 HEADERS = [
@@ -43,23 +46,8 @@ ACCEPTED = OpenApiResponse(s.WorkflowResponseSerializer, description="Not stable
 _REQUIRED_HEADERS = (("X-Tenant-Id", TENANT_HEADERS), ("X-Client-Id", CLIENT_HEADERS))
 
 
-def _validated(serializer_class: type, data: Any, **context: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.", [Problem("$", "must be a JSON object")])
-    serializer = serializer_class(data=data, context=context)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _reply(reply: runtime.Reply) -> Response:
     return Response(reply.body, status=status.HTTP_202_ACCEPTED if reply.accepted else status.HTTP_200_OK)
-
-
-def _query_bool(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").strip().lower()
-    if raw not in {"true", "false", "1", "0", ""}:
-        raise InvalidInput(f"Invalid '{name}'.", [Problem(f"$.query.{name}", "must be true or false")])
-    return raw in {"true", "1"}
 
 
 VIEW_RUN, START_RUN, TERMINATE_RUN = ("runs.view_run",), ("runs.start_run",), ("runs.terminate_run",)
@@ -83,8 +71,8 @@ class RuntimeView(APIView):
         return principal_of(self.request)
 
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    idempotency.HEADER, str, OpenApiParameter.HEADER, pattern=r"^[\x21-\x7e]{1,200}$",
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, pattern=r"^[\x21-\x7e]{1,200}$",
     description="Same key (tenant, client) within 24 h: the first run's current state; another body: 409.",
 )
 
@@ -92,15 +80,44 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 class StartView(RuntimeView):
     permission_map = {"POST": START_RUN}
 
-    @extend_schema(summary="Start a run (3.1)", request=s.StartSerializer, parameters=[*HEADERS, IDEMPOTENCY_HEADER],
+    @extend_schema(summary="Start a run (3.1)", request=s.StartSerializer, parameters=[*HEADERS, IDEMPOTENCY_PARAMETER],
                    responses={200: s.WorkflowResponseSerializer, 202: ACCEPTED, **ERRORS})
     def post(self, request: Request) -> Response:
-        key = idempotency.idempotency_key_parse(request.META)
-        data = _validated(s.StartSerializer, request.data)
+        idempotent = idempotent_start()  # apps.operations keeps the keys
+        key = idempotent.key_parse(request.META)
+        data = validated_object(s.StartSerializer, request.data)
         if key is not None:
-            return _reply(idempotency.run_start_idempotent(principal=self.principal, data=data, key=key,
-                                                           raw_body=request.data))
+            return _reply(idempotent.start(principal=self.principal, data=data, key=key, raw_body=request.data))
         return _reply(runtime.run_start(principal=self.principal, data=data))
+
+
+SEARCH_PARAMETERS = [
+    OpenApiParameter("status", str, enum=RunStatus.values),
+    OpenApiParameter("workflowDefinitionId", str, description="The workflow definition id."),
+    OpenApiParameter("customerId", str),
+    OpenApiParameter("incidentId", str),
+    OpenApiParameter("traceId", str, description="The run's OpenTelemetry trace id (§14)."),
+    OpenApiParameter("createdFrom", str, description="ISO-8601 date-time, inclusive."),
+    OpenApiParameter("createdTo", str, description="ISO-8601 date-time, exclusive."),
+    OpenApiParameter("param.<name>", str, description="A start `params` field equals this value (any name; "
+                                                      "numbers and booleans as JSON text)."),
+    OpenApiParameter("cursor", str, description="`nextCursor` of the previous page."),
+    OpenApiParameter("limit", int, description=f"Page size, 1-{search.MAX_LIMIT} (default {search.DEFAULT_LIMIT})."),
+]
+
+
+class SearchView(RuntimeView):
+    permission_map = {"GET": VIEW_RUN}
+
+    @extend_schema(summary="Search the tenant's runs (§10), newest first, cursor-paginated",
+                   parameters=[*HEADERS, *SEARCH_PARAMETERS], responses={200: s.SearchPageSerializer, **ERRORS})
+    def get(self, request: Request) -> Response:
+        query = request.query_params
+        run_filter = search.search_filter_parse({name: query.get(name) for name in query})
+        page = selectors.run_search(tenant=self.principal.tenant, run_filter=run_filter,
+                                    after=search.cursor_decode(query.get("cursor")),
+                                    limit=search.page_limit(query.get("limit")))
+        return Response(page)
 
 
 class ResumeView(RuntimeView):
@@ -109,7 +126,7 @@ class ResumeView(RuntimeView):
     @extend_schema(summary="Resume a WAITING run with the view response (3.2)", request=s.ResumeSerializer,
                    parameters=HEADERS, responses={200: s.WorkflowResponseSerializer, 202: ACCEPTED, **ERRORS})
     def put(self, request: Request, workflow_id: str) -> Response:
-        payload = _validated(s.ResumeSerializer, request.data)
+        payload = validated_object(s.ResumeSerializer, request.data)
         return _reply(runtime.run_resume(tenant=self.principal.tenant, workflow_id=workflow_id, payload=payload,
                                          actor=acting_name(self.principal)))
 
@@ -121,7 +138,7 @@ class TerminateView(RuntimeView):
         200: s.WorkflowResponseSerializer, **ERRORS,
     }, parameters=[*HEADERS, OpenApiParameter("reason", str, description="Instead of a body.")])
     def delete(self, request: Request, workflow_id: str) -> Response:
-        body = _validated(s.TerminateSerializer, request.data or {})
+        body = validated_object(s.TerminateSerializer, request.data or {})
         reason = body.get("reason") or request.query_params.get("reason", "")[:1000]
         return _reply(runtime.run_terminate(tenant=self.principal.tenant, workflow_id=workflow_id, reason=reason))
 
@@ -132,7 +149,7 @@ class RunDetailView(RuntimeView):
     @extend_schema(summary="Current state of a run (3.4)", responses={200: s.RunDetailSerializer, **ERRORS},
                    parameters=[*HEADERS, OpenApiParameter("includeContext", bool, description="Add `_global`.")])
     def get(self, request: Request, workflow_id: str) -> Response:
-        include_context = _query_bool(request, "includeContext")
+        include_context = query_bool(request, "includeContext")
         run = selectors.run_get(tenant=self.principal.tenant, workflow_id=workflow_id)
         return Response(selectors.run_detail(run, include_context=include_context, reveal=may_reveal(request),
                                              actor=actor_of(request), include_redrives=True))
@@ -145,7 +162,7 @@ class DisconnectedNodeView(RuntimeView):
                    request=s.DisconnectedSerializer, parameters=HEADERS,
                    responses={200: s.DisconnectedResultSerializer, **ERRORS})
     def post(self, request: Request, workflow_id: str) -> Response:
-        body = _validated(s.DisconnectedSerializer, request.data)
+        body = validated_object(s.DisconnectedSerializer, request.data)
         return Response(runtime.run_execute_disconnected(
             tenant=self.principal.tenant, workflow_id=workflow_id, node=body["node"], parameters=body.get("parameters"),
         ))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from apps.runs.webhook_slots import receiver_keys, receiver_slots
+from apps.runs.webhooks.slots import receiver_keys, receiver_slots
 from devtools.testing.rest import wait_for
 
 

@@ -17,7 +17,7 @@ from django_redis import get_redis_connection
 from apps.clients.models import ApiClient
 from apps.runs.models import DeliveryStatus, Run, WebhookDelivery
 from apps.runs.tasks import deliver_webhook
-from apps.runs.webhook_slots import KEY_PREFIX
+from apps.runs.webhooks.slots import KEY_PREFIX
 from devtools.testing.builders import state, success_node, workflow
 from devtools.testing.definitions import publish_definitions
 from devtools.testing.receivers import Receiver

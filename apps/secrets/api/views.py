@@ -7,9 +7,10 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.definitions.api.views import DriftAPIView, _object_body, _validated
+from apps.definitions.api.views import DriftAPIView
 from apps.secrets import selectors, services
 from apps.secrets.api.serializers import SecretSerializer, SecretValueSerializer
+from drift.api import object_body, validated
 
 
 class SecretCollectionView(DriftAPIView):
@@ -29,7 +30,7 @@ class SecretDetailView(DriftAPIView):
                    responses=SecretSerializer)
     def put(self, request: Request, name: str) -> Response:
         services.check_secret_name(name)
-        data = _validated(SecretValueSerializer, _object_body(request))
+        data = validated(SecretValueSerializer, object_body(request))
         secret = services.secret_put(tenant=self.tenant(), name=name, value=data["value"], actor=self.actor())
         return Response(SecretSerializer(secret).data)
 

@@ -17,10 +17,11 @@ from rest_framework.response import Response
 
 from apps.clients.access import is_key_principal, may_act_for
 from apps.clients.authentication import USER_HEADERS, header
-from apps.runs.api.views import ERRORS, HEADERS, RuntimeView, _query_bool
+from apps.runs.api.views import ERRORS, HEADERS, RuntimeView
 from apps.tasks import selectors, services
 from apps.tasks.api.serializers import TaskPageSerializer, TaskSerializer
 from core.problems import Problem
+from drift.api import query_bool
 from drift.errors import Forbidden, InvalidInput
 
 MAX_RESULTS = 500
@@ -82,7 +83,7 @@ class TaskListView(TaskView):
     ])
     def get(self, request: Request) -> Response:
         filters = {name: _text_filter(request, name) for name in FILTERS}
-        overdue = _query_bool(request, "overdue")
+        overdue = query_bool(request, "overdue")
         tasks = selectors.task_list(self.operator, tenant=self.principal.tenant, overdue=overdue, **filters)
         page = list(tasks[:MAX_RESULTS])
         return Response({"count": len(page), "results": TaskSerializer(page, many=True).data})

@@ -7,9 +7,8 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from apps.runs.api.operation_serializers import StringField
-from apps.runs.api.serializers import JSONObjectField, StrictSerializer
 from apps.triggers.models import EventStatus, TriggerAction
+from drift.api import JSONObjectField, StrictSerializer, StringField
 
 TRIGGER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 

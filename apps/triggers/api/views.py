@@ -13,12 +13,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.definitions.api.views import DriftAPIView, _object_body, _validated
+from apps.definitions.api.views import DriftAPIView
 from apps.runs.api.views import ERRORS
 from apps.triggers import selectors, services
 from apps.triggers.api import serializers as s
 from apps.triggers.hook_auth import authentic
 from core.problems import Problem
+from drift.api import object_body, validated
 from drift.errors import DriftError, InvalidInput
 from drift.parsers import StrictJSONParser
 
@@ -42,7 +43,7 @@ class TriggerListView(DriftAPIView):
     @extend_schema(summary="Create a trigger (§13)", request=s.TriggerSerializer,
                    responses={201: s.TriggerViewSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
-        body = _validated(s.TriggerSerializer, _object_body(request))
+        body = validated(s.TriggerSerializer, object_body(request))
         if "id" not in body:
             raise InvalidInput("A trigger needs an id.", [Problem("$.id", "is required")])
         row = services.trigger_save(tenant=self.tenant(), trigger_id=body["id"], create=True, actor=self.actor(),
@@ -60,7 +61,7 @@ class TriggerDetailView(DriftAPIView):
     @extend_schema(summary="Replace a trigger (§13)", request=s.TriggerSerializer,
                    responses={200: s.TriggerViewSerializer, **ERRORS})
     def put(self, request: Request, trigger_id: str) -> Response:
-        body = _validated(s.TriggerSerializer, _object_body(request))
+        body = validated(s.TriggerSerializer, object_body(request))
         if body.get("id", trigger_id) != trigger_id:
             raise InvalidInput("The body's id differs from the URL's.", [Problem("$.id", "must match the URL")])
         row = services.trigger_save(tenant=self.tenant(), trigger_id=trigger_id, create=False, actor=self.actor(),
