@@ -19,7 +19,8 @@ class Command(BaseCommand):
                             help="replay this run (repeatable); alone, only the named runs are replayed")
         parser.add_argument("--history", action="append", default=[], dest="history_files",
                             help="replay a saved history file, or every *.json in a directory (repeatable; no "
-                                 "Temporal server needed): worker/tests/histories holds the committed fixtures")
+                                 "Temporal server needed; a directory's subfolders are not read): the committed "
+                                 "fixtures are worker/tests/histories and worker/tests/histories/kinds")
         # Tests replay against a deliberately changed class to prove nondeterminism fails the command.
         parser.add_argument("--workflow-class", default="worker.workflows.DriftWorkflow", help=argparse.SUPPRESS)
 
