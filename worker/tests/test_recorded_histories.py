@@ -3,7 +3,8 @@
 `worker/tests/histories/` holds histories of closed runs recorded with the build before the workflow was split
 into state kinds (base 121bc5e): a PARALLEL state carried over continue-as-new, a MAP over several batches, a
 screen that escalates and times out, ON_EVENT waits with a timeout (arrived and expired), SYNC and ASYNC CHILD
-calls, a disconnected node and a terminate during a SYNC child. Any change to the order of the workflow's
+calls, a disconnected node and a terminate during a SYNC child; and `segments_1`, recorded with segments-1 (issue
+26) before segments-2: segments that end before a screen and before a wait. Any change to the order of the workflow's
 commands fails `test_recorded_histories_replay`: such a change needs `workflow.patched`.
 
 The payloads are stored decrypted (`worker.replay.save_history`), so the files replay without a Temporal server
@@ -25,7 +26,7 @@ from worker.tests.reordered import ReorderedWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 FLOWS = ("parallel_handover", "map_batches", "screen_escalation", "event_timeout", "child_sync_async",
-         "disconnected", "terminate_in_child")
+         "disconnected", "terminate_in_child", "segments_1")
 
 def test_every_flow_has_fixtures():
     saved = {path.name.split(".")[0] for path in HISTORIES.glob("*.json")}
