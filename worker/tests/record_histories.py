@@ -222,7 +222,7 @@ def _segment_closers_flow(tenant: str) -> None:
 
 @pytest.mark.temporal
 def test_record_segments_1(runs, tenant, temporal):
-    """Recorded at b0d1b0e (segments-1 and the pinned start, before segments-2)."""
+    """Recorded at e31f4ad (segments-1, before segments-2)."""
     _segment_closers_flow(tenant)
     workflow_id = runs.start("closers")["workflowId"]
     runs.update(workflow_id, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
