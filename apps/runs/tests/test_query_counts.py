@@ -1,4 +1,5 @@
-"""The statements one persist sends (issue 26): held here so that a new one per state change cannot creep in."""
+"""The statements a sync start (API side) and one persist send (issue 26): held here so that a new one per start or
+per state change cannot creep in."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from apps.runs.contract import PersistRequest
 from apps.runs.models import Run
 from apps.runs.services import run_record_state
+from conftest import publish_definitions
+from apps.runs.tests.rest import start
 from apps.tasks.models import Task, TaskStatus
+from worker.tests.builders import script_node, state, success_node, workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,9 +24,13 @@ STEP = {"seq": 1, "instance": "s1", "type": "SCRIPT", "outcome": "SUCCESS", "err
 
 
 def _statements(request: PersistRequest) -> list[str]:
-    """Each statement as its verb and first table (savepoints and transaction control as they are)."""
     with CaptureQueriesContext(connection) as queries:
         run_record_state(request)
+    return _shapes(queries)
+
+
+def _shapes(queries: CaptureQueriesContext) -> list[str]:
+    """Each statement as its verb and first table (savepoints and transaction control as they are)."""
     shapes = []
     for query in queries.captured_queries:
         sql = query["sql"]
@@ -66,3 +74,16 @@ def test_a_run_ending_with_its_screen_open_closes_the_task(run):
     assert Task.objects.get(workflow_id=run.workflow_id).status == TaskStatus.OPEN
     run_record_state(_persist(run.workflow_id, 2, "TERMINATED", {**task, "state": TaskStatus.TERMINATED}))
     assert Task.objects.get(workflow_id=run.workflow_id).status == TaskStatus.TERMINATED
+
+
+@pytest.mark.temporal
+def test_a_sync_start_inserts_the_run_and_asks_temporal_once(api, runs, tenant):
+    """Auth, the Run row (pinned, RUNNING) and its params index; no look for an open run with a generated id,
+    no read of the row after Temporal answered (the worker's statements run on its own threads' connections)."""
+    publish_definitions(tenant, [script_node("one", "return 1"), success_node()],
+                        [workflow("quick", "s1", [state("s1", "one", "done"), state("done")])])
+    assert start(api, params={"workflowId": "quick"}).status_code == 200  # the definition cache is warm now
+    with CaptureQueriesContext(connection) as queries:
+        response = start(api, params={"workflowId": "quick", "n": 1})
+    assert response.status_code == 200 and response.json()["workflowStatus"] == "COMPLETED", response.json()
+    assert _shapes(queries) == ["SELECT clients_apikey", "BEGIN", "INSERT runs_run", "INSERT runs_runparam", "COMMIT"]
