@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from apps.runs.contract import PersistRequest
 from apps.runs.models import Run
 from apps.runs.services import run_record_state
-from conftest import publish_definitions
 from apps.runs.tests.rest import start
 from apps.tasks.models import Task, TaskStatus
+from conftest import publish_definitions
 from worker.tests.builders import script_node, state, success_node, workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
