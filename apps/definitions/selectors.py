@@ -203,7 +203,8 @@ def workflow_resolve_for_run(*, tenant: str, workflow_key: str | None = None, ve
     body = definition_get(tenant=tenant, kind=Kind.WORKFLOW, key=workflow_key, version=number, shared=True)
     own = dict(body)
     if isinstance(body.get("states"), dict):
-        own["states"] = {name: dict(state) if isinstance(state, dict) else state for name, state in body["states"].items()}
+        own["states"] = {name: dict(state) if isinstance(state, dict) else state
+                         for name, state in body["states"].items()}
     definition = workflow_inline_nodes(tenant=tenant, body=own, pin=True, strict=True, shared=True)
     return {"id": workflow_key, "version": number, "definition": definition}
 
