@@ -250,11 +250,13 @@ def route_target(*, tenant: str, issue_id: str, bucket_key: str = "") -> tuple[s
 # --- enum store and audit
 
 
-def enum_store_for(*, tenant: str) -> dict:
+def enum_store_for(*, tenant: str, shared: bool = False) -> dict:
+    """The tenant's enum store; `shared`: the cached dict itself, for a caller that only reads it."""
+
     def load() -> dict:
         return dict(EnumEntry.objects.filter(tenant=tenant).values_list("key", "value"))
 
-    return definition_cache.get(cache.enum_key(tenant), load, immutable=False)
+    return definition_cache.get(cache.enum_key(tenant), load, immutable=False, shared=shared)
 
 
 def enum_entry_get(*, tenant: str, key: str) -> EnumEntry:

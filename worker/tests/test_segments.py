@@ -311,3 +311,32 @@ def test_a_screen_a_child_and_a_wait_close_the_segment_before_them(runs, tenant,
     assert segmented["output"]["s3"] == 42
     # s1-r-q, s2-c and s3-w are one activity each instead of three, two and two.
     assert _markers(runs, segmented_id)["local activities"] == _markers(runs, plain_id)["local activities"] - 4
+
+
+def test_a_segment_sends_the_enum_store_to_its_sandbox_child_once(runs, tenant, monkeypatch):
+    """The nodes of a segment share one enum store object (read from the cache without a copy), so the session
+    sends it with the first script only."""
+    from apps.definitions.services import enum_entry_set
+    from apps.nodes import sandbox
+
+    enum_entry_set(tenant=tenant, key="rate", value={"x": 3}, actor="t")
+    publish_definitions(
+        tenant, [script_node("a", "return _enum_store.rate.x"),
+                 script_node("b", "return _global.sa * _enum_store.rate.x"),
+                 script_node("c", "return _global.sb + _enum_store.rate.x"), success_node()],
+        [workflow("rated", "sa", [state("sa", "a", "sb"), state("sb", "b", "sc"), state("sc", "c", "done"),
+                                  state("done")])],
+    )
+    sent: list[dict] = []
+    call = sandbox._Child.call
+
+    def recording(child, request, timeout):
+        sent.append(request)
+        return call(child, request, timeout)
+
+    monkeypatch.setattr(sandbox._Child, "call", recording)
+    response = runs.start("rated")
+    assert response["workflowStatus"] == "COMPLETED", response
+    assert runs.result(response["workflowId"])["output"]["sc"] == 12
+    carrying = [request for request in sent if "_enum_store" in request.get("names", request.get("set", {}))]
+    assert len(sent) == 3 and len(carrying) == 1, sent
