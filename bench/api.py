@@ -139,18 +139,24 @@ class RestClient:
         response = self.session.post(f"{self.stack.url}/v3/workflow/start", json=body, headers=self.headers)
         return self._stable(response)
 
-    def resume(self, workflow_id: str) -> dict:
+    def resume(self, workflow_id: str, waiting: dict) -> dict:
         response = self.session.put(f"{self.stack.url}/v3/workflow/resume/{workflow_id}", json=REPLY,
                                     headers=self.headers)
-        return self._stable(response)
+        return self._stable(response, waiting)
 
-    def _stable(self, response: requests.Response) -> dict:
-        """The stable state; past the sync timeout (202) a real client polls the run, and so do we."""
+    def _stable(self, response: requests.Response, left: dict | None = None) -> dict:
+        """The stable state; past the sync timeout (202) a real client polls the run, and so do we (after a
+        resume, until the mirror has left the state resumed: it may not have taken the resume in yet)."""
         assert response.status_code in (200, 202), response.text
         state = response.json()
-        if response.status_code == 202:
-            self.timeouts += 1
-        while response.status_code == 202 or state["workflowStatus"] in ("RUNNING", "CREATED"):
+        accepted = response.status_code == 202
+        self.timeouts += accepted
+
+        def unmoved() -> bool:
+            return accepted and left is not None and (state["workflowStatus"], state["currentNode"]) == (
+                left["workflowStatus"], left["currentNode"])
+
+        while response.status_code == 202 or state["workflowStatus"] in ("RUNNING", "CREATED") or unmoved():
             time.sleep(0.2)
             response = self.session.get(f"{self.stack.url}/v3/workflow/{state['workflowId']}", headers=self.headers)
             state = response.json()
@@ -161,7 +167,7 @@ def rest_start_and_resume(stack: Stack) -> int:
     client = RestClient(stack)
     waiting = client.start("42")
     assert waiting["workflowStatus"] == "WAITING", waiting
-    assert client.resume(waiting["workflowId"])["workflowStatus"] == "COMPLETED"
+    assert client.resume(waiting["workflowId"], waiting)["workflowStatus"] == "COMPLETED"
     return client.timeouts
 
 

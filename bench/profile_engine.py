@@ -7,7 +7,7 @@ Runs the 10-SCRIPT chain of bench/engine.py `--runs` times one after the other (
 counting every SQL statement the worker's activity threads send and the sandbox requests, per run. Under
 py-spy (pinned in requirements-dev.txt) the sampled stacks of the worker's threads and the sandbox children
 say where the milliseconds go; `--cprofile loop` profiles the event loop thread (workflow code, payload
-conversion) with cProfile.
+conversion) with cProfile (PROFILE_STATS_FILE=path also dumps the stats for pstats).
 """
 
 from __future__ import annotations
@@ -194,6 +194,8 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
     if failures:
         print(f"{len(failures)} runs did not complete: {sorted(set(failures))}")
     if profiler:
+        if os.environ.get("PROFILE_STATS_FILE"):  # for pstats afterwards (e.g. the callers of one function)
+            profiler.dump_stats(os.environ["PROFILE_STATS_FILE"])
         out = io.StringIO()
         order = "cumulative" if profile == "activities" else "tottime"
         pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(45)

@@ -31,6 +31,7 @@ from temporalio.converter import (
     AdvancedJSONEncoder,
     CompositePayloadConverter,
     DefaultPayloadConverter,
+    EncodingPayloadConverter,
     JSONPlainPayloadConverter,
     JSONTypeConverter,
     SerializationContext,
@@ -111,9 +112,28 @@ class DataclassConverter(JSONTypeConverter):
 class DriftPayloadConverter(CompositePayloadConverter):
     """The SDK's default converters, with the JSON one replaced (same encoding name, same bytes)."""
 
-    def __init__(self) -> None:
-        super().__init__(*(_json() if isinstance(converter, JSONPlainPayloadConverter) else converter
-                           for converter in DefaultPayloadConverter.default_encoding_payload_converters))
+    def __init__(self) -> None:  # the SDK builds one per DataConverter clone (dozens per run): kept cheap
+        super().__init__(*_encoding_converters())
+
+    def with_context(self, context: SerializationContext) -> typing.Self:
+        """The SDK builds a new composite (all five converters) for every payload converted in a local activity's
+        context, ~40 per run; the component converters are the same few instances each time, so each composite
+        of them is built once."""
+        converters = self.get_converters_with_context(context)
+        return self if converters is None else typing.cast(typing.Self, _composite(tuple(converters)))
+
+
+@functools.cache
+def _encoding_converters() -> tuple[EncodingPayloadConverter, ...]:
+    return tuple(_json() if isinstance(converter, JSONPlainPayloadConverter) else converter
+                 for converter in DefaultPayloadConverter.default_encoding_payload_converters)
+
+
+@functools.cache
+def _composite(converters: tuple[EncodingPayloadConverter, ...]) -> DriftPayloadConverter:
+    composite = DriftPayloadConverter()
+    composite._set_converters(*converters)
+    return composite
 
 
 class _DriftJSON(JSONPlainPayloadConverter, WithSerializationContext):

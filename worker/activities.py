@@ -126,7 +126,9 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
     # Log lines of this node (ours, urllib3's, the SDK's) carry neither its sensitive values nor its secrets.
     with redacting(sensitive), node_span(_instance_name(request), node_type), invoked(_invocation(request)) as this:
         try:
-            scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=request.tenant),
+            # Shared (read only: scripts get it in the sandbox child): one object for all the nodes of a segment,
+            # so its sandbox session sends it once, not once per script (sessions compare by identity).
+            scope = ScriptScope(context=context, enum_store=enum_store_for(tenant=request.tenant, shared=True),
                                 tenant=request.tenant)
             if request.mock is not None:  # a test run's response mock, answered by the type's call (test_mode.py)
                 outcome = mocked_call(request.node)(request.node, scope, mock=request.mock)

@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from apps.runs.contract import ACTIVITY_PERSIST_RUN, UNPERSISTABLE, PersistRequest
+    from apps.runs.contract import ACTIVITY_PERSIST_RUN, FINAL_STATUSES, UNPERSISTABLE, PersistRequest
     from core.json_safety import scrubbed
     from core.redaction import redact, sensitive_values
     from worker.errors import RunAborted, Terminated, failed_with, failure_message
@@ -71,6 +71,10 @@ class Engine:
         run = self.run
         run.seq += 1
         seq = run.seq
+        if run.status in FINAL_STATUSES and run.task is not None and run.task["state"] == "OPEN":
+            # Ended while its screen waited (a cancelled child, an aborted run): the persist closes the task, so
+            # a run whose persist carries no task has none open (apps/tasks: task_record).
+            run.task = {**run.task, "state": "TERMINATED", "closedBy": ""}
         request = PersistRequest(
             workflow_id=workflow.info().workflow_id, seq=seq, status=run.status, current_node=run.current_node,
             context=run.context, response=self.response(), timeline=run.timeline, notify=notify,

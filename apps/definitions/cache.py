@@ -61,15 +61,17 @@ class TwoLayerCache:
 
     # --- reads
 
-    def get(self, key: str, loader: Callable[[], Any], *, immutable: bool) -> Any:
-        """The cached value of `key`, loading (and caching) it on a miss. Returns a private copy."""
+    def get(self, key: str, loader: Callable[[], Any], *, immutable: bool, shared: bool = False) -> Any:
+        """The cached value of `key`, loading (and caching) it on a miss. Returns a private copy, or with `shared`
+        the cached value itself, for callers that only read it and hand on nothing that changes it (the copies
+        of a definition cost a run start more than everything else it reads)."""
         self._ensure_subscriber()
         if self._unsent:
             self._resend_unsent()
         value = self._local_get(key)
         if value is not _MISSING:
             self.stats.local_hits += 1
-            return copy.deepcopy(value)
+            return value if shared else copy.deepcopy(value)
         generation = self._generation
         wrapped = self._shared.get(key)
         if wrapped is not None:
@@ -86,7 +88,7 @@ class TwoLayerCache:
             if immutable or generation == self._generation:
                 self._shared.set(key, {"v": value}, None if immutable else settings.DRIFT_SNAPSHOT_CACHE_SECONDS)
         self._local_put(key, value, immutable=immutable, generation=generation)
-        return copy.deepcopy(value)
+        return value if shared else copy.deepcopy(value)
 
     # --- invalidation
 

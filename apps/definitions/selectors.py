@@ -27,10 +27,10 @@ def _head(*, tenant: str, kind: str, key: str) -> dict | None:
         row = row.first()
         return row and {"latest": row["latest_version"], "active": row["active_version"]}
 
-    return definition_cache.get(cache.head_key(tenant, kind, key), load, immutable=False)
+    return definition_cache.get(cache.head_key(tenant, kind, key), load, immutable=False, shared=True)  # read only
 
 
-def _body(*, tenant: str, kind: str, key: str, number: int) -> dict | None:
+def _body(*, tenant: str, kind: str, key: str, number: int, shared: bool = False) -> dict | None:
     def load() -> dict | None:
         rows = DefinitionVersion.objects.filter(
             definition__tenant=tenant, definition__kind=kind, definition__key=key, version=number
@@ -38,7 +38,8 @@ def _body(*, tenant: str, kind: str, key: str, number: int) -> dict | None:
         return rows.values_list("body", flat=True).first()
 
     immutable = number != SNAPSHOT_NUMBER
-    return definition_cache.get(cache.version_key(tenant, kind, key, number), load, immutable=immutable)
+    return definition_cache.get(cache.version_key(tenant, kind, key, number), load, immutable=immutable,
+                                shared=shared)
 
 
 def definition_number(*, tenant: str, kind: str, key: str, version: VersionSpec) -> int:
@@ -56,10 +57,11 @@ def definition_number(*, tenant: str, kind: str, key: str, version: VersionSpec)
     return number
 
 
-def definition_get(*, tenant: str, kind: str, key: str, version: VersionSpec = LATEST) -> dict:
-    """The DSL document of one version (its `version` field says which); NotFound when missing."""
+def definition_get(*, tenant: str, kind: str, key: str, version: VersionSpec = LATEST, shared: bool = False) -> dict:
+    """The DSL document of one version (its `version` field says which); NotFound when missing. `shared`: the
+    cached document itself, for a caller that never changes it (see DefinitionCache.get)."""
     number = definition_number(tenant=tenant, kind=kind, key=key, version=version)
-    body = _body(tenant=tenant, kind=kind, key=key, number=number)
+    body = _body(tenant=tenant, kind=kind, key=key, number=number, shared=shared)
     if body is None:
         raise NotFound(f"{kind_label(kind).capitalize()} '{key}' has no version {version}.")
     return body
@@ -134,17 +136,17 @@ def definition_diff(*, tenant: str, kind: str, key: str, from_version: VersionSp
 # --- workflows with their nodes inlined
 
 
-def workflow_inline_nodes(*, tenant: str, body: dict, pin: bool, strict: bool) -> dict:
+def workflow_inline_nodes(*, tenant: str, body: dict, pin: bool, strict: bool, shared: bool = False) -> dict:
     """`body` with every state's `nodeDefinition` filled from its resourceId/resourceVersion.
     pin: also rewrite resourceVersion to the number resolved. strict: NotFound on a missing node
-    (otherwise the state keeps nodeDefinition null)."""
+    (otherwise the state keeps nodeDefinition null). shared: the node documents are the cache's (read only)."""
     states = body.get("states") if isinstance(body.get("states"), dict) else {}
     for name, state in states.items():
         if not isinstance(state, dict) or isinstance(state.get("nodeDefinition"), dict) \
                 or state.get("type", "NODE") != "NODE":
             continue  # PARALLEL and MAP states reference no node definition
         try:
-            _inline_state(tenant, name, state, pin)
+            _inline_state(tenant, name, state, pin, shared)
         except (NotFound, InvalidInput):
             if strict:
                 raise
@@ -152,14 +154,15 @@ def workflow_inline_nodes(*, tenant: str, body: dict, pin: bool, strict: bool) -
     return body
 
 
-def _inline_state(tenant: str, name: str, state: dict, pin: bool) -> None:
+def _inline_state(tenant: str, name: str, state: dict, pin: bool, shared: bool) -> None:
     resource_id = state.get("resourceId")
     if not isinstance(resource_id, str):
         raise NotFound(f"State '{name}' names no node definition.")
     path = f"$.states.{name}.resourceVersion"
     spec = parse_version(state.get("resourceVersion"), path=path, default=LATEST)
     number = definition_number(tenant=tenant, kind=Kind.NODE, key=resource_id, version=spec)
-    state["nodeDefinition"] = definition_get(tenant=tenant, kind=Kind.NODE, key=resource_id, version=number or SNAPSHOT)
+    state["nodeDefinition"] = definition_get(tenant=tenant, kind=Kind.NODE, key=resource_id, version=number or SNAPSHOT,
+                                             shared=shared)
     if pin:
         state["resourceVersion"] = number or SNAPSHOT
 
@@ -174,15 +177,19 @@ def workflow_sensitive_paths(*, tenant: str, key: str | None, version: VersionSp
     if not key:
         return []
     spec = int(version) if is_version_number(version) else (version or ACTIVE)
-    body = definition_find(tenant=tenant, kind=Kind.WORKFLOW, key=key, version=spec)
-    return list((body or {}).get("sensitivePaths") or [])
+    try:
+        body = definition_get(tenant=tenant, kind=Kind.WORKFLOW, key=key, version=spec, shared=True)  # read only
+    except NotFound:
+        return []
+    return list(body.get("sensitivePaths") or [])
 
 
 def workflow_resolve_for_run(*, tenant: str, workflow_key: str | None = None, version: VersionSpec | None = None,
                              issue_id: str | None = None, bucket_key: str = "") -> dict:
     """What a run executes: {"id", "version": int, "definition"} with every node inlined and every
     resourceVersion pinned. A named workflow wins over the issue's route. Without a version: ACTIVE,
-    or LATEST while none was activated."""
+    or LATEST while none was activated. Built over the cache's documents without copying them (only the
+    top level and each state are new): the definition is read only, it goes to Temporal and the Run row."""
     if not workflow_key:
         if not issue_id:
             raise InvalidInput("Name a workflow or an issue.", [Problem("$.issueDetail.issueId", "is required")])
@@ -193,8 +200,12 @@ def workflow_resolve_for_run(*, tenant: str, workflow_key: str | None = None, ve
     if version is None and (_head(tenant=tenant, kind=Kind.WORKFLOW, key=workflow_key) or {}).get("active") is None:
         spec = LATEST
     number = definition_number(tenant=tenant, kind=Kind.WORKFLOW, key=workflow_key, version=spec)
-    body = definition_get(tenant=tenant, kind=Kind.WORKFLOW, key=workflow_key, version=number)
-    definition = workflow_inline_nodes(tenant=tenant, body=body, pin=True, strict=True)
+    body = definition_get(tenant=tenant, kind=Kind.WORKFLOW, key=workflow_key, version=number, shared=True)
+    own = dict(body)
+    if isinstance(body.get("states"), dict):
+        own["states"] = {name: dict(state) if isinstance(state, dict) else state
+                         for name, state in body["states"].items()}
+    definition = workflow_inline_nodes(tenant=tenant, body=own, pin=True, strict=True, shared=True)
     return {"id": workflow_key, "version": number, "definition": definition}
 
 
@@ -239,11 +250,13 @@ def route_target(*, tenant: str, issue_id: str, bucket_key: str = "") -> tuple[s
 # --- enum store and audit
 
 
-def enum_store_for(*, tenant: str) -> dict:
+def enum_store_for(*, tenant: str, shared: bool = False) -> dict:
+    """The tenant's enum store; `shared`: the cached dict itself, for a caller that only reads it."""
+
     def load() -> dict:
         return dict(EnumEntry.objects.filter(tenant=tenant).values_list("key", "value"))
 
-    return definition_cache.get(cache.enum_key(tenant), load, immutable=False)
+    return definition_cache.get(cache.enum_key(tenant), load, immutable=False, shared=shared)
 
 
 def enum_entry_get(*, tenant: str, key: str) -> EnumEntry:

@@ -136,6 +136,8 @@ class NodeType:
     settle: see `Settler`; terminal types use it so the workflow ends the run without an activity.
     pure: computes its outcome from the context alone (no I/O), never suspends and writes nothing but its
         output: consecutive pure nodes run as one segment, one local activity (worker/kinds/segment.py).
+    closes_segment: computes its outcome from the context alone like a pure type, but what the outcome asks for
+        suspends the run (a View, a wait, a child run): it may be the last node of a segment.
     edges: the states the node moves to by itself (BRANCH choices, a screen's timeout...).
     events: the event names the node waits for (the runtime API refuses events no node awaits).
     from_mock: a mock `{"output"}` as the node's outcome (BRANCH takes its `nextNode` from it).
@@ -156,6 +158,7 @@ class NodeType:
     in_branch: bool = True
     settle: Settler | None = None
     pure: bool = False
+    closes_segment: bool = False
     edges: Callable[[dict], list[Edge]] = no_edges
     events: Callable[[dict], list[str]] = no_events
     from_mock: Callable[[Any], dict] = output_of_mock

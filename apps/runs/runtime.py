@@ -191,8 +191,9 @@ def _open_run(*, tenant: str, workflow_id: str) -> Run:
 def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
     """3.1: register the Run row, then start (or join: same id while open) the workflow."""
     refuse_sealed(data)  # only Drift seals (apps/secrets/sealing.py); so for every input below
+    # A generated id is new: only a caller's id needs the look for an open run to join.
     workflow_id = data.get("workflowId") or uuid.uuid4().hex
-    existing = _check_id_free(tenant=principal.tenant, workflow_id=workflow_id)
+    existing = _check_id_free(tenant=principal.tenant, workflow_id=workflow_id) if data.get("workflowId") else None
     inp = _run_input(principal, data, workflow_id)
     run = existing or admission_register(
         inp=inp, workflow_id=workflow_id,

@@ -210,7 +210,7 @@ def run_record_state(request: PersistRequest) -> None:
             return
         get_context_store().save(
             request.workflow_id, context=context, current_node=request.current_node,
-            status=request.status, seq=request.seq,
+            status=request.status, seq=request.seq, checked=True,  # the walk above: ~57 ms for 1 MB, not twice
         )
         Run.objects.filter(pk=run.pk, state_seq__lt=request.seq).update(
             status=request.status,

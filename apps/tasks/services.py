@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from apps.definitions.services import audit
 from apps.runs import runtime
-from apps.runs.contract import FINAL_STATUSES
 from apps.runs.models import Run
 from apps.tasks.models import Task, TaskStatus
 from drift.errors import Conflict
@@ -24,11 +23,12 @@ def task_record(*, run: Run, task: dict[str, Any] | None, status: str) -> None:
     the persist activity inside its transaction.
 
     Idempotent: a retried persist writes the same row again. An escalation (a higher level) reassigns the task
-    and drops its claim; a closing state closes the open row once.
+    and drops its claim; a closing state closes the open row once. No task, nothing to write: the workflow hands
+    every persist its open task until a persist closed it, and closes it itself when the run ends (worker/engine.py),
+    so most persists (every one of a run without screens) cost no statement here. Runs ended outside the workflow
+    (a hard terminate) close theirs with `tasks_close`.
     """
     if task is None:
-        if status in FINAL_STATUSES:  # ended without a word about the task (e.g. a child's parent closed)
-            tasks_close(workflow_ids=[run.workflow_id], status=TaskStatus.TERMINATED)
         return
     row, created = Task.objects.get_or_create(run=run, screen=task["screen"], defaults=_row_fields(run, task))
     if task["state"] != TaskStatus.OPEN:

@@ -6,15 +6,18 @@ of ten SCRIPT nodes paid ten of each. The activity walks the nodes as the walker
 BRANCH choices) and returns each node's outcome; the workflow then applies them one by one exactly as if each
 had run alone: the same timeline rows, context writes, node counts and outcome handling (`settle`, the walker's).
 
-- A segment stops before any state that is not pure (a remote node, one that suspends, a state kind, a node the
-  workflow settles itself), after a node that ends the run or the branch, and at the node limit.
+- A segment stops before any state that is not pure (a remote node, a state kind, a node the workflow settles
+  itself), after a node that ends the run or the branch, and at the node limit. A node whose outcome suspends the
+  run but is computed like a pure one (`NodeType.closes_segment`: a screen's View, a wait, a child run) may be its
+  last node (segments-2): the workflow then waits as after that node's own activity.
 - A node error in the segment is that node's: a final one fails it as its own activity would have; a retryable
   one reruns that node alone with its own retry policy. An unexpected error past the first node ends the segment
   before that node, which then runs on its own (so it is retried and reported as its own).
 - Between the nodes, the walker's boundary checks still hold: a terminate, the node limit or a due hand-over
   met while applying stops there, and the rest of the segment's work is dropped (it wrote nothing).
 - Test runs keep one activity per node (their mocks are per node).
-Behind `workflow.patched(PATCH)`: histories recorded before replay one activity per node.
+Behind `workflow.patched(PATCH)`: histories recorded before replay one activity per node; the closing node behind
+`workflow.patched(CLOSERS_PATCH)`, asked only where it lengthens a segment.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from worker.kinds import node
 
 PATCH = "segments-1"
+CLOSERS_PATCH = "segments-2"  # a segment may end with a node that suspends the run (`closes`)
 # The walker's handling of one node's outcome: (name, state, outcome, parameters, in_branch) -> the next state.
 Settle = Callable[[str, dict[str, Any], dict[str, Any], dict[str, Any], bool], Awaitable[str | None]]
 
@@ -50,23 +54,34 @@ def pure(state: dict[str, Any] | None, name: str) -> bool:
     return node_type.settle is None or node_type.settle(node_definition, name, None) is None
 
 
-def reachable(states: dict[str, Any], start: str) -> dict[str, dict[str, Any]]:
-    """The pure states reachable from `start` through pure states only: what the segment may walk."""
+def closes(state: dict[str, Any] | None) -> bool:
+    """Whether the state may end a segment: its node's outcome is computed like a pure one's but suspends the run."""
+    node_definition = (state or {}).get("nodeDefinition")
+    node_type = type_of(node_definition) if isinstance(node_definition, dict) else None
+    return node_type is not None and node_type.closes_segment and not node_type.remote
+
+
+def reachable(states: dict[str, Any], start: str, closers: bool = False) -> dict[str, dict[str, Any]]:
+    """The pure states reachable from `start` through pure states only: what the segment may walk. With
+    `closers`, also the closing states (`closes`) next to them, where the segment ends."""
     found: dict[str, dict[str, Any]] = {}
     frontier: list[Any] = [start]  # names, and None where a state has no next
     while frontier:
         name = frontier.pop()
         state = states.get(name) if isinstance(name, str) else None
-        if state is None or name in found or not pure(state, name):
+        if state is None or name in found:
             continue
-        found[name] = state
-        frontier += [state.get("nextNode"), *(edge.target for edge in edges_of(state["nodeDefinition"]))]
+        if pure(state, name):
+            found[name] = state
+            frontier += [state.get("nextNode"), *(edge.target for edge in edges_of(state["nodeDefinition"]))]
+        elif closers and name != start and closes(state):
+            found[name] = state
     return found
 
 
 def advance(name: str, state: dict[str, Any], outcome: dict[str, Any], context: dict[str, Any]) -> str | None:
     """The activity's side of the walker's step: store the output, name the next state (None: the segment ends)."""
-    if outcome.get("terminal"):
+    if outcome.get("terminal") or closes(state):
         return None
     if "output" in outcome:
         context[state.get("contextOverrideKey") or name] = outcome["output"]
@@ -76,12 +91,16 @@ def advance(name: str, state: dict[str, Any], outcome: dict[str, Any], context: 
 
 
 def applies(engine: Engine, name: str) -> dict[str, dict[str, Any]] | None:
-    """The states a segment from `name` may walk, or None when the node runs alone (the patch is asked last,
-    so replays of older histories find it only where a segment would start)."""
+    """The states a segment from `name` may walk, or None when the node runs alone (the patches are asked last,
+    so replays of older histories find them only where a segment would start, or grow by its closing node)."""
     run = engine.run
     if run.harness is not None or budget(engine) < 2:
         return None
     states = reachable(run.definition["states"], name)
+    if states:
+        closed = reachable(run.definition["states"], name, closers=True)
+        if len(closed) > max(len(states), 1) and workflow.patched(CLOSERS_PATCH):
+            states = closed
     return states if len(states) > 1 and workflow.patched(PATCH) else None
 
 

@@ -248,3 +248,27 @@ def test_record_pinned_start(api, runs, tenant, temporal):
                       {"viewResponse": {"selectedOptions": {"decision": "approve"}}}, format="json")
     assert resumed.json()["workflowStatus"] == "COMPLETED", resumed.json()
     _save(temporal, "pinned_start", [workflow_id])
+
+
+def _segment_closers_flow(tenant: str) -> None:
+    """Segments that end before a screen and before a wait (segments-1), which segments-2 extends over them."""
+    publish_definitions(tenant, [script_node("one", "return 1"), branch_node("ok", [("return _global.s1 > 0", "q")],
+                                                                          default="done"),
+                                 instruction_node("ask", [{"id": "x"}]), script_node("two", "return _global.s1 + 1"),
+                                 script_node("three", "return _global.s2 + 1"),
+                                 wait_node("hold", waitType="ON_EVENT", eventName="go"), success_node()],
+                        [workflow_body("closers", "s1", [state("s1", "one", "r"), state("r", "ok"),
+                                                         state("q", "ask", "s2"), state("s2", "two", "s3"),
+                                                         state("s3", "three", "w"), state("w", "hold", "done"),
+                                                         state("done")])])
+
+
+@pytest.mark.temporal
+def test_record_segments_1(runs, tenant, temporal):
+    """Recorded at e31f4ad (segments-1, before segments-2)."""
+    _segment_closers_flow(tenant)
+    workflow_id = runs.start("closers")["workflowId"]
+    runs.update(workflow_id, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
+    runs.signal(workflow_id, SIGNAL_EVENT, "go", {"ok": 1})
+    assert runs.result(workflow_id)["workflowStatus"] == "COMPLETED"
+    _save(temporal, "segments_1", [workflow_id])

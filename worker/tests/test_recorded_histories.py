@@ -6,7 +6,8 @@ Two sets, each of closed runs on the real services (worker/tests/histories/READM
   ON_EVENT waits with a timeout (arrived and expired), SYNC and ASYNC CHILD calls, a disconnected node and a
   terminate during a SYNC child. They predate segments and pinned starts: they prove the unpatched paths.
 - `histories/kinds/`, the same flows recorded with the kinds split (worker/kinds), plus a segment of pure nodes
-  and a start the API pinned: they prove the paths behind the patches `segments-1` and `pinned-start-1`.
+  a start the API pinned, and `segments_1` (segments that end before a screen and before a wait, which
+  segments-2 extends over them): they prove the paths behind the patches `segments-1` and `pinned-start-1`.
 Any change to the order of the workflow's commands fails `test_recorded_histories_replay`: such a change needs
 `workflow.patched`.
 
@@ -37,7 +38,7 @@ FLOWS = ("parallel_handover", "map_batches", "screen_escalation", "event_timeout
          "disconnected", "terminate_in_child")
 SETS = {
     "before-kinds": (HISTORIES, FLOWS),
-    "kinds": (HISTORIES / "kinds", (*FLOWS, "segment", "pinned_start")),
+    "kinds": (HISTORIES / "kinds", (*FLOWS, "segment", "pinned_start", "segments_1")),
 }
 by_set = pytest.mark.parametrize(("folder", "flows"), SETS.values(), ids=SETS.keys())
 

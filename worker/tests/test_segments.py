@@ -11,9 +11,19 @@ import pytest
 
 from apps.nodes import registry
 from apps.nodes.base import NodeError
-from apps.runs.contract import SIGNAL_EVENT
+from apps.runs.contract import SIGNAL_EVENT, UPDATE_RESUME
 from apps.runs.models import NodeExecution
-from devtools.testing.builders import branch_node, script_node, state, success_node, value, wait_node, workflow
+from devtools.testing.builders import (
+    branch_node,
+    child_node,
+    instruction_node,
+    script_node,
+    state,
+    success_node,
+    value,
+    wait_node,
+    workflow,
+)
 from devtools.testing.definitions import publish_definitions
 from drift.temporal import run_async
 from worker.kinds import segment
@@ -255,3 +265,78 @@ def test_a_start_through_the_api_needs_no_start_run(api, runs, tenant):
     run = Run.objects.get(workflow_id=response["workflowId"])
     assert (run.status, run.definition_key, run.definition_version) == ("COMPLETED", "chain10", 1)
     assert [row[1] for row in _rows(response["workflowId"])] == [*(f"s{i}" for i in range(10)), "done"]
+
+
+def _closers_flow(tenant: str) -> None:
+    """Segments closed by a screen (after a BRANCH), a SYNC child and an ON_EVENT wait."""
+    publish_definitions(
+        tenant,
+        [script_node("one", "return 1"), branch_node("ok", [("return _global.s1 > 0", "q")], default="done"),
+         instruction_node("ask", [{"id": "x"}]), script_node("two", "return _global.s1 + 1"),
+         child_node("call", "kid"), script_node("three", "return _global.c.output.k + _global.s2"),
+         wait_node("hold", waitType="ON_EVENT", eventName="go"), script_node("kid_node", "return 40"),
+         success_node()],
+        [workflow("closers", "s1", [state("s1", "one", "r"), state("r", "ok"), state("q", "ask", "s2"),
+                                    state("s2", "two", "c"), state("c", "call", "s3"), state("s3", "three", "w"),
+                                    state("w", "hold", "done"), state("done")]),
+         workflow("kid", "k", [state("k", "kid_node", "done"), state("done")])],
+    )
+
+
+def _closers_run(runs) -> tuple[str, dict[str, Any]]:
+    waiting = runs.start("closers")
+    assert (waiting["workflowStatus"], waiting["currentNode"]) == ("WAITING", "q"), waiting
+    resumed = runs.update(waiting["workflowId"], UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
+    assert (resumed["workflowStatus"], resumed["currentNode"]) == ("WAITING", "w"), resumed
+    runs.signal(waiting["workflowId"], SIGNAL_EVENT, "go", {"ok": 1})
+    result = runs.result(waiting["workflowId"])
+    assert result["workflowStatus"] == "COMPLETED", result
+    return waiting["workflowId"], result
+
+
+def test_a_screen_a_child_and_a_wait_close_the_segment_before_them(runs, tenant, unsegmented):
+    _closers_flow(tenant)
+    segmented_id, segmented = _closers_run(runs)
+    with unsegmented:
+        plain_id, plain = _closers_run(runs)
+    assert [(row[1], row[3]) for row in _rows(segmented_id)] == [
+        ("s1", "SUCCESS"), ("r", "SUCCESS"), ("q", "SUCCESS"), ("q", "RESUMED"), ("s2", "SUCCESS"), ("c", "SUCCESS"),
+        ("c", "COMPLETED"), ("s3", "SUCCESS"), ("w", "SUCCESS"), ("done", "SUCCESS")]
+    assert _rows(segmented_id) == _rows(plain_id)
+    def without_run_ids(output: dict[str, Any]) -> dict[str, Any]:  # the child's own ids differ per run
+        return {**_without_context_ids(output), "c": {"status": output["c"]["workflowStatus"],
+                                                       "k": output["c"]["output"]["k"]}}
+
+    assert without_run_ids(segmented["output"]) == without_run_ids(plain["output"])
+    assert segmented["output"]["s3"] == 42
+    # s1-r-q, s2-c and s3-w are one activity each instead of three, two and two.
+    assert _markers(runs, segmented_id)["local activities"] == _markers(runs, plain_id)["local activities"] - 4
+
+
+def test_a_segment_sends_the_enum_store_to_its_sandbox_child_once(runs, tenant, monkeypatch):
+    """The nodes of a segment share one enum store object (read from the cache without a copy), so the session
+    sends it with the first script only."""
+    from apps.definitions.services import enum_entry_set
+    from apps.nodes import sandbox
+
+    enum_entry_set(tenant=tenant, key="rate", value={"x": 3}, actor="t")
+    publish_definitions(
+        tenant, [script_node("a", "return _enum_store.rate.x"),
+                 script_node("b", "return _global.sa * _enum_store.rate.x"),
+                 script_node("c", "return _global.sb + _enum_store.rate.x"), success_node()],
+        [workflow("rated", "sa", [state("sa", "a", "sb"), state("sb", "b", "sc"), state("sc", "c", "done"),
+                                  state("done")])],
+    )
+    sent: list[dict] = []
+    call = sandbox._Child.call
+
+    def recording(child, request, timeout):
+        sent.append(request)
+        return call(child, request, timeout)
+
+    monkeypatch.setattr(sandbox._Child, "call", recording)
+    response = runs.start("rated")
+    assert response["workflowStatus"] == "COMPLETED", response
+    assert runs.result(response["workflowId"])["output"]["sc"] == 12
+    carrying = [request for request in sent if "_enum_store" in request.get("names", request.get("set", {}))]
+    assert len(sent) == 3 and len(carrying) == 1, sent

@@ -43,6 +43,16 @@ def test_resolve_pins_node_versions_and_ignores_later_node_changes(published):
     assert again["definition"]["states"]["c"]["nodeDefinition"]["name"] == "changed"
 
 
+def test_resolving_leaves_the_cached_documents_as_they_were(published):
+    """The resolve reads the cache's documents without copying them: it writes only into states of its own."""
+    for _ in range(2):  # the second resolve reads what the first one cached
+        resolved = selectors.workflow_resolve_for_run(tenant=T, workflow_key="a")
+        assert resolved["definition"]["states"]["c"]["resourceVersion"] == 1
+    cached = selectors.definition_get(tenant=T, kind=Kind.WORKFLOW, key="a", shared=True)
+    assert cached["states"]["c"] == flow("a")["states"]["c"]
+    assert "nodeDefinition" not in cached["states"]["d"]
+
+
 def test_resolve_defaults_to_active_and_falls_back_to_latest(published):
     services.definition_save_snapshot(tenant=T, kind=Kind.WORKFLOW, body={**flow("a"), "comment": "2"},
                                       actor="t", create=False)

@@ -44,4 +44,5 @@ SCHEMA = Schema("Starts another workflow; its params are this state's resolved p
                                        {"type": "string", "pattern": "^[0-9]+$"}]},
     "executionMode": {"enum": list(MODES)},
 }, ("childWorkflowId",))
-NODE_TYPE = NodeType("CHILD", validate, execute, must_mock=True, style=Style("box3d", "#fce4ec"), schema=SCHEMA)
+NODE_TYPE = NodeType("CHILD", validate, execute, must_mock=True, closes_segment=True, style=Style("box3d", "#fce4ec"),
+                     schema=SCHEMA)

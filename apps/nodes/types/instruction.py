@@ -157,7 +157,7 @@ def as_case(execution: Execution) -> CasePart:
 
 
 NODE_TYPE = NodeType("INSTRUCTION", validate, execute, disconnectable=True, edges=edges, in_branch=False,
-                     as_case=as_case,
+                     as_case=as_case, closes_segment=True,
                      style=Style("note", "#e1f5fe"),
                      schema=Schema("Builds a View; the run waits for a resume.", {
                          "inputOptions": {"type": "array", "items": schema_ref("Option")},

@@ -124,5 +124,5 @@ SCHEMA = Schema("Pauses the run (durable timer or event).", {
         "timestamp": {"anyOf": [{"type": "string"}, {"type": "number"}, schema_ref("ValueComponent")]},
         "eventName": {"type": "string"}, "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0}}},
 }, ("config",))
-NODE_TYPE = NodeType("WAIT", validate, execute, events=events, as_case=as_case, style=Style("hexagon", "#ede7f6"),
-                     schema=SCHEMA)
+NODE_TYPE = NodeType("WAIT", validate, execute, events=events, as_case=as_case, closes_segment=True,
+                     style=Style("hexagon", "#ede7f6"), schema=SCHEMA)

@@ -32,11 +32,14 @@ class ContextStore(abc.ABC):
     retries and a racing disconnected-node write can neither duplicate nor lose an update.
     """
 
-    def save(self, workflow_id: str, *, context: dict, current_node: str, status: str, seq: int) -> bool:
-        """Store the context unless a write with seq >= `seq` is already stored; True if written."""
+    def save(self, workflow_id: str, *, context: dict, current_node: str, status: str, seq: int,
+             checked: bool = False) -> bool:
+        """Store the context unless a write with seq >= `seq` is already stored; True if written. `checked`: the
+        caller has already refused what JSON cannot hold in this context (the persist activity walks the whole
+        state once, before sealing; sealing adds only ciphertext strings)."""
         if seq < 0:  # HBase cell timestamps (= seq) cannot be negative; both backends refuse it alike
             raise ValueError(f"seq must be >= 0, not {seq}")
-        problem = json_problem(context, "$.context")
+        problem = None if checked else json_problem(context, "$.context")
         if problem is not None:  # json.dumps would write NaN / surrogates that no JSON reader takes back
             raise UnstorableContext(f"{problem.path} {problem.problem}")
         return self._save(workflow_id, context=context, current_node=current_node, status=status, seq=seq)
