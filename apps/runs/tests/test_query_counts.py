@@ -6,16 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import publish_definitions
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.runs.contract import PersistRequest
 from apps.runs.models import Run
 from apps.runs.services import run_record_state
-from apps.runs.tests.rest import start
 from apps.tasks.models import Task, TaskStatus
 from devtools.testing.builders import script_node, state, success_node, workflow
+from devtools.testing.definitions import publish_definitions
+from devtools.testing.rest import start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
