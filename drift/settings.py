@@ -296,6 +296,8 @@ DRIFT_BULK_MAX_RUNS = env_int("DRIFT_BULK_MAX_RUNS", 10_000)
 # default is set in the admin, clients.TenantDefaults), as JSON
 # {"<tenant>" or "*": {"maxConcurrentRuns": n, "startsPerMinute": n, "overflow": ...}}; a definition's own win.
 DRIFT_TENANT_LIMITS = json.loads(os.environ.get("DRIFT_TENANT_LIMITS") or "{}")
+# How long a process keeps a tenant's default limits (the admin's rows) before reading them again.
+DRIFT_TENANT_DEFAULTS_CACHE_SECONDS = env_int("DRIFT_TENANT_DEFAULTS_CACHE_SECONDS", 10)
 DRIFT_ADMISSION_RETRY_AFTER_SECONDS = env_int("DRIFT_ADMISSION_RETRY_AFTER_SECONDS", 5)
 # The release pass (beat and run end) handles at most this many workflows, in at most this many seconds.
 DRIFT_ADMISSION_RELEASE_WORKFLOWS = env_int("DRIFT_ADMISSION_RELEASE_WORKFLOWS", 200)

@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 
 from apps.clients.access import is_platform_operator
 from apps.clients.models import ApiClient, ApiKey, TenantDefaults, TenantMembership
-from apps.clients.services import api_client_rotate_webhook_secret, new_webhook_secret
+from apps.clients.services import api_client_rotate_webhook_secret, new_webhook_secret, tenant_defaults_forget
 from apps.clients.webhook_urls import webhook_url_problem
 from apps.definitions.dsl import limits_problems
 from core.json_safety import printable
@@ -127,6 +127,21 @@ class TenantDefaultsAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("tenant", "updated_at") if obj else ("updated_at",)
+
+    # Admission caches each tenant's defaults (apps.clients.selectors.tenant_default_limits).
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        tenant_defaults_forget(tenant=obj.tenant)
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        tenant_defaults_forget(tenant=obj.tenant)
+
+    def delete_queryset(self, request, queryset) -> None:
+        tenants = list(queryset.values_list("tenant", flat=True))
+        super().delete_queryset(request, queryset)
+        for tenant in tenants:
+            tenant_defaults_forget(tenant=tenant)
 
 
 class PlatformOperatorWritesMixin:

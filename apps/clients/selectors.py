@@ -1,8 +1,11 @@
 import hmac
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+
 from apps.clients.models import ApiClient, ApiKey, TenantDefaults, TenantMembership
-from apps.clients.services import KEY_SEPARATOR, hash_key
+from apps.clients.services import KEY_SEPARATOR, hash_key, tenant_defaults_cache_key
 
 
 def api_key_for_raw(raw_key: str) -> ApiKey | None:
@@ -29,5 +32,13 @@ def groups_by_tenant(user) -> dict[str, frozenset[str]]:
 
 
 def tenant_default_limits(*, tenant: str) -> Any:
-    """The run `limits` the tenant's operators set as its default (admin), or None."""
-    return TenantDefaults.objects.filter(tenant=tenant).values_list("limits", flat=True).first()
+    """The run `limits` the tenant's operators set as its default (admin), or None. Asked by every start, so
+    cached for DRIFT_TENANT_DEFAULTS_CACHE_SECONDS; the admin forgets a tenant's entry when it saves or deletes
+    the row: with the shared Redis cache an edit applies at once, with the in-process one (no REDIS_URL) other
+    processes see it within that time."""
+    key = tenant_defaults_cache_key(tenant)
+    cached = cache.get(key)
+    if cached is None:  # the entry wraps the value: a tenant without defaults is cached too
+        cached = {"limits": TenantDefaults.objects.filter(tenant=tenant).values_list("limits", flat=True).first()}
+        cache.set(key, cached, settings.DRIFT_TENANT_DEFAULTS_CACHE_SECONDS)
+    return cached["limits"]

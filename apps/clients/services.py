@@ -1,6 +1,7 @@
 import hashlib
 import secrets
 
+from django.core.cache import cache
 from django.db import transaction
 
 from apps.clients.models import ApiClient, ApiKey, Scope
@@ -60,3 +61,12 @@ def api_key_create(*, tenant: str, client_id: str, scopes: list[str]) -> tuple[A
     raw_key = f"drift_{prefix}{KEY_SEPARATOR}{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(client=client, prefix=prefix, key_hash=hash_key(raw_key), scopes=sorted(scopes))
     return key, raw_key
+
+
+def tenant_defaults_cache_key(tenant: str) -> str:
+    return f"drift:tenant-defaults:{tenant}"
+
+
+def tenant_defaults_forget(*, tenant: str) -> None:
+    """Drop the cached default limits of `tenant` (read on every start) after its row changed."""
+    cache.delete(tenant_defaults_cache_key(tenant))
