@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from rest_framework.exceptions import ValidationError
 
-from apps.definitions.admin import (
+from apps.definitions.admin.definitions import (
     DefinitionAdminExtension,
     NodeDefinitionAdmin,
     WorkflowDefinitionAdmin,
