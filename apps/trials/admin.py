@@ -16,13 +16,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from rest_framework.exceptions import ValidationError
 
-from apps.definitions.admin import (
-    DefinitionAdminExtension,
-    NodeDefinitionAdmin,
-    WorkflowDefinitionAdmin,
-    actor_of,
-    report_error,
-)
+from apps.definitions.admin.common import actor_of, report_error
+from apps.definitions.admin.definitions import DefinitionAdminExtension, NodeDefinitionAdmin, WorkflowDefinitionAdmin
 from apps.definitions.models import WorkflowDefinition
 from apps.definitions.versions import parse_version
 from apps.runs.admin.runs import RunAdmin

@@ -151,6 +151,7 @@ def test_run_tests_from_the_builder_and_a_runs_path_on_the_canvas(page, screensh
     page.wait_for_function("document.querySelector('[data-builder=tests-summary]').textContent.startsWith('PASSED')")
     assert page.locator("[data-builder=tests-summary]").inner_text().startswith("PASSED: 3 case(s) of the SNAPSHOT")
     page.click("[data-case='a reviewed refund cools off for two days, then completes']")
+    page.locator(".drift-builder-frame .drift-node-steps").first.wait_for()  # the case's path is drawn on click
     steps = steps_of(page, ".drift-builder-frame")
     assert steps == {"fetch": "1", "decide": "2", "review": "3", "pause": "4", "done": "5"}, steps
     screenshot("builder-13-run-tests", element=".drift-builder-frame")

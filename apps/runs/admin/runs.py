@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.definitions import map_state
-from apps.definitions.admin import path_canvas_html, workflow_graph_html
+from apps.definitions.admin.pictures import path_canvas_html, workflow_graph_html
 from apps.definitions.models import Definition, Kind
 from apps.definitions.selectors import definition_find
 from apps.runs.admin.timeline import MAP_ITEMS_SHOWN, NodeExecutionInline, map_items_html, run_path
