@@ -1,6 +1,7 @@
-"""Records the replay fixtures of worker/tests/histories/kinds/ (see test_recorded_histories.py) on the real
-services, with the build of the day: every flow of the set recorded before the kinds split (histories/*.json, kept
-as they are), plus a segment of pure nodes and a start the API pinned.
+"""Records the replay fixtures of a new set under worker/tests/histories/ (see test_recorded_histories.py) on the
+real services, with the build of the day: every flow of the set recorded before the kinds split (histories/*.json,
+kept as they are), plus a segment of pure nodes, a start the API pinned and segments that end at a screen and a
+wait. Committed sets: histories/kinds/ (e31f4ad, segments-1) and histories/segments-2/ (segments-2).
 
 Not collected by the suite (the file is not named test_*.py); run it explicitly, only when a workflow change is
 meant to be incompatible and is patched, into a new set (RECORDED): `.venv/bin/pytest worker/tests/record_histories.py`.
@@ -42,7 +43,7 @@ from drift.temporal import run_async
 from worker.replay import save_history
 
 # The set this recorder writes; the sets already committed are never re-recorded (histories/README.md).
-RECORDED = Path(__file__).parent / "histories" / "kinds"
+RECORDED = Path(__file__).parent / "histories" / "segments-2"
 
 
 async def _chain(temporal: Client, workflow_id: str) -> list[WorkflowHistory]:
@@ -264,11 +265,12 @@ def _segment_closers_flow(tenant: str) -> None:
 
 
 @pytest.mark.temporal
-def test_record_segments_1(runs, tenant, temporal):
-    """Recorded at e31f4ad (segments-1, before segments-2)."""
+def test_record_segment_closers(runs, tenant, temporal):
+    """Segments that end at a screen and at a wait: histories/kinds/segments_1 holds them recorded with
+    segments-1 (before segments-2 made such a node close its segment)."""
     _segment_closers_flow(tenant)
     workflow_id = runs.start("closers")["workflowId"]
     runs.update(workflow_id, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
     runs.signal(workflow_id, SIGNAL_EVENT, "go", {"ok": 1})
     assert runs.result(workflow_id)["workflowStatus"] == "COMPLETED"
-    _save(temporal, "segments_1", [workflow_id])
+    _save(temporal, "segment_closers", [workflow_id])

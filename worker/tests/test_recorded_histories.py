@@ -1,6 +1,6 @@
 """Histories recorded by earlier builds replay against today's workflow code (issue 20).
 
-Two sets, each of closed runs on the real services (worker/tests/histories/README.md):
+Three sets, each of closed runs on the real services (worker/tests/histories/README.md):
 - `histories/*.json`, recorded with the build before the workflow was split into state kinds (base 121bc5e): a
   PARALLEL state carried over continue-as-new, a MAP over several batches, a screen that escalates and times out,
   ON_EVENT waits with a timeout (arrived and expired), SYNC and ASYNC CHILD calls, a disconnected node and a
@@ -8,6 +8,8 @@ Two sets, each of closed runs on the real services (worker/tests/histories/READM
 - `histories/kinds/`, the same flows recorded with the kinds split (worker/kinds), plus a segment of pure nodes
   a start the API pinned, and `segments_1` (segments that end before a screen and before a wait, which
   segments-2 extends over them): they prove the paths behind the patches `segments-1` and `pinned-start-1`.
+- `histories/segments-2/`, the same flows recorded with segments-2 (a segment may end with a node that suspends the
+  run), the segment closers under `segment_closers`: the paths behind all three patches.
 Any change to the order of the workflow's commands fails `test_recorded_histories_replay`: such a change needs
 `workflow.patched`.
 
@@ -28,6 +30,7 @@ from django.core.management import call_command
 from temporalio.client import WorkflowHistory
 
 from drift.temporal import run_async
+from worker.kinds.segment import CLOSERS_PATCH as SEGMENT_CLOSERS
 from worker.kinds.segment import PATCH as SEGMENTS
 from worker.replay import load_history_files, replay_histories
 from worker.tests.reordered import ReorderedWorkflow
@@ -39,6 +42,7 @@ FLOWS = ("parallel_handover", "map_batches", "screen_escalation", "event_timeout
 SETS = {
     "before-kinds": (HISTORIES, FLOWS),
     "kinds": (HISTORIES / "kinds", (*FLOWS, "segment", "pinned_start", "segments_1")),
+    "segments-2": (HISTORIES / "segments-2", (*FLOWS, "segment", "pinned_start", "segment_closers")),
 }
 by_set = pytest.mark.parametrize(("folder", "flows"), SETS.values(), ids=SETS.keys())
 
@@ -56,9 +60,10 @@ def test_every_flow_has_fixtures(folder: Path, flows: tuple[str, ...]):
     assert saved == set(flows)
 
 
-def test_only_the_set_recorded_after_the_patches_takes_the_patched_paths():
+def test_each_set_takes_the_patched_paths_of_its_build():
     assert _patches(load_history_files([HISTORIES])) == set()
     assert _patches(load_history_files([HISTORIES / "kinds"])) == {SEGMENTS, PINNED_START}
+    assert _patches(load_history_files([HISTORIES / "segments-2"])) == {SEGMENTS, PINNED_START, SEGMENT_CLOSERS}
 
 
 @by_set

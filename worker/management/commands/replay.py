@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--history", action="append", default=[], dest="history_files",
                             help="replay a saved history file, or every *.json in a directory (repeatable; no "
                                  "Temporal server needed; a directory's subfolders are not read): the committed "
-                                 "fixtures are worker/tests/histories and worker/tests/histories/kinds")
+                                 "fixtures are worker/tests/histories and its subfolders kinds and segments-2")
         # Tests replay against a deliberately changed class to prove nondeterminism fails the command.
         parser.add_argument("--workflow-class", default="worker.workflows.DriftWorkflow", help=argparse.SUPPRESS)
 
