@@ -28,7 +28,8 @@ from drift.temporal import run_async, temporal_client
 
 logger = logging.getLogger(__name__)
 
-DESCRIBE_TIMEOUT = timedelta(seconds=10)  # per descendant: a hung call must not outlast the task's time limit
+DESCRIBE_TIMEOUT = timedelta(seconds=10)  # per descendant
+DESCRIBE_ALL_SECONDS = 60  # all of one pass: within the task's soft time limit (apps/runs/tasks.py)
 
 
 def runs_mark_terminated(*, workflow_ids: Iterable[str], reason: str) -> list[str]:
@@ -115,6 +116,6 @@ def _describe(workflow_ids: list[str]) -> dict[str, WorkflowExecutionStatus | No
         return statuses
 
     try:
-        return run_async(describe_all())
+        return run_async(describe_all(), timeout=DESCRIBE_ALL_SECONDS)
     except (RPCError, RuntimeError, TimeoutError) as error:  # RuntimeError: "Failed client connect"
         raise TemporalUnreachable(f"{type(error).__name__}: {error}") from error
