@@ -18,8 +18,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.client import (
@@ -35,8 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from apps.clients.authentication import Principal
 from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.nodes.registry import events_of
-from apps.runs import hooks
-from apps.runs.admission import admission_forget, admission_on_run_end, admission_register
+from apps.runs.admission import admission_register
 from apps.runs.contract import (
     FINAL_STATUSES,
     SIGNAL_EVENT,
@@ -51,6 +48,7 @@ from apps.runs.contract import (
 from apps.runs.models import Run, RunMode, RunStatus
 from apps.runs.selectors import run_find, run_get, run_response, workflow_response
 from apps.runs.services import customer_id_of, run_pinned, run_register_pinned
+from apps.runs.terminations import runs_mark_terminated, terminated_family_enqueue
 from apps.secrets.sealing import refuse_sealed
 from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
 from drift.metrics import SYNC_WAIT_SECONDS
@@ -310,7 +308,10 @@ def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
         return Reply(run_response(run_mark_terminated(workflow_id=workflow_id, reason=reason)))
     try:
         wait = settings.DRIFT_TERMINATE_UPDATE_TIMEOUT_SECONDS
-        return Reply(workflow_response(temporal_call(_update(workflow_id, UPDATE_TERMINATE, reason), wait=wait)))
+        ended = workflow_response(temporal_call(_update(workflow_id, UPDATE_TERMINATE, reason), wait=wait))
+        # The run persisted only its own end; its SYNC children are terminated by Temporal as it closes.
+        terminated_family_enqueue(workflow_id=workflow_id, reason=reason)
+        return Reply(ended)
     except SyncTimeout:
         logger.warning("terminate update unanswered; terminating hard", extra={"workflow_id": workflow_id})
     temporal_call(lambda client: client.get_workflow_handle(workflow_id).terminate(reason=reason))
@@ -318,30 +319,11 @@ def run_terminate(*, tenant: str, workflow_id: str, reason: str) -> Reply:
 
 
 def run_mark_terminated(*, workflow_id: str, reason: str) -> Run:
-    """Mirror a hard termination (the workflow could not persist it) and notify ASYNC callers."""
-    from apps.runs.webhooks.delivery import webhook_notify
-
-    now = timezone.now()
-    with transaction.atomic():  # the webhook row commits with the status, or neither does
-        # Its SYNC children die with it (parent-close policy TERMINATE) without persisting either.
-        family = _run_and_descendants(workflow_id)
-        open_runs = Run.objects.filter(workflow_id__in=family).exclude(status__in=FINAL_STATUSES)
-        ended = list(open_runs.values_list("workflow_id", flat=True))
-        open_runs.update(status=RunStatus.TERMINATED, error_message=reason, finished_at=now, updated_at=now)
-        hooks.runs_terminated(workflow_ids=ended)  # their open human tasks close (apps.tasks)
-        admission_forget(workflow_ids=ended)  # a QUEUED run terminated: it is never started
-        for run in Run.objects.filter(workflow_id__in=ended):
-            webhook_notify(run=run, response=run_response(run))
-            admission_on_run_end(tenant=run.tenant, workflow_key=run.definition_key)
+    """Mirror a hard termination (the workflow could not persist it) and notify ASYNC callers. Its descendants
+    are reconciled against Temporal afterwards: SYNC children die with it, ASYNC ones run on."""
+    runs_mark_terminated(workflow_ids=[workflow_id], reason=reason)
+    terminated_family_enqueue(workflow_id=workflow_id, reason=reason)
     return Run.objects.get(workflow_id=workflow_id)
-
-
-def _run_and_descendants(workflow_id: str) -> list[str]:
-    family, frontier = [workflow_id], [workflow_id]
-    while frontier:
-        frontier = list(Run.objects.filter(parent_workflow_id__in=frontier).values_list("workflow_id", flat=True))
-        family += frontier
-    return family
 
 
 def run_execute_disconnected(*, tenant: str, workflow_id: str, node: str, parameters: dict | None) -> dict[str, Any]:

@@ -183,3 +183,28 @@ def release_queued_starts_of(tenant: str, workflow_key: str) -> int:
     from apps.runs.admission import admission_release
 
     return admission_release(tenant=tenant, workflow_key=workflow_key)
+
+
+# Parent-close termination is carried out by the server soon after the parent closes: look again after these
+# pauses (about 60 s in all), then leave whatever still runs (an ASYNC child runs on by design).
+RECONCILE_COUNTDOWNS = (1, 2, 4, 8, 15, 15, 15)
+
+
+@shared_task(bind=True, max_retries=len(RECONCILE_COUNTDOWNS), name="apps.runs.tasks.reconcile_terminated_family",
+             soft_time_limit=90, time_limit=120)
+def reconcile_terminated_family(self, workflow_id: str, reason: str) -> int:
+    """After a terminate: mirror the descendants Temporal terminated with the run (apps/runs/terminations.py).
+    Idempotent: only rows still open are touched. Returns how many descendants still run."""
+    from apps.runs.terminations import TemporalUnreachable, terminated_family_reconcile
+
+    try:
+        running = terminated_family_reconcile(workflow_id=workflow_id, reason=reason)
+    except TemporalUnreachable:
+        logger.warning("terminated-family reconcile: Temporal unreachable", exc_info=True,
+                       extra={"workflow_id": workflow_id})
+        running = -1
+    if running and self.request.retries < len(RECONCILE_COUNTDOWNS):
+        raise self.retry(countdown=RECONCILE_COUNTDOWNS[self.request.retries])
+    if running < 0:
+        logger.error("terminated-family reconcile gave up: Temporal unreachable", extra={"workflow_id": workflow_id})
+    return running
