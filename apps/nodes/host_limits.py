@@ -78,11 +78,12 @@ class Limit:
 @dataclass(frozen=True)
 class _Rows:
     limits: dict[str, dict]
-    read_at: float  # time.monotonic()
+    read_at: float  # _clock()
 
 
 _rows: _Rows | None = None
 _rows_lock = threading.Lock()
+_clock = time.monotonic  # the rows' age (tests move it instead of waiting)
 
 
 def limit_for(url: str) -> Limit | None:
@@ -108,11 +109,11 @@ def operator_rows() -> dict[str, dict]:
     from apps.nodes import settings
 
     cached = _rows
-    if cached is not None and time.monotonic() - cached.read_at < settings.host_limits_refresh_seconds():
+    if cached is not None and _clock() - cached.read_at < settings.host_limits_refresh_seconds():
         return cached.limits
     with _rows_lock:  # one thread reads; the others wait for its table rather than querying too
         cached = _rows
-        if cached is None or time.monotonic() - cached.read_at >= settings.host_limits_refresh_seconds():
+        if cached is None or _clock() - cached.read_at >= settings.host_limits_refresh_seconds():
             cached = _read_rows(cached)
         return cached.limits
 
@@ -128,7 +129,7 @@ def _read_rows(previous: _Rows | None) -> _Rows:
         log.warning("host limits: could not read the HostLimit rows (%s); using %s for %g s", exc,
                     "the last ones read" if previous is not None else "DRIFT_HOST_LIMITS alone",
                     settings.host_limits_refresh_seconds())
-    _rows = _Rows(limits, time.monotonic())
+    _rows = _Rows(limits, _clock())
     return _rows
 
 
