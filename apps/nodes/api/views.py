@@ -23,7 +23,7 @@ class HostLimitOperatorView(DriftAPIView):
     permission_classes = [PlatformOperatorOnly]
 
     def actor(self) -> str:
-        return self.request.user.get_username()
+        return self.request.user.username
 
 
 class HostLimitListView(HostLimitOperatorView):
