@@ -247,8 +247,8 @@ def admin_prefix(route: str) -> str | None:
     match = re.match(r"admin/(\w+/\w+)/", route)
     if route.startswith("admin/inbox/"):
         return "inbox"
-    return match.group(1) if match and match.group(1).split("/")[0] in {"runs", "definitions", "secrets", "tasks",
-                                                                        "clients", "auth", "triggers", "nodes"} else None
+    apps = {"runs", "definitions", "secrets", "tasks", "clients", "auth", "triggers", "nodes"}
+    return match.group(1) if match and match.group(1).split("/")[0] in apps else None
 
 
 def kwarg_values(a: TenantA, route: str, name: str, body: str) -> list[str] | None:
