@@ -199,14 +199,19 @@ DRIFT_SCRIPT_QUEUE_SECONDS = float(os.environ.get("DRIFT_SCRIPT_QUEUE_SECONDS", 
 DRIFT_HTTP_ALLOWED_NETWORKS = env_list("DRIFT_HTTP_ALLOWED_NETWORKS")
 DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("DRIFT_HTTP_DEFAULT_TIMEOUT_SECONDS", "30"))
 # Host limits (apps/nodes/host_limits.py): per-host token bucket and in-flight cap shared by every worker process
-# through Redis. JSON {"api.partner.com": {"rate": 5, "burst": 1, "inFlight": 2}} (rate: requests/s; burst:
-# bucket size, default 1; inFlight: concurrent requests, default unlimited). When Redis is down or not configured:
+# through Redis. Platform operators keep them as HostLimit rows (admin, /v3/host-limits/); this setting is the
+# deployment's fallback (a row wins for its host). JSON {"api.partner.com": {"rate": 5, "burst": 1, "inFlight": 2}}
+# (rate: requests/s; burst: bucket size, default 1; inFlight: concurrent requests, default unlimited; a key is a
+# host name or name:port). When Redis is down or not configured:
 # "open" calls anyway (unlimited), "closed" fails the node (retryable) instead.
 DRIFT_HOST_LIMITS = json.loads(os.environ.get("DRIFT_HOST_LIMITS") or "{}")
 DRIFT_HOST_LIMITS_ON_REDIS_DOWN = os.environ.get("DRIFT_HOST_LIMITS_ON_REDIS_DOWN", "open")
 # The bucket refills `rate` tokens per (1 s + this): headroom for requests whose network trip to the host differs,
 # so the host still sees at most `rate` in any second (docs/events.md, "Host limits").
 DRIFT_HOST_LIMITS_JITTER_MS = float(os.environ.get("DRIFT_HOST_LIMITS_JITTER_MS", "100"))
+# How long a worker process applies its copy of the operators' HostLimit rows before reading them again: an edit in
+# the admin or /v3/host-limits/ reaches every worker process within this (docs/events.md, "Host limits").
+DRIFT_HOST_LIMITS_REFRESH_SECONDS = float(os.environ.get("DRIFT_HOST_LIMITS_REFRESH_SECONDS", "5"))
 # Local dev stack only (devtools/up.py sets it for the API, worker and Celery alike, so a start-time check, the
 # HTTP nodes and webhook delivery agree): loopback targets are allowed, so the demo order service and local
 # webhook receivers work. Every process logs a warning at start (apps/nodes/apps.py); refused outright with a

@@ -18,6 +18,7 @@ urlpatterns = [
     path("v3/", include("apps.runs.api.urls")),
     path("v3/", include("apps.operations.api.urls")),
     path("v3/", include("apps.triggers.api.urls")),
+    path("v3/", include("apps.nodes.api.urls")),
     path("", include("apps.trials.api.urls")),
     path("", include("apps.secrets.api.urls")),
     path("", include("apps.definitions.api.urls")),

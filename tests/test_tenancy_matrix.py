@@ -8,7 +8,7 @@ object ids in the URL and every method the route accepts:
 Nothing of A may be read (A's marker and identifiers never appear in a response unless the request carried them)
 and nothing of A may be written (A's rows and stored context are unchanged, no Temporal call names A). A route
 that needs no tenant is listed in TENANT_FREE with its reason; any other route without a way to fill its URL
-fails the test.
+fails the test. Platform rows (host limits, superusers only) are neither read nor written by B either.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from apps.clients.models import TenantDefaults, TenantMembership
 from apps.clients.services import api_key_create
 from apps.definitions.models import AuditEntry, EnumEntry, NodeDefinition, Route, RouteVariant, WorkflowDefinition
+from apps.nodes.models import HostLimit
 from apps.operations.models import BulkItem, BulkJob, Schedule
 from apps.runs.context_store import get_context_store
 from apps.runs.models import NodeExecution, Run, WebhookAttempt, WebhookDelivery
@@ -73,6 +74,7 @@ TENANT_PATHS = {
 # Project models without a tenant, each with its reason.
 TENANT_FREE_MODELS = {
     "runs.RunContext": "the sql context store, keyed by workflow id: compared through the store below",
+    "nodes.HostLimit": "shared by every tenant, kept by superusers: every row is compared below (platform rows)",
 }
 
 PATH_PARAM = re.compile(r"(?<!\?P)<(?:\w+:)?(\w+)>")
@@ -163,6 +165,8 @@ def make_tenant_a() -> TenantA:
                                      email=f"{a.marker}@a.example")
     membership = TenantMembership.objects.create(user=alice, tenant=a.tenant)
     defaults = TenantDefaults.objects.create(tenant=a.tenant, limits={"maxConcurrentRuns": 7, "overflow": "QUEUE"})
+    # Not A's: a platform row no tenant may read or change (its host counts as a leak like A's ids).
+    host_limit = HostLimit.objects.create(host=f"{ident('ahost')}.example", requests_per_second=3, max_in_flight=2)
     group = Group.objects.get_or_create(name="ops")[0]
     alice.groups.add(group)
     node_def = NodeDefinition.objects.get(tenant=a.tenant, key=node)
@@ -175,7 +179,7 @@ def make_tenant_a() -> TenantA:
         "secrets/revealaudit": reveal, "clients/apiclient": key.client, "clients/tenantmembership": membership,
         "clients/tenantdefaults": defaults,
         "auth/user": alice, "auth/group": group, "inbox": task, "triggers/trigger": trigger,
-        "triggers/triggerevent": event,
+        "triggers/triggerevent": event, "nodes/hostlimit": host_limit,
     }
     a.pks = {prefix: [obj.pk] for prefix, obj in a.objects.items()}
     a.pks["runs/run"] = [waiting.pk, failed.pk]
@@ -185,12 +189,12 @@ def make_tenant_a() -> TenantA:
         "report_id": str(report.pk), "content_type_id": str(ContentType.objects.get_for_model(Run).pk),
         "url": f"runs/run/{waiting.pk}/", "id": str(alice.pk),
         "node_key": node, "flow_key": flow, "enum_key": enum.key, "failed_pk": str(failed.pk),
-        "trigger_id": trigger.trigger_id,
+        "trigger_id": trigger.trigger_id, "host": host_limit.host,
         "tenant": a.tenant,  # the workflow builder's palette and validation, the inbound hook
     }
     a.idents = [a.marker, waiting.workflow_id, failed.workflow_id, node, screen, flow, task.node, delivery.delivery_id,
                 job.job_id, schedule.schedule_id, route.issue_id, enum.key, secret.name, key.client.client_id,
-                alice.username, key.prefix, trigger.trigger_id, event.event_id, a.tenant]
+                alice.username, key.prefix, trigger.trigger_id, event.event_id, a.tenant, ident("ahost")]
     return a
 
 
@@ -218,6 +222,7 @@ def tenant_rows(a: TenantA) -> dict[str, list[dict]]:
     rows["A's users' groups and permissions"] = [
         {"groups": sorted(user.groups.values_list("pk", flat=True)),
          "permissions": sorted(user.user_permissions.values_list("pk", flat=True))} for user in users.order_by("pk")]
+    rows["platform rows: host limits"] = list(HostLimit.objects.order_by("pk").values())
     ops = Group.objects.get(name="ops")
     rows["group ops"] = [{"permissions": sorted(ops.permissions.values_list("pk", flat=True))}]
     return rows
@@ -245,7 +250,7 @@ def admin_prefix(route: str) -> str | None:
     match = re.match(r"admin/(\w+/\w+)/", route)
     if route.startswith("admin/inbox/"):
         return "inbox"
-    apps = {"runs", "operations", "definitions", "secrets", "tasks", "clients", "auth", "triggers"}
+    apps = {"runs", "operations", "definitions", "secrets", "tasks", "clients", "auth", "triggers", "nodes"}
     return match.group(1) if match and match.group(1).split("/")[0] in apps else None
 
 
@@ -300,6 +305,8 @@ def admin_form(a: TenantA, prefix: str, b_user: User) -> dict[str, Any]:
                       "tenant_memberships-TOTAL_FORMS": "1", "tenant_memberships-INITIAL_FORMS": "0",
                       "tenant_memberships-0-tenant": a.tenant},
         "auth/group": {"name": "ops", "permissions": list(Permission.objects.values_list("pk", flat=True))},
+        "nodes/hostlimit": {"host": a.values["host"], "requests_per_second": "1000", "burst": "1",
+                            "max_in_flight": ""},
         "triggers/trigger": {"trigger_id": a.values["trigger_id"], "action": "START", "workflow_key": flow,
                              "mapping": '{"params.n": "forged"}', "correlation": "{}", "enabled": "on",
                              "auth": json.dumps({"kind": "TOKEN", "secret": a.values["name"]})},
@@ -362,6 +369,8 @@ def api_body(a: TenantA, name: str | None, payload: dict) -> dict[str, Any]:
         "trigger": {"action": "START", "workflow": {"workflowDefinitionId": flow},
                     "auth": {"kind": "TOKEN", "secret": a.values["name"]}},
         "hook": {"forged": 1},
+        "host-limits": {"host": "forged.example", "maxInFlight": 1},
+        "host-limit": {"requestsPerSecond": 1000, "maxInFlight": 1000},
     }
     return bodies.get(name or "", {"version": 1})
 

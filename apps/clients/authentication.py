@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from apps.clients.access import has_permission, may_act_for, scope_of
+from apps.clients.access import has_permission, is_platform_operator, may_act_for, scope_of
 from apps.clients.models import ApiKey
 from apps.clients.selectors import api_key_for_raw
 
@@ -167,3 +167,13 @@ def _lacking(user, permission: str) -> str:
     if isinstance(user, Principal):
         return f"This API key lacks the '{scope_of(permission)}' scope (for '{permission}')."
     return f"User '{user.get_username()}' lacks the permission '{permission}' for this action."
+
+
+class PlatformOperatorOnly(permissions.BasePermission):
+    """What spans every tenant (host limits, the codec): superusers only; an API key or a tenant's staff user is
+    refused whatever its scopes or permissions (docs/security.md)."""
+
+    message = "Only platform operators (superusers) may use this: it is shared by every tenant."
+
+    def has_permission(self, request: Request, view) -> bool:
+        return is_platform_operator(request.user)

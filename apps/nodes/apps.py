@@ -11,6 +11,7 @@ logger = logging.getLogger(__name__)
 class NodesConfig(AppConfig):
     name = "apps.nodes"
     label = "nodes"
+    verbose_name = "Downstream hosts (platform operators)"
 
     def ready(self) -> None:
         checks.register(check_host_limits)

@@ -1,6 +1,11 @@
 """Host limits: a token bucket (requests per second) and an in-flight cap per target host, kept in Redis so that
-every worker process (and every thread of each) shares them. Configured by DRIFT_HOST_LIMITS
-(`{host: {"rate", "burst", "inFlight"}}`).
+every worker process (and every thread of each) shares them. Platform operators keep them as HostLimit rows (spec
+§13); DRIFT_HOST_LIMITS (`{host: {"rate", "burst", "inFlight"}}`) is the deployment's fallback: a row wins for its
+host. A host is `name` or `name:port`; a URL is limited by its most specific key (`name:port`, then `name`).
+
+The rows are read once per DRIFT_HOST_LIMITS_REFRESH_SECONDS per process, not per request: an edit reaches every
+worker process within that time. The database unreachable: the last table read stays in use (none yet: the
+setting alone), and the read is tried again after the same interval.
 
 Order matters: the in-flight slot is taken first, then the token, and the request leaves right after the token;
 a token taken while waiting for a slot would let a backlog leave at once and break the rate the host sees.
@@ -13,15 +18,16 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from apps.nodes.base import NodeError
+from apps.nodes.host_limit_rules import normalize_host, url_keys
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +68,76 @@ KEY_PREFIX = "drift:hostlimit"
 
 
 @dataclass(frozen=True)
-class HostLimit:
+class Limit:
+    host: str  # the key it is kept under (and its Redis keys): `name` or `name:port`
     rate: float | None  # requests per second; None: no bucket
     burst: float
     in_flight: int | None  # None: no cap
 
 
-def limit_for(host: str) -> HostLimit | None:
+@dataclass(frozen=True)
+class _Rows:
+    limits: dict[str, dict]
+    read_at: float  # _clock()
+
+
+_rows: _Rows | None = None
+_rows_lock = threading.Lock()
+_clock = time.monotonic  # the rows' age (tests move it instead of waiting)
+
+
+def limit_for(url: str) -> Limit | None:
+    """The limit a request to `url` waits for: the first of its keys (`name:port`, `name`) that a row or, failing
+    that, DRIFT_HOST_LIMITS names; None: not limited."""
     from apps.nodes import settings
 
-    spec = settings.host_limits().get(host.lower())
-    if not isinstance(spec, dict):
+    keys = url_keys(url)
+    if not keys:
         return None
-    rate = spec.get("rate")
-    in_flight = spec.get("inFlight")
-    return HostLimit(rate=float(rate) if rate else None, burst=float(spec.get("burst") or 1),
-                     in_flight=int(in_flight) if in_flight else None)
+    rows, fallback = operator_rows(), settings.host_limits()
+    for key in keys:
+        spec = rows.get(key, fallback.get(key))
+        if isinstance(spec, dict):
+            rate, in_flight = spec.get("rate"), spec.get("inFlight")
+            return Limit(host=key, rate=float(rate) if rate else None, burst=float(spec.get("burst") or 1),
+                         in_flight=int(in_flight) if in_flight else None)
+    return None
+
+
+def operator_rows() -> dict[str, dict]:
+    """The HostLimit rows, as read at most DRIFT_HOST_LIMITS_REFRESH_SECONDS ago by this process."""
+    from apps.nodes import settings
+
+    cached = _rows
+    if cached is not None and _clock() - cached.read_at < settings.host_limits_refresh_seconds():
+        return cached.limits
+    with _rows_lock:  # one thread reads; the others wait for its table rather than querying too
+        cached = _rows
+        if cached is None or _clock() - cached.read_at >= settings.host_limits_refresh_seconds():
+            cached = _read_rows(cached)
+        return cached.limits
+
+
+def _read_rows(previous: _Rows | None) -> _Rows:
+    global _rows
+    from apps.nodes import settings
+
+    try:
+        limits = settings.host_limit_rows()
+    except Exception as exc:  # database down: never a crash, and not one query per request either
+        limits = previous.limits if previous is not None else {}
+        log.warning("host limits: could not read the HostLimit rows (%s); using %s for %g s", exc,
+                    "the last ones read" if previous is not None else "DRIFT_HOST_LIMITS alone",
+                    settings.host_limits_refresh_seconds())
+    _rows = _Rows(limits, _clock())
+    return _rows
+
+
+def forget_rows() -> None:
+    """Read the rows again on the next call (a save or delete in this process applies at once)."""
+    global _rows
+    with _rows_lock:
+        _rows = None
 
 
 def validate_limits(value: Any) -> list[str]:
@@ -86,6 +146,10 @@ def validate_limits(value: Any) -> list[str]:
         return ["must be an object {host: {rate, burst, inFlight}}"]
     problems = []
     for host, spec in value.items():
+        try:
+            normalize_host(host)
+        except ValueError as exc:
+            problems.append(f"{host}: the host {exc}")
         if not isinstance(spec, dict):
             problems.append(f"{host}: must be an object")
             continue
@@ -126,11 +190,11 @@ def _redis_scripts() -> _Scripts | None:
 def admitted(url: str, timeout: float) -> Iterator[float]:
     """Wait (at most `timeout` seconds) until `url`'s host admits one more request; yields the seconds waited.
     Over the timeout: a retryable NodeError naming the host. Redis down: per DRIFT_HOST_LIMITS_ON_REDIS_DOWN."""
-    host = (urlsplit(url).hostname or "").lower()
-    limit = limit_for(host)
+    limit = limit_for(url)
     if limit is None:
         yield 0.0
         return
+    host = limit.host
     started = time.monotonic()
     member = None
     try:
@@ -152,7 +216,7 @@ def admitted(url: str, timeout: float) -> Iterator[float]:
         _release(host, member)
 
 
-def _take_slot(scripts: _Scripts, host: str, limit: HostLimit, started: float, timeout: float) -> str | None:
+def _take_slot(scripts: _Scripts, host: str, limit: Limit, started: float, timeout: float) -> str | None:
     if limit.in_flight is None:
         return None
     member = uuid.uuid4().hex
@@ -162,7 +226,7 @@ def _take_slot(scripts: _Scripts, host: str, limit: HostLimit, started: float, t
     return member
 
 
-def _take_token(scripts: _Scripts, host: str, limit: HostLimit, started: float, timeout: float) -> None:
+def _take_token(scripts: _Scripts, host: str, limit: Limit, started: float, timeout: float) -> None:
     if limit.rate is None:
         return
     from apps.nodes import settings
@@ -180,7 +244,7 @@ def _sleep_within(host: str, started: float, timeout: float, seconds: float) -> 
     waited = time.monotonic() - started
     if waited + seconds > timeout:
         raise NodeError(f"host limit of {host}: no request slot within the node's timeout of {timeout:g} s "
-                        f"(waited {waited * 1000:.0f} ms; see DRIFT_HOST_LIMITS)", retryable=True)
+                        f"(waited {waited * 1000:.0f} ms; see its host limit)", retryable=True)
     time.sleep(seconds)
 
 

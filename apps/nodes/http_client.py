@@ -15,8 +15,8 @@ MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
 
 def limited_send(request: dict[str, Any], timeout: float) -> requests.Response:
-    """`send` once the host's limit (DRIFT_HOST_LIMITS) admits it; the wait counts against the node's timeout
-    (the activity's own deadline is that timeout) and is reported to the timeline."""
+    """`send` once the host's limit (a HostLimit row or DRIFT_HOST_LIMITS) admits it; the wait counts against the
+    node's timeout (the activity's own deadline is that timeout) and is reported to the timeline."""
     with host_limits.admitted(request["url"], timeout) as waited:
         current = invocation.current()
         if current is not None:

@@ -58,6 +58,17 @@ def host_limits() -> dict:
     return {str(host).lower(): spec for host, spec in (_get("DRIFT_HOST_LIMITS") or {}).items()}
 
 
+def host_limit_rows() -> dict:
+    """The operators' HostLimit rows, {host: {"rate", "burst", "inFlight"}}: one query (host_limits.py caches it)."""
+    from apps.nodes.selectors import host_limit_table
+
+    return host_limit_table()
+
+
+def host_limits_refresh_seconds() -> float:
+    return max(0.0, float(_get("DRIFT_HOST_LIMITS_REFRESH_SECONDS")))
+
+
 def host_limits_jitter_ms() -> float:
     return max(0.0, float(_get("DRIFT_HOST_LIMITS_JITTER_MS")))
 

@@ -1,10 +1,10 @@
 """Host limits across worker processes: `run_worker --processes 2` serves 40 runs whose HTTP node calls one host
-limited to 5 requests/s and 2 in flight; the host (a real local server recording what it sees) never has more
-than 2 requests open nor more than 5 arriving within any second, and every run completes."""
+limited to 5 requests/s and 2 in flight (an operator's HostLimit row, read by each worker process); the host (a
+real local server recording what it sees) never has more than 2 requests open nor more than 5 arriving within any
+second, and every run completes."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -20,6 +20,7 @@ from temporalio.client import Client
 from werkzeug import Request, Response
 
 from apps.nodes.host_limits import KEY_PREFIX
+from apps.nodes.models import HostLimit
 from apps.runs.admin.timeline import NodeExecutionInline
 from apps.runs.contract import ACTIVITY_EXECUTE_NODE, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution
@@ -31,7 +32,6 @@ from drift.temporal import run_async
 
 pytestmark = [pytest.mark.temporal, pytest.mark.serial]
 RUNS = 40  # the issue's figure (issue 24, "Done when")
-LIMITS = {"127.0.0.1": {"rate": 5, "burst": 1, "inFlight": 2}}
 
 
 class Partner:
@@ -61,7 +61,7 @@ class Partner:
 
 @pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3", reason="SQLite pass only")
 def test_two_worker_processes_share_the_host_limit(temporal: Client, tenant: str, threaded_httpserver,  # noqa: F811
-                                                   transactional_db, monkeypatch):
+                                                   transactional_db):
     server: HTTPServer = threaded_httpserver
     partner = Partner()
     server.expect_request("/charge").respond_with_handler(partner)
@@ -72,7 +72,7 @@ def test_two_worker_processes_share_the_host_limit(temporal: Client, tenant: str
     redis = get_redis_connection("default")
     for key in redis.scan_iter(f"{KEY_PREFIX}*"):
         redis.delete(key)
-    monkeypatch.setenv("DRIFT_HOST_LIMITS", json.dumps(LIMITS))  # read by the worker processes' settings
+    HostLimit.objects.create(host="127.0.0.1", requests_per_second=5, burst=1, max_in_flight=2)  # any port
 
     task_queue = f"limits-{uuid.uuid4().hex[:6]}"
     ids = [f"limits-{uuid.uuid4().hex[:8]}" for _ in range(RUNS)]

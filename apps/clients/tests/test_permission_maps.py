@@ -117,6 +117,7 @@ def session_routes() -> set[tuple[str, str]]:
 
 # Routes outside the permission maps, and why.
 UNMAPPED = {"/codec/": "platform operators (superusers) only (issue 19, finding 6)",
+            "/v3/host-limits/": "platform operators (superusers) only: shared by every tenant (spec §13)",
             "/api/": "the OpenAPI schema and its UI: no tenant data"}
 
 

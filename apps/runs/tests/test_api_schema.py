@@ -183,6 +183,10 @@ def _realistic_bodies(samples_dir) -> dict[str, list]:
                                     "correlation": {"param.orderId": "$.body.order.id", "customerId": "$.query.c"},
                                     "eventName": "paid"}],
         "/v3/triggers/{trigger_id}": [TRIGGER],
+        "/v3/host-limits/": [{"host": "fuzz.example:8443", "requestsPerSecond": 5, "burst": 2, "maxInFlight": 3},
+                             {"host": "Bücher.example", "maxInFlight": 1}],
+        "/v3/host-limits/{host}": [{"requestsPerSecond": 0.5, "maxInFlight": None},
+                                   {"host": "fuzz.example", "burst": 1, "maxInFlight": 10}],
         "/v3/hooks/{tenant}/{trigger_id}": [{"id": "evt_1", "order": {"id": "1", "lines": [{"sku": "a", "n": 2}]}},
                                             [1, {"a": None}], "plain string"],
     }
@@ -219,7 +223,7 @@ class HostileClient:
 
     def __init__(self, headers: dict[str, str], path_values: dict[str, str]) -> None:
         self.client, self.headers, self.path_values = Client(), headers, path_values
-        # The codec serves platform operators only (docs/security.md): its bodies are fuzzed as a superuser.
+        # The codec and host limits serve platform operators only (docs/security.md): fuzzed as a superuser.
         self.operator = Client()
         self.operator.force_login(get_user_model().objects.create_superuser("fuzz-operator", "op@example.com", "x"))
 
@@ -228,7 +232,8 @@ class HostileClient:
         # As gunicorn hands a chunked body over: de-chunked, no length, `wsgi.input_terminated`.
         extra = {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(raw),
                  "wsgi.input_terminated": True} if chunked else {}
-        client, headers = (self.operator, {}) if path.startswith("/codec/") else (self.client, self.headers)
+        operator_only = path.startswith(("/codec/", "/v3/host-limits/"))
+        client, headers = (self.operator, {}) if operator_only else (self.client, self.headers)
         return client.generic(method, path, raw, content_type="application/json", headers=headers, **extra)
 
 
@@ -248,7 +253,8 @@ def _hostile_setup(api, samples, tenant, settings):
     client = HostileClient(_auth_headers(tenant), {"workflow_id": waiting, "event_name": "paid", "key": "fuzz-key",
                                                    "issue_id": "fuzz-issue", "name": "fuzz-secret", "op": "rerun",
                                                    "schedule_id": "fuzz-schedule", "action": "backfill",
-                                                   "tenant": tenant, "trigger_id": HOOK_TRIGGER_ID})
+                                                   "tenant": tenant, "trigger_id": HOOK_TRIGGER_ID,
+                                                   "host": "fuzz.example"})
     corpus = _realistic_bodies(Path(settings.BASE_DIR).parent / "shared/spec/samples")
     unsampled = {template for _, template in _body_operations(schema)} - set(corpus)
     assert not unsampled, f"a body-reading endpoint has no realistic sample for the fuzz: {sorted(unsampled)}"

@@ -18,15 +18,14 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from google.protobuf import json_format
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from temporalio.api.common.v1 import Payload, Payloads
 
-from apps.clients.access import is_platform_operator
-from apps.clients.authentication import ApiKeyAuthentication
+from apps.clients.authentication import ApiKeyAuthentication, PlatformOperatorOnly
 from apps.secrets.services import reveal_record
 from core.problems import Problem
 from drift.codec import payload_codec
@@ -62,11 +61,11 @@ class BrowserSessionAuthentication(SessionAuthentication):
         return
 
 
-class PlatformOperator(permissions.BasePermission):
+class PlatformOperator(PlatformOperatorOnly):
     message = "Decoding Temporal payloads is for platform operators (superusers): they hold every tenant's data."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return request.method == "OPTIONS" or is_platform_operator(request.user)
+        return request.method == "OPTIONS" or super().has_permission(request, view)
 
 
 class PayloadsSerializer(serializers.Serializer):
