@@ -276,6 +276,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL o
 # task that is only waiting; the beat sweeps (stale trigger events, webhooks, bulk jobs) come back sooner.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# On a lost broker connection, stop the acked-late tasks and let the broker redeliver them (every task is
+# idempotent): Celery 6's default, set now (Celery 5 warns otherwise).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS,
                                    "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600)}
 # Task names are kept across moves (`name=`): the operations' tasks still answer to apps.runs.tasks.* names.

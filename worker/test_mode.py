@@ -24,9 +24,13 @@ from typing import Any
 class TestStopped(Exception):
     """The case has no resume left for the screen the run waits on: the test run ends in WAITING."""
 
+    __test__ = False  # a product class, not a pytest test class
+
 
 @dataclass
 class TestHarness:
+    __test__ = False  # a product class, not a pytest test class
+
     mocks: dict[str, list[dict[str, Any]]]
     resumes: list[dict[str, Any]]
     events: dict[str, Any]
