@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from apps.triggers.models import Trigger, TriggerEvent
-from drift.errors import NotFound
+from core.problems import Problem
+from drift.errors import InvalidInput, NotFound
 
 
 def trigger_list(*, tenant: str) -> QuerySet[Trigger]:
@@ -27,8 +28,16 @@ def hook_trigger(*, tenant: str, trigger_id: str) -> Trigger:
     return trigger
 
 
-def trigger_events_recent(trigger: Trigger, *, limit: int = 20) -> QuerySet[TriggerEvent]:
-    return trigger.events.order_by("-id")[:limit]
+def trigger_events_recent(trigger: Trigger, *, limit: int = 20, before: str | None = None) -> QuerySet[TriggerEvent]:
+    """The trigger's events, newest first; `before` (an eventId of this trigger, the last of the previous page):
+    only the events received before it."""
+    events = trigger.events.order_by("-id")
+    if before is not None:
+        last = trigger.events.filter(event_id=before).values_list("id", flat=True).first()
+        if last is None:
+            raise InvalidInput("Invalid 'before'.", [Problem("$.query.before", "is not an eventId of this trigger")])
+        events = events.filter(id__lt=last)
+    return events[:limit]
 
 
 def trigger_event_get(*, tenant: str, event_id: str) -> TriggerEvent:

@@ -77,15 +77,17 @@ class TriggerDetailView(DriftAPIView):
 class TriggerEventsView(DriftAPIView):
     permission_map = PERMISSIONS
 
-    @extend_schema(summary="A trigger's recent events and their outcome (§13)",
-                   parameters=[OpenApiParameter("limit", int, description="1-500, default 50.")],
+    @extend_schema(summary="A trigger's events and their outcome (§13), newest first",
+                   parameters=[OpenApiParameter("limit", int, description="1-500, default 50."),
+                               OpenApiParameter("before", str, description="The next page: the `eventId` of the "
+                                                "last event of the previous page.")],
                    responses={200: s.EventViewSerializer(many=True), **ERRORS})
     def get(self, request: Request, trigger_id: str) -> Response:
         trigger = selectors.trigger_get(tenant=self.tenant(), trigger_id=trigger_id)
         raw = request.query_params.get("limit", "50")
         if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 500):
             raise InvalidInput("Invalid 'limit'.", [Problem("$.query.limit", "must be an integer from 1 to 500")])
-        events = selectors.trigger_events_recent(trigger, limit=int(raw))
+        events = selectors.trigger_events_recent(trigger, limit=int(raw), before=request.query_params.get("before"))
         return Response([selectors.event_view(event) for event in events])
 
 

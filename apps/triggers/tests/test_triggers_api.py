@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.triggers.models import Trigger
+from apps.triggers.models import EventStatus, Trigger, TriggerEvent
 from devtools.testing.rest import client_for
 from devtools.testing.triggers import event_trigger, hmac_auth, publish_flows, put_secret, start_trigger
 
@@ -107,3 +107,24 @@ def test_triggers_are_tenant_scoped_and_need_the_definitions_scope(api, ready, d
     assert other.delete("/v3/triggers/orders").status_code == 404
     runtime_only = client_for(ready, client_id="rt", scopes=("runtime",))
     assert runtime_only.get("/v3/triggers/").status_code == 403
+
+
+def test_events_are_paged_newest_first_by_the_last_event_id(api, ready):
+    assert api.post("/v3/triggers/", start_trigger(), format="json").status_code == 201
+    assert api.post("/v3/triggers/", start_trigger("other"), format="json").status_code == 201
+    orders, other = Trigger.objects.get(trigger_id="orders"), Trigger.objects.get(trigger_id="other")
+    ids = [TriggerEvent.objects.create(event_id=f"e{n}", tenant=ready, trigger=orders, status=EventStatus.DONE).event_id
+           for n in range(5)]
+    TriggerEvent.objects.create(event_id="x0", tenant=ready, trigger=other, status=EventStatus.DONE)
+    pages, before = [], None
+    for _ in range(5):  # bounded: a `before` that is ignored would serve the first page for ever
+        params = {"limit": 2, **({"before": before} if before else {})}
+        page = [event["eventId"] for event in api.get("/v3/triggers/orders/events", params).json()]
+        if not page:
+            break
+        pages.append(page)
+        before = page[-1]
+    assert pages == [["e4", "e3"], ["e2", "e1"], ["e0"]] and sum(pages, []) == ids[::-1]
+    # another trigger's event, unknown, a lone surrogate's bytes, not UTF-8, too long
+    for bad in ("x0", "nope", "%ED%A0%80", "%FF", "e1" * 100):
+        _problem(api.get(f"/v3/triggers/orders/events?before={bad}"), "$.query.before")
