@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from apps.clients.services import api_key_create
 from apps.definitions.cache import definition_cache
@@ -63,12 +64,12 @@ def test_operator_builds_publishes_and_runs_a_workflow(page, screenshot, live_se
 
     # --- validate, publish, activate
     page.click("#drift-validate")
-    assert "the SNAPSHOT is valid" in page.locator("ul.messagelist").inner_text()
+    expect(page.locator("ul.messagelist")).to_contain_text("the SNAPSHOT is valid")
     page.click("#drift-publish")
-    assert "as version 1" in page.locator("ul.messagelist").inner_text()
+    expect(page.locator("ul.messagelist")).to_contain_text("as version 1")
     page.select_option("#drift-activate-version", "1")
     page.click("#drift-activate")
-    assert "version 1 is ACTIVE" in page.locator("ul.messagelist").inner_text()
+    expect(page.locator("ul.messagelist")).to_contain_text("version 1 is ACTIVE")
     assert page.locator(".drift-graph svg").count() == 1
     page.locator(".drift-graph").scroll_into_view_if_needed()
     screenshot("03-workflow-graph", element="fieldset:has(.drift-graph)")

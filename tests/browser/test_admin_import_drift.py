@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from apps.definitions.models import Definition
 from devtools.testing.browser import PASSWORD, admin_login
@@ -38,6 +39,6 @@ def test_operator_imports_drift_files_and_reads_the_report(page, screenshot, liv
     text = report.inner_text()
     assert "summary.json" in text and "node summary: SNAPSHOT" in text, text
     assert "stamp.json:$.transformer.value.data: cannot translate Groovy: object construction (`new`)" in text, text
-    assert "1 of 2 file(s) imported." in page.locator("ul.messagelist").inner_text()
+    expect(page.locator("ul.messagelist")).to_contain_text("1 of 2 file(s) imported.")
     screenshot("admin-import-drift-report")
     assert set(Definition.objects.filter(tenant=tenant).values_list("key", flat=True)) == {"summary"}

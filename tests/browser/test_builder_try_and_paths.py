@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from apps.definitions.cache import definition_cache
 from apps.definitions.models import SNAPSHOT, Definition, DefinitionVersion, Kind, NodeDefinition, WorkflowDefinition
@@ -73,7 +74,7 @@ def test_try_a_selected_node_and_edit_its_definition(page, screenshot, live_serv
     page.wait_for_function("document.querySelector('[data-builder=try-status]').textContent.startsWith('Failed')")
     page.fill("textarea[name=try-context]", "{not json")
     page.click("[data-builder=try-run]")
-    assert "Context is not valid JSON" in page.locator("[data-builder=try-status]").inner_text()
+    expect(page.locator("[data-builder=try-status]")).to_contain_text("Context is not valid JSON")
 
     # "edit" opens the node definition's own change page.
     node_pk = NodeDefinition.objects.get(tenant=tenant, key="double").pk
@@ -96,7 +97,7 @@ def test_choices_rename_and_map_item_flow(page, screenshot, live_server, tenant)
 
     # The MAP's item flow: an edge to its iterator workflow, drawn beside it.
     page.locator("[data-testid='rf__edge-lines|items']").wait_for()
-    assert "line_flow" in page.locator("[data-testid='rf__node-@items:lines']").inner_text()
+    expect(page.locator("[data-testid='rf__node-@items:lines']")).to_contain_text("line_flow")
 
     # A third choice, by dragging from "+ choice"; the state gets its own copy of the node with it.
     connect(page, "decide", "choice:new", "note", edge="choice:2")

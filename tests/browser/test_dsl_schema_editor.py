@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from devtools.testing.browser import PASSWORD, admin_login
 
@@ -28,7 +29,7 @@ def test_editor_lists_schema_problems_and_hints_fields(page, screenshot, live_se
     assert '$.httpComponents.method: must be one of "GET", "POST", "PUT", "PATCH", "DELETE"' in text, text
     assert "$.retry.attempts: is not an allowed field here" in text, text
     assert "$.retry.maxAttempts: must be at least 1" in text, text
-    assert "4 schema problems" in page.locator(".drift-json-status").inner_text()
+    expect(page.locator(".drift-json-status")).to_contain_text("4 schema problems")
 
     # The caret inside "retry": the hint lists the retry settings not yet used.
     source = page.input_value("#id_document")

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from apps.definitions.cache import definition_cache
 from apps.definitions.models import NodeDefinition, WorkflowDefinition
@@ -53,7 +54,7 @@ def test_try_a_script_node_beside_its_sample_context(page, screenshot, live_serv
 
     page.fill("#drift-try-context", "{not json")
     page.click("#drift-try-run")
-    assert "Context is not valid JSON" in page.locator("#drift-try-status").inner_text()
+    expect(page.locator("#drift-try-status")).to_contain_text("Context is not valid JSON")
 
 
 @pytest.mark.temporal
@@ -82,7 +83,7 @@ def test_run_tests_and_a_broken_version_cannot_be_activated(page, screenshot, li
     page.click("input[name=_continue]")
     page.wait_for_selector("ul.messagelist .success")
     page.click("#drift-publish")
-    assert "as version 2" in page.locator("ul.messagelist").inner_text()
+    expect(page.locator("ul.messagelist")).to_contain_text("as version 2")
 
     # --- its tests fail, with the first differing expectation
     page.select_option("#drift-test-version", "2")
@@ -123,7 +124,7 @@ def test_a_finished_run_becomes_a_test_case(page, screenshot, live_server, runs,
     assert case["mocks"] == {"fetch": [{"output": {"amount": 40, "code": 200}}]}
     screenshot("trials-06-run-as-test-case")
     page.click("#drift-add-test-case")
-    assert "added to the SNAPSHOT" in page.locator("ul.messagelist").inner_text()
+    expect(page.locator("ul.messagelist")).to_contain_text("added to the SNAPSHOT")
 
     page.select_option("#drift-test-version", "SNAPSHOT")  # the new case passes on the SNAPSHOT
     page.click("#drift-run-tests")

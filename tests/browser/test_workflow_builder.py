@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from apps.clients.services import api_key_create
 from apps.definitions.cache import definition_cache
@@ -138,10 +139,10 @@ def test_draw_save_publish_run_and_reopen(page, screenshot, live_server, worker,
     reopened = picture(page)
     assert reopened["nodes"] == drawn_picture["nodes"] and reopened["edges"] == drawn_picture["edges"]
     page.click("#drift-publish")
-    assert "as version 1" in page.locator("ul.messagelist").inner_text()
+    expect(page.locator("ul.messagelist")).to_contain_text("as version 1")
     page.select_option("#drift-activate-version", "1")
     page.click("#drift-activate")
-    assert "version 1 is ACTIVE" in page.locator("ul.messagelist").inner_text()
+    expect(page.locator("ul.messagelist")).to_contain_text("version 1 is ACTIVE")
 
     # --- start it through the runtime API: COMPLETED
     _, raw_key = api_key_create(tenant=tenant, client_id="browser", scopes=["runtime"])
