@@ -90,7 +90,7 @@ class DriftWorkflow:
     async def _start(self) -> bool:
         run = self._run
         # The API resolved and pinned the definition and wrote the Run row RUNNING: no start_run round trip.
-        if run.inp.pinned is not None and workflow.patched(PINNED_START):
+        if run.inp.pinned is not None and (run.inp.engine >= 1 or workflow.patched(PINNED_START)):
             started = run.inp.pinned
         else:
             try:

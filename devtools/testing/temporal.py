@@ -17,7 +17,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 import drift.temporal
-from apps.runs.contract import UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
+from apps.runs.contract import ENGINE_VERSION, UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
 from devtools.services import Service, start_temporal
 from drift.codec import data_converter
 from drift.temporal import run_async
@@ -55,9 +55,13 @@ class Runs:
     def __init__(self, client: Client, task_queue: str, tenant: str) -> None:
         self.client, self.task_queue, self.tenant = client, task_queue, tenant
 
-    def start(self, workflow_key: str, params: dict | None = None, *, timeout: float = 30, **start: Any) -> dict:
+    def start(self, workflow_key: str, params: dict | None = None, *, timeout: float = 30,
+              engine: int = ENGINE_VERSION, **start: Any) -> dict:
+        """As a starter of today begins a run (`engine`: RunInput.engine; 0 as runs started before it, which ask
+        the patches)."""
         workflow_id = f"run-{uuid.uuid4().hex}"
-        inp = RunInput(tenant=self.tenant, workflow_key=workflow_key, start={"params": params or {}, **start})
+        inp = RunInput(tenant=self.tenant, workflow_key=workflow_key, start={"params": params or {}, **start},
+                       engine=engine)
 
         async def update_with_start() -> dict:
             # Built on the loop that awaits it: the operation holds an asyncio Future, and this thread may have

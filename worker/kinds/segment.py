@@ -17,7 +17,8 @@ had run alone: the same timeline rows, context writes, node counts and outcome h
   met while applying stops there, and the rest of the segment's work is dropped (it wrote nothing).
 - Test runs keep one activity per node (their mocks are per node).
 Behind `workflow.patched(PATCH)`: histories recorded before replay one activity per node; the closing node behind
-`workflow.patched(CLOSERS_PATCH)`, asked only where it lengthens a segment.
+`workflow.patched(CLOSERS_PATCH)`, asked only where it lengthens a segment. Runs started with `RunInput.engine` >= 1
+take both without asking (no markers); the patches are asked only by runs started before that field.
 """
 
 from __future__ import annotations
@@ -96,12 +97,13 @@ def applies(engine: Engine, name: str) -> dict[str, dict[str, Any]] | None:
     run = engine.run
     if run.harness is not None or budget(engine) < 2:
         return None
+    current = run.inp.engine >= 1  # started with segments and closers on: no patch to ask (RunInput.engine)
     states = reachable(run.definition["states"], name)
     if states:
         closed = reachable(run.definition["states"], name, closers=True)
-        if len(closed) > max(len(states), 1) and workflow.patched(CLOSERS_PATCH):
+        if len(closed) > max(len(states), 1) and (current or workflow.patched(CLOSERS_PATCH)):
             states = closed
-    return states if len(states) > 1 and workflow.patched(PATCH) else None
+    return states if len(states) > 1 and (current or workflow.patched(PATCH)) else None
 
 
 def budget(engine: Engine) -> int:

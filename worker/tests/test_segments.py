@@ -11,7 +11,7 @@ import pytest
 
 from apps.nodes import registry
 from apps.nodes.base import NodeError
-from apps.runs.contract import SIGNAL_EVENT, UPDATE_RESUME
+from apps.runs.contract import ENGINE_VERSION, SIGNAL_EVENT, UPDATE_RESUME
 from apps.runs.models import NodeExecution
 from devtools.testing.builders import (
     branch_node,
@@ -283,8 +283,8 @@ def _closers_flow(tenant: str) -> None:
     )
 
 
-def _closers_run(runs) -> tuple[str, dict[str, Any]]:
-    waiting = runs.start("closers")
+def _closers_run(runs, engine: int = ENGINE_VERSION) -> tuple[str, dict[str, Any]]:
+    waiting = runs.start("closers", engine=engine)
     assert (waiting["workflowStatus"], waiting["currentNode"]) == ("WAITING", "q"), waiting
     resumed = runs.update(waiting["workflowId"], UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
     assert (resumed["workflowStatus"], resumed["currentNode"]) == ("WAITING", "w"), resumed
@@ -311,6 +311,34 @@ def test_a_screen_a_child_and_a_wait_close_the_segment_before_them(runs, tenant,
     assert segmented["output"]["s3"] == 42
     # s1-r-q, s2-c and s3-w are one activity each instead of three, two and two.
     assert _markers(runs, segmented_id)["local activities"] == _markers(runs, plain_id)["local activities"] - 4
+
+
+def _patch_events(runs, workflow_id: str) -> dict[str, list[str]]:
+    """The patch markers and search-attribute upserts (TemporalChangeVersion) in a run's history."""
+    history = run_async(runs.client.get_workflow_handle(workflow_id).fetch_history())
+    markers = [event.marker_recorded_event_attributes for event in history.events
+               if event.HasField("marker_recorded_event_attributes")]
+    upserts = [event for event in history.events
+               if event.HasField("upsert_workflow_search_attributes_event_attributes")]
+    return {"patches": [str(marker.details) for marker in markers if marker.marker_name == "core_patch"],
+            "upserts": [str(event.upsert_workflow_search_attributes_event_attributes) for event in upserts]}
+
+
+def test_a_run_started_with_today_s_engine_asks_no_patches_and_walks_the_same(runs, tenant):
+    """RunInput.engine carries the behaviours (pinned start, segments, closers) in the start event: the run and its
+    CHILD run record no patch markers and no TemporalChangeVersion upserts, and walk as a run that asks them."""
+    from apps.runs.models import Run
+
+    _closers_flow(tenant)
+    current_id, current = _closers_run(runs)
+    asking_id, asking = _closers_run(runs, engine=0)
+    assert _rows(current_id) == _rows(asking_id)
+    assert current["output"]["s3"] == asking["output"]["s3"] == 42
+    child_id = Run.objects.get(parent_workflow_id=current_id).workflow_id
+    assert _patch_events(runs, current_id) == _patch_events(runs, child_id) == {"patches": [], "upserts": []}
+    asked = _patch_events(runs, asking_id)
+    assert "segments-1" in str(asked["patches"]) and "segments-2" in str(asked["patches"]), asked
+    assert asked["upserts"] and all("TemporalChangeVersion" in upsert for upsert in asked["upserts"]), asked
 
 
 def test_a_segment_sends_the_enum_store_to_its_sandbox_child_once(runs, tenant, monkeypatch):
