@@ -118,6 +118,8 @@ def start_run(inp: RunInput) -> dict[str, Any]:
 @activity.defn(name=ACTIVITY_EXECUTE_NODE)
 @_with_db
 def execute_node(request: NodeRequest) -> dict[str, Any]:
+    if request.persist is not None:  # the run's deferred RUNNING state (worker/engine.py, Engine.running)
+        persist_run(request.persist)
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     node_type = request.node.get("type", "")

@@ -57,7 +57,16 @@ class Engine:
         await self.persist(stable=True, notify=True)
 
     async def running(self) -> None:
+        """RUNNING again after a resume. From engine level 2 the state change is not stored by a local activity of
+        its own: the next local node or segment activity stores it before its node runs (`carry_pending`), and
+        anything else (a persist, a remote node, a state kind, a hand-over) stores it first (`flush`). Only on the
+        main path: a PARALLEL branch's persist must not overtake another branch's carried one."""
         self.run.status = "RUNNING"
+        run = self.run
+        if run.inp.engine >= 2 and run.harness is None and not LANE.get():
+            await self.flush()
+            run.pending = self._request(notify=False)
+            return
         await self.persist(stable=False, notify=False)
 
     async def finish(self, status: str, error: str | None = None) -> None:
@@ -69,36 +78,69 @@ class Engine:
     async def persist(self, *, stable: bool, notify: bool) -> int:
         """Store the state; returns its seq (a concurrent PARALLEL branch may have moved `seq` on since)."""
         run = self.run
+        await self.flush()  # a deferred RUNNING state first: the writer never goes backwards
+        request = self._request(notify=notify)
+        if run.harness is not None:  # a test run persists nothing: its report keeps the states
+            run.harness.record(run.status, run.current_node, run.view, request.timeline)
+        else:
+            await self._store(request)
+        if stable:
+            run.stable_seq = max(run.stable_seq, request.seq)
+        return request.seq
+
+    def _request(self, *, notify: bool) -> PersistRequest:
+        """The state change to store, with the next seq; the timeline rows and a closed task move into it."""
+        run = self.run
         run.seq += 1
-        seq = run.seq
         if run.status in FINAL_STATUSES and run.task is not None and run.task["state"] == "OPEN":
             # Ended while its screen waited (a cancelled child, an aborted run): the persist closes the task, so
             # a run whose persist carries no task has none open (apps/tasks: task_record).
             run.task = {**run.task, "state": "TERMINATED", "closedBy": ""}
         request = PersistRequest(
-            workflow_id=workflow.info().workflow_id, seq=seq, status=run.status, current_node=run.current_node,
+            workflow_id=workflow.info().workflow_id, seq=run.seq, status=run.status, current_node=run.current_node,
             context=run.context, response=self.response(), timeline=run.timeline, notify=notify,
             tenant=run.inp.tenant, task=run.task, sensitive_paths=self.sensitive_paths(),
         )
         run.timeline = []
         if run.task is not None and run.task["state"] != "OPEN":
             run.task = None  # closed by this persist
-        if run.harness is not None:  # a test run persists nothing: its report keeps the states
-            run.harness.record(run.status, run.current_node, run.view, request.timeline)
-        else:
-            try:
-                # Shielded: a cancelled PARALLEL branch must not drop a state change half-way.
-                await asyncio.shield(workflow.execute_local_activity(
-                    ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=PERSIST_RETRY,
-                ))
-            except FailureError as error:  # a local activity's failure may arrive unwrapped
-                if not failed_with(error, UNPERSISTABLE) or run.aborted:
-                    raise
-                await self.abort(failure_message(error))
-        if stable:
-            run.stable_seq = max(run.stable_seq, seq)
-        return seq
+        return request
+
+    async def _store(self, request: PersistRequest) -> None:
+        try:
+            # Shielded: a cancelled PARALLEL branch must not drop a state change half-way.
+            await asyncio.shield(workflow.execute_local_activity(
+                ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=PERSIST_RETRY,
+            ))
+        except FailureError as error:  # a local activity's failure may arrive unwrapped
+            if not failed_with(error, UNPERSISTABLE) or self.run.aborted:
+                raise
+            await self.abort(failure_message(error))
+
+    # ----------------------------------------------------------------- the deferred RUNNING state (engine 2)
+    async def flush(self) -> None:
+        """Store the deferred RUNNING state now (before anything that is not a local node's activity)."""
+        request, self.run.pending = self.run.pending, None
+        if request is not None:
+            await self._store(request)
+
+    def carry_pending(self) -> PersistRequest | None:
+        """Hand the deferred RUNNING state to the local activity about to run (it stores it first)."""
+        request, self.run.pending = self.run.pending, None
+        return request
+
+    async def carried(self, request: PersistRequest | None, call: Awaitable[Any]) -> Any:
+        """Await a local activity that carries `request`. When it fails or is given up (terminate), the state
+        is stored again on its own: a retry of the same seq changes nothing if the activity stored it, and a
+        state that can never be stored ends the run as any persist does (`abort`)."""
+        if request is None:
+            return await self.unless_terminated(call)
+        try:
+            return await self.unless_terminated(call)
+        except BaseException:
+            await self._store(request)
+            raise
 
     async def abort(self, message: str) -> None:
         """A persist that can never succeed (the state holds NaN, a lone surrogate...) ends the run FAILED

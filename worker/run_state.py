@@ -10,7 +10,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from apps.runs.contract import Carry, RunInput
+    from apps.runs.contract import Carry, PersistRequest, RunInput
     from worker.test_mode import TestHarness
 
 
@@ -25,6 +25,7 @@ class RunState(Carry):
     aborted: bool = False  # the state could not be stored: the run ended FAILED (see Engine.abort)
     task: dict[str, Any] | None = None  # the open human task of the current screen (spec §11)
     harness: TestHarness | None = None  # None unless this is a test run (spec §9)
+    pending: PersistRequest | None = None  # the deferred RUNNING state (Engine.running), stored by the next activity
 
     @classmethod
     def of(cls, inp: RunInput) -> RunState:

@@ -15,13 +15,15 @@ from temporalio.exceptions import ApplicationError
 from apps.nodes.sandbox import session
 from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, NodeRequest, SegmentRequest
 from core.paths import resolve_parameters
-from worker.activities import execute_node
+from worker.activities import execute_node, persist_run
 from worker.kinds.segment import advance
 
 
 @activity.defn(name=ACTIVITY_EXECUTE_SEGMENT)
 def execute_segment(request: SegmentRequest) -> dict[str, Any]:
     """`{"steps": [{"node", "outcome"} | {"node", "error", "retryable"}]}`, in the order the nodes ran."""
+    if request.persist is not None:  # the run's deferred RUNNING state (worker/engine.py, Engine.running)
+        persist_run(request.persist)
     context, name = request.context, request.start
     steps: list[dict[str, Any]] = []
     with session():

@@ -161,6 +161,7 @@ class DriftWorkflow:
         state = run.definition["states"][name]
         state_kind = kinds.state_kind(state)
         if state_kind is not None:
+            await engine.flush()  # its branches or item runs may take long: the mirror says RUNNING first
             return await state_kind.run(engine, name, state)
         if (pure_states := segment.applies(engine, name)) is not None:  # this node and the pure ones after it
             return await segment.run(engine, name, pure_states, in_branch, self._settle)
@@ -231,6 +232,7 @@ class DriftWorkflow:
         state are answered now with the RUNNING state (the API turns that into 202, as past its sync
         timeout) and the hand-over waits for every handler to finish."""
         run = self._run
+        await self.engine.flush()  # the carry holds no deferred state
         run.releasing_callers = True
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() or run.terminate_reason is not None)
         run.releasing_callers = False

@@ -82,9 +82,10 @@ class RunInput:
 
 # What every run a starter begins now takes without asking `workflow.patched` (each ask of a new patch id costs the
 # run a marker and a TemporalChangeVersion search-attribute upsert: three history events and a visibility write):
-# 1 = the pinned start ("pinned-start-1"), segments ("segments-1") and their closing nodes ("segments-2").
+# 1 = the pinned start ("pinned-start-1"), segments ("segments-1") and their closing nodes ("segments-2");
+# 2 = the RUNNING persist after a resume rides on the next local activity (worker/engine.py, `Engine.running`).
 # Raise it for the next such change and keep every older level working (schedules keep the level they were made with).
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 
 
 # The parent's context parts a CHILD run starts with (beside its mapped `params`).
@@ -214,6 +215,9 @@ class NodeRequest:
     context_seq: int = 0  # by reference: the seq of the context store write holding the node's context
     parameters: dict[str, Any] | None = None  # by reference: the node's own `nodeParameters`
     ordinal: int = 0  # `idempotencyKey` nodes: the how-manieth execution of the state in this run (1-based)
+    # A local node's activity stores this state change before its node runs: the run's deferred RUNNING persist
+    # (worker/engine.py, `Engine.running`), which thereby costs no local activity of its own.
+    persist: "PersistRequest | None" = None
 
 
 @dataclass
@@ -245,3 +249,4 @@ class SegmentRequest:
     context: dict[str, Any]
     budget: int
     sensitive_paths: list[str] = field(default_factory=list)
+    persist: PersistRequest | None = None  # as NodeRequest.persist: stored before the segment's first node runs

@@ -49,7 +49,9 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
     request = NodeRequest(run.inp.tenant, workflow.info().workflow_id, node, state, context,
                           sensitive_paths=engine.sensitive_paths(), mock=mock, test=run.harness is not None,
                           ordinal=_visit(engine, name, node))
-    if kind_of(node).remote:
+    carried = None
+    if kind_of(node).remote:  # its input is recorded in history: a deferred state is stored on its own first
+        await engine.flush()
         request = await by_reference(engine, request)
         timeout = float(node.get("timeoutSeconds") or 30) + 5
         call = workflow.execute_activity(
@@ -58,11 +60,13 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
             retry_policy=remote_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
         )
     else:
+        carried = engine.carry_pending()
         call = workflow.execute_local_activity(
-            ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY
+            ACTIVITY_EXECUTE_NODE, dataclasses.replace(request, persist=carried) if carried else request,
+            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY,
         )
     try:
-        outcome = await engine.unless_terminated(call)
+        outcome = await engine.carried(carried, call)
     except FailureError as error:
         message = failure_message(error)
         engine.record(name, node["type"], "FAILURE", message)

@@ -116,12 +116,13 @@ async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_b
     run_ = engine.run
     # In a branch, a snapshot: the activity's input is converted later, after other branches may have moved on.
     context = dict(run_.context) if in_branch else run_.context
+    carried = engine.carry_pending()
     request = SegmentRequest(run_.inp.tenant, workflow.info().workflow_id, states, name, context, budget(engine),
-                             sensitive_paths=engine.sensitive_paths())
+                             sensitive_paths=engine.sensitive_paths(), persist=carried)
     call = workflow.execute_local_activity(ACTIVITY_EXECUTE_SEGMENT, request,
                                            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY)
     try:
-        steps = (await engine.unless_terminated(call))["steps"]
+        steps = (await engine.carried(carried, call))["steps"]
     except FailureError as error:  # the first node's own error (a later one's ends the segment before it)
         message = failure_message(error)
         engine.record(name, states[name]["nodeDefinition"]["type"], "FAILURE", message)
