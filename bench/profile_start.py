@@ -5,7 +5,9 @@
 Brings up the stack like bench/api.py (Temporal, Redis, worker, the sample definitions), then serves
 `POST /v3/workflow/start` in this process through Django's test client (the whole DRF stack, same database,
 same worker), so cProfile sees auth, parsing, the Run row, definition resolution and the wait on Temporal.
-Prints the SQL statements of one start and the functions with the most cumulative time.
+Prints the SQL statements of one start, the wall and CPU time per start of an unprofiled pass (CPU of this
+process: the API side and its Temporal client thread; the worker runs in its own process), and the functions
+with the most cumulative time.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ def main() -> None:
         print(f"SQL statements of one start (API side): {len(queries.captured_queries)}")
         for query in queries.captured_queries:
             print(f"  {query['time']}s  {query['sql'][:110]}")
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(args.starts):
+            start()
+        print(f"{args.starts} starts unprofiled: {(time.perf_counter() - started) / args.starts * 1000:.1f} ms each,"
+              f" {(time.process_time() - cpu) / args.starts * 1000:.2f} ms CPU of this process each")
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()

@@ -151,9 +151,12 @@ def run_pinned(resolved: dict[str, Any]) -> dict[str, Any]:
 
 def run_register_pinned(*, workflow_id: str, inp: RunInput, status: str | None = None) -> Run:
     """run_register for a start that carries its pinned definition: the row is written as start_run would leave
-    it (RUNNING, the version pinned), so the run starts with no start_run round trip (worker/workflows.py)."""
+    it (RUNNING, the version pinned), so the run starts with no start_run round trip (worker/workflows.py).
+    Only a QUEUED start keeps the pinned definition in its `start_request` (its release starts from it); any
+    other start is started now from `inp`, and its row names the version (a rerun resolves its own)."""
     assert inp.pinned is not None
-    return run_register(workflow_id=workflow_id, inp=inp, new=True, definition_key=inp.pinned["key"],
+    kept = inp if status == RunStatus.QUEUED else dataclasses.replace(inp, pinned=None)
+    return run_register(workflow_id=workflow_id, inp=kept, new=True, definition_key=inp.pinned["key"],
                         definition_version=inp.pinned["version"], status=status or RunStatus.RUNNING)
 
 

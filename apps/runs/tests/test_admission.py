@@ -178,3 +178,37 @@ def test_tenant_defaults_apply_to_workflows_without_limits_and_a_bad_default_is_
     for bad in ({"maxConcurrentRuns": "x"}, {"maxConcurrentRuns": float("nan")}, "5", {"maxConcurrentRuns": -1}):
         settings.DRIFT_TENANT_LIMITS = {"*": bad}
         assert start(api, params={"workflowId": "plain"}).status_code == 200
+
+
+def _publish_next_version(tenant: str, body: dict) -> None:
+    from apps.definitions.models import DefinitionKind
+    from apps.definitions.services import definition_activate, definition_publish, definition_save_snapshot
+
+    kind = DefinitionKind.WORKFLOW
+    definition_save_snapshot(tenant=tenant, kind=kind, body=body, actor="tests", create=False)
+    published = definition_publish(tenant=tenant, kind=kind, key=body["id"], actor="tests")
+    definition_activate(tenant=tenant, kind=kind, key=body["id"], version=published.version, actor="tests")
+
+
+def test_only_a_queued_start_keeps_its_pinned_definition_and_its_release_starts_that_version(api, runs, tenant):
+    """A started run's `start_request` holds no copy of the definition (its row names the version); a QUEUED one
+    keeps it, and its release starts the version pinned at admission though another was activated meanwhile."""
+    limits = {"maxConcurrentRuns": 1, "overflow": "QUEUE"}
+    _publish(tenant, "pin", limits)
+    first = start(api, params={"workflowId": "pin"}).json()["workflowId"]
+    started = Run.objects.get(workflow_id=first)
+    assert (started.status, started.definition_version) == ("WAITING", 1)
+    assert started.start_request["pinned"] is None
+    assert started.start_request["workflow_key"] == "pin" and started.start_request["version"] == "1"
+    queued = start(api, params={"workflowId": "pin"}).json()["workflowId"]
+    held = Run.objects.get(workflow_id=queued)
+    assert held.status == "QUEUED" and held.start_request["pinned"]["version"] == 1
+    # Version 2 ends at once (no wait): a release that re-resolved ACTIVE would complete without waiting.
+    _publish_next_version(tenant, workflow("pin", "done", [state("done")], limits=limits))
+    api.post(f"/v3/workflow/{first}/event/go", {}, format="json")
+    assert wait_final(first).status == "COMPLETED"
+    assert release_queued_starts() == 1
+    wait_for(lambda: Run.objects.get(workflow_id=queued).status == "WAITING", "the queued start to run")
+    assert Run.objects.get(workflow_id=queued).definition_version == 1
+    api.post(f"/v3/workflow/{queued}/event/go", {}, format="json")
+    assert wait_final(queued).status == "COMPLETED"
