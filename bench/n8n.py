@@ -11,7 +11,9 @@ workflows into a fresh n8n user folder with n8n's own CLI, starts `n8n start` on
     resumed over REST; n8n: webhook, HTTP Request, IF, Respond to Webhook with the execution's resume URL, Wait
     on a webhook, Code), both against the same order service in this process.
 Drift runs first as `devtools.up` brings it up (gunicorn API + one worker process, SQLite, payload encryption on),
-then is stopped, and n8n runs alone on the machine with its defaults (SQLite, regular execution mode).
+then is stopped, and n8n runs alone on the machine with its defaults (SQLite, regular execution mode;
+task runners are off by default in 1.x, so Code nodes run in n8n's main process).
+n8n is a plain npm install (no skipped scripts or optional deps) of N8N_VERSION; why that one: see the constant.
 Each side is measured over HTTP from this process, with the same client code.
 """
 
@@ -42,7 +44,9 @@ from bench.baseline import STEPS  # noqa: E402
 from bench.engine import _drift_definitions  # noqa: E402
 from devtools.services import free_port, wait_for_port  # noqa: E402
 
-N8N_VERSION = "1.123.81"  # the newest n8n whose engines allow Node 20 (2.x asks for Node >= 24)
+# The newest n8n on the registry whose tree builds on Node 20: 2.x asks for Node >= 24, and from 1.123.66 on n8n pulls
+# @n8n/expression-runtime, whose isolated-vm 6 needs Node >= 22 (its native build fails on Node 20).
+N8N_VERSION = "1.123.50"
 XLSX_FROM_REGISTRY = "0.18.5"
 N8N_DIR = ROOT / "var" / "n8n"
 START = 3  # the chain's input; both sides compute s_k = s_(k-1) * 2 + k from it
