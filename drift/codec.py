@@ -6,8 +6,10 @@ DRIFT_PAYLOAD_KEYS is a list of Fernet keys (`cryptography`): the first encrypts
 payload names its key in the metadata (`encryption-key-id`, a hash prefix of the key, never the key), so a
 new key can be put first while runs encrypted under the old one stay readable. Without the variable (local
 runs) a key is derived from DJANGO_SECRET_KEY. Payloads without the encrypted encoding pass through, so runs
-started before encryption was enabled still decode. The Temporal UI reads encrypted runs through the codec
-endpoint `/codec/` of the API (apps/secrets/api/codec.py), the shape of temporalio's codec-server samples.
+started before encryption was enabled still decode. Large payloads are compressed (zlib) before they are
+encrypted (`encryption-compression` in the metadata; payloads without it are read as before). The Temporal UI
+reads encrypted runs through the codec endpoint `/codec/` of the API (apps/secrets/api/codec.py), the shape of
+temporalio's codec-server samples.
 A local activity's input stays in clear (drift/payloads.py, LOCAL_INPUT): it never leaves the worker process.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import zlib
 from collections.abc import Sequence
 
 import temporalio.converter
@@ -28,6 +31,11 @@ from drift.payloads import LOCAL_INPUT, DriftPayloadConverter
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+# Payloads from this size on are compressed before they are encrypted (encrypted bytes do not compress): the pinned
+# definition in a start, a context in a remote node's input, a segment's outcomes. JSON shrinks 3-5x at level 1,
+# which the Temporal server stores, replicates and sends to workers that many fewer bytes of.
+COMPRESSION = "encryption-compression"
+COMPRESS_FROM_BYTES = 1024
 
 
 def key_id(key: bytes) -> str:
@@ -53,8 +61,12 @@ class EncryptionCodec(PayloadCodec):
         return [payload if LOCAL_INPUT in payload.metadata else self._encrypted(payload) for payload in payloads]
 
     def _encrypted(self, payload: Payload) -> Payload:
-        return Payload(metadata={"encoding": ENCODING, KEY_ID: self._current.encode()},
-                       data=self._ciphers[self._current].encrypt(payload.SerializeToString()))
+        data = payload.SerializeToString()
+        metadata = {"encoding": ENCODING, KEY_ID: self._current.encode()}
+        if len(data) >= COMPRESS_FROM_BYTES:
+            data = zlib.compress(data, 1)
+            metadata[COMPRESSION] = b"zlib"
+        return Payload(metadata=metadata, data=self._ciphers[self._current].encrypt(data))
 
     def decode_now(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self._decode(payload) for payload in payloads]
@@ -67,9 +79,15 @@ class EncryptionCodec(PayloadCodec):
         if cipher is None:
             raise ValueError(f"payload encrypted with key id '{wanted}', which DRIFT_PAYLOAD_KEYS does not hold")
         try:
-            return Payload.FromString(cipher.decrypt(payload.data))
+            data = cipher.decrypt(payload.data)  # authenticated first: only a holder of the key made what follows
         except InvalidToken:
             raise ValueError(f"payload under key id '{wanted}' does not decrypt (tampered or wrong key)") from None
+        if payload.metadata.get(COMPRESSION) == b"zlib":
+            try:
+                data = zlib.decompress(data)
+            except zlib.error:
+                raise ValueError(f"payload under key id '{wanted}' is marked compressed but is not") from None
+        return Payload.FromString(data)
 
 
 @functools.lru_cache(maxsize=4)

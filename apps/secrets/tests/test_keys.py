@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 
 import pytest
 from cryptography.fernet import Fernet
@@ -14,7 +15,7 @@ from apps.secrets.models import Secret
 from apps.secrets.sealing import SealedRun, mask_sealed, seal, unseal
 from apps.secrets.selectors import SecretUnavailable, secret_value
 from apps.secrets.services import secret_put
-from drift.codec import KEY_ID, EncryptionCodec, key_id
+from drift.codec import COMPRESS_FROM_BYTES, COMPRESSION, ENCODING, KEY_ID, EncryptionCodec, key_id
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
@@ -58,6 +59,26 @@ def test_payloads_name_their_key_and_decode_after_the_key_changes():
     clear = Payload(metadata={"encoding": b"json/plain"}, data=b"1")
     assert asyncio.run(rotated.decode([clear]))[0] == clear  # written before encryption was on
     assert asyncio.run(EncryptionCodec([NEW.encode()], encrypt=False).encode([clear]))[0] == clear
+
+
+def test_large_payloads_are_compressed_before_encryption_and_earlier_ones_still_decode():
+    codec = EncryptionCodec([NEW.encode()])
+    states = {f"state{i}": {"nextNode": f"state{i + 1}"} for i in range(200)}
+    large = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps({"definition": states}).encode())
+    small = Payload(metadata={"encoding": b"json/plain"}, data=b'{"ok": 1}')
+    assert len(large.SerializeToString()) >= COMPRESS_FROM_BYTES > len(small.SerializeToString())
+    encoded_large, encoded_small = asyncio.run(codec.encode([large, small]))
+    assert encoded_large.metadata[COMPRESSION] == b"zlib" and COMPRESSION not in encoded_small.metadata
+    assert len(encoded_large.data) < len(large.data) / 2  # what Temporal stores: the JSON shrank before encryption
+    assert asyncio.run(codec.decode([encoded_large, encoded_small])) == [large, small]
+    # Written before compression (encrypted whole, no flag): read as before.
+    earlier = Payload(metadata={"encoding": ENCODING, KEY_ID: key_id(NEW.encode()).encode()},
+                      data=Fernet(NEW.encode()).encrypt(large.SerializeToString()))
+    assert asyncio.run(codec.decode([earlier]))[0] == large
+    # The flag is metadata, outside the encryption: flipping it on an uncompressed payload fails, never misreads.
+    earlier.metadata[COMPRESSION] = b"zlib"
+    with pytest.raises(ValueError, match="marked compressed"):
+        asyncio.run(codec.decode([earlier]))
 
 
 def test_sealing_covers_copies_and_reveals_back(settings):
