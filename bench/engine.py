@@ -142,12 +142,12 @@ def _pinned_start(workflow_id: str) -> Any:
     """What the API does before it starts a run (apps/runs/runtime.py): resolve and pin the definition, write the
     Run row; the run then needs no start_run. Timed with the run, as it is part of a start through the API."""
     from apps.definitions.selectors import workflow_resolve_for_run
-    from apps.runs.contract import ENGINE_VERSION, RunInput
+    from apps.runs.contract import RunInput
     from apps.runs.services import run_pinned, run_register_pinned
 
     resolved = workflow_resolve_for_run(tenant="bench", workflow_key="bench_chain", version=None, issue_id=None,
                                         bucket_key=workflow_id)
-    inp = RunInput(engine=ENGINE_VERSION, tenant="bench", workflow_key=resolved["id"], version=str(resolved["version"]),
+    inp = RunInput(tenant="bench", workflow_key=resolved["id"], version=str(resolved["version"]),
                    start={"params": {"start": 1}}, pinned=run_pinned(resolved))
     run_register_pinned(workflow_id=workflow_id, inp=inp)
     return inp

@@ -48,7 +48,7 @@ async def _bench(address: str, items: int, concurrency: int) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from apps.runs.contract import ENGINE_VERSION, WORKFLOW_NAME, RunInput
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
     from bench.baseline import BaselineMap
     from drift.codec import data_converter
     from worker.main import build_worker
@@ -61,9 +61,7 @@ async def _bench(address: str, items: int, concurrency: int) -> None:
 
     async def drift_map(count: int) -> float:
         started = time.perf_counter()
-        start = RunInput(
-            engine=ENGINE_VERSION, tenant="bench", workflow_key="bench_map",
-            start={"params": {"items": values[:count]}})
+        start = RunInput(tenant="bench", workflow_key="bench_map", start={"params": {"items": values[:count]}})
         result = await client.execute_workflow(WORKFLOW_NAME, start, id=f"bench-map-{uuid.uuid4().hex}",
                                                task_queue=drift_queue)
         assert result["workflowStatus"] == "COMPLETED", result

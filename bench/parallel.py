@@ -53,7 +53,7 @@ def main(runs: int, branches: int, delay: float) -> None:
 async def _bench(address: str, url: str, runs: int, branches: int, delay: float) -> None:
     from temporalio.client import Client
 
-    from apps.runs.contract import ENGINE_VERSION, WORKFLOW_NAME, RunInput
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
     from worker.main import build_worker
 
     nodes, workflows = _definitions(url, branches)
@@ -64,8 +64,7 @@ async def _bench(address: str, url: str, runs: int, branches: int, delay: float)
 
     def run_of(key: str):
         async def run() -> None:
-            result = await client.execute_workflow(WORKFLOW_NAME, RunInput(
-                engine=ENGINE_VERSION, tenant="bench", workflow_key=key),
+            result = await client.execute_workflow(WORKFLOW_NAME, RunInput(tenant="bench", workflow_key=key),
                                                    id=f"bench-{key}-{uuid.uuid4().hex}", task_queue=queue)
             assert result["workflowStatus"] == "COMPLETED", result
 

@@ -71,7 +71,7 @@ async def _bench(address: str, url: str, nodes: int, lines: int, timeout: float)
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from apps.runs.contract import ENGINE_VERSION, WORKFLOW_NAME, RunInput
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
     from drift.codec import data_converter
     from worker.main import build_worker
 
@@ -84,8 +84,7 @@ async def _bench(address: str, url: str, nodes: int, lines: int, timeout: float)
     drift_id, base_id = f"bench-payload-{uuid.uuid4().hex}", f"bench-payload-base-{uuid.uuid4().hex}"
     async with build_worker(client, task_queue="bench-payload"):
         handle = await client.start_workflow(
-            WORKFLOW_NAME, RunInput(
-                engine=ENGINE_VERSION, tenant="bench", workflow_key="bench_payload", start={"orderDetails": big}),
+            WORKFLOW_NAME, RunInput(tenant="bench", workflow_key="bench_payload", start={"orderDetails": big}),
             id=drift_id, task_queue="bench-payload")
         drift_status, drift_seconds = await _outcome(handle, timeout)
     drift_history, drift_runs = await history_bytes(client, drift_id)

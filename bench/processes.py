@@ -27,12 +27,11 @@ from bench.engine import _drift_definitions, publish, with_temporal  # noqa: E40
 
 
 async def _throughput(client, queue: str, concurrent: int) -> float:  # noqa: ANN001 - a temporalio Client
-    from apps.runs.contract import ENGINE_VERSION, WORKFLOW_NAME, RunInput
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
 
     async def run() -> None:
         handle = await client.start_workflow(
-            WORKFLOW_NAME, RunInput(
-                engine=ENGINE_VERSION, tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}}),
+            WORKFLOW_NAME, RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}}),
             id=f"bench-procs-{uuid.uuid4().hex}", task_queue=queue)
         result = await handle.result()
         assert result["workflowStatus"] == "COMPLETED", result

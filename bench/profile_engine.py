@@ -116,7 +116,7 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from apps.runs.contract import ENGINE_VERSION, WORKFLOW_NAME, RunInput
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
     from bench.baseline import BaselineChain, bench_step
     from worker.main import build_worker, workflow_runner
 
@@ -149,8 +149,7 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
             return
         workflow_id = f"profile-drift-{uuid.uuid4().hex}"
         if unpinned:  # straight through Temporal: start_run resolves, pins and inserts the Run row
-            inp = RunInput(
-                engine=ENGINE_VERSION, tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}})
+            inp = RunInput(tenant="bench", workflow_key="bench_chain", start={"params": {"start": 1}})
         else:  # as the API starts it (bench/engine.py `_pinned_start`)
             inp = await asyncio.to_thread(_pinned_start, workflow_id)
         handle = await client.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=queue)

@@ -98,7 +98,7 @@ def _interceptor():
 async def _profile(address: str, items: int, concurrency: int) -> None:
     from temporalio.client import Client
 
-    from apps.runs.contract import ENGINE_VERSION, WORKFLOW_NAME, RunInput
+    from apps.runs.contract import WORKFLOW_NAME, RunInput
     from apps.runs.models import Run
     from drift.codec import data_converter
     from worker.main import build_worker
@@ -109,8 +109,7 @@ async def _profile(address: str, items: int, concurrency: int) -> None:
     client = await Client.connect(address, data_converter=data_converter(), interceptors=[_interceptor()])
     executor = ProfiledExecutor(max_workers=20) if PROFILE else None
     async with build_worker(client, task_queue="profile-map", executor=executor):
-        start = RunInput(
-            engine=ENGINE_VERSION, tenant="bench", workflow_key="bench_map", start={"params": {"items": [1] * 10}})
+        start = RunInput(tenant="bench", workflow_key="bench_map", start={"params": {"items": [1] * 10}})
         await client.execute_workflow(WORKFLOW_NAME, start, id=f"warm-{uuid.uuid4().hex}", task_queue="profile-map")
         ACTIVITY_TIME.clear()
         STATEMENTS.clear()
@@ -120,9 +119,7 @@ async def _profile(address: str, items: int, concurrency: int) -> None:
         if PROFILE:  # slows the event loop a lot: workflow tasks then run late
             loop_profile.enable()
         workflow_id = f"profile-{uuid.uuid4().hex}"
-        start = RunInput(
-            engine=ENGINE_VERSION, tenant="bench", workflow_key="bench_map",
-            start={"params": {"items": list(range(items))}})
+        start = RunInput(tenant="bench", workflow_key="bench_map", start={"params": {"items": list(range(items))}})
         started = time.perf_counter()
         result = await client.execute_workflow(WORKFLOW_NAME, start, id=workflow_id, task_queue="profile-map")
         elapsed = time.perf_counter() - started

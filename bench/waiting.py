@@ -65,11 +65,10 @@ async def pile_up(client, worker_pid: int, runs: int, concurrency: int, minutes:
     from django.conf import settings
     from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
-    from apps.runs.contract import ENGINE_VERSION, UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
+    from apps.runs.contract import UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
 
     async def start(workflow_id: str) -> None:
-        inp = RunInput(
-            engine=ENGINE_VERSION, tenant="demo", workflow_key="order_status", start={"params": {"orderId": "42"}},
+        inp = RunInput(tenant="demo", workflow_key="order_status", start={"params": {"orderId": "42"}},
                        client_id="demo", username="bench")
         await client.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=settings.TEMPORAL_TASK_QUEUE)
         handle = client.get_workflow_handle(workflow_id)

@@ -63,7 +63,7 @@ class Engine:
         main path: a PARALLEL branch's persist must not overtake another branch's carried one."""
         self.run.status = "RUNNING"
         run = self.run
-        if run.inp.engine >= 2 and run.harness is None and not LANE.get():
+        if run.engine_level >= 2 and run.harness is None and not LANE.get():
             await self.flush()
             run.pending = self._request(notify=False)
             return

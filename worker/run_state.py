@@ -26,6 +26,7 @@ class RunState(Carry):
     task: dict[str, Any] | None = None  # the open human task of the current screen (spec §11)
     harness: TestHarness | None = None  # None unless this is a test run (spec §9)
     pending: PersistRequest | None = None  # the deferred RUNNING state (Engine.running), stored by the next activity
+    engine_level: int = 0  # the run's engine level (worker/versions.py), asked where each Temporal run starts
 
     @classmethod
     def of(cls, inp: RunInput) -> RunState:

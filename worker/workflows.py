@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         initial_context,
     )
     from core.paths import resolve_parameters
-    from worker import kinds
+    from worker import kinds, versions
     from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
     from worker.errors import HandingOver, NodeFailed, RunAborted, Terminated, failure_message
     from worker.kinds import node, segment
@@ -69,6 +69,7 @@ class DriftWorkflow:
     @workflow.run
     async def run(self, inp: RunInput) -> dict[str, Any]:
         run, engine = self._run, self.engine
+        run.engine_level = versions.level()  # before the first command: the one patch a run of this build asks
         try:
             if run.definition or await self._start():
                 await self._walk()
@@ -90,7 +91,7 @@ class DriftWorkflow:
     async def _start(self) -> bool:
         run = self._run
         # The API resolved and pinned the definition and wrote the Run row RUNNING: no start_run round trip.
-        if run.inp.pinned is not None and (run.inp.engine >= 1 or workflow.patched(PINNED_START)):
+        if run.inp.pinned is not None and (run.engine_level >= 2 or workflow.patched(PINNED_START)):
             started = run.inp.pinned
         else:
             try:

@@ -33,7 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from apps.definitions.selectors import route_get, workflow_sensitive_paths
 from apps.operations.models import SCHEDULE_PREFIX
 from apps.operations.models import Schedule as ScheduleRow
-from apps.runs.contract import ENGINE_VERSION, WORKFLOW_NAME, RunInput
+from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.models import SCHEDULED_ID_PREFIX, RunMode
 from apps.runs.runtime import START_FIELDS, temporal_call
 from apps.secrets.sealing import SealedRun, mask_sealed, refuse_sealed, seal, unseal
@@ -56,7 +56,7 @@ def schedule_run_input(row: ScheduleRow) -> RunInput:
         tenant=row.tenant, workflow_key=row.workflow_key or None, version=row.version or None,
         issue_id=row.issue_id or None, start={key: start[key] for key in START_FIELDS if start.get(key) is not None},
         mode=RunMode.ASYNC, callback_url=start.get("callbackUrl") or "", client_id=row.client_id,
-        username=row.created_by, incident_id=start.get("incidentId") or "", admit=True, engine=ENGINE_VERSION,
+        username=row.created_by, incident_id=start.get("incidentId") or "", admit=True,
     )
 
 

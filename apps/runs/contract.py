@@ -75,17 +75,6 @@ class RunInput:
     # Started straight by Temporal (a schedule's fire): no caller admitted it, so start_run does (spec §13); over
     # the limits it waits QUEUED for the release's SIGNAL_ADMITTED (apps/runs/admission.py).
     admit: bool = False
-    # The engine behaviours the run was started with (ENGINE_VERSION): decided once by its starter and kept in its
-    # start event, so the workflow needs no patch markers for them. 0: started before this field, asks the patches.
-    engine: int = 0
-
-
-# What every run a starter begins now takes without asking `workflow.patched` (each ask of a new patch id costs the
-# run a marker and a TemporalChangeVersion search-attribute upsert: three history events and a visibility write):
-# 1 = the pinned start ("pinned-start-1"), segments ("segments-1") and their closing nodes ("segments-2");
-# 2 = the RUNNING persist after a resume rides on the next local activity (worker/engine.py, `Engine.running`).
-# Raise it for the next such change and keep every older level working (schedules keep the level they were made with).
-ENGINE_VERSION = 2
 
 
 # The parent's context parts a CHILD run starts with (beside its mapped `params`).
@@ -179,7 +168,6 @@ class MapBatch:
     slots: int = 0  # the concurrency slots it holds at start (the first batch: all of maxConcurrency)
     predecessor: str = ""  # the batch before it in the chain (it hands slots down), "" for the first
     successor: str = ""  # the batch after it, "" for the last
-    engine: int = 0  # the parent's RunInput.engine: its item runs take the same behaviours
 
     def item_id(self, position: int) -> str:
         return map_item_run_id(self.child_prefix, self.offset + position)
@@ -191,7 +179,7 @@ class MapBatch:
             tenant=self.tenant, workflow_key=iterator["workflowId"], version=str(iterator.get("version") or "ACTIVE"),
             start={"params": {"item": self.items[position], "index": self.offset + position}}, mode="SYNC",
             client_id=self.client_id, username=self.username, incident_id=self.incident_id,
-            parent_workflow_id=self.parent_workflow_id, depth=self.depth, engine=self.engine,
+            parent_workflow_id=self.parent_workflow_id, depth=self.depth,
         )
 
 

@@ -35,7 +35,6 @@ from apps.definitions.selectors import workflow_get, workflow_resolve_for_run
 from apps.nodes.registry import events_of
 from apps.runs.admission import admission_register
 from apps.runs.contract import (
-    ENGINE_VERSION,
     FINAL_STATUSES,
     SIGNAL_EVENT,
     STABLE_STATUSES,
@@ -278,7 +277,6 @@ def _run_input(principal: Principal, data: dict[str, Any], workflow_id: str) -> 
         mode=data.get("mode") or RunMode.SYNC, callback_url=data.get("callbackUrl") or "",
         client_id=principal.client_id, username=principal.username, incident_id=incident_id,
         pinned=run_pinned(resolved),  # the run needs no start_run: its row is written RUNNING here
-        engine=ENGINE_VERSION,
     )
 
 

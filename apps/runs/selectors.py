@@ -11,7 +11,7 @@ from django.db.models import Count, QuerySet
 from apps.definitions import map_state
 from apps.definitions.selectors import workflow_sensitive_paths
 from apps.runs.context_store import get_context_store
-from apps.runs.contract import ENGINE_VERSION, RunInput, map_item_run_id
+from apps.runs.contract import RunInput, map_item_run_id
 from apps.runs.models import Run, RunParam
 from apps.runs.search import RunFilter, cursor_encode
 from apps.secrets.sealing import SealedRun, unseal
@@ -241,5 +241,4 @@ def rerun_input(run: Run, *, same_run: bool = False) -> RunInput:
         stored = {**stored, "pinned": None, "workflow_key": stored.get("workflow_key") or stored["pinned"]["key"]}
     if not same_run:  # a schedule's fire is admitted by its start_run; a new run is admitted by its caller
         stored = {**stored, "admit": False}
-    # A new run takes today's engine; a queued start keeps the one it was admitted with.
-    return RunInput(**{**stored, "sensitive_paths": paths, **({} if same_run else {"engine": ENGINE_VERSION})})
+    return RunInput(**{**stored, "sensitive_paths": paths})

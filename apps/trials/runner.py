@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from temporalio.client import WorkflowFailureError
 
-from apps.runs.contract import ENGINE_VERSION, WORKFLOW_NAME, RunInput, initial_context
+from apps.runs.contract import WORKFLOW_NAME, RunInput, initial_context
 from apps.trials.cases import case_input, judge
 from drift.errors import unavailable_error
 from drift.temporal import run_async, temporal_client
@@ -47,7 +47,7 @@ def _run_input(tenant: str, key: str, version: int, definition: dict[str, Any], 
                case: dict[str, Any]) -> tuple[str, RunInput]:
     start = case.get("start") or {}
     inp = RunInput(tenant=tenant, workflow_key=key, version=str(version), start=start, mode="SYNC",
-                   client_id="tests", username="tests", test=case_input(case), engine=ENGINE_VERSION)
+                   client_id="tests", username="tests", test=case_input(case))
     workflow_id = f"{TEST_ID_PREFIX}{uuid.uuid4().hex}"
     inp.carry = {"definition": definition, "key": key, "version": version, "limits": limits,
                  "context": initial_context(inp, workflow_id), "node_name": definition.get("startNode")}

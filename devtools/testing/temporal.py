@@ -17,7 +17,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 import drift.temporal
-from apps.runs.contract import ENGINE_VERSION, UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
+from apps.runs.contract import UPDATE_WAIT_STABLE, WORKFLOW_NAME, RunInput
 from devtools.services import Service, start_temporal
 from drift.codec import data_converter
 from drift.temporal import run_async
@@ -55,13 +55,9 @@ class Runs:
     def __init__(self, client: Client, task_queue: str, tenant: str) -> None:
         self.client, self.task_queue, self.tenant = client, task_queue, tenant
 
-    def start(self, workflow_key: str, params: dict | None = None, *, timeout: float = 30,
-              engine: int = ENGINE_VERSION, **start: Any) -> dict:
-        """As a starter of today begins a run (`engine`: RunInput.engine; 0 as runs started before it, which ask
-        the patches)."""
+    def start(self, workflow_key: str, params: dict | None = None, *, timeout: float = 30, **start: Any) -> dict:
         workflow_id = f"run-{uuid.uuid4().hex}"
-        inp = RunInput(tenant=self.tenant, workflow_key=workflow_key, start={"params": params or {}, **start},
-                       engine=engine)
+        inp = RunInput(tenant=self.tenant, workflow_key=workflow_key, start={"params": params or {}, **start})
 
         async def update_with_start() -> dict:
             # Built on the loop that awaits it: the operation holds an asyncio Future, and this thread may have
@@ -93,6 +89,22 @@ class Runs:
 
     def result(self, workflow_id: str, timeout: float = 60) -> dict:
         return run_async(self.client.get_workflow_handle(workflow_id, result_type=dict).result(), timeout)
+
+
+@pytest.fixture
+def before_engine_2(monkeypatch):
+    """Runs started inside the block take the paths of a run begun before engine level 2 (worker/versions.py): the
+    in-process worker answers its `engine-2` patch with no, so they ask each older patch where it applies."""
+    from worker import versions
+
+    class Switch:
+        def __enter__(self) -> None:
+            monkeypatch.setattr(versions, "level", lambda: 0)
+
+        def __exit__(self, *exc: object) -> None:
+            monkeypatch.undo()
+
+    return Switch()
 
 
 @pytest.fixture

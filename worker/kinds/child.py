@@ -49,7 +49,7 @@ async def _child(engine: Engine, name: str, child: dict[str, Any], parameters: d
         tenant=inp.tenant, workflow_key=child["workflowId"], version=str(child.get("version") or "ACTIVE"),
         start=start, start_from=start_from,
         mode="SYNC", client_id=inp.client_id, username=inp.username, incident_id=inp.incident_id,
-        parent_workflow_id=workflow.info().workflow_id, depth=inp.depth + 1, engine=inp.engine,
+        parent_workflow_id=workflow.info().workflow_id, depth=inp.depth + 1,
     )
     started_at = workflow.now()
     if child.get("mode") == "ASYNC":

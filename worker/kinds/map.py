@@ -69,7 +69,7 @@ def _batches(engine: Engine, name: str, state: dict[str, Any], items: list[Any])
         tenant=inp.tenant, parent_workflow_id=workflow_id, child_prefix=prefix, iterator=state["iterator"],
         items=items[offset:offset + size], offset=offset, max_concurrency=concurrency,
         depth=inp.depth + 1, client_id=inp.client_id, username=inp.username,
-        incident_id=inp.incident_id, slots=concurrency if position == 0 else 0, engine=inp.engine,
+        incident_id=inp.incident_id, slots=concurrency if position == 0 else 0,
         predecessor=ids[position - 1] if position else "",
         successor=ids[position + 1] if position + 1 < len(ids) else "",
     ) for position, offset in enumerate(offsets)]

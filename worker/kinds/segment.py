@@ -17,8 +17,8 @@ had run alone: the same timeline rows, context writes, node counts and outcome h
   met while applying stops there, and the rest of the segment's work is dropped (it wrote nothing).
 - Test runs keep one activity per node (their mocks are per node).
 Behind `workflow.patched(PATCH)`: histories recorded before replay one activity per node; the closing node behind
-`workflow.patched(CLOSERS_PATCH)`, asked only where it lengthens a segment. Runs started with `RunInput.engine` >= 1
-take both without asking (no markers); the patches are asked only by runs started before that field.
+`workflow.patched(CLOSERS_PATCH)`, asked only where it lengthens a segment. A run at engine level 2
+(worker/versions.py) takes both without asking them; runs begun before that level ask them as recorded.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def applies(engine: Engine, name: str) -> dict[str, dict[str, Any]] | None:
     run = engine.run
     if run.harness is not None or budget(engine) < 2:
         return None
-    current = run.inp.engine >= 1  # started with segments and closers on: no patch to ask (RunInput.engine)
+    current = run.engine_level >= 2  # begun with segments and closers on: no patch of their own to ask
     states = reachable(run.definition["states"], name)
     if states:
         closed = reachable(run.definition["states"], name, closers=True)

@@ -1,7 +1,8 @@
 """Records the replay fixtures of a new set under worker/tests/histories/ (see test_recorded_histories.py) on the
 real services, with the build of the day: every flow of the set recorded before the kinds split (histories/*.json,
 kept as they are), plus a segment of pure nodes, a start the API pinned and segments that end at a screen and a
-wait. Committed sets: histories/kinds/ (e31f4ad, segments-1) and histories/segments-2/ (segments-2).
+wait. Committed sets: histories/kinds/ (e31f4ad, segments-1), histories/segments-2/ (segments-2) and
+histories/engine-2/ (engine level 2, worker/versions.py: one patch marker per run, the RUNNING state carried).
 
 Not collected by the suite (the file is not named test_*.py); run it explicitly, only when a workflow change is
 meant to be incompatible and is patched, into a new set (RECORDED): `.venv/bin/pytest worker/tests/record_histories.py`.
@@ -43,7 +44,7 @@ from drift.temporal import run_async
 from worker.replay import save_history
 
 # The set this recorder writes; the sets already committed are never re-recorded (histories/README.md).
-RECORDED = Path(__file__).parent / "histories" / "segments-2"
+RECORDED = Path(__file__).parent / "histories" / "engine-2"
 
 
 async def _chain(temporal: Client, workflow_id: str) -> list[WorkflowHistory]:
@@ -194,8 +195,8 @@ def test_record_terminate_in_child(runs, tenant, temporal):
                         [workflow_body("held", "h", [state("h", "hold", "done"), state("done")]),
                          workflow_body("caller", "c", [state("c", "call", "done"), state("done")])])
     parent = f"run-{uuid.uuid4().hex}"  # started without waiting: a SYNC child holds the first stable state
-    run_async(temporal.start_workflow(WORKFLOW_NAME, RunInput(tenant=tenant, workflow_key="caller"), id=parent,
-                                      task_queue=runs.task_queue))
+    caller = RunInput(tenant=tenant, workflow_key="caller")
+    run_async(temporal.start_workflow(WORKFLOW_NAME, caller, id=parent, task_queue=runs.task_queue))
     deadline = time.monotonic() + 30
     while not _children(parent) and time.monotonic() < deadline:
         time.sleep(0.2)

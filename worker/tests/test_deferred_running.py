@@ -1,7 +1,7 @@
-"""Engine level 2 (RunInput.engine): the RUNNING state after a resume is stored by the next local node's activity
-instead of a local activity of its own (worker/engine.py, `Engine.running`). Each flow runs at level 1 (its own
-persist) and level 2, and both must leave the same timeline, mirror and context; anything that is not a local
-node's activity (a remote node here) finds the RUNNING state stored before it starts."""
+"""Engine level 2 (worker/versions.py): the RUNNING state after a resume is stored by the next local node's
+activity instead of a local activity of its own (worker/engine.py, `Engine.running`). Each flow runs at level 2 and
+as a run begun before it (`before_engine_2`: its own persist), and both must leave the same timeline, mirror and
+context; anything that is not a local node's activity (a remote node here) finds the RUNNING state stored first."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def _local_activities(runs, workflow_id: str) -> int:
                for event in history.events if event.HasField("marker_recorded_event_attributes"))
 
 
-def _resumed(runs, engine: int, reply: dict[str, Any] = REPLY) -> str:
-    waiting = runs.start("ask", engine=engine)
+def _resumed(runs, reply: dict[str, Any] = REPLY) -> str:
+    waiting = runs.start("ask")
     assert waiting["workflowStatus"] == RunStatus.WAITING, waiting
     runs.update(waiting["workflowId"], UPDATE_RESUME, reply)
     return waiting["workflowId"]
@@ -51,9 +51,11 @@ def _rows(workflow_id: str) -> list[tuple]:
     return list(rows.values_list("seq", "instance_name", "node_type", "outcome", "error"))
 
 
-def test_the_running_state_after_a_resume_rides_on_the_next_node_s_activity(runs, tenant):
+def test_the_running_state_after_a_resume_rides_on_the_next_node_s_activity(runs, tenant, before_engine_2):
     _ask_flow(tenant)
-    own_id, carried_id = _resumed(runs, engine=1), _resumed(runs, engine=2)
+    carried_id = _resumed(runs)
+    with before_engine_2:
+        own_id = _resumed(runs)
     own, carried = Run.objects.get(workflow_id=own_id), Run.objects.get(workflow_id=carried_id)
     assert (carried.status, carried.state_seq) == (own.status, own.state_seq) == (RunStatus.COMPLETED, own.state_seq)
     assert _rows(carried_id) == _rows(own_id)
@@ -63,7 +65,8 @@ def test_the_running_state_after_a_resume_rides_on_the_next_node_s_activity(runs
     assert _local_activities(runs, carried_id) == _local_activities(runs, own_id) - 1
 
 
-def test_a_remote_node_after_a_resume_finds_the_running_state_stored(runs, tenant, settings, httpserver):
+def test_a_remote_node_after_a_resume_finds_the_running_state_stored(runs, tenant, settings, httpserver,
+                                                                     before_engine_2):
     """A remote node's input is recorded in history, so it carries nothing: the RUNNING state is stored on its
     own before the call (the mirror says RUNNING while the upstream answers), at both levels."""
     settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
@@ -79,9 +82,9 @@ def test_a_remote_node_after_a_resume_finds_the_running_state_stored(runs, tenan
     fetch = {"id": "fetch", "name": "fetch", "type": "HTTP",
              "httpComponents": {"url": value(httpserver.url_for("/ping"), "STATIC"), "method": "GET"}}
     _ask_flow(tenant, after=fetch)
-    for engine in (1, 2):
-        workflow_id = _resumed(runs, engine)
-        assert wait_final(workflow_id).status == RunStatus.COMPLETED
+    assert wait_final(_resumed(runs)).status == RunStatus.COMPLETED
+    with before_engine_2:
+        assert wait_final(_resumed(runs)).status == RunStatus.COMPLETED
     assert seen == [RunStatus.RUNNING, RunStatus.RUNNING]
 
 
@@ -90,7 +93,7 @@ def test_a_carried_state_that_cannot_be_stored_fails_the_run(runs, tenant):
     context; the activity carrying the RUNNING state cannot store it, and the run ends FAILED with the path, its
     context stored with the value nulled, as when the state had its own persist."""
     _ask_flow(tenant)
-    workflow_id = _resumed(runs, engine=2, reply={"viewResponse": {"selectedOptions": {"choice": math.inf}}})
+    workflow_id = _resumed(runs, reply={"viewResponse": {"selectedOptions": {"choice": math.inf}}})
     run = wait_final(workflow_id)
     assert run.status == RunStatus.FAILED
     assert run.error_message.startswith("the run state cannot be stored: $.context.q:viewResponse.selectedOptions"

@@ -34,6 +34,7 @@ from worker.kinds.segment import CLOSERS_PATCH as SEGMENT_CLOSERS
 from worker.kinds.segment import PATCH as SEGMENTS
 from worker.replay import load_history_files, replay_histories
 from worker.tests.reordered import ReorderedWorkflow
+from worker.versions import ENGINE_PATCH
 from worker.workflows import PINNED_START
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -43,6 +44,7 @@ SETS = {
     "before-kinds": (HISTORIES, FLOWS),
     "kinds": (HISTORIES / "kinds", (*FLOWS, "segment", "pinned_start", "segments_1")),
     "segments-2": (HISTORIES / "segments-2", (*FLOWS, "segment", "pinned_start", "segment_closers")),
+    "engine-2": (HISTORIES / "engine-2", (*FLOWS, "segment", "pinned_start", "segment_closers")),
 }
 by_set = pytest.mark.parametrize(("folder", "flows"), SETS.values(), ids=SETS.keys())
 
@@ -64,6 +66,7 @@ def test_each_set_takes_the_patched_paths_of_its_build():
     assert _patches(load_history_files([HISTORIES])) == set()
     assert _patches(load_history_files([HISTORIES / "kinds"])) == {SEGMENTS, PINNED_START}
     assert _patches(load_history_files([HISTORIES / "segments-2"])) == {SEGMENTS, PINNED_START, SEGMENT_CLOSERS}
+    assert _patches(load_history_files([HISTORIES / "engine-2"])) == {ENGINE_PATCH}  # one patch, at the run's start
 
 
 @by_set

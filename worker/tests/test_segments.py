@@ -11,7 +11,7 @@ import pytest
 
 from apps.nodes import registry
 from apps.nodes.base import NodeError
-from apps.runs.contract import ENGINE_VERSION, SIGNAL_EVENT, UPDATE_RESUME
+from apps.runs.contract import SIGNAL_EVENT, UPDATE_RESUME
 from apps.runs.models import NodeExecution
 from devtools.testing.builders import (
     branch_node,
@@ -283,8 +283,8 @@ def _closers_flow(tenant: str) -> None:
     )
 
 
-def _closers_run(runs, engine: int = ENGINE_VERSION) -> tuple[str, dict[str, Any]]:
-    waiting = runs.start("closers", engine=engine)
+def _closers_run(runs) -> tuple[str, dict[str, Any]]:
+    waiting = runs.start("closers")
     assert (waiting["workflowStatus"], waiting["currentNode"]) == ("WAITING", "q"), waiting
     resumed = runs.update(waiting["workflowId"], UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
     assert (resumed["workflowStatus"], resumed["currentNode"]) == ("WAITING", "w"), resumed
@@ -324,21 +324,25 @@ def _patch_events(runs, workflow_id: str) -> dict[str, list[str]]:
             "upserts": [str(event.upsert_workflow_search_attributes_event_attributes) for event in upserts]}
 
 
-def test_a_run_started_with_today_s_engine_asks_no_patches_and_walks_the_same(runs, tenant):
-    """RunInput.engine carries the behaviours (pinned start, segments, closers) in the start event: the run and its
-    CHILD run record no patch markers and no TemporalChangeVersion upserts, and walk as a run that asks them."""
+def test_a_run_of_this_build_asks_one_patch_where_it_starts_and_walks_as_one_asking_each(runs, tenant,
+                                                                                         before_engine_2):
+    """Engine level 2 (worker/versions.py): one marker (`engine-2`) and one TemporalChangeVersion upsert, in the
+    first workflow task, instead of a marker per behaviour where each first applied; a run begun before the level
+    (`before_engine_2`) asks each patch, and both walk the same."""
     from apps.runs.models import Run
 
     _closers_flow(tenant)
     current_id, current = _closers_run(runs)
-    asking_id, asking = _closers_run(runs, engine=0)
+    with before_engine_2:
+        asking_id, asking = _closers_run(runs)
     assert _rows(current_id) == _rows(asking_id)
     assert current["output"]["s3"] == asking["output"]["s3"] == 42
-    child_id = Run.objects.get(parent_workflow_id=current_id).workflow_id
-    assert _patch_events(runs, current_id) == _patch_events(runs, child_id) == {"patches": [], "upserts": []}
+    for run_id in (current_id, Run.objects.get(parent_workflow_id=current_id).workflow_id):  # and its CHILD run
+        asked = _patch_events(runs, run_id)
+        assert len(asked["patches"]) == len(asked["upserts"]) == 1 and "engine-2" in asked["patches"][0], asked
     asked = _patch_events(runs, asking_id)
     assert "segments-1" in str(asked["patches"]) and "segments-2" in str(asked["patches"]), asked
-    assert asked["upserts"] and all("TemporalChangeVersion" in upsert for upsert in asked["upserts"]), asked
+    assert "engine-2" not in str(asked["patches"]) and len(asked["upserts"]) > 1, asked
 
 
 def test_a_segment_sends_the_enum_store_to_its_sandbox_child_once(runs, tenant, monkeypatch):
