@@ -10,9 +10,9 @@ workflows into a fresh n8n user folder with n8n's own CLI, starts `n8n start` on
 (c) M concurrent start + resume runs of the order flow (Drift: the sample order_status, answered at WAITING,
     resumed over REST; n8n: webhook, HTTP Request, IF, Respond to Webhook with the execution's resume URL, Wait
     on a webhook, Code), both against the same order service in this process.
-Drift runs first as `devtools.up` brings it up (gunicorn API + one worker process, SQLite, payload encryption on),
-then is stopped, and n8n runs alone on the machine with its defaults (SQLite, regular execution mode;
-task runners are off by default in 1.x, so Code nodes run in n8n's main process).
+Drift runs first as `devtools.up` brings it up (gunicorn API + the worker with its default processes, one per core,
+SQLite, payload encryption on), then is stopped, and n8n runs alone on the machine with its defaults (SQLite,
+regular execution mode; task runners are off by default in 1.x, so Code nodes run in n8n's main process).
 n8n is a plain npm install (no skipped scripts or optional deps) of N8N_VERSION; why that one: see the constant.
 Each side is measured over HTTP from this process, with the same client code.
 """
@@ -293,7 +293,7 @@ def n8n_figures(args: argparse.Namespace) -> Figures:
 def report(drift: Figures | None, n8n: Figures, args: argparse.Namespace) -> None:
     node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"n8n {N8N_VERSION} (Node {node_version}, SQLite, regular mode) vs Drift (devtools.up: gunicorn API, "
-          "one worker process, SQLite, payload encryption on), both over HTTP from this process")
+          "the worker's default processes (one per core), SQLite, payload encryption on), both over HTTP from here")
     rows = [(f"(a) latency p50, {STEPS} script steps, {args.runs} sequential runs", "latency_p50_ms", "ms", "<= 1.5x"),
             (f"(b) {args.concurrent} concurrent runs of that chain", "runs_per_s", "runs/s", ">= 1.0x"),
             (f"(c) {args.resumes} concurrent start + resume", "resumes_per_s", "runs/s", ">= 0.6x")]
