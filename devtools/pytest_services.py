@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -122,8 +123,18 @@ def _write_lines(session, lines: list[str]) -> None:
 
 
 def pytest_unconfigure(config) -> None:
-    while _started:
-        _started.pop().stop()
+    # All asked at once, then each awaited (killed past its grace): an xdist worker that takes too long to finish is
+    # killed by the controller, and a server it had not stopped yet would outlive the session.
+    running = list(reversed(_started))
+    _started.clear()
+    for service in running:
+        service.ask_to_stop()
+    for service in running:
+        try:
+            service.stop()
+        except Exception:  # noqa: BLE001 - reported, then the rest are still stopped
+            print(f"drift test services: stopping {service.name} failed; killing it", file=sys.stderr)
+            service.kill()
     data_dir = os.environ.get("DRIFT_TEST_DATA_DIR")
     if data_dir and os.environ.get("DRIFT_KEEP_TEST_DATA") != "1":
         shutil.rmtree(data_dir, ignore_errors=True)
