@@ -78,16 +78,31 @@ def temporal_binary() -> str:
     return str(VENV_BIN / "temporal") if (VENV_BIN / "temporal").exists() else shutil.which("temporal") or "temporal"
 
 
+DEV_QUEUE_POLL_RPS = 1000
+
+
+def dev_server_config() -> list[str]:
+    """The dynamic config of every dev server Drift starts (the run command, tests, benches)."""
+    return [
+        "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+        "--dynamic-config-value", "frontend.enableExecuteMultiOperation=true",
+        "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+        # The dev server has one history shard, whose transfer and timer queues load new tasks at most 20 times a
+        # second by default: a task written just after a load (a run's first workflow task, the one after an
+        # activity, a fired timer) waited up to 50 ms before matching saw it (~37 ms each, docs/engine.md).
+        # A cluster spreads its runs over many shards; here one shard serves every run.
+        "--dynamic-config-value", f"history.transferProcessorMaxPollRPS={DEV_QUEUE_POLL_RPS}",
+        "--dynamic-config-value", f"history.timerProcessorMaxPollRPS={DEV_QUEUE_POLL_RPS}",
+    ]
+
+
 def start_temporal(data_dir: Path, port: int | None = None, ui: bool = False, persistent: bool = True) -> Service:
     port = port or free_port()
     args = [
         temporal_binary(), "server", "start-dev",
         "--ip", "127.0.0.1", "--port", str(port),
         "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-        "--log-level", "error",
-        "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
-        "--dynamic-config-value", "frontend.enableExecuteMultiOperation=true",
-        "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+        "--log-level", "error", *dev_server_config(),
     ]
     if persistent:
         args += ["--db-filename", str(data_dir / "temporal.sqlite")]

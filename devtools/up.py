@@ -182,10 +182,7 @@ class Stack:
             services.temporal_binary(), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(o.temporal_port),
             "--http-port", str(services.free_port()), "--metrics-port", str(services.free_port()),
-            "--db-filename", str(data / "temporal.sqlite"), "--log-level", "warn",
-            "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
-            "--dynamic-config-value", "frontend.enableExecuteMultiOperation=true",
-            "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+            "--db-filename", str(data / "temporal.sqlite"), "--log-level", "warn", *services.dev_server_config(),
         ]
         if o.temporal_ui_port:
             args += ["--ui-ip", "127.0.0.1", "--ui-port", str(o.temporal_ui_port),
