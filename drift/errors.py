@@ -1,7 +1,7 @@
 """One JSON error format for every API response: {"error", "message", "details": [{"path", "problem"}]}."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
@@ -11,6 +11,11 @@ from rest_framework.response import Response
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.problems import Problem
+
+if TYPE_CHECKING:
+    from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound="Model")
 
 
 class DriftError(Exception):
@@ -33,6 +38,14 @@ class InvalidInput(DriftError):
 class NotFound(DriftError):
     status_code = status.HTTP_404_NOT_FOUND
     code = "NOT_FOUND"
+
+
+def first_or_not_found(queryset: "QuerySet[M]", message: str) -> M:
+    """The query's first row, else NotFound(message): the selectors' lookups of one of the tenant's rows."""
+    found = queryset.first()
+    if found is None:
+        raise NotFound(message)
+    return found
 
 
 class Conflict(DriftError):

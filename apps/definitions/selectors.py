@@ -11,7 +11,7 @@ from apps.definitions.models import AuditEntry, Definition, DefinitionVersion, E
 from apps.definitions.routing import ab_provider
 from apps.definitions.versions import ACTIVE, LATEST, SNAPSHOT, VersionSpec, is_version_number, parse_version
 from core.problems import Problem
-from drift.errors import InvalidInput, NotFound
+from drift.errors import InvalidInput, NotFound, first_or_not_found
 
 
 def kind_label(kind: str) -> str:
@@ -111,10 +111,8 @@ def node_palette(*, tenant: str) -> list[dict]:
 
 
 def definition_head_get(*, tenant: str, kind: str, key: str) -> Definition:
-    head = Definition.objects.filter(tenant=tenant, kind=kind, key=key).first()
-    if head is None:
-        raise NotFound(f"Unknown {kind_label(kind)} '{key}'.")
-    return head
+    return first_or_not_found(Definition.objects.filter(tenant=tenant, kind=kind, key=key),
+                              f"Unknown {kind_label(kind)} '{key}'.")
 
 
 def definition_versions(*, tenant: str, kind: str, key: str) -> tuple[Definition, QuerySet[DefinitionVersion]]:
@@ -260,10 +258,7 @@ def enum_store_for(*, tenant: str, shared: bool = False) -> dict:
 
 
 def enum_entry_get(*, tenant: str, key: str) -> EnumEntry:
-    entry = EnumEntry.objects.filter(tenant=tenant, key=key).first()
-    if entry is None:
-        raise NotFound(f"No enum entry '{key}'.")
-    return entry
+    return first_or_not_found(EnumEntry.objects.filter(tenant=tenant, key=key), f"No enum entry '{key}'.")
 
 
 def enum_entry_list(*, tenant: str) -> QuerySet[EnumEntry]:

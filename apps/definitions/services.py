@@ -20,10 +20,10 @@ from apps.definitions.models import (
     Route,
     RouteVariant,
 )
-from apps.definitions.selectors import kind_label, node_lookup_for, workflow_lookup_for
+from apps.definitions.selectors import definition_head_get, kind_label, node_lookup_for, workflow_lookup_for
 from apps.definitions.versions import LATEST, SNAPSHOT, VersionSpec, parse_version, version_problem
 from core.problems import Problem
-from drift.errors import Conflict, InvalidInput, NotFound
+from drift.errors import Conflict, InvalidInput, NotFound, first_or_not_found
 from drift.json_input import refuse_unsafe_json
 
 MAX_AUDIT_CHANGES = 200
@@ -116,10 +116,8 @@ def _update_snapshot(head: Definition, body: dict, actor: str) -> DefinitionVers
 
 
 def _locked_head(*, tenant: str, kind: str, key: str) -> Definition:
-    head = Definition.objects.select_for_update().filter(tenant=tenant, kind=kind, key=key).first()
-    if head is None:
-        raise NotFound(f"Unknown {kind_label(kind)} '{key}'.")
-    return head
+    return first_or_not_found(Definition.objects.select_for_update().filter(tenant=tenant, kind=kind, key=key),
+                              f"Unknown {kind_label(kind)} '{key}'.")
 
 
 def definition_publish(*, tenant: str, kind: str, key: str, actor: str) -> DefinitionVersion:
@@ -161,9 +159,7 @@ def definition_activate(*, tenant: str, kind: str, key: str, version: VersionSpe
 
 
 def _activation_target(*, tenant: str, kind: str, key: str, version: VersionSpec) -> Definition:
-    head = Definition.objects.filter(tenant=tenant, kind=kind, key=key).first()
-    if head is None:
-        raise NotFound(f"Unknown {kind_label(kind)} '{key}'.")
+    head = definition_head_get(tenant=tenant, kind=kind, key=key)
     number = head.latest_version if version == LATEST else version
     if not isinstance(number, int):
         raise InvalidInput("Only a published version can be activated.",

@@ -38,7 +38,7 @@ from apps.runs.models import SCHEDULED_ID_PREFIX, RunMode
 from apps.runs.runtime import START_FIELDS, temporal_call
 from apps.secrets.sealing import SealedRun, mask_sealed, refuse_sealed, seal, unseal
 from core.redaction import sensitive_values
-from drift.errors import Conflict, DriftError, NotFound
+from drift.errors import Conflict, DriftError, NotFound, first_or_not_found
 
 logger = logging.getLogger(__name__)
 FIELDS = ("workflow_key", "issue_id", "version", "cron", "interval_seconds", "start", "overlap", "paused")
@@ -106,10 +106,8 @@ def schedule_list(*, tenant: str) -> list[ScheduleRow]:
 
 
 def schedule_get(*, tenant: str, schedule_id: str) -> ScheduleRow:
-    row = ScheduleRow.objects.filter(tenant=tenant, schedule_id=schedule_id).first()
-    if row is None:
-        raise NotFound(f"Unknown schedule '{schedule_id}'.")
-    return row
+    return first_or_not_found(ScheduleRow.objects.filter(tenant=tenant, schedule_id=schedule_id),
+                              f"Unknown schedule '{schedule_id}'.")
 
 
 def schedule_view(row: ScheduleRow) -> dict[str, Any]:

@@ -7,16 +7,13 @@ from typing import Any
 from django.db.models import Count
 
 from apps.operations.models import BulkItemState, BulkJob
-from drift.errors import NotFound
+from drift.errors import first_or_not_found
 
 MAX_REPORTED_FAILURES = 1000
 
 
 def bulk_job_get(*, tenant: str, job_id: str) -> BulkJob:
-    job = BulkJob.objects.filter(job_id=job_id, tenant=tenant).first()
-    if job is None:
-        raise NotFound(f"Unknown bulk job '{job_id}'.")
-    return job
+    return first_or_not_found(BulkJob.objects.filter(job_id=job_id, tenant=tenant), f"Unknown bulk job '{job_id}'.")
 
 
 def bulk_job_progress(job: BulkJob) -> dict[str, Any]:

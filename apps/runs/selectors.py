@@ -17,7 +17,7 @@ from apps.runs.search import RunFilter, cursor_encode
 from apps.secrets.sealing import SealedRun, unseal
 from apps.secrets.services import sealed_for_reader
 from core.problems import Problem
-from drift.errors import InvalidInput, NotFound
+from drift.errors import InvalidInput, first_or_not_found
 
 # The WorkflowResponse fields a client sees (the workflow's own dict carries internal ones like `seq`).
 RESPONSE_FIELDS = (
@@ -54,10 +54,8 @@ def original_workflow_id(workflow_id: str) -> str:
 
 def run_get(*, tenant: str, workflow_id: str) -> Run:
     """The tenant's run; another tenant's run is as unknown as a missing one."""
-    run = Run.objects.filter(workflow_id=workflow_id, tenant=tenant).first()
-    if run is None:
-        raise NotFound(f"Unknown run '{workflow_id}'.")
-    return run
+    return first_or_not_found(Run.objects.filter(workflow_id=workflow_id, tenant=tenant),
+                              f"Unknown run '{workflow_id}'.")
 
 
 def workflow_response(response: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from apps.triggers.models import Trigger, TriggerEvent
 from core.problems import Problem
-from drift.errors import InvalidInput, NotFound
+from drift.errors import InvalidInput, first_or_not_found
 
 
 def trigger_list(*, tenant: str) -> QuerySet[Trigger]:
@@ -14,18 +14,14 @@ def trigger_list(*, tenant: str) -> QuerySet[Trigger]:
 
 
 def trigger_get(*, tenant: str, trigger_id: str) -> Trigger:
-    trigger = Trigger.objects.filter(tenant=tenant, trigger_id=trigger_id).first()
-    if trigger is None:
-        raise NotFound(f"Unknown trigger '{trigger_id[:100]}'.")
-    return trigger
+    return first_or_not_found(Trigger.objects.filter(tenant=tenant, trigger_id=trigger_id),
+                              f"Unknown trigger '{trigger_id[:100]}'.")
 
 
 def hook_trigger(*, tenant: str, trigger_id: str) -> Trigger:
     """The enabled trigger of the hook URL; unknown, disabled and other tenants' alike are 404."""
-    trigger = Trigger.objects.filter(tenant=tenant, trigger_id=trigger_id, enabled=True).first()
-    if trigger is None:
-        raise NotFound("Unknown hook.")
-    return trigger
+    return first_or_not_found(Trigger.objects.filter(tenant=tenant, trigger_id=trigger_id, enabled=True),
+                              "Unknown hook.")
 
 
 def trigger_events_recent(trigger: Trigger, *, limit: int = 20, before: str | None = None) -> QuerySet[TriggerEvent]:
@@ -41,10 +37,8 @@ def trigger_events_recent(trigger: Trigger, *, limit: int = 20, before: str | No
 
 
 def trigger_event_get(*, tenant: str, event_id: str) -> TriggerEvent:
-    event = TriggerEvent.objects.filter(tenant=tenant, event_id=event_id).select_related("trigger").first()
-    if event is None:
-        raise NotFound(f"Unknown event '{event_id[:40]}'.")
-    return event
+    return first_or_not_found(TriggerEvent.objects.filter(tenant=tenant, event_id=event_id).select_related("trigger"),
+                              f"Unknown event '{event_id[:40]}'.")
 
 
 def trigger_view(trigger: Trigger) -> dict:
