@@ -168,6 +168,10 @@ DRIFT_HISTORY_EVENT_LIMIT = env_int("DRIFT_HISTORY_EVENT_LIMIT", 10_000)
 # Context by reference (issue 11, no payload cliff): a remote node's (HTTP) input is recorded in Temporal history,
 # so above this JSON size the context is not sent but read by the activity from the context store.
 DRIFT_INLINE_CONTEXT_BYTES = env_int("DRIFT_INLINE_CONTEXT_BYTES", 64 * 1024)
+# Remote nodes (HTTP) whose `timeoutSeconds` is at most this run as local activities (engine level 3,
+# docs/engine.md): no task through Temporal's matching and no second workflow task per call. 0: every remote node
+# runs as a regular activity (listed as pending in Temporal's UI; its input and context recorded in history).
+DRIFT_LOCAL_NODE_MAX_SECONDS = env_int("DRIFT_LOCAL_NODE_MAX_SECONDS", 30)
 # MAP states (spec §8): items per batch workflow. A run carries it in its limits (the workflow cuts its batches
 # by it, so a replay cuts them the same way); each batch's history grows with it.
 DRIFT_MAP_BATCH_SIZE = env_int("DRIFT_MAP_BATCH_SIZE", 500)

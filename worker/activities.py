@@ -136,7 +136,7 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
                 outcome = mocked_call(request.node)(request.node, scope, mock=request.mock)
             else:
                 outcome = run_node(request.node, request.instance, scope)
-            _check_result(context, outcome)
+            size = _check_result(context, outcome)
         except NodeError as error:
             # Masked, printable, and without the cause (which holds the original text): a masked message must not
             # travel as a cause, and Temporal cannot encode a lone surrogate (a script may raise with one).
@@ -146,6 +146,7 @@ def execute_node(request: NodeRequest) -> dict[str, Any]:
             if not request.test:  # test runs are not production: not counted
                 _node_latency(node_type, time.perf_counter() - started)
     outcome["_meta"] = {"startedAt": started_at.isoformat(), "durationMs": (time.perf_counter() - started) * 1000,
+                        "bytes": size,  # the workflow counts what its workflow task records (Engine.local_result)
                         **({"hostWaitMs": this.host_wait_ms} if this.host_wait_ms else {})}
     return outcome
 
@@ -174,10 +175,11 @@ def _node_context(request: NodeRequest) -> dict[str, Any]:
     return {**context, "nodeParameters": request.parameters}
 
 
-def _check_result(context: dict[str, Any], outcome: dict[str, Any]) -> None:
+def _check_result(context: dict[str, Any], outcome: dict[str, Any]) -> int:
     """Fail the node, not the workflow task, when its result cannot enter the run: NaN/Infinity, a lone surrogate,
     absurd nesting (the context would never persist, or never be answered), or a size beyond a Temporal payload
-    (its workflow task would be retried forever). One strict serialization measures and checks the result."""
+    (its workflow task would be retried forever). One strict serialization measures and checks the result; its
+    size in bytes is returned."""
     produced, problem = json_size(outcome, "$", max_depth=settings.DRIFT_MAX_JSON_DEPTH)
     if problem is not None:
         raise NodeError(f"node result {problem.path} {problem.problem}")
@@ -188,6 +190,7 @@ def _check_result(context: dict[str, Any], outcome: dict[str, Any]) -> None:
     if total > settings.DRIFT_MAX_CONTEXT_BYTES:
         raise NodeError(f"the run context would grow to {total} bytes, over DRIFT_MAX_CONTEXT_BYTES "
                         f"({settings.DRIFT_MAX_CONTEXT_BYTES})")
+    return produced
 
 
 def _node_latency(node_type: str, seconds: float) -> None:

@@ -27,6 +27,10 @@ LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
 LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
 PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# What one workflow task may record of local activities' results before it ends (engine level 3): its completion
+# carries them all (Temporal's server takes a few MB per request), and history grows only when it completes.
+TASK_RESULTS = 100
+TASK_BYTES = 1024 * 1024
 
 # The PARALLEL branch the current task walks ("" on the main path): each branch is an asyncio task with its
 # own copy of the context, so timeline rows say where they ran without threading it through every call.
@@ -113,6 +117,7 @@ class Engine:
                 ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PERSIST_RETRY,
             ))
+            self.local_result(0)
         except FailureError as error:  # a local activity's failure may arrive unwrapped
             if not failed_with(error, UNPERSISTABLE) or self.run.aborted:
                 raise
@@ -163,6 +168,29 @@ class Engine:
             **({"lane": LANE.get()} if LANE.get() else {}),
         })
 
+    # ----------------------------------------------------------------- local results per workflow task (engine 3)
+    def local_result(self, size: int) -> None:
+        """Count a local activity's result (`size`: its outputs' JSON bytes) into the workflow task recording it."""
+        self._this_task()
+        self.run.task_results += 1
+        self.run.task_bytes += size
+
+    def _this_task(self) -> None:
+        run, length = self.run, workflow.info().get_current_history_length()
+        if length != run.task_length:  # a new workflow task: the earlier results are in history now
+            run.task_length, run.task_results, run.task_bytes = length, 0, 0
+
+    async def task_room(self) -> None:
+        """Before a local activity (engine level 3): end a workflow task that holds many local results already, with
+        a 1 ms timer. Local activities never end one themselves (Core does only past 80 % of its timeout), and since
+        short remote nodes run locally a loop of them and scripts would otherwise record everything in one
+        completion, which Temporal's server refuses past a few MB (the run would be stuck)."""
+        if self.run.engine_level < 3:
+            return
+        self._this_task()
+        if self.run.task_results >= TASK_RESULTS or self.run.task_bytes >= TASK_BYTES:
+            await workflow.sleep(timedelta(milliseconds=1))
+
     # ----------------------------------------------------------------- terminate and hand-over
     async def unless_terminated(self, call: Awaitable[Any]) -> Any:
         """Await `call`, but give up on it when a terminate arrives meanwhile."""
@@ -192,7 +220,11 @@ class Engine:
         if not self.run.handover_due:
             info = workflow.info()
             limit = self.run.limits.get("historyEvents", 10_000)
-            self.run.handover_due = info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
+            length = info.get_current_history_length()
+            if self.run.engine_level >= 3:  # with the markers this workflow task will add (see task_room)
+                self._this_task()
+                length += self.run.task_results
+            self.run.handover_due = info.is_continue_as_new_suggested() or length > limit
         return self.run.handover_due
 
     def over_node_limit(self) -> str | None:

@@ -27,6 +27,10 @@ class RunState(Carry):
     harness: TestHarness | None = None  # None unless this is a test run (spec §9)
     pending: PersistRequest | None = None  # the deferred RUNNING state (Engine.running), stored by the next activity
     engine_level: int = 0  # the run's engine level (worker/versions.py), asked where each Temporal run starts
+    # The local activities' results the current workflow task records when it completes (Engine.local_result).
+    task_length: int = 0  # the history length that workflow task started at
+    task_results: int = 0
+    task_bytes: int = 0
 
     @classmethod
     def of(cls, inp: RunInput) -> RunState:

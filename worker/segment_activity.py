@@ -12,6 +12,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from apps.nodes.registry import kind_of
 from apps.nodes.sandbox import session
 from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, NodeRequest, SegmentRequest
 from core.paths import resolve_parameters
@@ -30,11 +31,16 @@ def execute_segment(request: SegmentRequest) -> dict[str, Any]:
         while name in request.states and len(steps) < request.budget:
             state = request.states[name]
             context["nodeParameters"] = resolve_parameters(state.get("parameters"), context)
+            remote = kind_of(state["nodeDefinition"]).remote
+            if steps and remote:
+                break  # a remote node only leads a segment (its retries are the activity's): it runs on its own
             node_request = NodeRequest(request.tenant, request.workflow_id, state["nodeDefinition"], state, context,
-                                       sensitive_paths=request.sensitive_paths)
+                                       sensitive_paths=request.sensitive_paths, ordinal=0 if steps else request.ordinal)
             try:
                 outcome = execute_node(node_request)
             except ApplicationError as error:  # the node's own error: the workflow fails (or retries) that node
+                if remote and not error.non_retryable:
+                    raise  # the leading remote node's: the activity retries with that node's policy
                 steps.append({"node": name, "error": error.message, "retryable": not error.non_retryable})
                 break
             except Exception:

@@ -3,24 +3,31 @@
 Each behaviour change that alters the commands a run issues is patched, so that runs begun before it replay as
 recorded. Asking `workflow.patched` for an id the history does not hold yet records a marker, and Core adds a
 `TemporalChangeVersion` search-attribute upsert in that workflow task (a history event and a visibility write on
-the Temporal server). The sample paid three markers and two upserts per run for the behaviours of issue 26, asked
-where each one first applied. A run now asks one patch, `engine-2`, before its first command; with it, it takes
-every behaviour of level 2 without asking their own patches:
-- the pinned start ("pinned-start-1", worker/workflows.py), segments ("segments-1") and their closing nodes
-  ("segments-2", worker/kinds/segment.py);
-- the RUNNING state after a resume stored by the next local activity (worker/engine.py, `Engine.running`).
-A run whose history lacks the marker (begun before it, on any worker) asks the older patches where it did. The
-decision is the worker's, recorded in history, so workers of two builds side by side during a deploy stay safe.
+the Temporal server). So a run asks one patch per engine level, before its first command, newest first, and takes
+every behaviour up to that level without asking their own patches:
+- level 2 (`engine-2`): the pinned start ("pinned-start-1", worker/workflows.py), segments ("segments-1") and
+  their closing nodes ("segments-2", worker/kinds/segment.py); the RUNNING state after a resume stored by the next
+  local activity (worker/engine.py, `Engine.running`);
+- level 3 (`engine-3`): a short remote node (HTTP; `timeoutSeconds` within the run's `localNodeSeconds` limit)
+  runs as a local activity, and may lead a segment (worker/kinds/node.py, worker/kinds/segment.py).
+A run begun by an older build finds only its own level's marker (or none: level 0, which asks the older patches
+where it did). Replaying, `workflow.patched` of an id the history does not hold answers False and records
+nothing, so asking the newer ids first is safe. The decision is the worker's, recorded in history, so workers of
+two builds side by side during a deploy stay safe.
 """
 
 from __future__ import annotations
 
 from temporalio import workflow
 
-ENGINE_PATCH = "engine-2"
-CURRENT = 2
+ENGINE_PATCHES = {3: "engine-3", 2: "engine-2"}  # newest first
+ENGINE_PATCH = ENGINE_PATCHES[3]
+CURRENT = 3
 
 
 def level() -> int:
-    """The run's engine level: CURRENT for a run begun by this build, 0 for one begun before `engine-2`."""
-    return CURRENT if workflow.patched(ENGINE_PATCH) else 0
+    """The run's engine level: CURRENT for a run begun by this build, an older one for a run begun before it."""
+    for engine_level, patch in ENGINE_PATCHES.items():
+        if workflow.patched(patch):
+            return engine_level
+    return 0

@@ -228,7 +228,8 @@ class PersistRequest:
 @dataclass
 class SegmentRequest:
     """Consecutive pure nodes run in one local activity (worker/kinds/segment.py): from `start`, while the next
-    state is one of `states` and at most `budget` nodes. Not recorded in history (a local activity's input)."""
+    state is one of `states` and at most `budget` nodes; the first may be a short remote node (engine level 3).
+    Not recorded in history (a local activity's input)."""
 
     tenant: str
     workflow_id: str
@@ -238,3 +239,4 @@ class SegmentRequest:
     budget: int
     sensitive_paths: list[str] = field(default_factory=list)
     persist: PersistRequest | None = None  # as NodeRequest.persist: stored before the segment's first node runs
+    ordinal: int = 0  # as NodeRequest.ordinal, for the first node (a remote one may lead: engine level 3)

@@ -191,6 +191,7 @@ def run_limits() -> dict[str, int]:
         "maxDepth": settings.DRIFT_MAX_CHILD_DEPTH,
         "historyEvents": settings.DRIFT_HISTORY_EVENT_LIMIT,
         "inlineContextBytes": settings.DRIFT_INLINE_CONTEXT_BYTES,
+        "localNodeSeconds": settings.DRIFT_LOCAL_NODE_MAX_SECONDS,
         "mapBatchSize": settings.DRIFT_MAP_BATCH_SIZE,
     }
 

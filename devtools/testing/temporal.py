@@ -92,6 +92,24 @@ class Runs:
 
 
 @pytest.fixture
+def before_engine_3(monkeypatch):
+    """Runs started inside the block take the paths of a run begun at engine level 2 (worker/versions.py): remote
+    nodes as regular activities. The in-process worker asks only the `engine-2` patch, as that build did."""
+    from temporalio import workflow
+
+    from worker import versions
+
+    class Switch:
+        def __enter__(self) -> None:
+            monkeypatch.setattr(versions, "level", lambda: 2 if workflow.patched(versions.ENGINE_PATCHES[2]) else 0)
+
+        def __exit__(self, *exc: object) -> None:
+            monkeypatch.undo()
+
+    return Switch()
+
+
+@pytest.fixture
 def before_engine_2(monkeypatch):
     """Runs started inside the block take the paths of a run begun before engine level 2 (worker/versions.py): the
     in-process worker answers its `engine-2` patch with no, so they ask each older patch where it applies."""

@@ -40,6 +40,23 @@ async def settled(engine: Engine, name: str, node: dict[str, Any]) -> dict[str, 
     return outcome
 
 
+def runs_local(engine: Engine, node: dict[str, Any]) -> bool:
+    """Whether the node's activity is a local one: every node that is not remote, and from engine level 3 a
+    remote node whose timeout is within the run's `localNodeSeconds` (DRIFT_LOCAL_NODE_MAX_SECONDS). A local
+    activity needs no task through Temporal's matching nor a second workflow task, and its input never reaches
+    history (no context by reference); a crashed worker's call is redone by the next one once the workflow task
+    times out, as an activity's retry would redo it. Test runs keep regular activities (their response mocks)."""
+    if not kind_of(node).remote:
+        return True
+    run = engine.run
+    return (run.engine_level >= 3 and run.harness is None
+            and remote_timeout(node) <= run.limits.get("localNodeSeconds", 0))
+
+
+def remote_timeout(node: dict[str, Any]) -> float:
+    return float(node.get("timeoutSeconds") or 30)
+
+
 async def node_activity(engine: Engine, name: str, state: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     node = state["nodeDefinition"]
     run = engine.run
@@ -48,22 +65,23 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
         return mocked(engine, name, node, mock)
     request = NodeRequest(run.inp.tenant, workflow.info().workflow_id, node, state, context,
                           sensitive_paths=engine.sensitive_paths(), mock=mock, test=run.harness is not None,
-                          ordinal=_visit(engine, name, node))
+                          ordinal=visit(engine, name, node))
     carried = None
-    if kind_of(node).remote:  # its input is recorded in history: a deferred state is stored on its own first
+    if not runs_local(engine, node):  # its input is recorded in history: a deferred state is stored on its own first
         await engine.flush()
         request = await by_reference(engine, request)
-        timeout = float(node.get("timeoutSeconds") or 30) + 5
         call = workflow.execute_activity(
-            ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=timeout),
+            ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=remote_timeout(node) + 5),
             # A mocked response would only repeat itself: test runs make one attempt.
             retry_policy=remote_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
         )
     else:
+        await engine.task_room()
         carried = engine.carry_pending()
+        timeout, retry = local_limits(node)
         call = workflow.execute_local_activity(
             ACTIVITY_EXECUTE_NODE, dataclasses.replace(request, persist=carried) if carried else request,
-            start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY,
+            start_to_close_timeout=timeout, retry_policy=retry,
         )
     try:
         outcome = await engine.carried(carried, call)
@@ -71,11 +89,21 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
         message = failure_message(error)
         engine.record(name, node["type"], "FAILURE", message)
         raise NodeFailed(f"node {name} failed: {message}") from error
-    record_outcome(engine, name, node["type"], outcome, outcome.pop("_meta", {}))
+    meta = outcome.pop("_meta", {})
+    if runs_local(engine, node):
+        engine.local_result(meta.get("bytes", 0))
+    record_outcome(engine, name, node["type"], outcome, meta)
     return outcome
 
 
-def _visit(engine: Engine, name: str, node: dict[str, Any]) -> int:
+def local_limits(node: dict[str, Any]) -> tuple[timedelta, RetryPolicy]:
+    """A local activity's timeout and retries for `node` (and a segment it leads): a remote node's own."""
+    if kind_of(node).remote:
+        return timedelta(seconds=remote_timeout(node) + 5), remote_retry_policy(node)
+    return LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY
+
+
+def visit(engine: Engine, name: str, node: dict[str, Any]) -> int:
     """Count this execution of `name` (only where an idempotency key needs it: the carry stays small). The count
     is workflow state, so it is the same on replay and across the activity's retries."""
     if not node.get("idempotencyKey"):

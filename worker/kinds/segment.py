@@ -16,6 +16,10 @@ had run alone: the same timeline rows, context writes, node counts and outcome h
 - Between the nodes, the walker's boundary checks still hold: a terminate, the node limit or a due hand-over
   met while applying stops there, and the rest of the segment's work is dropped (it wrote nothing).
 - Test runs keep one activity per node (their mocks are per node).
+- From engine level 3 a short remote node (one that runs as a local activity: `node.runs_local`) may *lead* a
+  segment, never be further in it: the activity then has that node's timeout and retry policy, and a retryable
+  error of it fails the attempt (nothing after it has run), so it is retried exactly as its own activity would be.
+  The sample's start (HTTP, BRANCH, screen) is one local activity.
 Behind `workflow.patched(PATCH)`: histories recorded before replay one activity per node; the closing node behind
 `workflow.patched(CLOSERS_PATCH)`, asked only where it lengthens a segment. A run at engine level 2
 (worker/versions.py) takes both without asking them; runs begun before that level ask them as recorded.
@@ -30,10 +34,10 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from apps.nodes.registry import edges_of, type_of
+    from apps.nodes.registry import edges_of, kind_of, type_of
     from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, SegmentRequest
     from core.paths import resolve_parameters
-    from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
+    from worker.engine import LOCAL_ACTIVITY_TIMEOUT, Engine
     from worker.errors import NodeFailed, failure_message
     from worker.kinds import node
 
@@ -62,9 +66,11 @@ def closes(state: dict[str, Any] | None) -> bool:
     return node_type is not None and node_type.closes_segment and not node_type.remote
 
 
-def reachable(states: dict[str, Any], start: str, closers: bool = False) -> dict[str, dict[str, Any]]:
+def reachable(states: dict[str, Any], start: str, closers: bool = False,
+              lead: bool = False) -> dict[str, dict[str, Any]]:
     """The pure states reachable from `start` through pure states only: what the segment may walk. With
-    `closers`, also the closing states (`closes`) next to them, where the segment ends."""
+    `closers`, also the closing states (`closes`) next to them, where the segment ends. With `lead`, `start` is
+    taken though it is not pure (a short remote node, engine level 3)."""
     found: dict[str, dict[str, Any]] = {}
     frontier: list[Any] = [start]  # names, and None where a state has no next
     while frontier:
@@ -72,7 +78,7 @@ def reachable(states: dict[str, Any], start: str, closers: bool = False) -> dict
         state = states.get(name) if isinstance(name, str) else None
         if state is None or name in found:
             continue
-        if pure(state, name):
+        if pure(state, name) or (lead and name == start):
             found[name] = state
             frontier += [state.get("nextNode"), *(edge.target for edge in edges_of(state["nodeDefinition"]))]
         elif closers and name != start and closes(state):
@@ -98,12 +104,22 @@ def applies(engine: Engine, name: str) -> dict[str, dict[str, Any]] | None:
     if run.harness is not None or budget(engine) < 2:
         return None
     current = run.engine_level >= 2  # begun with segments and closers on: no patch of their own to ask
-    states = reachable(run.definition["states"], name)
+    lead = leads(engine, run.definition["states"][name])
+    states = reachable(run.definition["states"], name, lead=lead)
     if states:
-        closed = reachable(run.definition["states"], name, closers=True)
+        closed = reachable(run.definition["states"], name, closers=True, lead=lead)
         if len(closed) > max(len(states), 1) and (current or workflow.patched(CLOSERS_PATCH)):
             states = closed
     return states if len(states) > 1 and (current or workflow.patched(PATCH)) else None
+
+
+def leads(engine: Engine, state: dict[str, Any]) -> bool:
+    """Whether a remote node may lead a segment (engine level 3): one that runs as a local activity anyway. The
+    segment's activity then takes the node's own timeout and retries: a retryable error of it retries the whole
+    activity (the pure nodes after it have run nothing yet), exactly as the node's own activity would."""
+    node_definition = state.get("nodeDefinition")
+    return (engine.run.engine_level >= 3 and isinstance(node_definition, dict)
+            and kind_of(node_definition).remote and node.runs_local(engine, node_definition))
 
 
 def budget(engine: Engine) -> int:
@@ -116,17 +132,24 @@ async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_b
     run_ = engine.run
     # In a branch, a snapshot: the activity's input is converted later, after other branches may have moved on.
     context = dict(run_.context) if in_branch else run_.context
+    await engine.task_room()
     carried = engine.carry_pending()
+    first = states[name]["nodeDefinition"]
     request = SegmentRequest(run_.inp.tenant, workflow.info().workflow_id, states, name, context, budget(engine),
-                             sensitive_paths=engine.sensitive_paths(), persist=carried)
-    call = workflow.execute_local_activity(ACTIVITY_EXECUTE_SEGMENT, request,
-                                           start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT, retry_policy=LOCAL_RETRY)
+                             sensitive_paths=engine.sensitive_paths(), persist=carried,
+                             ordinal=node.visit(engine, name, first))
+    timeout, retry = node.local_limits(first)
+    if kind_of(first).remote:  # the node's own timeout, and time for the pure nodes after it
+        timeout += LOCAL_ACTIVITY_TIMEOUT
+    call = workflow.execute_local_activity(ACTIVITY_EXECUTE_SEGMENT, request, start_to_close_timeout=timeout,
+                                           retry_policy=retry)
     try:
         steps = (await engine.carried(carried, call))["steps"]
     except FailureError as error:  # the first node's own error (a later one's ends the segment before it)
         message = failure_message(error)
         engine.record(name, states[name]["nodeDefinition"]["type"], "FAILURE", message)
         raise NodeFailed(f"node {name} failed: {message}", node=name) from error
+    engine.local_result(sum(step.get("outcome", {}).get("_meta", {}).get("bytes", 0) for step in steps))
     return await _apply(engine, steps, in_branch, settle)
 
 

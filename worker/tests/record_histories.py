@@ -2,7 +2,8 @@
 real services, with the build of the day: every flow of the set recorded before the kinds split (histories/*.json,
 kept as they are), plus a segment of pure nodes, a start the API pinned and segments that end at a screen and a
 wait. Committed sets: histories/kinds/ (e31f4ad, segments-1), histories/segments-2/ (segments-2) and
-histories/engine-2/ (engine level 2, worker/versions.py: one patch marker per run, the RUNNING state carried).
+histories/engine-2/ (engine level 2, worker/versions.py: one patch marker per run, the RUNNING state carried) and
+histories/engine-3/ (engine level 3: short remote nodes as local activities, leading segments; `remote_segment`).
 
 Not collected by the suite (the file is not named test_*.py); run it explicitly, only when a workflow change is
 meant to be incompatible and is patched, into a new set (RECORDED): `.venv/bin/pytest worker/tests/record_histories.py`.
@@ -44,7 +45,7 @@ from drift.temporal import run_async
 from worker.replay import save_history
 
 # The set this recorder writes; the sets already committed are never re-recorded (histories/README.md).
-RECORDED = Path(__file__).parent / "histories" / "engine-2"
+RECORDED = Path(__file__).parent / "histories" / "engine-3"
 
 
 async def _chain(temporal: Client, workflow_id: str) -> list[WorkflowHistory]:
@@ -80,11 +81,11 @@ def _await_closed(runs, workflow_ids: list[str]) -> None:
 
 @pytest.mark.temporal
 def test_record_parallel_handover(runs, tenant, temporal, settings, httpserver):
-    settings.DRIFT_HISTORY_EVENT_LIMIT = 40
+    settings.DRIFT_HISTORY_EVENT_LIMIT = 12  # engine level 3: the HTTP node is local, a round adds ~1 event
     settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     httpserver.expect_request("/ping").respond_with_json({"pong": True})
     nodes = [script_node("inc", "return (_global.counter or 0) + 1"), script_node("tail", "return 'tail'"),
-             branch_node("more", [("return _global.counter < 8", "count")], default="fin"),
+             branch_node("more", [("return _global.counter < 20", "count")], default="fin"),
              {"id": "ping", "name": "ping", "type": "HTTP",
               "httpComponents": {"url": value(httpserver.url_for("/ping"), "STATIC"), "method": "GET"}},
              wait_node("hold2", waitType="ON_EVENT", eventName="go2", timeoutSeconds=3600), success_node()]
@@ -250,6 +251,30 @@ def test_record_pinned_start(api, runs, tenant, temporal):
                       {"viewResponse": {"selectedOptions": {"decision": "approve"}}}, format="json")
     assert resumed.json()["workflowStatus"] == "COMPLETED", resumed.json()
     _save(temporal, "pinned_start", [workflow_id])
+
+
+@pytest.mark.temporal
+def test_record_remote_segment(api, runs, tenant, temporal, httpserver, settings):
+    """Engine level 3: an HTTP node as a local activity leading a segment (HTTP, BRANCH, screen: the sample's
+    start), a lone one after the resume, and one with a long timeout as a regular activity."""
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/order").respond_with_json({"status": "DELIVERED"})
+    fetch = {"id": "fetch", "name": "fetch", "type": "HTTP",
+             "httpComponents": {"url": value(httpserver.url_for("/order"), "STATIC"), "method": "GET"}}
+    slow = {**fetch, "id": "slow", "name": "slow", "timeoutSeconds": 120}
+    publish_definitions(tenant, [fetch, slow, branch_node("ok", [("return _global.f.status == 'DELIVERED'", "q")],
+                                                          default="done"),
+                                 instruction_node("ask", [{"id": "x"}]), success_node()],
+                        [workflow_body("remote", "f", [state("f", "fetch", "r"), state("r", "ok"),
+                                                       state("q", "ask", "g"), state("g", "fetch", "s"),
+                                                       state("s", "slow", "done"), state("done")])])
+    started = start(api, params={"workflowId": "remote"})
+    assert started.json()["workflowStatus"] == "WAITING", started.json()
+    workflow_id = started.json()["workflowId"]
+    resumed = api.put(f"/v3/workflow/resume/{workflow_id}",
+                      {"viewResponse": {"selectedOptions": {"x": "y"}}}, format="json")
+    assert resumed.json()["workflowStatus"] == "COMPLETED", resumed.json()
+    _save(temporal, "remote_segment", [workflow_id])
 
 
 def _segment_closers_flow(tenant: str) -> None:

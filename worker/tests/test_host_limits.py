@@ -100,6 +100,11 @@ def test_two_worker_processes_share_the_host_limit(temporal: Client, tenant: str
     assert len(_http_callers(temporal, ids)) == 2  # the calls came from both worker processes
 
 
+def _local_node(event) -> bool:
+    """Whether a local-activity marker is an execute_node's (its details name the activity type)."""
+    return ACTIVITY_EXECUTE_NODE.encode() in event.marker_recorded_event_attributes.details["data"].payloads[0].data
+
+
 def _activity_pollers(temporal: Client, task_queue: str) -> set[str]:
     request = DescribeTaskQueueRequest(namespace=temporal.namespace, task_queue=TaskQueue(name=task_queue),
                                        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
@@ -108,7 +113,8 @@ def _activity_pollers(temporal: Client, task_queue: str) -> set[str]:
 
 
 def _http_callers(temporal: Client, ids: list[str]) -> set[str]:
-    """The worker identities (pid@host) that ran the runs' HTTP activities, from their Temporal histories."""
+    """The worker identities (pid@host) that ran the runs' HTTP calls, from their Temporal histories: a regular
+    activity's worker, or for a local one (engine level 3) the worker whose workflow task recorded its marker."""
 
     async def identities() -> set[str]:
         found = set()
@@ -118,6 +124,12 @@ def _http_callers(temporal: Client, ids: list[str]) -> set[str]:
                          if event.activity_task_scheduled_event_attributes.activity_type.name == ACTIVITY_EXECUTE_NODE}
             found |= {event.activity_task_started_event_attributes.identity for event in history.events
                       if event.activity_task_started_event_attributes.scheduled_event_id in scheduled}
+            task_worker = ""
+            for event in history.events:  # a workflow task's markers follow its completion
+                if event.HasField("workflow_task_completed_event_attributes"):
+                    task_worker = event.workflow_task_completed_event_attributes.identity
+                elif event.marker_recorded_event_attributes.marker_name == "core_local_activity" and _local_node(event):
+                    found.add(task_worker)
         return found
 
     return run_async(identities())

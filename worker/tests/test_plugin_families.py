@@ -78,16 +78,19 @@ def test_a_remote_type_runs_is_mocked_and_dry_runs(quote, api, runs, tenant, htt
     body = workflow("pricing", "q", [state("q", "quote", "done"), state("done", "done")])
     publish_definitions(tenant, [_quote_node(httpserver.url_for("/quote")), success_node("done")], [body])
 
-    # production: a regular activity (remote) that calls the service
-    started = runs.start("pricing", {"symbol": "ACME"})
-    assert started["workflowStatus"] == "COMPLETED", started
-    assert runs.result(started["workflowId"])["output"]["q"] == {"symbol": "ACME", "price": 12.5}
-    assert _steps(started["workflowId"]) == [("q", "QUOTE", "SUCCESS"), ("done", "SUCCESS", "SUCCESS")]
-    scheduled = [event.activity_task_scheduled_event_attributes.activity_type.name
-                 for event in _history(runs, started["workflowId"]).events
-                 if event.HasField("activity_task_scheduled_event_attributes")]
-    assert scheduled == [ACTIVITY_EXECUTE_NODE]
-    _replays(runs, started["workflowId"])
+    # production: a local activity (a short remote node, engine level 3), or with local nodes switched off a
+    # regular one, that calls the service
+    for local_seconds, activities in ((30, []), (0, [ACTIVITY_EXECUTE_NODE])):
+        settings.DRIFT_LOCAL_NODE_MAX_SECONDS = local_seconds
+        started = runs.start("pricing", {"symbol": "ACME"})
+        assert started["workflowStatus"] == "COMPLETED", started
+        assert runs.result(started["workflowId"])["output"]["q"] == {"symbol": "ACME", "price": 12.5}
+        assert _steps(started["workflowId"]) == [("q", "QUOTE", "SUCCESS"), ("done", "SUCCESS", "SUCCESS")]
+        scheduled = [event.activity_task_scheduled_event_attributes.activity_type.name
+                     for event in _history(runs, started["workflowId"]).events
+                     if event.HasField("activity_task_scheduled_event_attributes")]
+        assert scheduled == activities
+        _replays(runs, started["workflowId"])
 
     # a finished run becomes a case: the remote call is mocked with its output (must_mock)
     case = case_from_run(Run.objects.get(workflow_id=started["workflowId"]))
@@ -105,7 +108,7 @@ def test_a_remote_type_runs_is_mocked_and_dry_runs(quote, api, runs, tenant, htt
     assert [(c["name"], c["passed"]) for c in report["cases"]] == [
         (case["name"], True), ("mocked 3", True), ("down", True), ("unmocked", False)], report
     assert "QUOTE node q has no mock" in report["cases"][3]["failure"]
-    assert len(httpserver.log) == 1  # the production run's call only
+    assert len(httpserver.log) == 2  # the production runs' calls only
 
     # dry-run: traced through the same `call`, mocked or real
     mocked = api.post("/nodeDefinition/quote/dryRun", {"context": {"params": {"symbol": "Z"}},
@@ -116,7 +119,7 @@ def test_a_remote_type_runs_is_mocked_and_dry_runs(quote, api, runs, tenant, htt
     real = api.post("/nodeDefinition/quote/dryRun", {"context": {"params": {"symbol": "ACME"}}},
                     format="json").json()
     assert (real["ok"], real["response"]["status"], real["request"]["params"]) == (True, 200, {"symbol": "ACME"})
-    assert len(httpserver.log) == 2
+    assert len(httpserver.log) == 3
 
 
 def test_a_type_without_a_call_takes_no_response_mock(api, tenant):

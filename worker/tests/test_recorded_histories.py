@@ -10,6 +10,9 @@ Three sets, each of closed runs on the real services (worker/tests/histories/REA
   segments-2 extends over them): they prove the paths behind the patches `segments-1` and `pinned-start-1`.
 - `histories/segments-2/`, the same flows recorded with segments-2 (a segment may end with a node that suspends the
   run), the segment closers under `segment_closers`: the paths behind all three patches.
+- `histories/engine-2/` and `histories/engine-3/`, recorded at engine levels 2 and 3 (worker/versions.py); the
+  latter with `remote_segment` (an HTTP node as a local activity leading a segment, and one with a long timeout
+  as a regular activity).
 Any change to the order of the workflow's commands fails `test_recorded_histories_replay`: such a change needs
 `workflow.patched`.
 
@@ -34,7 +37,7 @@ from worker.kinds.segment import CLOSERS_PATCH as SEGMENT_CLOSERS
 from worker.kinds.segment import PATCH as SEGMENTS
 from worker.replay import load_history_files, replay_histories
 from worker.tests.reordered import ReorderedWorkflow
-from worker.versions import ENGINE_PATCH
+from worker.versions import ENGINE_PATCHES
 from worker.workflows import PINNED_START
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -45,6 +48,7 @@ SETS = {
     "kinds": (HISTORIES / "kinds", (*FLOWS, "segment", "pinned_start", "segments_1")),
     "segments-2": (HISTORIES / "segments-2", (*FLOWS, "segment", "pinned_start", "segment_closers")),
     "engine-2": (HISTORIES / "engine-2", (*FLOWS, "segment", "pinned_start", "segment_closers")),
+    "engine-3": (HISTORIES / "engine-3", (*FLOWS, "segment", "pinned_start", "segment_closers", "remote_segment")),
 }
 by_set = pytest.mark.parametrize(("folder", "flows"), SETS.values(), ids=SETS.keys())
 
@@ -66,7 +70,8 @@ def test_each_set_takes_the_patched_paths_of_its_build():
     assert _patches(load_history_files([HISTORIES])) == set()
     assert _patches(load_history_files([HISTORIES / "kinds"])) == {SEGMENTS, PINNED_START}
     assert _patches(load_history_files([HISTORIES / "segments-2"])) == {SEGMENTS, PINNED_START, SEGMENT_CLOSERS}
-    assert _patches(load_history_files([HISTORIES / "engine-2"])) == {ENGINE_PATCH}  # one patch, at the run's start
+    assert _patches(load_history_files([HISTORIES / "engine-2"])) == {ENGINE_PATCHES[2]}  # one, at the run's start
+    assert _patches(load_history_files([HISTORIES / "engine-3"])) == {ENGINE_PATCHES[3]}
 
 
 @by_set

@@ -330,10 +330,11 @@ def _patch_events(runs, workflow_id: str) -> dict[str, list[str]]:
 
 def test_a_run_of_this_build_asks_one_patch_where_it_starts_and_walks_as_one_asking_each(runs, tenant,
                                                                                          before_engine_2):
-    """Engine level 2 (worker/versions.py): one marker (`engine-2`) and one TemporalChangeVersion upsert, in the
-    first workflow task, instead of a marker per behaviour where each first applied; a run begun before the level
-    (`before_engine_2`) asks each patch, and both walk the same."""
+    """From engine level 2 (worker/versions.py): one marker (today `engine-3`) and one TemporalChangeVersion upsert,
+    in the first workflow task, instead of a marker per behaviour where each first applied; a run begun before
+    level 2 (`before_engine_2`) asks each patch, and both walk the same."""
     from apps.runs.models import Run
+    from worker.versions import ENGINE_PATCH, ENGINE_PATCHES
 
     _closers_flow(tenant)
     current_id, current = _closers_run(runs)
@@ -343,10 +344,11 @@ def test_a_run_of_this_build_asks_one_patch_where_it_starts_and_walks_as_one_ask
     assert current["output"]["s3"] == asking["output"]["s3"] == 42
     for run_id in (current_id, Run.objects.get(parent_workflow_id=current_id).workflow_id):  # and its CHILD run
         asked = _patch_events(runs, run_id)
-        assert len(asked["patches"]) == len(asked["upserts"]) == 1 and "engine-2" in asked["patches"][0], asked
+        assert len(asked["patches"]) == len(asked["upserts"]) == 1 and ENGINE_PATCH in asked["patches"][0], asked
     asked = _patch_events(runs, asking_id)
     assert "segments-1" in str(asked["patches"]) and "segments-2" in str(asked["patches"]), asked
-    assert "engine-2" not in str(asked["patches"]) and len(asked["upserts"]) > 1, asked
+    assert not any(patch in str(asked["patches"]) for patch in ENGINE_PATCHES.values()), asked
+    assert len(asked["upserts"]) > 1, asked
 
 
 def test_a_segment_sends_the_enum_store_to_its_sandbox_child_once(runs, tenant, monkeypatch):

@@ -184,7 +184,7 @@ def test_start_past_the_sync_timeout_answers_202_and_the_run_goes_on(api, runs, 
 
 
 def test_a_run_handing_over_to_continue_as_new_answers_202(api, runs, tenant, settings, httpserver):
-    settings.DRIFT_HISTORY_EVENT_LIMIT = 30
+    settings.DRIFT_HISTORY_EVENT_LIMIT = 15
     settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     httpserver.expect_request("/ping").respond_with_json({"pong": True})
     ping = {"id": "ping", "name": "ping", "type": "HTTP",
