@@ -124,8 +124,9 @@ def mock_of_execution(execution: Execution) -> CasePart:
 class NodeType:
     """One node type.
 
-    remote: does I/O; the worker runs it as a regular activity with the node's `retry` and `timeoutSeconds`
-        (the others are CPU-only and run as local activities).
+    remote: does I/O, with the node's `retry` and `timeoutSeconds`; the worker runs it as a local activity when
+        the timeout is short (DRIFT_LOCAL_NODE_MAX_SECONDS, engine level 3), else as a regular activity (the
+        others are CPU-only and always run as local activities).
     terminal: reaching it ends the run (a cycle through it has an exit).
     disconnectable: may run through the disconnected-node endpoint (runtime API).
     after_completion: may be one of `postWorkflowCompletionNodes`.
