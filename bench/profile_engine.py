@@ -122,9 +122,9 @@ async def _bench(address: str, runs: int, concurrent: int, profile: str, baselin
 
     _instrument()
     if no_lock:
-        from worker import activities
+        from drift import db
 
-        activities._sqlite_writer = contextlib.nullcontext
+        db._sqlite_lock = contextlib.nullcontext
     nodes, chain = _drift_definitions()
     await publish(nodes, [chain])
     from drift.codec import data_converter

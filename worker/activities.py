@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import json
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, close_old_connections, connection
+from django.db import DataError, IntegrityError, close_old_connections
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -39,6 +35,7 @@ from apps.runs.selectors import ContextNotStored, original_workflow_id, run_cont
 from apps.runs.services import UnpersistableState, run_begin, run_record_state
 from core.json_safety import json_size, printable
 from core.redaction import redact, redacting, sensitive_values
+from drift.db import one_writer
 from drift.errors import DriftError
 from drift.tracing import node_span
 
@@ -56,56 +53,13 @@ def _with_db(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-# SQLite takes one writer at a time, and a writer that finds the database locked sleeps in SQLite's busy handler
-# (1, 2, 5 ... 100 ms between tries) instead of queueing: with 200 concurrent runs a start or a persist waited
-# ~150 ms for a lock held a fraction of that (bench/profile_engine.py). The writing activities of this process
-# queue on a lock of their own instead, each woken as soon as the previous one is done. Several worker processes
-# (`run_worker --processes N`) share the database, so the holder of the thread lock also takes an exclusive file
-# lock beside the database file: one writer across all processes.
-_SQLITE_WRITER = threading.Lock()
-_writer_file: int | None = None
-
-
-def _writer_lock_file() -> int:
-    global _writer_file
-    if _writer_file is None:
-        path = f"{connection.settings_dict['NAME']}.writer-lock"
-        _writer_file = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    return _writer_file
-
-
-@contextlib.contextmanager
-def _sqlite_writer() -> Iterator[None]:
-    with _SQLITE_WRITER:
-        fd = _writer_lock_file()
-        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks in the kernel, woken at the other process's unlock
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _one_writer(fn: Callable[..., T]) -> Callable[..., T]:
-    """On SQLite, one writing activity at a time across the worker's processes (see _SQLITE_WRITER); elsewhere
-    a no-op."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any) -> T:
-        if connection.vendor != "sqlite":
-            return fn(*args)
-        with _sqlite_writer():
-            return fn(*args)
-
-    return wrapper
-
-
 # no_thread_cancel_exception: a timed-out attempt must not get CancelledError raised into its thread, which can
 # land between SQLite's BEGIN IMMEDIATE and Django's bookkeeping and leave the connection holding the write lock
 # (every writer then waits forever: seen in 10,000-item MAP runs under load). The attempt finishes; retries are
 # idempotent.
 @activity.defn(name=ACTIVITY_START_RUN, no_thread_cancel_exception=True)
 @_with_db
-@_one_writer
+@one_writer
 def start_run(inp: RunInput) -> dict[str, Any]:
     try:
         if inp.admit and not admission_begin(workflow_id=activity.info().workflow_id, inp=inp):
@@ -202,7 +156,7 @@ def _node_latency(node_type: str, seconds: float) -> None:
 
 @activity.defn(name=ACTIVITY_PERSIST_RUN, no_thread_cancel_exception=True)
 @_with_db
-@_one_writer
+@one_writer
 def persist_run(request: PersistRequest) -> None:
     try:
         run_record_state(request)

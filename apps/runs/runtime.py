@@ -50,6 +50,7 @@ from apps.runs.selectors import run_find, run_get, run_response, workflow_respon
 from apps.runs.services import customer_id_of, run_pinned, run_register_pinned
 from apps.runs.terminations import runs_mark_terminated, terminated_family_enqueue
 from apps.secrets.sealing import refuse_sealed
+from drift.db import sqlite_writer
 from drift.errors import Conflict, DriftError, InvalidInput, NotFound, ServiceUnavailable, unavailable_error
 from drift.metrics import SYNC_WAIT_SECONDS
 from drift.temporal import run_async, temporal_client
@@ -193,9 +194,10 @@ def run_start(*, principal: Principal, data: dict[str, Any]) -> Reply:
     workflow_id = data.get("workflowId") or uuid.uuid4().hex
     existing = _check_id_free(tenant=principal.tenant, workflow_id=workflow_id) if data.get("workflowId") else None
     inp = _run_input(principal, data, workflow_id)
-    run = existing or admission_register(
-        inp=inp, workflow_id=workflow_id,
-        register=lambda status: run_register_pinned(workflow_id=workflow_id, inp=inp, status=status))
+    with sqlite_writer():  # queued behind the worker's persists, not sleeping in SQLite's busy handler
+        run = existing or admission_register(
+            inp=inp, workflow_id=workflow_id,
+            register=lambda status: run_register_pinned(workflow_id=workflow_id, inp=inp, status=status))
     if run.tenant != principal.tenant:  # lost a race for the id against another tenant
         raise Conflict(f"workflowId '{workflow_id}' is already in use.")
     if run.status == RunStatus.QUEUED:  # held back by the workflow's limits: started when a slot frees
