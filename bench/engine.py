@@ -145,12 +145,14 @@ def _pinned_start(workflow_id: str) -> Any:
     from apps.definitions.selectors import workflow_resolve_for_run
     from apps.runs.contract import RunInput
     from apps.runs.services import run_pinned, run_register_pinned
+    from drift.db import sqlite_writer
 
     resolved = workflow_resolve_for_run(tenant="bench", workflow_key="bench_chain", version=None, issue_id=None,
                                         bucket_key=workflow_id)
     inp = RunInput(tenant="bench", workflow_key=resolved["id"], version=str(resolved["version"]),
                    start={"params": {"start": 1}}, pinned=run_pinned(resolved))
-    run_register_pinned(workflow_id=workflow_id, inp=inp)
+    with sqlite_writer():  # as the API's start: behind the worker's persists (drift/db.py)
+        run_register_pinned(workflow_id=workflow_id, inp=inp)
     return inp
 
 
