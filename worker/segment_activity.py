@@ -7,6 +7,7 @@ scripts (apps/nodes/sandbox.py `session`): the context crosses the pipe once per
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from temporalio import activity
@@ -27,13 +28,19 @@ def execute_segment(request: SegmentRequest) -> dict[str, Any]:
         persist_run(request.persist)
     context, name = request.context, request.start
     steps: list[dict[str, Any]] = []
-    with session():
+    with contextlib.ExitStack() as sandbox:
+        held = False
         while name in request.states and len(steps) < request.budget:
             state = request.states[name]
             context["nodeParameters"] = resolve_parameters(state.get("parameters"), context)
             remote = kind_of(state["nodeDefinition"]).remote
             if steps and remote:
                 break  # a remote node only leads a segment (its retries are the activity's): it runs on its own
+            if not remote and not held:
+                # One sandbox child for the pure nodes, held from the first of them: a leading remote node's
+                # scripts check one out per script, as alone, so its I/O never holds the tenant's share of them.
+                sandbox.enter_context(session())
+                held = True
             node_request = NodeRequest(request.tenant, request.workflow_id, state["nodeDefinition"], state, context,
                                        sensitive_paths=request.sensitive_paths, ordinal=0 if steps else request.ordinal)
             try:

@@ -125,6 +125,33 @@ def test_the_leading_node_fails_after_its_attempts_and_nothing_after_it_runs(api
     assert (name, outcome) == ("c", "FAILURE")
 
 
+def test_a_leading_node_holds_no_sandbox_child_during_its_call(api, runs, tenant, httpserver, settings):
+    """Its URL is a script (a sandbox child checked out and back for it), and the BRANCH after it shares one child
+    with the pure nodes; while the call is out, the tenant holds none (a slow partner must not starve its other
+    runs' scripts of the tenant's share)."""
+    from apps.nodes.sandbox import get_pool
+
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    held_during_call: list[int] = []
+
+    def partner(request: Request) -> Response:
+        held_during_call.append(get_pool()._scheduler._held.get(tenant, 0))
+        return Response('{"n": 1}', content_type="application/json")
+
+    httpserver.expect_request("/call").respond_with_handler(partner)
+    fetch = {"id": "fetch", "name": "fetch", "type": "HTTP", "httpComponents": {
+        "url": value(f"return '{httpserver.url_for('/call')}'"), "method": "GET"}}
+    publish_definitions(tenant, [fetch, branch_node("ok", [("return _global.f.n == 1", "s")], default="done"),
+                                 script_node("seen", "return _global.f.n + 1"), success_node()],
+                        [workflow("scripted", "f", [state("f", "fetch", "r"), state("r", "ok"),
+                                                    state("s", "seen", "done"), state("done")])])
+    started = start(api, params={"workflowId": "scripted"}).json()
+    assert wait_final(started["workflowId"]).status == "COMPLETED"
+    assert runs.result(started["workflowId"])["output"]["s"] == 2
+    assert _local_activities(_events(runs, started["workflowId"])) == 2  # the segment (f, r, s), the last persist
+    assert held_during_call == [0]
+
+
 def test_a_long_timeout_keeps_the_regular_activity(api, runs, tenant, partner_url, settings):
     url = partner_url(Partner())
     publish_definitions(tenant, [_http("slow", url, timeoutSeconds=settings.DRIFT_LOCAL_NODE_MAX_SECONDS + 1),
