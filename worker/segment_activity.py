@@ -1,8 +1,9 @@
 """The execute_segment activity: consecutive pure nodes in one local activity (worker/kinds/segment.py).
 
 Each node runs exactly as the execute_node activity runs it (the same function: parameters, redaction, result
-checks, metrics, timing), over one sandbox child held for the whole segment, which keeps the context between the
-scripts (apps/nodes/sandbox.py `session`): the context crosses the pipe once per segment, not once per script.
+checks, metrics, timing), the pure ones over one sandbox child held from the first of them to the segment's end,
+which keeps the context between the scripts (apps/nodes/sandbox.py `session`): the context crosses the pipe once
+per segment, not once per script. A leading remote node (engine level 3) holds none during its call.
 """
 
 from __future__ import annotations
