@@ -7,6 +7,9 @@ many local results ends before it grows too large (and the hand-over check count
 from __future__ import annotations
 
 import threading
+import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from temporalio.api.enums.v1 import EventType
 from werkzeug import Request, Response
 
+from apps.runs.contract import WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution
 from devtools.testing.builders import branch_node, instruction_node, script_node, state, success_node, value, workflow
 from devtools.testing.definitions import publish_definitions
@@ -150,6 +154,32 @@ def test_a_leading_node_holds_no_sandbox_child_during_its_call(api, runs, tenant
     assert runs.result(started["workflowId"])["output"]["s"] == 2
     assert _local_activities(_events(runs, started["workflowId"])) == 2  # the segment (f, r, s), the last persist
     assert held_during_call == [0]
+
+
+def test_a_call_longer_than_the_workflow_task_timeout_is_made_once(runs, tenant, httpserver, settings):
+    """A local activity may outlast the workflow task that runs it: Core heartbeats the task (completes it and
+    takes the next) instead of letting it time out, which would rerun the call on another attempt."""
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    calls: list[float] = []
+
+    def slow(request: Request) -> Response:
+        calls.append(time.monotonic())
+        time.sleep(3)
+        return Response('{"n": 1}', content_type="application/json")
+
+    httpserver.expect_request("/call").respond_with_handler(slow)
+    publish_definitions(tenant, [_http("slow", httpserver.url_for("/call"), timeoutSeconds=10), success_node()],
+                        [workflow("patient", "a", [state("a", "slow", "done"), state("done")])])
+    workflow_id = f"run-{uuid.uuid4().hex}"
+    inp = RunInput(tenant=tenant, workflow_key="patient", start={"params": {}})
+    run_async(runs.client.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=runs.task_queue,
+                                         task_timeout=timedelta(seconds=2)))
+    assert runs.result(workflow_id)["workflowStatus"] == "COMPLETED"
+    assert len(calls) == 1
+    events = _events(runs, workflow_id)
+    assert _scheduled(events) == 0
+    assert not any(event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT for event in events)
+    assert sum(event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for event in events) >= 2
 
 
 def test_a_long_timeout_keeps_the_regular_activity(api, runs, tenant, partner_url, settings):
