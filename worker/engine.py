@@ -28,9 +28,11 @@ LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
 PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # What one workflow task may record of local activities' results before it ends (engine level 3): its completion
-# carries them all (Temporal's server takes a few MB per request), and history grows only when it completes.
+# carries them all (Temporal's server takes a few MB per request), history grows only when it completes, and the
+# run's signals and updates (a terminate, an event) wait for it: so it also ends after about a second of nodes.
 TASK_RESULTS = 100
 TASK_BYTES = 1024 * 1024
+TASK_NODE_MS = 1000
 
 # The PARALLEL branch the current task walks ("" on the main path): each branch is an asyncio task with its
 # own copy of the context, so timeline rows say where they ran without threading it through every call.
@@ -117,7 +119,7 @@ class Engine:
                 ACTIVITY_PERSIST_RUN, request, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PERSIST_RETRY,
             ))
-            self.local_result(0)
+            self.local_result(0, 0)
         except FailureError as error:  # a local activity's failure may arrive unwrapped
             if not failed_with(error, UNPERSISTABLE) or self.run.aborted:
                 raise
@@ -169,26 +171,30 @@ class Engine:
         })
 
     # ----------------------------------------------------------------- local results per workflow task (engine 3)
-    def local_result(self, size: int) -> None:
-        """Count a local activity's result (`size`: its outputs' JSON bytes) into the workflow task recording it."""
+    def local_result(self, size: int, milliseconds: float) -> None:
+        """Count a local activity's result (`size`: its outputs' JSON bytes; `milliseconds`: how long its nodes ran,
+        as their results say, so a replay counts the same) into the workflow task recording it."""
         self._this_task()
         self.run.task_results += 1
         self.run.task_bytes += size
+        self.run.task_ms += milliseconds
 
     def _this_task(self) -> None:
         run, length = self.run, workflow.info().get_current_history_length()
         if length != run.task_length:  # a new workflow task: the earlier results are in history now
-            run.task_length, run.task_results, run.task_bytes = length, 0, 0
+            run.task_length, run.task_results, run.task_bytes, run.task_ms = length, 0, 0, 0.0
 
     async def task_room(self) -> None:
-        """Before a local activity (engine level 3): end a workflow task that holds many local results already, with
-        a 1 ms timer. Local activities never end one themselves (Core does only past 80 % of its timeout), and since
-        short remote nodes run locally a loop of them and scripts would otherwise record everything in one
-        completion, which Temporal's server refuses past a few MB (the run would be stuck)."""
+        """Before a local activity (engine level 3): end a workflow task that holds many local results already, or
+        has run its nodes for a second, with a 1 ms timer. Local activities never end one themselves (Core does only
+        past 80 % of its timeout), and since short remote nodes run locally a loop of them and scripts would
+        otherwise record everything in one completion, which Temporal's server refuses past a few MB (the run would
+        be stuck), and keep a terminate or an event waiting up to 8 s."""
         if self.run.engine_level < 3:
             return
         self._this_task()
-        if self.run.task_results >= TASK_RESULTS or self.run.task_bytes >= TASK_BYTES:
+        run = self.run
+        if run.task_results >= TASK_RESULTS or run.task_bytes >= TASK_BYTES or run.task_ms >= TASK_NODE_MS:
             await workflow.sleep(timedelta(milliseconds=1))
 
     # ----------------------------------------------------------------- terminate and hand-over

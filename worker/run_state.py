@@ -31,6 +31,7 @@ class RunState(Carry):
     task_length: int = 0  # the history length that workflow task started at
     task_results: int = 0
     task_bytes: int = 0
+    task_ms: float = 0.0
 
     @classmethod
     def of(cls, inp: RunInput) -> RunState:

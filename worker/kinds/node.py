@@ -91,7 +91,7 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
         raise NodeFailed(f"node {name} failed: {message}") from error
     meta = outcome.pop("_meta", {})
     if runs_local(engine, node):
-        engine.local_result(meta.get("bytes", 0))
+        engine.local_result(meta.get("bytes", 0), meta.get("durationMs", 0))
     record_outcome(engine, name, node["type"], outcome, meta)
     return outcome
 

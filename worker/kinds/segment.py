@@ -149,7 +149,8 @@ async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_b
         message = failure_message(error)
         engine.record(name, states[name]["nodeDefinition"]["type"], "FAILURE", message)
         raise NodeFailed(f"node {name} failed: {message}", node=name) from error
-    engine.local_result(sum(step.get("outcome", {}).get("_meta", {}).get("bytes", 0) for step in steps))
+    metas = [step["outcome"].get("_meta", {}) for step in steps if "outcome" in step]
+    engine.local_result(sum(meta.get("bytes", 0) for meta in metas), sum(meta.get("durationMs", 0) for meta in metas))
     return await _apply(engine, steps, in_branch, settle)
 
 

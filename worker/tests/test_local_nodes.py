@@ -182,6 +182,30 @@ def test_a_call_longer_than_the_workflow_task_timeout_is_made_once(runs, tenant,
     assert sum(event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for event in events) >= 2
 
 
+def test_a_workflow_task_ends_after_about_a_second_of_nodes(runs, tenant, httpserver, settings):
+    """Six calls of 0.3 s each, all local: the workflow task ends (a timer) once its nodes have run for a second,
+    so the run's signals and updates (a terminate) wait for one task of about a second, not for the whole chain.
+    The time counted is the nodes' own, from their results: a replay counts the same."""
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+    def slow(request: Request) -> Response:
+        time.sleep(0.3)
+        return Response('{"n": 1}', content_type="application/json")
+
+    httpserver.expect_request("/call").respond_with_handler(slow)
+    names = [f"h{index}" for index in range(6)]
+    following = [*names[1:], "done"]
+    states = [state(name, "slow", following[index]) for index, name in enumerate(names)]
+    publish_definitions(tenant, [_http("slow", httpserver.url_for("/call")), success_node()],
+                        [workflow("chain", names[0], [*states, state("done")])])
+    workflow_id = runs.start("chain", timeout=60)["workflowId"]
+    assert runs.result(workflow_id)["workflowStatus"] == "COMPLETED"
+    events = _events(runs, workflow_id)
+    assert _scheduled(events) == 0
+    assert sum(event.event_type == EventType.EVENT_TYPE_TIMER_STARTED for event in events) >= 1
+    _replays(runs, workflow_id)
+
+
 def test_a_long_timeout_keeps_the_regular_activity(api, runs, tenant, partner_url, settings):
     url = partner_url(Partner())
     publish_definitions(tenant, [_http("slow", url, timeoutSeconds=settings.DRIFT_LOCAL_NODE_MAX_SECONDS + 1),
