@@ -235,6 +235,22 @@ def corpus() -> tuple[list[dict], list[dict]]:
     return list(unique.values()), workflows
 
 
+def _settled(page, node) -> None:
+    """Wait until the node stands still for a few frames: a drag started while the builder still lays the graph out
+    or fits the view (slow on a loaded machine) can miss the node and pan the canvas instead."""
+    node.wait_for()
+    node.evaluate("""element => new Promise(resolve => {
+        let last = "", still = 0;
+        const tick = () => {
+            const box = element.getBoundingClientRect(), key = `${box.x},${box.y},${box.width},${box.height}`;
+            still = key === last ? still + 1 : 0;
+            last = key;
+            if (still >= 5) resolve(true); else requestAnimationFrame(tick);
+        };
+        tick();
+    })""")
+
+
 def test_every_corpus_workflow_round_trips_through_the_builder(page, live_server, tenant, screenshot):
     """Opened in the builder, a state moved, saved: the same document except the builder's positions."""
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
@@ -255,6 +271,7 @@ def test_every_corpus_workflow_round_trips_through_the_builder(page, live_server
         page.goto(f"{live_server.url}/admin/definitions/workflowdefinition/{pk}/change/")
         state = page.locator(".react-flow__node:not([data-id='@start'])").first
         before = page.input_value("#id_document")
+        _settled(page, state)
         box = state.bounding_box()
         page.mouse.move(box["x"] + 12, box["y"] + 8)
         page.mouse.down()

@@ -130,9 +130,9 @@ def budget(engine: Engine) -> int:
 async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_branch: bool,
               settle: Settle) -> str | None:
     run_ = engine.run
+    await engine.task_room()
     # In a branch, a snapshot: the activity's input is converted later, after other branches may have moved on.
     context = dict(run_.context) if in_branch else run_.context
-    await engine.task_room()
     carried = engine.carry_pending()
     first = states[name]["nodeDefinition"]
     request = SegmentRequest(run_.inp.tenant, workflow.info().workflow_id, states, name, context, budget(engine),
