@@ -57,6 +57,11 @@ def remote_timeout(node: dict[str, Any]) -> float:
     return float(node.get("timeoutSeconds") or 30)
 
 
+def remote_start_to_close(node: dict[str, Any]) -> timedelta:
+    """A remote node's activity, local or regular: its own timeout and a margin to report it."""
+    return timedelta(seconds=remote_timeout(node) + 5)
+
+
 async def node_activity(engine: Engine, name: str, state: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     node = state["nodeDefinition"]
     run = engine.run
@@ -67,11 +72,12 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
                           sensitive_paths=engine.sensitive_paths(), mock=mock, test=run.harness is not None,
                           ordinal=visit(engine, name, node))
     carried = None
-    if not runs_local(engine, node):  # its input is recorded in history: a deferred state is stored on its own first
+    local = runs_local(engine, node)
+    if not local:  # its input is recorded in history: a deferred state is stored on its own first
         await engine.flush()
         request = await by_reference(engine, request)
         call = workflow.execute_activity(
-            ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=timedelta(seconds=remote_timeout(node) + 5),
+            ACTIVITY_EXECUTE_NODE, request, start_to_close_timeout=remote_start_to_close(node),
             # A mocked response would only repeat itself: test runs make one attempt.
             retry_policy=remote_retry_policy(node) if mock is None else RetryPolicy(maximum_attempts=1),
         )
@@ -90,7 +96,7 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
         engine.record(name, node["type"], "FAILURE", message)
         raise NodeFailed(f"node {name} failed: {message}") from error
     meta = outcome.pop("_meta", {})
-    if runs_local(engine, node):
+    if local:
         engine.local_result(meta.get("bytes", 0), meta.get("durationMs", 0))
     record_outcome(engine, name, node["type"], outcome, meta)
     return outcome
@@ -99,7 +105,7 @@ async def node_activity(engine: Engine, name: str, state: dict[str, Any], contex
 def local_limits(node: dict[str, Any]) -> tuple[timedelta, RetryPolicy]:
     """A local activity's timeout and retries for `node` (and a segment it leads): a remote node's own."""
     if kind_of(node).remote:
-        return timedelta(seconds=remote_timeout(node) + 5), remote_retry_policy(node)
+        return remote_start_to_close(node), remote_retry_policy(node)
     return LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY
 
 
