@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,10 +18,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from apps.runs.contract import ACTIVITY_PERSIST_RUN, FINAL_STATUSES, UNPERSISTABLE, PersistRequest
+    from apps.runs.contract import ACTIVITY_PERSIST_RUN, UNPERSISTABLE, PersistRequest
     from core.json_safety import scrubbed
-    from core.redaction import redact, sensitive_values
     from worker.errors import RunAborted, Terminated, failed_with, failure_message
+    from worker.run_end import answer, closed_task, digest, masked, timeline_row
     from worker.run_state import RunState
 
 LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
@@ -85,23 +86,30 @@ class Engine:
         """Store the state; returns its seq (a concurrent PARALLEL branch may have moved `seq` on since)."""
         run = self.run
         await self.flush()  # a deferred RUNNING state first: the writer never goes backwards
-        request = self._request(notify=notify)
+        ended, run.stored_end = run.stored_end, None
+        reserved = ended is not None and run.seq == ended[0]  # nothing stored since the segment reserved it
+        request = self._request(notify=notify, reuse_seq=reserved)
         if run.harness is not None:  # a test run persists nothing: its report keeps the states
             run.harness.record(run.status, run.current_node, run.view, request.timeline)
-        else:
+        elif not (reserved and ended is not None and digest(request) == ended[1]):
+            if reserved:  # the segment stored another end under this seq (never expected): ours goes after it
+                workflow.logger.warning("the segment's stored end differs from the run's; storing the run's")
+                run.seq += 1
+                request = dataclasses.replace(request, seq=run.seq, response={**request.response, "seq": run.seq})
             await self._store(request)
         if stable:
             run.stable_seq = max(run.stable_seq, request.seq)
         return request.seq
 
-    def _request(self, *, notify: bool) -> PersistRequest:
-        """The state change to store, with the next seq; the timeline rows and a closed task move into it."""
+    def _request(self, *, notify: bool, reuse_seq: bool = False) -> PersistRequest:
+        """The state change to store, with the next seq (`reuse_seq`: the one a segment reserved for the run's end);
+        the timeline rows and a closed task move into it."""
         run = self.run
-        run.seq += 1
-        if run.status in FINAL_STATUSES and run.task is not None and run.task["state"] == "OPEN":
-            # Ended while its screen waited (a cancelled child, an aborted run): the persist closes the task, so
-            # a run whose persist carries no task has none open (apps/tasks: task_record).
-            run.task = {**run.task, "state": "TERMINATED", "closedBy": ""}
+        if not reuse_seq:
+            run.seq += 1
+        # Ended while its screen waited (a cancelled child, an aborted run): the persist closes the task, so a run
+        # whose persist carries no task has none open (apps/tasks: task_record).
+        run.task = closed_task(run.task, run.status)
         request = PersistRequest(
             workflow_id=workflow.info().workflow_id, seq=run.seq, status=run.status, current_node=run.current_node,
             context=run.context, response=self.response(), timeline=run.timeline, notify=notify,
@@ -137,17 +145,35 @@ class Engine:
         request, self.run.pending = self.run.pending, None
         return request
 
-    async def carried(self, request: PersistRequest | None, call: Awaitable[Any]) -> Any:
+    async def carried(self, request: PersistRequest | None, call: Awaitable[Any], whole: bool = False) -> Any:
         """Await a local activity that carries `request`. When it fails or is given up (terminate), the state
         is stored again on its own: a retry of the same seq changes nothing if the activity stored it, and a
-        state that can never be stored ends the run as any persist does (`abort`)."""
+        state that can never be stored ends the run as any persist does (`abort`). `whole`: a terminate does not
+        give it up (a segment that may store the run's end: its pure nodes are short)."""
+        awaited = call if whole else self.unless_terminated(call)
         if request is None:
-            return await self.unless_terminated(call)
+            return await awaited
         try:
-            return await self.unless_terminated(call)
+            return await awaited
         except BaseException:
             await self._store(request)
             raise
+
+    def segment_ended(self, reserved_seq: int, stored: dict[str, str] | None) -> None:
+        """A segment that was given a RunEnd answered: `stored`, the digest of the end its activity stored (the
+        next persist compares it) and when a state settled after it is recorded; else the seq reserved for it is
+        given back (nothing was stored under it)."""
+        run = self.run
+        if stored is not None:
+            run.stored_end = (reserved_seq, stored["digest"], stored["at"])
+        elif run.seq == reserved_seq:
+            run.seq -= 1
+
+    def settled_meta(self) -> dict[str, Any]:
+        """The start of a node the workflow settles: when the segment before it stored the run's end, the time its
+        activity recorded it at (in history: the same on replay), else the workflow's time (`record`)."""
+        ended = self.run.stored_end
+        return {"startedAt": ended[2]} if ended is not None else {}
 
     async def abort(self, message: str) -> None:
         """A persist that can never succeed (the state holds NaN, a lone surrogate...) ends the run FAILED
@@ -160,15 +186,9 @@ class Engine:
         raise RunAborted
 
     def record(self, name: str, node_type: str, outcome: str, error: str = "", meta: dict | None = None) -> None:
-        meta = meta or {}
         self.run.recorded += 1
-        self.run.timeline.append({
-            "seq": self.run.recorded, "instance": name, "type": node_type, "outcome": outcome, "error": error,
-            "startedAt": meta.get("startedAt") or workflow.now().isoformat(), "durationMs": meta.get("durationMs", 0),
-            **({"actor": meta["actor"]} if meta.get("actor") else {}),
-            **({"hostWaitMs": meta["hostWaitMs"]} if meta.get("hostWaitMs") else {}),
-            **({"lane": LANE.get()} if LANE.get() else {}),
-        })
+        self.run.timeline.append(timeline_row(self.run.recorded, name, node_type, outcome, error, meta or {},
+                                              workflow.now().isoformat(), LANE.get()))
 
     # ----------------------------------------------------------------- local results per workflow task (engine 3)
     def local_result(self, size: int, milliseconds: float) -> None:
@@ -246,23 +266,14 @@ class Engine:
 
     def masked(self, value: Any) -> Any:
         """`value` with the run's sensitive values masked: answers, the mirror and webhooks never carry them."""
-        paths = self.sensitive_paths()
-        return redact(value, sensitive_values(self.run.context, paths)) if paths else value
+        return masked(value, self.run.context, self.sensitive_paths())
 
     def response(self) -> dict[str, Any]:
         run = self.run
-        return {
-            "workflowId": workflow.info().workflow_id,
-            "incidentId": run.inp.incident_id or None,
-            "workflowStatus": run.status,
-            "disposition": run.disposition,
-            "errorMessage": self.masked(run.error),
-            "view": self.masked(run.view),
-            "currentNode": run.current_node,
-            "workflowDefinitionId": run.key,
-            "workflowVersion": run.version,
-            "seq": run.seq,
-        }
+        return answer(workflow_id=workflow.info().workflow_id, incident_id=run.inp.incident_id or None,
+                      status=run.status, disposition=run.disposition, error=run.error, view=run.view,
+                      current_node=run.current_node, key=run.key, version=run.version, seq=run.seq,
+                      context=run.context, sensitive_paths=self.sensitive_paths())
 
     def result(self) -> dict[str, Any]:
         output = {k: v for k, v in self.run.context.items() if k != "nodeParameters"}

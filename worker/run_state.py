@@ -26,6 +26,9 @@ class RunState(Carry):
     task: dict[str, Any] | None = None  # the open human task of the current screen (spec §11)
     harness: TestHarness | None = None  # None unless this is a test run (spec §9)
     pending: PersistRequest | None = None  # the deferred RUNNING state (Engine.running), stored by the next activity
+    # (engine level 4) the seq and digest of the run's end a segment's activity stored (worker/run_end.py): the
+    # walker applies the segment whole and the run's final persist stores nothing when it matches.
+    stored_end: tuple[int, str, str] | None = None  # seq, digest, when a state settled after it is recorded
     engine_level: int = 0  # the run's engine level (worker/versions.py), asked where each Temporal run starts
     # The local activities' results the current workflow task records when it completes (Engine.local_result).
     task_length: int = 0  # the history length that workflow task started at

@@ -3,12 +3,15 @@
 Each node runs exactly as the execute_node activity runs it (the same function: parameters, redaction, result
 checks, metrics, timing), the pure ones over one sandbox child held from the first of them to the segment's end,
 which keeps the context between the scripts (apps/nodes/sandbox.py `session`): the context crosses the pipe once
-per segment, not once per script. A leading remote node (engine level 3) holds none during its call.
+per segment, not once per script. A leading remote node (engine level 3) holds none during its call. From engine
+level 4 it also stores the run's end when its nodes lead there (worker/run_end.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
@@ -20,6 +23,9 @@ from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, NodeRequest, SegmentReq
 from core.paths import resolve_parameters
 from worker.activities import execute_node, persist_run
 from worker.kinds.segment import advance
+from worker.run_end import digest, end_request
+
+logger = logging.getLogger(__name__)
 
 
 @activity.defn(name=ACTIVITY_EXECUTE_SEGMENT)
@@ -57,4 +63,23 @@ def execute_segment(request: SegmentRequest) -> dict[str, Any]:
                 break  # a later node's: it runs on its own next, with its own retries
             steps.append({"node": name, "outcome": outcome})
             name = advance(name, state, outcome, context)
-    return {"steps": steps}
+    stored = _store_end(request, steps, context) if request.end is not None else None
+    return {"steps": steps, **({"end": stored} if stored else {})}
+
+
+def _store_end(request: SegmentRequest, steps: list[dict[str, Any]], context: dict[str, Any]) -> dict | None:
+    """Store the run's end the segment led to (engine level 4): `{"digest", "at"}` (`at`: when a state the walker
+    settles after the segment is recorded), or None when the workflow must store it itself: a state that cannot
+    be stored fails the workflow's own persist as always, and any other error is retried there (the nodes above
+    are not run again for it)."""
+    now = datetime.now(UTC).isoformat()
+    end = end_request(request, steps, context, now)
+    if end is None:
+        return None
+    try:
+        persist_run(end)
+    except Exception:  # noqa: BLE001 - the workflow's own persist stores it, with its retries and its errors
+        logger.warning("the run's end was not stored with its segment", exc_info=True,
+                       extra={"workflow_id": end.workflow_id})
+        return None
+    return {"digest": digest(end), "at": now}

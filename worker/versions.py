@@ -10,6 +10,8 @@ every behaviour up to that level without asking their own patches:
   local activity (worker/engine.py, `Engine.running`);
 - level 3 (`engine-3`): a short remote node (HTTP; `timeoutSeconds` within the run's `localNodeSeconds` limit)
   runs as a local activity, and may lead a segment (worker/kinds/node.py, worker/kinds/segment.py).
+- level 4 (`engine-4`): a segment whose nodes lead to the run's end stores that end in its own activity, and
+  the final persist is not a local activity of its own when the stored end is the run's (worker/run_end.py).
 A run begun by an older build finds only its own level's marker (or none: level 0, which asks the older patches
 where it did). Replaying, `workflow.patched` of an id the history does not hold answers False and records
 nothing, so asking the newer ids first is safe. The decision is the worker's, recorded in history, so workers of
@@ -20,9 +22,9 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-ENGINE_PATCHES = {3: "engine-3", 2: "engine-2"}  # newest first
-ENGINE_PATCH = ENGINE_PATCHES[3]
-CURRENT = 3
+ENGINE_PATCHES = {4: "engine-4", 3: "engine-3", 2: "engine-2"}  # newest first
+ENGINE_PATCH = ENGINE_PATCHES[4]
+CURRENT = 4
 
 
 def level() -> int:

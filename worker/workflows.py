@@ -127,14 +127,15 @@ class DriftWorkflow:
     async def _walk(self) -> None:
         run, engine = self._run, self.engine
         while run.node_name and run.status not in FINAL_STATUSES:
-            if run.terminate_reason is not None:
-                await engine.finish("TERMINATED", run.terminate_reason)
-                return
-            if run.parallel is None and (over := engine.over_node_limit()) is not None:
-                await engine.finish("FAILED", over)
-                return
-            if engine.handover_is_due():
-                await self._continue_as_new()
+            if run.stored_end is None:  # else a segment stored the run's end, which its next state settles
+                if run.terminate_reason is not None:
+                    await engine.finish("TERMINATED", run.terminate_reason)
+                    return
+                if run.parallel is None and (over := engine.over_node_limit()) is not None:
+                    await engine.finish("FAILED", over)
+                    return
+                if engine.handover_is_due():
+                    await self._continue_as_new()
             name = run.node_name
             run.current_node = name
             resumed, run.parallel = run.parallel, None

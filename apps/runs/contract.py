@@ -226,6 +226,25 @@ class PersistRequest:
 
 
 @dataclass
+class RunEnd:
+    """What a segment's activity needs, besides its own nodes' results, to store the run's end when its nodes lead
+    there (engine level 4, worker/run_end.py): the run's fields as the workflow holds them when it sends the
+    segment, the seq reserved for the end, and the terminal states the workflow would settle right after it."""
+
+    seq: int
+    recorded: int  # the timeline rows recorded so far (each row's seq)
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # rows not stored yet
+    task: dict[str, Any] | None = None
+    error: str | None = None
+    view: dict[str, Any] | None = None
+    disposition: str | None = None
+    incident_id: str | None = None
+    key: str = ""
+    version: int | None = None
+    settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # next to the segment: SUCCESS, a fixed FAILURE
+
+
+@dataclass
 class SegmentRequest:
     """Consecutive pure nodes run in one local activity (worker/kinds/segment.py): from `start`, while the next
     state is one of `states` and at most `budget` nodes; the first may be a short remote node (engine level 3).
@@ -240,3 +259,4 @@ class SegmentRequest:
     sensitive_paths: list[str] = field(default_factory=list)
     persist: PersistRequest | None = None  # as NodeRequest.persist: stored before the segment's first node runs
     ordinal: int = 0  # as NodeRequest.ordinal, for the first node (a remote one may lead: engine level 3)
+    end: RunEnd | None = None  # engine level 4: store the run's end too when the nodes lead there

@@ -91,22 +91,36 @@ class Runs:
         return run_async(self.client.get_workflow_handle(workflow_id, result_type=dict).result(), timeout)
 
 
-@pytest.fixture
-def before_engine_3(monkeypatch):
-    """Runs started inside the block take the paths of a run begun at engine level 2 (worker/versions.py): remote
-    nodes as regular activities. The in-process worker asks only the `engine-2` patch, as that build did."""
+def _begun_at(monkeypatch, level: int):  # noqa: ANN202 - a context manager for the block
+    """Runs started inside the block take the paths of a run begun at `level` (worker/versions.py): the in-process
+    worker asks only that level's patch, as that build did."""
     from temporalio import workflow
 
     from worker import versions
 
     class Switch:
         def __enter__(self) -> None:
-            monkeypatch.setattr(versions, "level", lambda: 2 if workflow.patched(versions.ENGINE_PATCHES[2]) else 0)
+            patch = versions.ENGINE_PATCHES[level]
+            monkeypatch.setattr(versions, "level", lambda: level if workflow.patched(patch) else 0)
 
         def __exit__(self, *exc: object) -> None:
             monkeypatch.undo()
 
     return Switch()
+
+
+@pytest.fixture
+def before_engine_3(monkeypatch):
+    """Runs started inside the block take the paths of a run begun at engine level 2: remote nodes as regular
+    activities."""
+    return _begun_at(monkeypatch, 2)
+
+
+@pytest.fixture
+def before_engine_4(monkeypatch):
+    """Runs started inside the block take the paths of a run begun at engine level 3: the run's end stored by a
+    local activity of its own."""
+    return _begun_at(monkeypatch, 3)
 
 
 @pytest.fixture

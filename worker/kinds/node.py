@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from apps.runs.contract import ACTIVITY_EXECUTE_NODE, NodeRequest
     from worker.engine import LOCAL_ACTIVITY_TIMEOUT, LOCAL_RETRY, Engine
     from worker.errors import NodeFailed, failure_message
+    from worker.run_end import outcome_row
 
 
 def remote_retry_policy(node: dict[str, Any]) -> RetryPolicy:
@@ -36,7 +37,7 @@ async def settled(engine: Engine, name: str, node: dict[str, Any]) -> dict[str, 
     settle = kind_of(node).settle
     outcome = settle(node, name, engine.run.error) if settle else None
     if outcome is not None:
-        record_outcome(engine, name, node["type"], outcome)
+        record_outcome(engine, name, node["type"], outcome, engine.settled_meta())
     return outcome
 
 
@@ -135,9 +136,7 @@ async def by_reference(engine: Engine, request: NodeRequest) -> NodeRequest:
 
 def record_outcome(engine: Engine, name: str, node_type: str, outcome: dict[str, Any],
                    meta: dict | None = None) -> None:
-    failed = outcome.get("terminal") == "FAILED"  # a FAILURE node
-    engine.record(name, node_type, "FAILURE" if failed else "SUCCESS", outcome.get("error", "") if failed else "",
-                  meta)
+    engine.record(name, node_type, *outcome_row(outcome), meta)
 
 
 def test_mock(engine: Engine, name: str, node: dict[str, Any]) -> dict[str, Any] | None:

@@ -35,9 +35,9 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from apps.nodes.registry import edges_of, kind_of, type_of
-    from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, SegmentRequest
+    from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, RunEnd, SegmentRequest
     from core.paths import resolve_parameters
-    from worker.engine import LOCAL_ACTIVITY_TIMEOUT, Engine
+    from worker.engine import LANE, LOCAL_ACTIVITY_TIMEOUT, Engine
     from worker.errors import NodeFailed, failure_message
     from worker.kinds import node
 
@@ -110,7 +110,12 @@ def applies(engine: Engine, name: str) -> dict[str, dict[str, Any]] | None:
         closed = reachable(run.definition["states"], name, closers=True, lead=lead)
         if len(closed) > max(len(states), 1) and (current or workflow.patched(CLOSERS_PATCH)):
             states = closed
-    return states if len(states) > 1 and (current or workflow.patched(PATCH)) else None
+    if len(states) > 1 and (current or workflow.patched(PATCH)):
+        return states
+    # Engine level 4: a lone pure node that the run's end may follow runs as a segment, which stores that end too.
+    if not states or lead:
+        return None
+    return states if _end_states(engine, states, states[name]["nodeDefinition"]) is not None else None
 
 
 def leads(engine: Engine, state: dict[str, Any]) -> bool:
@@ -127,6 +132,55 @@ def budget(engine: Engine) -> int:
     return engine.run.limits.get("maxNodes", 1000) - engine.run.executed + 1
 
 
+def run_end(engine: Engine, states: dict[str, dict[str, Any]], first: dict[str, Any], in_branch: bool) -> RunEnd | None:
+    """What the segment's activity needs to store the run's end as well (engine level 4, worker/run_end.py), with
+    a seq reserved for it; None where the segment cannot end the run (`_end_states`)."""
+    run_ = engine.run
+    settled = None if in_branch else _end_states(engine, states, first)
+    if settled is None:
+        return None
+    run_.seq += 1
+    return RunEnd(seq=run_.seq, recorded=run_.recorded, timeline=list(run_.timeline), task=run_.task,
+                  error=run_.error, view=run_.view, disposition=run_.disposition,
+                  incident_id=run_.inp.incident_id or None, key=run_.key, version=run_.version, settled=settled)
+
+
+def _end_states(engine: Engine, states: dict[str, dict[str, Any]],
+                first: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """The states next to the segment that end the run and that the walker settles itself, when the segment may
+    store the run's end: it can lead there, on the main path of a run that is not a test, and is not led by a remote
+    node (a segment that may store the end is awaited whole, past a terminate: its pure nodes are short, a call is
+    not). None where it may not."""
+    run_ = engine.run
+    if run_.engine_level < 4 or run_.harness is not None or LANE.get() or kind_of(first).remote:
+        return None
+    settled = _settled_next(run_.definition["states"], states)
+    if settled or any(state.get("end") or kind_of(state["nodeDefinition"]).terminal for state in states.values()):
+        return settled
+    return None
+
+
+def _settled_next(all_states: dict[str, Any], states: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The states next to the segment's that end the run and that the walker settles itself (SUCCESS, a FAILURE
+    with a fixed error)."""
+    found: dict[str, dict[str, Any]] = {}
+    for state in states.values():
+        for name in (state.get("nextNode"), *(edge.target for edge in edges_of(state["nodeDefinition"]))):
+            if not isinstance(name, str) or name in states or not isinstance(all_states.get(name), dict):
+                continue
+            following: dict[str, Any] = all_states[name]
+            node_definition = following.get("nodeDefinition")
+            if isinstance(node_definition, dict) and _settles_end(node_definition, name):
+                found[name] = following
+    return found
+
+
+def _settles_end(node_definition: dict[str, Any], name: str) -> bool:
+    node_type = type_of(node_definition)
+    return (node_type is not None and node_type.terminal and node_type.settle is not None
+            and node_type.settle(node_definition, name, None) is not None)
+
+
 async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_branch: bool,
               settle: Settle) -> str | None:
     run_ = engine.run
@@ -135,16 +189,20 @@ async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_b
     context = dict(run_.context) if in_branch else run_.context
     carried = engine.carry_pending()
     first = states[name]["nodeDefinition"]
+    end = run_end(engine, states, first, in_branch)
     request = SegmentRequest(run_.inp.tenant, workflow.info().workflow_id, states, name, context, budget(engine),
                              sensitive_paths=engine.sensitive_paths(), persist=carried,
-                             ordinal=node.visit(engine, name, first))
+                             ordinal=node.visit(engine, name, first), end=end)
     timeout, retry = node.local_limits(first)
     if kind_of(first).remote:  # the node's own timeout, and time for the pure nodes after it
         timeout += LOCAL_ACTIVITY_TIMEOUT
     call = workflow.execute_local_activity(ACTIVITY_EXECUTE_SEGMENT, request, start_to_close_timeout=timeout,
                                            retry_policy=retry)
     try:
-        steps = (await engine.carried(carried, call))["steps"]
+        result = await engine.carried(carried, call, whole=end is not None)
+        steps = result["steps"]
+        if end is not None:
+            engine.segment_ended(end.seq, result.get("end"))
     except FailureError as error:  # the first node's own error (a later one's ends the segment before it)
         message = failure_message(error)
         engine.record(name, states[name]["nodeDefinition"]["type"], "FAILURE", message)
@@ -155,13 +213,15 @@ async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_b
 
 
 async def _apply(engine: Engine, steps: list[dict[str, Any]], in_branch: bool, settle: Settle) -> str | None:
-    """Each node's outcome, as the walker would have had it from the node's own activity."""
+    """Each node's outcome, as the walker would have had it from the node's own activity. A segment that stored
+    the run's end is applied whole: its nodes ran and their end is stored, a terminate meanwhile comes too late."""
     run_ = engine.run
     following: str | None = steps[0]["node"]
     for index, step in enumerate(steps):
         name = step["node"]
         if index:
-            if name != following or engine.stopping() or engine.handover_is_due() or engine.over_node_limit():
+            if name != following or (run_.stored_end is None and (
+                    engine.stopping() or engine.handover_is_due() or engine.over_node_limit())):
                 return following  # the walker's boundary checks take it from here
             run_.current_node = name
             run_.executed += 1

@@ -127,9 +127,10 @@ def test_ten_scripts_take_one_local_activity_instead_of_ten(runs, tenant, unsegm
     assert segmented["workflowStatus"] == plain["workflowStatus"] == "COMPLETED"
     assert runs.result(segmented["workflowId"])["output"]["s9"] == 10
     assert _rows(segmented["workflowId"]) == _rows(plain["workflowId"])
-    # start_run (these starts bypass the API, which pins the definition itself), the nodes, the final persist.
+    # start_run (these starts bypass the API, which pins the definition itself), the nodes, the final persist; the
+    # segment stores the run's end too (engine level 4, worker/run_end.py).
     assert _markers(runs, plain["workflowId"]) == {"local activities": 12}
-    assert _markers(runs, segmented["workflowId"]) == {"local activities": 3}
+    assert _markers(runs, segmented["workflowId"]) == {"local activities": 2}
 
 
 def test_the_node_limit_holds_inside_a_segment(runs, tenant, settings):
@@ -256,15 +257,15 @@ def test_parallel_branches_run_their_segments_with_the_same_lanes(runs, tenant, 
 
 
 def test_a_start_through_the_api_needs_no_start_run(api, runs, tenant):
-    """The API resolved and pinned the definition and wrote the Run row: the run's only local activities are
-    its segment and its final persist."""
+    """The API resolved and pinned the definition and wrote the Run row: the run's only local activity is its
+    segment, which stores the run's end too (engine level 4)."""
     from apps.runs.models import Run
     from devtools.testing.rest import start
 
     _chain(tenant)
     response = start(api, params={"workflowId": "chain10", "n": 0}).json()
     assert response["workflowStatus"] == "COMPLETED", response
-    assert _markers(runs, response["workflowId"]) == {"local activities": 2}
+    assert _markers(runs, response["workflowId"]) == {"local activities": 1}
     run = Run.objects.get(workflow_id=response["workflowId"])
     assert (run.status, run.definition_key, run.definition_version) == ("COMPLETED", "chain10", 1)
     assert [row[1] for row in _rows(response["workflowId"])] == [*(f"s{i}" for i in range(10)), "done"]

@@ -1,0 +1,143 @@
+"""The run's end stored by the segment that leads to it (engine level 4, worker/run_end.py).
+
+Each flow runs twice on the real engine: as this build runs it, and as a run begun at engine level 3 (its end
+stored by a local activity of its own). Both must leave the same mirror, context and timeline; the level-4 run
+with one local activity (one workflow activation, one history marker) fewer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from apps.runs.context_store import get_context_store
+from apps.runs.contract import UPDATE_RESUME
+from apps.runs.models import NodeExecution, Run
+from devtools.testing.builders import (
+    failure_node,
+    instruction_node,
+    script_node,
+    state,
+    success_node,
+    value,
+    workflow,
+)
+from devtools.testing.definitions import publish_definitions
+from drift.temporal import run_async
+from worker import segment_activity
+
+pytestmark = pytest.mark.temporal
+
+MIRROR = ("status", "current_node", "disposition", "error_message", "view", "state_seq")
+
+
+def _stored(workflow_id: str) -> dict[str, Any]:
+    """What the run left in the database: the mirror, the context (without its own id) and the timeline."""
+    run = Run.objects.get(workflow_id=workflow_id)
+    context = get_context_store().load(workflow_id)
+    rows = NodeExecution.objects.filter(run=run).order_by("seq")
+    return {
+        "mirror": {field: getattr(run, field) for field in MIRROR},
+        "finished": run.finished_at is not None,
+        "context": {key: item for key, item in context.context.items() if key != "workflowId"},
+        "context_seq": context.seq,
+        "timeline": list(rows.values_list("seq", "instance_name", "node_type", "outcome", "error", "duration_ms")),
+    }
+
+
+def _local_activities(runs, workflow_id: str) -> int:
+    history = run_async(runs.client.get_workflow_handle(workflow_id).fetch_history())
+    return sum(event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+               for event in history.events if event.HasField("marker_recorded_event_attributes"))
+
+
+def _both(runs, before_engine_4, key: str, params: dict[str, Any]) -> tuple[str, str]:
+    now = runs.start(key, params)["workflowId"]
+    with before_engine_4:
+        then = runs.start(key, params)["workflowId"]
+    runs.result(now), runs.result(then)
+    return now, then
+
+
+def _without_durations(stored: dict[str, Any]) -> dict[str, Any]:
+    """The node rows' durations are the nodes' own (two runs never take the same time); SUCCESS takes none."""
+    return {**stored, "timeline": [row[:-1] for row in stored["timeline"]]}
+
+
+def _flows(tenant: str) -> None:
+    nodes = [
+        script_node("inc", "return _global.params.n + 1"),
+        script_node("double", "return _global.a * 2", ["p"]),
+        success_node(),
+        failure_node("computed", error=value("return 'too big: ' + str(_global.b)")),
+        failure_node("fixed", error="refused"),
+        script_node("route", "return _global.b"),
+    ]
+    publish_definitions(tenant, nodes, [
+        # SCRIPT, SCRIPT, then SUCCESS, which the walker settles itself
+        workflow("to_success", "a", [state("a", "inc", "b"), state("b", "double", "done", parameters={"p": "$.a"}),
+                                     state("done")]),
+        # the last SCRIPT is an `end` state
+        workflow("to_end", "a", [state("a", "inc", "b"), state("b", "double", end=True, parameters={"p": "$.a"})]),
+        # a FAILURE with a computed error runs in the segment
+        workflow("to_computed_failure", "a", [state("a", "inc", "b"),
+                                              state("b", "double", "f", parameters={"p": "$.a"}),
+                                              state("f", "computed", end=True)]),
+        # a FAILURE with a fixed error, settled by the walker like SUCCESS
+        workflow("to_fixed_failure", "a", [state("a", "inc", "b"),
+                                           state("b", "double", "f", parameters={"p": "$.a"}),
+                                           state("f", "fixed", end=True)]),
+    ])
+
+
+@pytest.mark.parametrize("key", ["to_success", "to_end", "to_computed_failure", "to_fixed_failure"])
+def test_the_last_segment_stores_the_end_the_run_would_store(runs, tenant, before_engine_4, key):
+    _flows(tenant)
+    now, then = _both(runs, before_engine_4, key, {"n": 4})
+    stored, before = _stored(now), _stored(then)
+    assert _without_durations(stored) == _without_durations(before)
+    assert stored["mirror"]["status"] in ("COMPLETED", "FAILED") and stored["finished"]
+    assert stored["context"]["b"] == 10
+    # start_run and the segment, against start_run, the segment and the final persist
+    assert (_local_activities(runs, now), _local_activities(runs, then)) == (2, 3)
+
+
+def test_the_end_after_a_resumed_screen_is_stored_with_the_segment(runs, tenant, before_engine_4):
+    publish_definitions(tenant, [
+        instruction_node("ask", [{"id": "reason", "tags": {"values": ["ui.dropdown"]}}]),
+        script_node("record", "return _global['ask:viewResponse'].selectedOptions.reason"),
+        success_node(),
+    ], [workflow("screen_then_end", "ask", [state("ask", "ask", "r"), state("r", "record", "done"), state("done")])])
+
+    def resumed() -> str:
+        waiting = runs.start("screen_then_end", {})
+        assert waiting["workflowStatus"] == "WAITING", waiting
+        answer = runs.update(waiting["workflowId"], UPDATE_RESUME, {"selectedOptions": {"reason": "DAMAGED"}})
+        assert answer["workflowStatus"] == "COMPLETED", answer
+        return waiting["workflowId"]
+
+    now = resumed()
+    with before_engine_4:
+        then = resumed()
+    assert _without_durations(_stored(now)) == _without_durations(_stored(then))
+    assert _stored(now)["mirror"]["status"] == "COMPLETED" and "r" in _stored(now)["context"]
+    assert _local_activities(runs, now) == _local_activities(runs, then) - 1
+
+
+def test_an_end_that_differs_is_stored_by_the_workflow_under_the_next_seq(runs, tenant, monkeypatch,
+                                                                           before_engine_4):
+    """The workflow never takes the activity's word for it: a digest that does not match its own request (a bug
+    in either) makes it store its own state after the activity's, so the stored state is the workflow's."""
+    _flows(tenant)
+    with before_engine_4:
+        then = runs.start("to_success", {"n": 4})["workflowId"]
+    monkeypatch.setattr(segment_activity, "digest", lambda request: "not the workflow's")
+    now = runs.start("to_success", {"n": 4})["workflowId"]
+    stored, before = _stored(now), _stored(then)
+    assert stored["mirror"]["state_seq"] == before["mirror"]["state_seq"] + 1
+    assert stored["context_seq"] == stored["mirror"]["state_seq"]
+    assert _without_durations(stored) | {"mirror": None, "context_seq": None} == \
+        _without_durations(before) | {"mirror": None, "context_seq": None}
+    assert {**stored["mirror"], "state_seq": 0} == {**before["mirror"], "state_seq": 0}
+    assert _local_activities(runs, now) == 3  # the workflow's own persist came back
