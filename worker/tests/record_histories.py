@@ -3,7 +3,8 @@ real services, with the build of the day: every flow of the set recorded before 
 kept as they are), plus a segment of pure nodes, a start the API pinned and segments that end at a screen and a
 wait. Committed sets: histories/kinds/ (e31f4ad, segments-1), histories/segments-2/ (segments-2) and
 histories/engine-2/ (engine level 2, worker/versions.py: one patch marker per run, the RUNNING state carried) and
-histories/engine-3/ (engine level 3: short remote nodes as local activities, leading segments; `remote_segment`).
+histories/engine-3/ (engine level 3: short remote nodes as local activities, leading segments; `remote_segment`)
+and histories/engine-4/ (engine level 4: the run's end stored by the segment that leads to it; `run_end`).
 
 Not collected by the suite (the file is not named test_*.py); run it explicitly, only when a workflow change is
 meant to be incompatible and is patched, into a new set (RECORDED): `.venv/bin/pytest worker/tests/record_histories.py`.
@@ -45,7 +46,7 @@ from drift.temporal import run_async
 from worker.replay import save_history
 
 # The set this recorder writes; the sets already committed are never re-recorded (histories/README.md).
-RECORDED = Path(__file__).parent / "histories" / "engine-3"
+RECORDED = Path(__file__).parent / "histories" / "engine-4"
 
 
 async def _chain(temporal: Client, workflow_id: str) -> list[WorkflowHistory]:
@@ -275,6 +276,35 @@ def test_record_remote_segment(api, runs, tenant, temporal, httpserver, settings
                       {"viewResponse": {"selectedOptions": {"x": "y"}}}, format="json")
     assert resumed.json()["workflowStatus"] == "COMPLETED", resumed.json()
     _save(temporal, "remote_segment", [workflow_id])
+
+
+@pytest.mark.temporal
+def test_record_run_end(runs, tenant, temporal, monkeypatch):
+    """Engine level 4: the run's end stored by the segment that leads to it: a chain to a SUCCESS the walker settles,
+    a FAILURE with a computed error inside the segment, a lone SCRIPT after a resumed screen, and an end whose
+    digest does not match (the workflow stores its own state after it)."""
+    from worker import segment_activity
+
+    publish_definitions(tenant, [script_node("inc", "return _global.params.n + 1"),
+                                 script_node("double", "return _global.a * 2"),
+                                 failure_node("computed", error=value("return 'too big: ' + str(_global.b)")),
+                                 instruction_node("ask", [{"id": "x"}]), success_node()],
+                        [workflow_body("to_success", "a", [state("a", "inc", "b"), state("b", "double", "done"),
+                                                           state("done")]),
+                         workflow_body("to_failure", "a", [state("a", "inc", "b"), state("b", "double", "f"),
+                                                           state("f", "computed", end=True)]),
+                         workflow_body("after_screen", "q", [state("q", "ask", "a"), state("a", "inc", "done"),
+                                                             state("done")])])
+    to_success = runs.start("to_success", {"n": 1})["workflowId"]
+    to_failure = runs.start("to_failure", {"n": 1})["workflowId"]
+    after_screen = runs.start("after_screen", {"n": 1})["workflowId"]
+    runs.update(after_screen, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
+    monkeypatch.setattr(segment_activity, "digest", lambda request: "not the workflow's")
+    differing = runs.start("to_success", {"n": 2})["workflowId"]
+    statuses = [runs.result(workflow_id)["workflowStatus"]
+                for workflow_id in (to_success, to_failure, after_screen, differing)]
+    assert statuses == ["COMPLETED", "FAILED", "COMPLETED", "COMPLETED"], statuses
+    _save(temporal, "run_end", [to_success, to_failure, after_screen, differing])
 
 
 def _segment_closers_flow(tenant: str) -> None:

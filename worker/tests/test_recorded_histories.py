@@ -10,9 +10,10 @@ Three sets, each of closed runs on the real services (worker/tests/histories/REA
   segments-2 extends over them): they prove the paths behind the patches `segments-1` and `pinned-start-1`.
 - `histories/segments-2/`, the same flows recorded with segments-2 (a segment may end with a node that suspends the
   run), the segment closers under `segment_closers`: the paths behind all three patches.
-- `histories/engine-2/` and `histories/engine-3/`, recorded at engine levels 2 and 3 (worker/versions.py); the
-  latter with `remote_segment` (an HTTP node as a local activity leading a segment, and one with a long timeout
-  as a regular activity).
+- `histories/engine-2/`, `histories/engine-3/` and `histories/engine-4/`, recorded at engine levels 2, 3 and 4
+  (worker/versions.py); from level 3 with `remote_segment` (an HTTP node as a local activity leading a segment,
+  and one with a long timeout as a regular activity), at level 4 with `run_end` (the run's end stored by the
+  segment that leads to it, and an end whose digest does not match).
 Any change to the order of the workflow's commands fails `test_recorded_histories_replay`: such a change needs
 `workflow.patched`.
 
@@ -33,6 +34,7 @@ from django.core.management import call_command
 from temporalio.client import WorkflowHistory
 
 from drift.temporal import run_async
+from worker.engine import END_DIFFERS
 from worker.kinds.segment import CLOSERS_PATCH as SEGMENT_CLOSERS
 from worker.kinds.segment import PATCH as SEGMENTS
 from worker.replay import load_history_files, replay_histories
@@ -49,6 +51,8 @@ SETS = {
     "segments-2": (HISTORIES / "segments-2", (*FLOWS, "segment", "pinned_start", "segment_closers")),
     "engine-2": (HISTORIES / "engine-2", (*FLOWS, "segment", "pinned_start", "segment_closers")),
     "engine-3": (HISTORIES / "engine-3", (*FLOWS, "segment", "pinned_start", "segment_closers", "remote_segment")),
+    "engine-4": (HISTORIES / "engine-4", (*FLOWS, "segment", "pinned_start", "segment_closers", "remote_segment",
+                                          "run_end")),
 }
 by_set = pytest.mark.parametrize(("folder", "flows"), SETS.values(), ids=SETS.keys())
 
@@ -72,6 +76,8 @@ def test_each_set_takes_the_patched_paths_of_its_build():
     assert _patches(load_history_files([HISTORIES / "segments-2"])) == {SEGMENTS, PINNED_START, SEGMENT_CLOSERS}
     assert _patches(load_history_files([HISTORIES / "engine-2"])) == {ENGINE_PATCHES[2]}  # one, at the run's start
     assert _patches(load_history_files([HISTORIES / "engine-3"])) == {ENGINE_PATCHES[3]}
+    # and where a segment's stored end differed from the run's (run_end.03: its digest forced to differ)
+    assert _patches(load_history_files([HISTORIES / "engine-4"])) == {ENGINE_PATCHES[4], END_DIFFERS}
 
 
 @by_set
