@@ -12,8 +12,8 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the Temporal workflow imports (directly or through these): plain Python only.
-WORKFLOW_SIDE = ("worker.workflows", "worker.engine", "worker.run_state", "worker.errors", "worker.kinds",
-                 "worker.test_mode", "worker.human_tasks", "apps.nodes.registry",
+WORKFLOW_SIDE = ("worker.workflows", "worker.engine", "worker.run_state", "worker.run_end", "worker.errors",
+                 "worker.kinds", "worker.test_mode", "worker.human_tasks", "apps.nodes.registry",
                  "apps.definitions.graph", "apps.definitions.parallel", "apps.definitions.map_state",
                  "apps.definitions.state_types",
                  "apps.runs.contract", "core.problems", "core.json_safety")

@@ -50,6 +50,15 @@ def meta_since(started_at: datetime) -> dict[str, Any]:
     return {"startedAt": started_at.isoformat(), "durationMs": (workflow.now() - started_at).total_seconds() * 1000}
 
 
+def _end_differs(request: PersistRequest, stored_digest: str) -> bool:
+    """Whether the end a segment stored is not this request (engine level 4). The answer is recorded (a patch
+    marker, only where it differs), and a replay takes the recorded one without comparing: a later build that
+    shapes a state change otherwise must not turn a run's recorded end into another command."""
+    if workflow.unsafe.is_replaying():
+        return workflow.patched(END_DIFFERS)
+    return digest(request) != stored_digest and workflow.patched(END_DIFFERS)
+
+
 class Engine:
     def __init__(self, run: RunState, execute: Execute, resume: ResumeAt) -> None:
         self.run = run
@@ -92,7 +101,7 @@ class Engine:
         request = self._request(notify=notify, reuse_seq=reserved)
         if run.harness is not None:  # a test run persists nothing: its report keeps the states
             run.harness.record(run.status, run.current_node, run.view, request.timeline)
-        elif not reserved or ended is None or self._end_differs(request, ended[1]):
+        elif not reserved or ended is None or _end_differs(request, ended[1]):
             if reserved:  # the segment stored another end under this seq (never expected): ours goes after it
                 workflow.logger.warning("the segment's stored end differs from the run's; storing the run's")
                 run.seq += 1
@@ -101,15 +110,6 @@ class Engine:
         if stable:
             run.stable_seq = max(run.stable_seq, request.seq)
         return request.seq
-
-    @staticmethod
-    def _end_differs(request: PersistRequest, stored_digest: str) -> bool:
-        """Whether the end a segment stored is not this request (engine level 4). The answer is recorded (a patch
-        marker, only where it differs), and a replay takes the recorded one without comparing: a later build that
-        shapes a state change otherwise must not turn a run's recorded end into another command."""
-        if workflow.unsafe.is_replaying():
-            return workflow.patched(END_DIFFERS)
-        return digest(request) != stored_digest and workflow.patched(END_DIFFERS)
 
     def _request(self, *, notify: bool, reuse_seq: bool = False) -> PersistRequest:
         """The state change to store, with the next seq (`reuse_seq`: the one a segment reserved for the run's end);
@@ -168,22 +168,6 @@ class Engine:
         except BaseException:
             await self._store(request)
             raise
-
-    def segment_ended(self, reserved_seq: int, stored: dict[str, str] | None) -> None:
-        """A segment that was given a RunEnd answered: `stored`, the digest of the end its activity stored (the
-        next persist compares it) and when a state settled after it is recorded; else the seq reserved for it is
-        given back (nothing was stored under it)."""
-        run = self.run
-        if stored is not None:
-            run.stored_end = (reserved_seq, stored["digest"], stored["at"])
-        elif run.seq == reserved_seq:
-            run.seq -= 1
-
-    def settled_meta(self) -> dict[str, Any]:
-        """The start of a node the workflow settles: when the segment before it stored the run's end, the time its
-        activity recorded it at (in history: the same on replay), else the workflow's time (`record`)."""
-        ended = self.run.stored_end
-        return {"startedAt": ended[2]} if ended is not None else {}
 
     async def abort(self, message: str) -> None:
         """A persist that can never succeed (the state holds NaN, a lone surrogate...) ends the run FAILED

@@ -37,7 +37,10 @@ async def settled(engine: Engine, name: str, node: dict[str, Any]) -> dict[str, 
     settle = kind_of(node).settle
     outcome = settle(node, name, engine.run.error) if settle else None
     if outcome is not None:
-        record_outcome(engine, name, node["type"], outcome, engine.settled_meta())
+        # When the segment before it stored the run's end, the time its activity recorded this state at (it is in
+        # history: the same on replay); else the workflow's time.
+        ended = engine.run.stored_end
+        record_outcome(engine, name, node["type"], outcome, {"startedAt": ended[2]} if ended is not None else {})
     return outcome
 
 

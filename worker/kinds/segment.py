@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from worker.engine import LANE, LOCAL_ACTIVITY_TIMEOUT, Engine
     from worker.errors import NodeFailed, failure_message
     from worker.kinds import node
+    from worker.run_state import RunState
 
 PATCH = "segments-1"
 CLOSERS_PATCH = "segments-2"  # a segment may end with a node that suspends the run (`closes`)
@@ -145,6 +146,16 @@ def run_end(engine: Engine, states: dict[str, dict[str, Any]], first: dict[str, 
                   incident_id=run_.inp.incident_id or None, key=run_.key, version=run_.version, settled=settled)
 
 
+def _ended(run_: RunState, reserved_seq: int, stored: dict[str, str] | None) -> None:
+    """A segment that was given a RunEnd answered: `stored`, the digest of the end its activity stored (the run's
+    next persist compares it) and when a state settled after it is recorded; else the seq reserved for it is given
+    back (nothing was stored under it)."""
+    if stored is not None:
+        run_.stored_end = (reserved_seq, stored["digest"], stored["at"])
+    elif run_.seq == reserved_seq:
+        run_.seq -= 1
+
+
 def _end_states(engine: Engine, states: dict[str, dict[str, Any]],
                 first: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     """The states next to the segment that end the run and that the walker settles itself, when the segment may
@@ -202,7 +213,7 @@ async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_b
         result = await engine.carried(carried, call, whole=end is not None)
         steps = result["steps"]
         if end is not None:
-            engine.segment_ended(end.seq, result.get("end"))
+            _ended(run_, end.seq, result.get("end"))
     except FailureError as error:  # the first node's own error (a later one's ends the segment before it)
         message = failure_message(error)
         engine.record(name, states[name]["nodeDefinition"]["type"], "FAILURE", message)
