@@ -165,4 +165,12 @@ def persist_run(request: PersistRequest) -> None:
         raise ApplicationError(str(error), type=UNPERSISTABLE, non_retryable=True) from error
 
 
+@_with_db
+@one_writer
+def store_run_end(request: PersistRequest) -> None:
+    """The run's end as a segment's activity stores it (worker/run_end.py): nothing once a newer state is stored
+    (the workflow gave the segment up for a terminate, and stored that end first)."""
+    run_record_state(request, newest_only=True)
+
+
 ACTIVITIES = [start_run, execute_node, persist_run]

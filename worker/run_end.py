@@ -23,7 +23,7 @@ import json
 from typing import Any
 
 from apps.nodes.registry import kind_of
-from apps.runs.contract import FINAL_STATUSES, PersistRequest, SegmentRequest
+from apps.runs.contract import FINAL_STATUSES, WAITING_STATUSES, PersistRequest, SegmentRequest
 from core.paths import resolve_parameters
 from core.redaction import redact, sensitive_values
 
@@ -93,13 +93,20 @@ def end_request(request: SegmentRequest, steps: list[dict[str, Any]], context: d
             for index, step in enumerate(steps)]
     name, outcome = steps[-1]["node"], steps[-1]["outcome"]
     state = request.states[name]
-    error = end.error
+    error, view, disposition = end.error, end.view, end.disposition
     if outcome.get("terminal"):
+        if not end.terminal:
+            return None
         status = outcome["terminal"]
         error = outcome["error"] if outcome.get("error") is not None else error
     elif kind_of(state["nodeDefinition"]).closes_segment:
-        return None  # a screen, a wait or a child run: the run waits
+        waiting = _waiting(state, outcome, context, name)  # a screen's View: WAITING; a wait, a child: not here
+        if waiting is None:
+            return None
+        status, view, disposition = waiting[0], waiting[1], waiting[2] or disposition
     else:
+        if not end.terminal:
+            return None
         following = outcome.get("nextNode") or (None if state.get("end") else state.get("nextNode"))
         status = "COMPLETED"
         if following is not None:  # the walker's next state: only a terminal one it settles itself ends the run
@@ -118,13 +125,27 @@ def end_request(request: SegmentRequest, steps: list[dict[str, Any]], context: d
             status, name = settled["terminal"], following
             error = settled["error"] if settled.get("error") is not None else error
     response = answer(workflow_id=request.workflow_id, incident_id=end.incident_id, status=status,
-                      disposition=end.disposition, error=error, view=end.view, current_node=name, key=end.key,
+                      disposition=disposition, error=error, view=view, current_node=name, key=end.key,
                       version=end.version, seq=end.seq, context=context, sensitive_paths=request.sensitive_paths)
     return PersistRequest(
         workflow_id=request.workflow_id, seq=end.seq, status=status, current_node=name, context=context,
         response=response, timeline=end.timeline + rows, notify=True, tenant=request.tenant,
         task=closed_task(end.task, status), sensitive_paths=request.sensitive_paths,
     )
+
+
+def _waiting(state: dict[str, Any], outcome: dict[str, Any], context: dict[str, Any],
+             name: str) -> tuple[str, dict[str, Any] | None, str | None] | None:
+    """A screen that starts waiting (worker/kinds/screen.py): its status, View and disposition, its output stored
+    as the walker's `_settle` stores it; None for one that ends the run or opens a human task (its task is the
+    screen kind's to open), and for the other closing nodes (a wait, a child run)."""
+    requested = outcome.get("workflowStatus")
+    if "view" not in outcome or outcome.get("assignment") or state.get("end") or requested in FINAL_STATUSES:
+        return None
+    if "output" in outcome:
+        context[state.get("contextOverrideKey") or name] = outcome["output"]
+    status = requested if requested in WAITING_STATUSES else "WAITING"
+    return status, outcome.get("view"), outcome.get("disposition") or None
 
 
 def _row(seq: int, name: str, state: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from apps.nodes.registry import kind_of
 from apps.nodes.sandbox import session
 from apps.runs.contract import ACTIVITY_EXECUTE_SEGMENT, NodeRequest, SegmentRequest
 from core.paths import resolve_parameters
-from worker.activities import execute_node, persist_run
+from worker.activities import execute_node, persist_run, store_run_end
 from worker.kinds.segment import advance
 from worker.run_end import digest, end_request
 
@@ -77,7 +77,7 @@ def _store_end(request: SegmentRequest, steps: list[dict[str, Any]], context: di
     if end is None:
         return None
     try:
-        persist_run(end)
+        store_run_end(end)
     except Exception:  # noqa: BLE001 - the workflow's own persist stores it, with its retries and its errors
         logger.warning("the run's end was not stored with its segment", exc_info=True,
                        extra={"workflow_id": end.workflow_id})

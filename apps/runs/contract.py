@@ -242,6 +242,9 @@ class RunEnd:
     key: str = ""
     version: int | None = None
     settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # next to the segment: SUCCESS, a fixed FAILURE
+    # Whether the run's end may be COMPLETED/FAILED too, not only a screen's WAITING: a segment awaited whole (not
+    # given up for a terminate, so never stored after one), i.e. one that a remote node does not lead.
+    terminal: bool = True
 
 
 @dataclass

@@ -196,8 +196,10 @@ def run_limits() -> dict[str, int]:
     }
 
 
-def run_record_state(request: PersistRequest) -> None:
-    """Persist one state change in one transaction; replays and retries with an old `seq` change nothing."""
+def run_record_state(request: PersistRequest, *, newest_only: bool = False) -> None:
+    """Persist one state change in one transaction; replays and retries with an old `seq` change nothing.
+    `newest_only`: a state a newer one may have overtaken (the run's end a segment stores, worker/run_end.py, which
+    the workflow may have given up on for a terminate) writes nothing at all once a newer state is stored."""
     problem = json_problem({"context": request.context, "response": request.response, "timeline": request.timeline})
     if problem is not None:
         raise UnpersistableState(f"the run state cannot be stored: {problem.path} {problem.problem}")
@@ -206,11 +208,13 @@ def run_record_state(request: PersistRequest) -> None:
     context = seal(request.context, sensitive, SealedRun(request.tenant, request.workflow_id))
     timeline = redact(request.timeline, sensitive)
     with transaction.atomic():
-        fields = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key")
+        fields = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key", "state_seq")
         run = Run.objects.only(*fields).filter(
             workflow_id=request.workflow_id, tenant=request.tenant
         ).first()
         if run is None:  # not this tenant's run (run_begin refused it): write nothing anywhere
+            return
+        if newest_only and run.state_seq >= request.seq:
             return
         get_context_store().save(
             request.workflow_id, context=context, current_node=request.current_node,

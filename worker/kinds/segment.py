@@ -116,7 +116,7 @@ def applies(engine: Engine, name: str) -> dict[str, dict[str, Any]] | None:
     # Engine level 4: a lone pure node that the run's end may follow runs as a segment, which stores that end too.
     if not states or lead:
         return None
-    return states if _end_states(engine, states, states[name]["nodeDefinition"]) is not None else None
+    return states if _end_states(engine, states) is not None else None
 
 
 def leads(engine: Engine, state: dict[str, Any]) -> bool:
@@ -135,15 +135,31 @@ def budget(engine: Engine) -> int:
 
 def run_end(engine: Engine, states: dict[str, dict[str, Any]], first: dict[str, Any], in_branch: bool) -> RunEnd | None:
     """What the segment's activity needs to store the run's end as well (engine level 4, worker/run_end.py), with
-    a seq reserved for it; None where the segment cannot end the run (`_end_states`)."""
+    a seq reserved for it; None where the segment cannot end the run or suspend it at a screen (`_end_states`)."""
     run_ = engine.run
-    settled = None if in_branch else _end_states(engine, states, first)
+    settled = None if in_branch else _end_states(engine, states)
     if settled is None:
         return None
     run_.seq += 1
     return RunEnd(seq=run_.seq, recorded=run_.recorded, timeline=list(run_.timeline), task=run_.task,
                   error=run_.error, view=run_.view, disposition=run_.disposition,
-                  incident_id=run_.inp.incident_id or None, key=run_.key, version=run_.version, settled=settled)
+                  incident_id=run_.inp.incident_id or None, key=run_.key, version=run_.version, settled=settled,
+                  terminal=not kind_of(first).remote)
+
+
+def _end_states(engine: Engine, states: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+    """The states next to the segment that end the run and that the walker settles itself, when the segment may
+    store the run's end or its WAITING state: it can lead there, on the main path of a run that is not a test.
+    None where it may not. A segment a remote node leads stores only a screen's WAITING (`RunEnd.terminal`): it is
+    given up for a terminate as always, and a WAITING stored late stays before the TERMINATED."""
+    run_ = engine.run
+    if run_.engine_level < 4 or run_.harness is not None or LANE.get():
+        return None
+    settled = _settled_next(run_.definition["states"], states)
+    if settled or any(state.get("end") or kind_of(state["nodeDefinition"]).terminal
+                      or kind_of(state["nodeDefinition"]).closes_segment for state in states.values()):
+        return settled
+    return None
 
 
 def _ended(run_: RunState, reserved_seq: int, stored: dict[str, str] | None) -> None:
@@ -154,21 +170,6 @@ def _ended(run_: RunState, reserved_seq: int, stored: dict[str, str] | None) -> 
         run_.stored_end = (reserved_seq, stored["digest"], stored["at"])
     elif run_.seq == reserved_seq:
         run_.seq -= 1
-
-
-def _end_states(engine: Engine, states: dict[str, dict[str, Any]],
-                first: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
-    """The states next to the segment that end the run and that the walker settles itself, when the segment may
-    store the run's end: it can lead there, on the main path of a run that is not a test, and is not led by a remote
-    node (a segment that may store the end is awaited whole, past a terminate: its pure nodes are short, a call is
-    not). None where it may not."""
-    run_ = engine.run
-    if run_.engine_level < 4 or run_.harness is not None or LANE.get() or kind_of(first).remote:
-        return None
-    settled = _settled_next(run_.definition["states"], states)
-    if settled or any(state.get("end") or kind_of(state["nodeDefinition"]).terminal for state in states.values()):
-        return settled
-    return None
 
 
 def _settled_next(all_states: dict[str, Any], states: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -210,7 +211,7 @@ async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_b
     call = workflow.execute_local_activity(ACTIVITY_EXECUTE_SEGMENT, request, start_to_close_timeout=timeout,
                                            retry_policy=retry)
     try:
-        result = await engine.carried(carried, call, whole=end is not None)
+        result = await engine.carried(carried, call, whole=end is not None and end.terminal)
         steps = result["steps"]
         if end is not None:
             _ended(run_, end.seq, result.get("end"))

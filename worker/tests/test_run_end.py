@@ -7,14 +7,21 @@ with one local activity (one workflow activation, one history marker) fewer.
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from werkzeug import Request, Response
 
 from apps.runs.context_store import get_context_store
-from apps.runs.contract import UPDATE_RESUME
+from apps.runs.contract import UPDATE_RESUME, UPDATE_TERMINATE, WORKFLOW_NAME, RunInput
 from apps.runs.models import NodeExecution, Run
+from apps.tasks.models import Task, TaskStatus
 from devtools.testing.builders import (
+    branch_node,
     failure_node,
     instruction_node,
     script_node,
@@ -141,3 +148,81 @@ def test_an_end_that_differs_is_stored_by_the_workflow_under_the_next_seq(runs, 
         _without_durations(before) | {"mirror": None, "context_seq": None}
     assert {**stored["mirror"], "state_seq": 0} == {**before["mirror"], "state_seq": 0}
     assert _local_activities(runs, now) == 3  # the workflow's own persist came back
+
+
+def _sample_shape(tenant: str, url: str, screen: dict[str, Any] | None = None) -> None:
+    """The sample's start: HTTP, BRANCH, screen (the segment a short remote node leads), then a SCRIPT to the end."""
+    fetch = {"id": "fetch", "name": "fetch", "type": "HTTP", "timeoutSeconds": 10,
+             "httpComponents": {"url": value(url, "STATIC"), "method": "GET"}}
+    publish_definitions(tenant, [
+        fetch, branch_node("ok", [("return _global.f.n == 1", "q")], default="done"),
+        screen or instruction_node("ask", [{"id": "x"}]), script_node("after", "return _global.f.n + 1"),
+        success_node(),
+    ], [workflow("shape", "f", [state("f", "fetch", "r"), state("r", "ok"), state("q", "ask", "a"),
+                                state("a", "after", "done"), state("done")])])
+
+
+def test_the_segment_up_to_a_screen_stores_its_waiting_state(runs, tenant, httpserver, settings, before_engine_4):
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/order").respond_with_json({"n": 1})
+    _sample_shape(tenant, httpserver.url_for("/order"))
+
+    def waiting() -> str:
+        started = runs.start("shape", {})
+        assert (started["workflowStatus"], started["currentNode"]) == ("WAITING", "q"), started
+        return started["workflowId"]
+
+    now = waiting()
+    with before_engine_4:
+        then = waiting()
+    assert _without_durations(_stored(now)) == _without_durations(_stored(then))
+    assert _stored(now)["mirror"]["view"] is not None
+    # start_run and the segment (HTTP, BRANCH, the screen and its WAITING state), against one more: the persist
+    assert (_local_activities(runs, now), _local_activities(runs, then)) == (2, 3)
+    for workflow_id in (now, then):
+        answer = runs.update(workflow_id, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
+        assert answer["workflowStatus"] == "COMPLETED", answer
+    assert _without_durations(_stored(now)) == _without_durations(_stored(then))
+
+
+def test_a_screen_with_a_human_task_keeps_the_persist_of_its_own(runs, tenant, httpserver, settings):
+    """Its task is the screen kind's to open (its deadlines, its seq): the segment stores no WAITING state for it."""
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/order").respond_with_json({"n": 1})
+    assigned = instruction_node("ask", [{"id": "x"}]) | {"assignment": {"group": value("tier1", "STATIC")}}
+    _sample_shape(tenant, httpserver.url_for("/order"), assigned)
+    started = runs.start("shape", {})
+    assert started["workflowStatus"] == "WAITING", started
+    assert _local_activities(runs, started["workflowId"]) == 3
+    assert Task.objects.get(workflow_id=started["workflowId"]).status == TaskStatus.OPEN
+
+
+def test_a_terminate_gives_up_a_remote_led_segment_and_its_late_waiting_state_writes_nothing(runs, tenant,
+                                                                                             httpserver, settings):
+    """A segment a remote node leads is given up for a terminate, as always (its call may take its whole timeout
+    and retries): the run ends TERMINATED mid-call, and the WAITING state the segment would have stored never
+    appears after it (no row, no view). The activity's thread is cancelled when its call returns; were it to
+    store anyway, the store finds the newer state and writes nothing (`newest_only`, test_query_counts.py)."""
+    settings.DRIFT_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    answered = threading.Event()
+
+    def slow(request: Request) -> Response:
+        time.sleep(2.5)
+        answered.set()
+        return Response('{"n": 1}', content_type="application/json")
+
+    httpserver.expect_request("/order").respond_with_handler(slow)
+    _sample_shape(tenant, httpserver.url_for("/order"))
+    workflow_id = f"run-{uuid.uuid4().hex}"
+    inp = RunInput(tenant=tenant, workflow_key="shape", start={"params": {}})
+    # A 1 s workflow task: Core heartbeats it during the call, so the terminate reaches the workflow mid-call.
+    run_async(runs.client.start_workflow(WORKFLOW_NAME, inp, id=workflow_id, task_queue=runs.task_queue,
+                                         task_timeout=timedelta(seconds=1)))
+    time.sleep(1.2)
+    answer = runs.update(workflow_id, UPDATE_TERMINATE, "stop")
+    assert answer["workflowStatus"] == "TERMINATED", answer
+    assert answered.wait(10)
+    time.sleep(1)  # the activity's thread stores (or not) right after the call
+    stored = _stored(workflow_id)
+    assert stored["mirror"]["status"] == "TERMINATED" and stored["mirror"]["view"] is None, stored
+    assert [row[1] for row in stored["timeline"]] == [], stored["timeline"]

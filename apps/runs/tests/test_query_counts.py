@@ -76,6 +76,25 @@ def test_a_run_ending_with_its_screen_open_closes_the_task(run):
     assert Task.objects.get(workflow_id=run.workflow_id).status == TaskStatus.TERMINATED
 
 
+def test_an_end_stored_newest_only_writes_nothing_once_a_newer_state_is_stored(run):
+    """A segment's stored end (worker/run_end.py) the workflow may have given up for a terminate: arriving after the
+    newer state, it writes no row, no task, no context and no mirror change (one SELECT, nothing else)."""
+    task = {"screen": 1, "node": "ask", "group": "g", "user": "", "escalationLevel": 0,
+            "waitingSince": "2026-01-01T00:00:00+00:00", "state": TaskStatus.OPEN}
+    run_record_state(_persist(run.workflow_id, 2, "TERMINATED"))
+    with CaptureQueriesContext(connection) as queries:
+        run_record_state(_persist(run.workflow_id, 1, "WAITING", task), newest_only=True)
+    assert _shapes(queries) == ["BEGIN", "SELECT runs_run", "COMMIT"]
+    assert not Task.objects.filter(workflow_id=run.workflow_id).exists()
+    run.refresh_from_db()
+    assert (run.status, run.state_seq) == ("TERMINATED", 2)
+    assert list(run.node_executions.values_list("seq", flat=True)) == [2]
+    # the same end stored first is written as any persist (then the newer state after it)
+    other = Run.objects.create(workflow_id="w-end-first", tenant="t", status="RUNNING", definition_key="flow")
+    run_record_state(_persist(other.workflow_id, 1, "WAITING", task), newest_only=True)
+    assert Task.objects.get(workflow_id=other.workflow_id).status == TaskStatus.OPEN
+
+
 @pytest.mark.temporal
 def test_a_sync_start_inserts_the_run_and_asks_temporal_once(api, runs, tenant):
     """Auth, the Run row (pinned, RUNNING) and its params index; no look for an open run with a generated id,
