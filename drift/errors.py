@@ -40,9 +40,16 @@ class NotFound(DriftError):
     code = "NOT_FOUND"
 
 
+def the_row(queryset: "QuerySet[M]") -> M | None:
+    """The one row a lookup by a unique key finds, or None. Unlike `first()`, without an ORDER BY (the model's
+    ordering, or the pk's): one row needs none, and building it was a tenth of the API's CPU per request."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def first_or_not_found(queryset: "QuerySet[M]", message: str) -> M:
-    """The query's first row, else NotFound(message): the selectors' lookups of one of the tenant's rows."""
-    found = queryset.first()
+    """The row of a lookup by a unique key (`the_row`), else NotFound(message): the selectors' lookups of one of
+    the tenant's rows."""
+    found = the_row(queryset)
     if found is None:
         raise NotFound(message)
     return found

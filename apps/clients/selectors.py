@@ -6,6 +6,7 @@ from django.core.cache import cache
 
 from apps.clients.models import ApiClient, ApiKey, TenantDefaults, TenantMembership
 from apps.clients.services import KEY_SEPARATOR, hash_key, tenant_defaults_cache_key
+from drift.errors import the_row
 
 
 def api_key_for_raw(raw_key: str) -> ApiKey | None:
@@ -13,7 +14,7 @@ def api_key_for_raw(raw_key: str) -> ApiKey | None:
     head, sep, _ = raw_key.partition(KEY_SEPARATOR)
     if not sep or not head.startswith("drift_"):
         return None
-    key = ApiKey.objects.select_related("client").filter(prefix=head[6:], is_active=True).first()
+    key = the_row(ApiKey.objects.select_related("client").filter(prefix=head[6:], is_active=True))
     if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw_key)):
         return None
     return key

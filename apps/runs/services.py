@@ -23,7 +23,7 @@ from apps.runs.webhooks.delivery import webhook_notify
 from apps.secrets.sealing import SealedRun, seal
 from core.json_safety import json_problem, scrubbed
 from core.redaction import redact, sensitive_values
-from drift.errors import Conflict, DriftError, NotFound
+from drift.errors import Conflict, DriftError, NotFound, the_row
 from drift.tracing import current_trace
 
 
@@ -209,9 +209,7 @@ def run_record_state(request: PersistRequest, *, newest_only: bool = False) -> N
     timeline = redact(request.timeline, sensitive)
     with transaction.atomic():
         fields = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key", "state_seq")
-        run = Run.objects.only(*fields).filter(
-            workflow_id=request.workflow_id, tenant=request.tenant
-        ).first()
+        run = the_row(Run.objects.only(*fields).filter(workflow_id=request.workflow_id, tenant=request.tenant))
         if run is None:  # not this tenant's run (run_begin refused it): write nothing anywhere
             return
         if newest_only and run.state_seq >= request.seq:
