@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from worker.run_state import RunState
 
 LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=60)
-END_DIFFERS = "run-end-differs"  # recorded where a segment's stored end was not the run's (Engine._end_differs)
+END_DIFFERS = "run-end-differs"  # `-<seq>`: recorded where a segment's stored end was not the run's (_end_differs)
 # Node errors say themselves whether they are retryable (ApplicationError.non_retryable).
 LOCAL_RETRY = RetryPolicy(maximum_attempts=3)
 PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -53,10 +53,13 @@ def meta_since(started_at: datetime) -> dict[str, Any]:
 def _end_differs(request: PersistRequest, stored_digest: str) -> bool:
     """Whether the end a segment stored is not this request (engine level 4). The answer is recorded (a patch
     marker, only where it differs), and a replay takes the recorded one without comparing: a later build that
-    shapes a state change otherwise must not turn a run's recorded end into another command."""
+    shapes a state change otherwise must not turn a run's recorded end into another command. One patch id per
+    state change (its seq): the SDK remembers a patch's first answer for the whole run, and a replay asks at
+    every stored end, where the original run asked only at the one that differed."""
+    patch = f"{END_DIFFERS}-{request.seq}"
     if workflow.unsafe.is_replaying():
-        return workflow.patched(END_DIFFERS)
-    return digest(request) != stored_digest and workflow.patched(END_DIFFERS)
+        return workflow.patched(patch)
+    return digest(request) != stored_digest and workflow.patched(patch)
 
 
 class Engine:

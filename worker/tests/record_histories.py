@@ -281,9 +281,11 @@ def test_record_remote_segment(api, runs, tenant, temporal, httpserver, settings
 @pytest.mark.temporal
 def test_record_run_end(runs, tenant, temporal, monkeypatch):
     """Engine level 4: the run's end stored by the segment that leads to it: a chain to a SUCCESS the walker settles,
-    a FAILURE with a computed error inside the segment, a lone SCRIPT after a resumed screen, and an end whose
-    digest does not match (the workflow stores its own state after it)."""
+    a FAILURE with a computed error inside the segment, a lone SCRIPT after a resumed screen, and a run whose
+    WAITING state the segment stored and whose end's digest did not match (the workflow stored its own state after
+    it): a replay asks at both, the original run at the second only."""
     from worker import segment_activity
+    from worker.run_end import digest
 
     publish_definitions(tenant, [script_node("inc", "return _global.params.n + 1"),
                                  script_node("double", "return _global.a * 2"),
@@ -294,13 +296,17 @@ def test_record_run_end(runs, tenant, temporal, monkeypatch):
                          workflow_body("to_failure", "a", [state("a", "inc", "b"), state("b", "double", "f"),
                                                            state("f", "computed", end=True)]),
                          workflow_body("after_screen", "q", [state("q", "ask", "a"), state("a", "inc", "done"),
-                                                             state("done")])])
+                                                             state("done")]),
+                         workflow_body("screen_then_end", "a", [state("a", "inc", "q"), state("q", "ask", "b"),
+                                                                state("b", "double", "done"), state("done")])])
     to_success = runs.start("to_success", {"n": 1})["workflowId"]
     to_failure = runs.start("to_failure", {"n": 1})["workflowId"]
     after_screen = runs.start("after_screen", {"n": 1})["workflowId"]
     runs.update(after_screen, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
-    monkeypatch.setattr(segment_activity, "digest", lambda request: "not the workflow's")
-    differing = runs.start("to_success", {"n": 2})["workflowId"]
+    monkeypatch.setattr(segment_activity, "digest",
+                        lambda request: "not the workflow's" if request.status == "COMPLETED" else digest(request))
+    differing = runs.start("screen_then_end", {"n": 2})["workflowId"]
+    runs.update(differing, UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
     statuses = [runs.result(workflow_id)["workflowStatus"]
                 for workflow_id in (to_success, to_failure, after_screen, differing)]
     assert statuses == ["COMPLETED", "FAILED", "COMPLETED", "COMPLETED"], statuses

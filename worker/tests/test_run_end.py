@@ -33,6 +33,7 @@ from devtools.testing.builders import (
 from devtools.testing.definitions import publish_definitions
 from drift.temporal import run_async
 from worker import segment_activity
+from worker.replay import replay_histories
 
 pytestmark = pytest.mark.temporal
 
@@ -195,6 +196,30 @@ def test_a_screen_with_a_human_task_keeps_the_persist_of_its_own(runs, tenant, h
     assert started["workflowStatus"] == "WAITING", started
     assert _local_activities(runs, started["workflowId"]) == 3
     assert Task.objects.get(workflow_id=started["workflowId"]).status == TaskStatus.OPEN
+
+
+def test_an_end_that_differs_after_a_stored_waiting_state_replays(runs, tenant, monkeypatch):
+    """A replay asks whether the stored state differed at every stored state (without comparing), the original run
+    only where it compared and found a difference: each state change has its own patch id, so the SDK's memory of
+    a patch's first answer cannot carry the WAITING state's "no" over to the end (the session's replay of closed
+    runs, devtools/pytest_services.py, replays this one)."""
+    from worker.run_end import digest
+
+    publish_definitions(tenant, [script_node("inc", "return _global.params.n + 1"),
+                                 instruction_node("ask", [{"id": "x"}]), script_node("double", "return _global.a * 2"),
+                                 success_node()],
+                        [workflow("screen_then_end", "a", [state("a", "inc", "q"), state("q", "ask", "b"),
+                                                           state("b", "double", "done"), state("done")])])
+    monkeypatch.setattr(segment_activity, "digest",
+                        lambda request: "not the workflow's" if request.status == "COMPLETED" else digest(request))
+    waiting = runs.start("screen_then_end", {"n": 1})
+    assert waiting["workflowStatus"] == "WAITING", waiting
+    answer = runs.update(waiting["workflowId"], UPDATE_RESUME, {"viewResponse": {"selectedOptions": {"x": "y"}}})
+    assert answer["workflowStatus"] == "COMPLETED", answer
+    assert _stored(waiting["workflowId"])["context"]["b"] == 4
+    history = run_async(runs.client.get_workflow_handle(waiting["workflowId"]).fetch_history())
+    report = run_async(replay_histories([history]))
+    assert report.ok and len(report.outcomes) == 1, report.failures
 
 
 def test_a_terminate_gives_up_a_remote_led_segment_and_its_late_waiting_state_writes_nothing(runs, tenant,
