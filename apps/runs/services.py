@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
@@ -239,16 +240,28 @@ def run_record_state(request: PersistRequest, *, newest_only: bool = False) -> N
             webhook_notify(run=run, response=response, state_seq=request.seq)
 
 
+# The timeline rows of a persist, as one statement run once per row (mysqlclient sends one multi-row INSERT).
+# `bulk_create` prepared every field of every row through the ORM: a third of a persist's CPU for a segment's
+# eleven rows (~0.7 of ~1.9 ms under cProfile); rows repeated by a retried persist are ignored as before.
+_TIMELINE_COLUMNS = ("run_id", "seq", "instance_name", "node_type", "outcome", "error", "actor", "lane", "started_at",
+                     "duration_ms", "host_limit_wait_ms")
+
+
 def _timeline_append(run: Run, entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        return
+    started_at = NodeExecution._meta.get_field("started_at")
     rows = [
-        NodeExecution(
-            run=run, seq=entry["seq"], instance_name=entry["instance"], node_type=entry["type"],
-            outcome=entry["outcome"], error=entry.get("error") or "", actor=entry.get("actor") or "",
-            lane=(entry.get("lane") or "")[:500],
-            started_at=datetime.fromisoformat(entry["startedAt"]), duration_ms=entry.get("durationMs") or 0,
-            host_limit_wait_ms=entry.get("hostWaitMs") or 0,
-        )
+        (run.pk, entry["seq"], entry["instance"], entry["type"], entry["outcome"], entry.get("error") or "",
+         entry.get("actor") or "", (entry.get("lane") or "")[:500],
+         started_at.get_db_prep_save(datetime.fromisoformat(entry["startedAt"]), connection),
+         entry.get("durationMs") or 0, entry.get("hostWaitMs") or 0)
         for entry in entries
     ]
-    NodeExecution.objects.bulk_create(rows, ignore_conflicts=True)
-
+    quote = connection.ops.quote_name
+    sql = (f"{connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)} {quote(NodeExecution._meta.db_table)} "
+           f"({', '.join(quote(column) for column in _TIMELINE_COLUMNS)}) "
+           f"VALUES ({', '.join(['%s'] * len(_TIMELINE_COLUMNS))})"
+           f" {connection.ops.on_conflict_suffix_sql([], OnConflict.IGNORE, [], [])}").rstrip()
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

@@ -33,7 +33,7 @@ def _shapes(queries: CaptureQueriesContext) -> list[str]:
     """Each statement as its verb and first table (savepoints and transaction control as they are)."""
     shapes = []
     for query in queries.captured_queries:
-        sql = query["sql"]
+        sql = re.sub(r"^\d+ times: ", "", query["sql"])  # an executemany (the timeline rows: one statement)
         table = re.search(r'(?:FROM|INTO|UPDATE)\s+"(\w+)"', sql)
         shapes.append(f"{sql.split()[0]} {table.group(1)}" if table else sql.split()[0])
     return shapes
