@@ -31,6 +31,7 @@ from apps.definitions.versions import ACTIVE, is_version_number
 from apps.runs.contract import FINAL_STATUSES, SIGNAL_ADMITTED, RunInput
 from apps.runs.models import AdmissionGate, QueuedStart, Run, RunStatus
 from apps.runs.selectors import rerun_input
+from drift.db import row_exists
 from drift.errors import Conflict, DriftError, NotFound, TooManyRequests
 
 logger = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ def admission_on_run_end(*, tenant: str, workflow_key: str) -> None:
         except Exception:  # noqa: BLE001 - the broker out of reach must not fail the run's persist: beat catches up
             logger.warning("queued-start release not enqueued", exc_info=True, extra={"workflow": workflow_key})
 
-    if QueuedStart.objects.filter(tenant=tenant, workflow_key=workflow_key).exists():
+    if row_exists(QueuedStart, tenant=tenant, workflow_key=workflow_key):
         transaction.on_commit(enqueue)
 
 
