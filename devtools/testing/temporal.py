@@ -110,13 +110,6 @@ def _begun_at(monkeypatch, level: int):  # noqa: ANN202 - a context manager for 
 
 
 @pytest.fixture
-def before_engine_3(monkeypatch):
-    """Runs started inside the block take the paths of a run begun at engine level 2: remote nodes as regular
-    activities."""
-    return _begun_at(monkeypatch, 2)
-
-
-@pytest.fixture
 def before_engine_4(monkeypatch):
     """Runs started inside the block take the paths of a run begun at engine level 3: the run's end stored by a
     local activity of its own."""
