@@ -93,7 +93,7 @@ def end_request(request: SegmentRequest, steps: list[dict[str, Any]], context: d
             for index, step in enumerate(steps)]
     name, outcome = steps[-1]["node"], steps[-1]["outcome"]
     state = request.states[name]
-    error, view, disposition = end.error, end.view, end.disposition
+    error, view, disposition, task = end.error, end.view, end.disposition, end.task
     if outcome.get("terminal"):
         if not end.terminal:
             return None
@@ -104,6 +104,7 @@ def end_request(request: SegmentRequest, steps: list[dict[str, Any]], context: d
         if waiting is None:
             return None
         status, view, disposition = waiting[0], waiting[1], waiting[2] or disposition
+        task = None  # the screen kind's: a screen without an assignment opens none (human_tasks.open_task)
     else:
         if not end.terminal:
             return None
@@ -130,7 +131,7 @@ def end_request(request: SegmentRequest, steps: list[dict[str, Any]], context: d
     return PersistRequest(
         workflow_id=request.workflow_id, seq=end.seq, status=status, current_node=name, context=context,
         response=response, timeline=end.timeline + rows, notify=True, tenant=request.tenant,
-        task=closed_task(end.task, status), sensitive_paths=request.sensitive_paths,
+        task=closed_task(task, status), sensitive_paths=request.sensitive_paths,
     )
 
 
