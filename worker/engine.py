@@ -104,12 +104,13 @@ class Engine:
         request = self._request(notify=notify, reuse_seq=reserved)
         if run.harness is not None:  # a test run persists nothing: its report keeps the states
             run.harness.record(run.status, run.current_node, run.view, request.timeline)
-        elif not reserved or ended is None or _end_differs(request, ended[1]):
-            if reserved:  # the segment stored another end under this seq (never expected): ours goes after it
-                workflow.logger.warning("the segment's stored end differs from the run's; storing the run's")
-                run.seq += 1
-                request = dataclasses.replace(request, seq=run.seq, response={**request.response, "seq": run.seq})
+        elif not reserved:
             await self._store(request)
+        elif ended is not None and _end_differs(request, ended[1]):
+            # The segment stored another state under this seq (never expected): the run's own goes after it.
+            workflow.logger.warning("the segment's stored end differs from the run's; storing the run's")
+            run.seq += 1
+            await self._store(dataclasses.replace(request, seq=run.seq, response={**request.response, "seq": run.seq}))
         if stable:
             run.stable_seq = max(run.stable_seq, request.seq)
         return request.seq

@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.clients.models import TenantMembership
-from drift.errors import the_row
+from drift.db import the_row
 
 # What an API key needs for a Django permission, by the permission's app label. A key carries scopes, not
 # permissions: `runtime` drives runs and tasks, `definitions` edits definitions, tests and secrets, `reveal`

@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from apps.clients.models import ApiClient, ApiKey, TenantDefaults, TenantMembership
 from apps.clients.services import KEY_SEPARATOR, hash_key, tenant_defaults_cache_key
-from drift.errors import the_row
+from drift.db import the_row
 
 
 def api_key_for_raw(raw_key: str) -> ApiKey | None:

@@ -24,7 +24,8 @@ from apps.runs.webhooks.delivery import webhook_notify
 from apps.secrets.sealing import SealedRun, seal
 from core.json_safety import json_problem, scrubbed
 from core.redaction import redact, sensitive_values
-from drift.errors import Conflict, DriftError, NotFound, the_row
+from drift.db import the_row
+from drift.errors import Conflict, DriftError, NotFound
 from drift.tracing import current_trace
 
 

@@ -133,11 +133,11 @@ def budget(engine: Engine) -> int:
     return engine.run.limits.get("maxNodes", 1000) - engine.run.executed + 1
 
 
-def run_end(engine: Engine, states: dict[str, dict[str, Any]], first: dict[str, Any], in_branch: bool) -> RunEnd | None:
+def run_end(engine: Engine, states: dict[str, dict[str, Any]], first: dict[str, Any]) -> RunEnd | None:
     """What the segment's activity needs to store the run's end as well (engine level 4, worker/run_end.py), with
     a seq reserved for it; None where the segment cannot end the run or suspend it at a screen (`_end_states`)."""
     run_ = engine.run
-    settled = None if in_branch else _end_states(engine, states)
+    settled = _end_states(engine, states)
     if settled is None:
         return None
     run_.seq += 1
@@ -150,14 +150,16 @@ def run_end(engine: Engine, states: dict[str, dict[str, Any]], first: dict[str, 
 def _end_states(engine: Engine, states: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
     """The states next to the segment that end the run and that the walker settles itself, when the segment may
     store the run's end or its WAITING state: it can lead there, on the main path of a run that is not a test.
-    None where it may not. A segment a remote node leads stores only a screen's WAITING (`RunEnd.terminal`): it is
-    given up for a terminate as always, and a WAITING stored late stays before the TERMINATED."""
+    None where it may not (a PARALLEL branch has a lane). A segment a remote node leads stores only a screen's
+    WAITING (`RunEnd.terminal`): it is given up for a terminate as always, and a WAITING stored late stays before
+    the TERMINATED."""
     run_ = engine.run
     if run_.engine_level < 4 or run_.harness is not None or LANE.get():
         return None
     settled = _settled_next(run_.definition["states"], states)
-    if settled or any(state.get("end") or kind_of(state["nodeDefinition"]).terminal
-                      or kind_of(state["nodeDefinition"]).closes_segment for state in states.values()):
+    kinds = [kind_of(state["nodeDefinition"]) for state in states.values()]
+    if settled or any(kind.terminal or kind.closes_segment for kind in kinds) or any(
+            state.get("end") for state in states.values()):
         return settled
     return None
 
@@ -201,7 +203,7 @@ async def run(engine: Engine, name: str, states: dict[str, dict[str, Any]], in_b
     context = dict(run_.context) if in_branch else run_.context
     carried = engine.carry_pending()
     first = states[name]["nodeDefinition"]
-    end = run_end(engine, states, first, in_branch)
+    end = run_end(engine, states, first)
     request = SegmentRequest(run_.inp.tenant, workflow.info().workflow_id, states, name, context, budget(engine),
                              sensitive_paths=engine.sensitive_paths(), persist=carried,
                              ordinal=node.visit(engine, name, first), end=end)
