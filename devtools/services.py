@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +29,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ExitedEarly(RuntimeError):
+    """The service's process ended before it listened (most often: a port taken between free_port() and bind)."""
+
+
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None, name: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode} before listening on {port}")
+            raise ExitedEarly(f"{name} exited with {process.returncode} before listening on {port}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -74,6 +79,34 @@ def _log_file(data_dir: Path, name: str):
     return open(data_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child process owns it
 
 
+LAUNCH_ATTEMPTS = 3
+
+
+def _launch(name: str, data_dir: Path, args_for: Callable[[int], list[str]], port: int | None, timeout: float,
+            **popen) -> tuple[int, subprocess.Popen]:
+    """Start a service and wait until it listens; when it exits first, start it again on fresh ports.
+
+    free_port() closes its probe socket before the service binds, so under parallel tests another process can
+    take the port in between (the Temporal dev server also picks its own internal ports). A fixed `port` stays.
+    """
+    for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+        chosen = port or free_port()
+        process = subprocess.Popen(args_for(chosen), stdout=_log_file(data_dir, name), stderr=subprocess.STDOUT,
+                                   **popen)
+        try:
+            wait_for_port(chosen, timeout, process, name)
+            return chosen, process
+        except ExitedEarly as error:
+            if attempt == LAUNCH_ATTEMPTS:
+                raise ExitedEarly(f"{error}; the end of {data_dir / name}.log:\n{_log_tail(data_dir, name)}") from None
+    raise AssertionError("unreachable")
+
+
+def _log_tail(data_dir: Path, name: str, lines: int = 20) -> str:
+    path = data_dir / f"{name}.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
 def temporal_binary() -> str:
     return str(VENV_BIN / "temporal") if (VENV_BIN / "temporal").exists() else shutil.which("temporal") or "temporal"
 
@@ -97,21 +130,18 @@ def dev_server_config() -> list[str]:
 
 
 def start_temporal(data_dir: Path, port: int | None = None, ui: bool = False, persistent: bool = True) -> Service:
-    port = port or free_port()
-    args = [
-        temporal_binary(), "server", "start-dev",
-        "--ip", "127.0.0.1", "--port", str(port),
-        "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-        "--log-level", "error", *dev_server_config(),
-    ]
-    if persistent:
-        args += ["--db-filename", str(data_dir / "temporal.sqlite")]
-    if ui:
-        args += ["--ui-port", str(port + 1000)]
-    else:
-        args += ["--headless"]
-    process = subprocess.Popen(args, stdout=_log_file(data_dir, "temporal"), stderr=subprocess.STDOUT)
-    wait_for_port(port, 60, process, "temporal")
+    def args_for(chosen: int) -> list[str]:
+        args = [
+            temporal_binary(), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(chosen),
+            "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+            "--log-level", "error", *dev_server_config(),
+        ]
+        if persistent:
+            args += ["--db-filename", str(data_dir / "temporal.sqlite")]
+        return args + (["--ui-port", str(chosen + 1000)] if ui else ["--headless"])
+
+    port, process = _launch("temporal", data_dir, args_for, port, 60)
     return Service("temporal", port, process, f"127.0.0.1:{port}")
 
 
@@ -124,47 +154,42 @@ def redis_binary() -> str:
         return shutil.which("redis-server") or "redis-server"
 
 
+def _redis_args(folder: Path, port: int, *extra: str) -> list[str]:
+    return [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(folder), "--daemonize", "no", *extra]
+
+
 def start_redis(data_dir: Path, port: int | None = None) -> Service:
-    port = port or free_port()
-    args = [
-        redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        "--dir", str(data_dir), "--daemonize", "no",
-    ]
-    process = subprocess.Popen(args, stdout=_log_file(data_dir, "redis"), stderr=subprocess.STDOUT)
-    wait_for_port(port, 20, process, "redis")
+    port, process = _launch("redis", data_dir, lambda chosen: _redis_args(data_dir, chosen), port, 20)
     return Service("redis", port, process, f"redis://127.0.0.1:{port}/0")
 
 
 def start_redis_replica(data_dir: Path, master_port: int, name: str = "redis-replica") -> Service:
-    port = free_port()
     folder = data_dir / name
     folder.mkdir(parents=True, exist_ok=True)
-    args = [
-        redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        "--dir", str(folder), "--daemonize", "no", "--replicaof", "127.0.0.1", str(master_port),
-    ]
-    process = subprocess.Popen(args, stdout=_log_file(data_dir, name), stderr=subprocess.STDOUT)
-    wait_for_port(port, 20, process, name)
+    port, process = _launch(name, data_dir, lambda chosen: _redis_args(
+        folder, chosen, "--replicaof", "127.0.0.1", str(master_port)), None, 20)
     return Service(name, port, process, f"redis://127.0.0.1:{port}/0")
 
 
 def start_redis_sentinel(data_dir: Path, master: str, master_port: int, name: str = "sentinel",
                          down_after_ms: int = 1000) -> Service:
     """A Redis Sentinel (redis-server --sentinel) monitoring `master` with a quorum of 2."""
-    port = free_port()
     folder = data_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "sentinel.conf"  # sentinel rewrites its config file: one writable file each
-    config.write_text(
-        f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {folder}\n"
-        f"sentinel monitor {master} 127.0.0.1 {master_port} 2\n"
-        f"sentinel down-after-milliseconds {master} {down_after_ms}\n"
-        f"sentinel failover-timeout {master} 5000\n"
-        f"sentinel parallel-syncs {master} 1\n"
-    )
-    process = subprocess.Popen([redis_binary(), str(config), "--sentinel"], stdout=_log_file(data_dir, name),
-                               stderr=subprocess.STDOUT)
-    wait_for_port(port, 20, process, name)
+
+    def args_for(chosen: int) -> list[str]:
+        config.write_text(
+            f"port {chosen}\nbind 127.0.0.1\ndaemonize no\ndir {folder}\n"
+            f"sentinel monitor {master} 127.0.0.1 {master_port} 2\n"
+            f"sentinel down-after-milliseconds {master} {down_after_ms}\n"
+            f"sentinel failover-timeout {master} 5000\n"
+            f"sentinel parallel-syncs {master} 1\n"
+        )
+        return [redis_binary(), str(config), "--sentinel"]
+
+    port, process = _launch(name, data_dir, args_for, None, 20)
     return Service(name, port, process, f"127.0.0.1:{port}")
 
 
@@ -177,7 +202,6 @@ def _mariadb_binary(name: str) -> str:
 
 def start_mariadb(data_dir: Path, port: int | None = None) -> Service:
     """A throwaway MariaDB on loopback; grant tables are skipped, so root needs no password."""
-    port = port or free_port()
     datadir = data_dir / "mariadb"
     if not (datadir / "mysql").exists():
         datadir.mkdir(parents=True, exist_ok=True)
@@ -186,25 +210,25 @@ def start_mariadb(data_dir: Path, port: int | None = None) -> Service:
              "--auth-root-authentication-method=normal", "--skip-test-db"],
             check=True, stdout=_log_file(data_dir, "mariadb-install"), stderr=subprocess.STDOUT,
         )
-    args = [
-        _mariadb_binary("mariadbd"), "--no-defaults", f"--datadir={datadir}", "--user=root",
-        f"--socket={data_dir / 'mariadb.sock'}", f"--pid-file={data_dir / 'mariadb.pid'}",
-        "--bind-address=127.0.0.1", f"--port={port}", "--skip-grant-tables", "--skip-name-resolve",
-        "--innodb-buffer-pool-size=64M", "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
-        "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
-    ]
-    process = subprocess.Popen(args, stdout=_log_file(data_dir, "mariadb"), stderr=subprocess.STDOUT)
-    wait_for_port(port, 60, process, "mariadb")
+
+    def args_for(chosen: int) -> list[str]:
+        return [
+            _mariadb_binary("mariadbd"), "--no-defaults", f"--datadir={datadir}", "--user=root",
+            f"--socket={data_dir / 'mariadb.sock'}", f"--pid-file={data_dir / 'mariadb.pid'}",
+            "--bind-address=127.0.0.1", f"--port={chosen}", "--skip-grant-tables", "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M", "--innodb-flush-log-at-trx-commit=2", "--max-connections=500",
+            "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
+        ]
+
+    port, process = _launch("mariadb", data_dir, args_for, port, 60)
     return Service("mariadb", port, process, f"mysql://root@127.0.0.1:{port}/drift")
 
 
 def start_hbase_thrift(data_dir: Path, port: int | None = None) -> Service:
     """The in-memory HBase Thrift stand-in (devtools/hbase_thrift.py): HBase cannot be installed here."""
-    port = port or free_port()
-    args = [sys.executable, "-m", "devtools.hbase_thrift", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(
-        args, stdout=_log_file(data_dir, "hbase-thrift"), stderr=subprocess.STDOUT,
-        cwd=Path(__file__).resolve().parent.parent,
+    port, process = _launch(
+        "hbase-thrift", data_dir,
+        lambda chosen: [sys.executable, "-m", "devtools.hbase_thrift", "--host", "127.0.0.1", "--port", str(chosen)],
+        port, 20, cwd=Path(__file__).resolve().parent.parent,
     )
-    wait_for_port(port, 20, process, "hbase-thrift")
     return Service("hbase-thrift", port, process, f"127.0.0.1:{port}")

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from apps.definitions.models import AuditEntry
 from apps.runs.context_store import get_context_store
@@ -53,7 +54,8 @@ def test_operator_claims_fills_every_widget_and_submits(browser, page, screensho
     screenshot("tasks-01-inbox")
     page.check("input[name=overdue]")
     page.click("#drift-inbox-filters input[type=submit]")
-    assert page.locator("tbody tr[data-workflow-id]").count() == 1
+    page.wait_for_url("**overdue=1*")
+    expect(page.locator("tbody tr[data-workflow-id]")).to_have_count(1)  # waits for the filtered page's rows
 
     # --- bob opens the same task before anyone claims it (his page will go stale)
     bob = browser.new_context(viewport={"width": 1400, "height": 1000})
