@@ -10,6 +10,7 @@ Every service listens on loopback only and keeps its data under the given folder
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,7 +24,35 @@ from pathlib import Path
 VENV_BIN = Path(sys.executable).parent
 
 
+LISTEN_PORTS_FLOOR = 10000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_PORT_CHOICE = random.SystemRandom()  # not the global generator: tests seed that one alike in every xdist worker
+
+
+def _ephemeral_floor() -> int | None:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def free_port() -> int:
+    """A free loopback port for a service to listen on, below the kernel's ephemeral range.
+
+    bind(("", 0)) hands out ephemeral ports, the same ones every outgoing connection takes as its local port:
+    in a busy parallel test run, one was taken by some client between this probe and the service's bind (the
+    CI saw Temporal and the worker's health server die so). Below the range only another listener can race us.
+    """
+    floor = _ephemeral_floor()
+    if floor is not None and floor > LISTEN_PORTS_FLOOR + 1000:
+        for _ in range(100):
+            port = _PORT_CHOICE.randrange(LISTEN_PORTS_FLOOR, floor)
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

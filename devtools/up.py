@@ -204,9 +204,17 @@ class Stack:
               wait: float = 60) -> Child:
         child = Child(name, args, self.logs / f"{name}.log", env or self.env, port)
         self.children.append(child)
-        child.start()
-        if port:
-            services.wait_for_port(port, wait, child.process, name)
+        for attempt in range(1, services.LAUNCH_ATTEMPTS + 1):
+            child.start()
+            if not port:
+                break
+            try:
+                services.wait_for_port(port, wait, child.process, name)
+                break
+            except services.ExitedEarly:  # a port it picks itself was taken meanwhile (Temporal's)
+                if attempt == services.LAUNCH_ATTEMPTS:
+                    raise
+                say(f"{name} exited before listening on {port}; starting it again")
         return child
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

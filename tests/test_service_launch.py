@@ -3,12 +3,25 @@ exits before it listens is started again on fresh ports, and one that keeps fail
 
 from __future__ import annotations
 
+import random
 import socket
 import sys
 
 import pytest
 
 from devtools import services
+
+
+def test_free_ports_lie_below_the_ephemeral_range_that_outgoing_connections_take():
+    floor = services._ephemeral_floor()
+    assert floor is not None  # Linux: /proc/sys/net/ipv4/ip_local_port_range
+    ports = {services.free_port() for _ in range(50)}
+    assert all(services.LISTEN_PORTS_FLOOR <= port < floor for port in ports)
+    assert len(ports) > 40  # spread out, so two parallel pickers rarely meet
+    random.seed(0)
+    first = services.free_port()
+    random.seed(0)
+    assert services.free_port() != first or services.free_port() != first  # a seeded global random is not used
 
 
 def test_a_service_that_exits_before_listening_is_started_again_on_a_fresh_port(tmp_path):
