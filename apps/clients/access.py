@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.clients.models import TenantMembership
-from drift.db import the_row
+from drift.db import row_of
 
 # What an API key needs for a Django permission, by the permission's app label. A key carries scopes, not
 # permissions: `runtime` drives runs and tasks, `definitions` edits definitions, tests and secrets, `reveal`
@@ -120,7 +120,7 @@ def acting_name(principal: Any) -> str:
         return principal.username
     from django.contrib.auth import get_user_model
 
-    user = the_row(get_user_model().objects.filter(username=principal.username, is_active=True))
+    user = row_of(get_user_model(), username=principal.username, is_active=True)
     if user is not None and may_act_for(user, principal.tenant):
         return principal.username
     return f"{principal.client_id}/{principal.username}"

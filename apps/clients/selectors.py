@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from apps.clients.models import ApiClient, ApiKey, TenantDefaults, TenantMembership
 from apps.clients.services import KEY_SEPARATOR, hash_key, tenant_defaults_cache_key
-from drift.db import the_row
+from drift.db import row_of
 
 
 def api_key_for_raw(raw_key: str) -> ApiKey | None:
@@ -14,7 +14,7 @@ def api_key_for_raw(raw_key: str) -> ApiKey | None:
     head, sep, _ = raw_key.partition(KEY_SEPARATOR)
     if not sep or not head.startswith("drift_"):
         return None
-    key = the_row(ApiKey.objects.select_related("client").filter(prefix=head[6:], is_active=True))
+    key = row_of(ApiKey, related="client", prefix=head[6:], is_active=True)  # every request reads its client
     if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw_key)):
         return None
     return key

@@ -17,7 +17,8 @@ from apps.runs.search import RunFilter, cursor_encode
 from apps.secrets.sealing import SealedRun, unseal
 from apps.secrets.services import sealed_for_reader
 from core.problems import Problem
-from drift.errors import InvalidInput, first_or_not_found
+from drift.db import row_of
+from drift.errors import InvalidInput, NotFound
 
 # The WorkflowResponse fields a client sees (the workflow's own dict carries internal ones like `seq`).
 RESPONSE_FIELDS = (
@@ -54,8 +55,10 @@ def original_workflow_id(workflow_id: str) -> str:
 
 def run_get(*, tenant: str, workflow_id: str) -> Run:
     """The tenant's run; another tenant's run is as unknown as a missing one."""
-    return first_or_not_found(Run.objects.filter(workflow_id=workflow_id, tenant=tenant),
-                              f"Unknown run '{workflow_id}'.")
+    run = row_of(Run, workflow_id=workflow_id, tenant=tenant)  # every resume, terminate, event and detail asks
+    if run is None:
+        raise NotFound(f"Unknown run '{workflow_id}'.")
+    return run
 
 
 def workflow_response(response: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models.constants import OnConflict
-from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from apps.definitions.selectors import workflow_resolve_for_run, workflow_sensitive_paths
@@ -24,7 +23,7 @@ from apps.runs.webhooks.delivery import webhook_notify
 from apps.secrets.sealing import SealedRun, seal
 from core.json_safety import json_problem, scrubbed
 from core.redaction import redact, sensitive_values
-from drift.db import the_row
+from drift.db import row_of, rows_update
 from drift.errors import Conflict, DriftError, NotFound
 from drift.tracing import current_trace
 
@@ -198,6 +197,9 @@ def run_limits() -> dict[str, int]:
     }
 
 
+_PERSIST_FIELDS = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key", "state_seq")
+
+
 def run_record_state(request: PersistRequest, *, newest_only: bool = False) -> None:
     """Persist one state change in one transaction; replays and retries with an old `seq` change nothing.
     `newest_only`: a state a newer one may have overtaken (the run's end a segment stores, worker/run_end.py, which
@@ -210,8 +212,7 @@ def run_record_state(request: PersistRequest, *, newest_only: bool = False) -> N
     context = seal(request.context, sensitive, SealedRun(request.tenant, request.workflow_id))
     timeline = redact(request.timeline, sensitive)
     with transaction.atomic():
-        fields = ("id", "mode", "callback_url", "tenant", "client_id", "workflow_id", "definition_key", "state_seq")
-        run = the_row(Run.objects.only(*fields).filter(workflow_id=request.workflow_id, tenant=request.tenant))
+        run = row_of(Run, _PERSIST_FIELDS, workflow_id=request.workflow_id, tenant=request.tenant)
         if run is None:  # not this tenant's run (run_begin refused it): write nothing anywhere
             return
         if newest_only and run.state_seq >= request.seq:
@@ -220,17 +221,19 @@ def run_record_state(request: PersistRequest, *, newest_only: bool = False) -> N
             request.workflow_id, context=context, current_node=request.current_node,
             status=request.status, seq=request.seq, checked=True,  # the walk above: ~57 ms for 1 MB, not twice
         )
-        Run.objects.filter(pk=run.pk, state_seq__lt=request.seq).update(
-            status=request.status,
-            current_node=request.current_node,
-            disposition=response.get("disposition") or "",
-            error_message=response.get("errorMessage") or "",
-            view=response.get("view"),
-            state_seq=request.seq,
-            updated_at=timezone.now(),
-            # The first end counts: post-completion nodes persist again afterwards.
-            finished_at=Coalesce("finished_at", Now()) if request.status in FINAL_STATUSES else None,
-        )
+        now = timezone.now()
+        final = request.status in FINAL_STATUSES
+        rows_update(Run, {
+            "status": request.status,
+            "current_node": request.current_node,
+            "disposition": response.get("disposition") or "",
+            "error_message": response.get("errorMessage") or "",
+            "view": response.get("view"),
+            "state_seq": request.seq,
+            "updated_at": now,
+            "finished_at": now if final else None,
+        }, keep=("finished_at",) if final else (),  # the first end counts: post-completion nodes persist again
+            pk=run.pk, state_seq__lt=request.seq)
         _timeline_append(run, timeline)
         hooks.state_recorded(run=run, task=request.task, status=request.status)  # human tasks (apps.tasks)
         if request.status in FINAL_STATUSES:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.runs.context_store.base import ContextStore, StoredContext
 from apps.runs.models import RunContext
+from drift.db import rows_update
 
 
 class SqlContextStore(ContextStore):
@@ -34,7 +35,7 @@ class SqlContextStore(ContextStore):
     def _update_if_newer(workflow_id: str, seq: int, fields: dict) -> bool:
         # One statement: the database re-checks `seq < %s` on the locked, latest row version, so
         # concurrent writers serialise and the highest seq wins whatever the arrival order.
-        return RunContext.objects.filter(workflow_id=workflow_id, seq__lt=seq).update(**fields) > 0
+        return rows_update(RunContext, fields, workflow_id=workflow_id, seq__lt=seq) > 0
 
     def load(self, workflow_id: str) -> StoredContext | None:
         row = RunContext.objects.filter(workflow_id=workflow_id).first()
