@@ -109,6 +109,8 @@ class _Part:
         fields = [field for field in model._meta.concrete_fields if wanted is None or field.name in wanted]
         if wanted is not None and len(fields) != len(wanted):
             raise ValueError(f"{model.__name__} has no concrete fields {wanted - {field.name for field in fields}}")
+        # Built on one thread's connection and kept for all: the converters read only settings (the database's
+        # time zone), the same on every connection of the process.
         converters = [connection.ops.get_db_converters(field.get_col(model._meta.db_table))
                       + field.get_db_converters(connection) for field in fields]
         return cls(model, fields, converters)
@@ -156,13 +158,18 @@ def row_of(model: type[M], columns: tuple[str, ...] | None = None, related: str 
     return found  # type: ignore[return-value]
 
 
+@functools.cache
+def _exists(model: type[models.Model], keys: tuple[str, ...], vendor: str) -> tuple[str, list[models.Field]]:
+    where_fields, where = _where(model, keys)
+    return f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where} LIMIT 1", where_fields
+
+
 def row_exists(model: type[models.Model], **equal: object) -> bool:
     """Whether a row of `model` matches `equal`: `filter(**equal).exists()` (the admission queue, asked at every
     run's end)."""
-    where_fields, where = _where(model, tuple(equal))
+    sql, where_fields = _exists(model, tuple(equal), connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where} LIMIT 1",
-                       _params(where_fields, equal.values()))
+        cursor.execute(sql, _params(where_fields, equal.values()))
         return cursor.fetchone() is not None
 
 

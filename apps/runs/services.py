@@ -236,7 +236,7 @@ def run_record_state(request: PersistRequest, *, newest_only: bool = False) -> N
             pk=run.pk, state_seq__lt=request.seq)
         _timeline_append(run, timeline)
         hooks.state_recorded(run=run, task=request.task, status=request.status)  # human tasks (apps.tasks)
-        if request.status in FINAL_STATUSES:
+        if final:
             admission_on_run_end(tenant=run.tenant, workflow_key=run.definition_key)
         if request.notify:
             # In the same transaction and keyed by seq: every reported state gets exactly one delivery, even
